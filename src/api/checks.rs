@@ -1,0 +1,106 @@
+//! `POST /v1/checks` and `GET /v1/checks/{id}`.
+
+use super::AppState;
+use super::errors::{ApiError, Problem};
+use crate::check::{Check, CheckRequest};
+use crate::domain::Inn;
+use actix_web::{HttpResponse, get, post, web};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// A check request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"inn": "7707083893", "max_age_s": 3600, "wait_ms": 15000}))]
+pub struct CheckRequestBody {
+    /// 10 digits (legal entity) or 12 digits (individual); surrounding spaces are ignored.
+    pub inn: Option<String>,
+    /// Reuse registry answers no older than this many seconds; `0` fetches fresh.
+    /// Without it each source's own TTL applies.
+    pub max_age_s: Option<u64>,
+    /// How long to wait for the result before answering `202` (default 15000).
+    pub wait_ms: Option<u64>,
+    /// Where to POST the finished Check.
+    pub callback_url: Option<String>,
+    /// Scoring profile of the ruleset (default `default`).
+    pub profile: Option<String>,
+}
+
+/// Check a counterparty by INN.
+///
+/// Queries every enabled registry in parallel (or reuses fresh answers), applies the
+/// ruleset and answers with the decision and its reasons. When the result is not ready
+/// within `wait_ms`, answers `202` with the pending check and a `Location` to poll.
+#[utoipa::path(
+    tag = "checks",
+    request_body = CheckRequestBody,
+    responses(
+        (status = 200, description = "The finished check", body = Check),
+        (status = 202, description = "Still running; poll `Location`", body = Check,
+            headers(("Location" = String, description = "/v1/checks/{id}"))),
+        (status = 400, description = "`malformed_json` or `unknown_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`body_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`inn_required`, `inn_digits`, `inn_length`, `inn_checksum`, `invalid_field`, `unknown_profile`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/checks")]
+pub async fn create_check(
+    state: web::Data<AppState>,
+    body: web::Json<CheckRequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let inn = Inn::parse(body.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
+    if let Some(url) = &body.callback_url {
+        let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(ApiError::InvalidField {
+                field: "callback_url",
+                message: "must be an absolute http(s) URL".into(),
+            });
+        }
+    }
+    let settings = &state.settings.check;
+    let wait = body
+        .wait_ms
+        .unwrap_or(settings.default_wait_ms)
+        .min(settings.max_wait_ms);
+    let request = CheckRequest {
+        inn,
+        max_age_s: body.max_age_s,
+        profile: body.profile,
+    };
+    let (pending, handle) = state.checks.start(request, body.callback_url).await?;
+    match tokio::time::timeout(Duration::from_millis(wait), handle).await {
+        Ok(Ok(Ok(check))) => Ok(HttpResponse::Ok().json(check)),
+        Ok(Ok(Err(e))) => Err(e.into()),
+        Ok(Err(join)) => Err(ApiError::internal(join)),
+        Err(_) => Ok(HttpResponse::Accepted()
+            .insert_header(("Location", format!("/v1/checks/{}", pending.id)))
+            .json(pending)),
+    }
+}
+
+/// Get a check by id: `pending` while it runs, then `done` with the decision.
+#[utoipa::path(
+    tag = "checks",
+    params(("id" = String, Path, description = "Check id (UUID)")),
+    responses(
+        (status = 200, description = "The check", body = Check),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/checks/{id}")]
+pub async fn get_check(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no check with id {id}"));
+    let uuid: uuid::Uuid = id.parse().map_err(|_| not_found())?;
+    let stored = state
+        .checks
+        .store()
+        .get_check(uuid)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(stored.document))
+}

@@ -1,0 +1,187 @@
+//! `ApiError`: the one error type of the HTTP boundary, rendered as
+//! `application/problem+json` (RFC 9457) with a stable machine `code`.
+//! 5xx bodies say nothing internal; the log has the whole chain.
+
+use crate::check::CheckError;
+use crate::domain::InnError;
+use crate::storage::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// The problem document every error response carries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "urn:kontragent:problem:inn_checksum",
+    "title": "Invalid INN",
+    "status": 422,
+    "detail": "the INN check digits do not match",
+    "code": "inn_checksum"
+}))]
+pub struct Problem {
+    /// `urn:kontragent:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine code: `inn_required`, `inn_digits`, `inn_length`, `inn_checksum`,
+    /// `malformed_json`, `unknown_field`, `body_too_large`, `unsupported_media_type`,
+    /// `invalid_field`, `unknown_profile`, `not_found`, `method_not_allowed`,
+    /// `unauthorized`, `not_ready`, `internal`.
+    pub code: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Inn(InnError),
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    UnknownField(String),
+    #[error("the body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error("`{field}`: {message}")]
+    InvalidField {
+        field: &'static str,
+        message: String,
+    },
+    #[error("unknown scoring profile `{0}`")]
+    UnknownProfile(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("this resource does not accept that method")]
+    MethodNotAllowed,
+    #[error("a valid API key is required")]
+    Unauthorized,
+    #[error("the service is not ready: {0}")]
+    NotReady(String),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Inn(e) => e.code(),
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::UnknownField(_) => "unknown_field",
+            ApiError::BodyTooLarge(_) => "body_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::UnknownProfile(_) => "unknown_profile",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotReady(_) => "not_ready",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::Inn(_) => "Invalid INN",
+            ApiError::MalformedJson(_) | ApiError::UnknownField(_) => "Bad request body",
+            ApiError::BodyTooLarge(_) => "Body too large",
+            ApiError::UnsupportedMediaType => "Unsupported media type",
+            ApiError::InvalidField { .. } | ApiError::UnknownProfile(_) => "Invalid request",
+            ApiError::NotFound(_) => "Not found",
+            ApiError::MethodNotAllowed => "Method not allowed",
+            ApiError::Unauthorized => "Unauthorized",
+            ApiError::NotReady(_) => "Not ready",
+            ApiError::Internal(_) => "Internal error",
+        }
+    }
+
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+        ApiError::Internal(Box::new(e))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Inn(_) | ApiError::InvalidField { .. } | ApiError::UnknownProfile(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::MalformedJson(_) | ApiError::UnknownField(_) => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let ApiError::Internal(source) = self {
+            let mut chain = source.to_string();
+            let mut cause = source.source();
+            while let Some(c) = cause {
+                chain.push_str(": ");
+                chain.push_str(&c.to_string());
+                cause = c.source();
+            }
+            tracing::error!(error = %chain, "internal error");
+        }
+        let problem = Problem {
+            type_: format!("urn:kontragent:problem:{}", self.code()),
+            title: self.title().to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code().to_owned(),
+        };
+        let mut builder = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            builder.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        builder
+            .content_type("application/problem+json")
+            .json(problem)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<CheckError> for ApiError {
+    fn from(e: CheckError) -> Self {
+        match e {
+            CheckError::UnknownProfile(p) => ApiError::UnknownProfile(p),
+            CheckError::Store(s) => ApiError::internal(s),
+        }
+    }
+}
+
+/// Maps the JSON extractor's failures to codes.
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    let api = match err {
+        J::Overflow { limit } | J::OverflowKnownLength { limit, .. } => {
+            ApiError::BodyTooLarge(limit)
+        }
+        J::ContentType => ApiError::UnsupportedMediaType,
+        J::Deserialize(e) => {
+            let message = e.to_string();
+            if message.starts_with("unknown field") {
+                ApiError::UnknownField(message)
+            } else {
+                ApiError::MalformedJson(message)
+            }
+        }
+        other => ApiError::MalformedJson(other.to_string()),
+    };
+    api.into()
+}

@@ -1,0 +1,45 @@
+//! Liveness and readiness.
+
+use super::AppState;
+use super::errors::{ApiError, Problem};
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The active ruleset's content hash (readiness only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ruleset_version: Option<String>,
+}
+
+/// The process is alive.
+#[utoipa::path(tag = "health", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        ruleset_version: None,
+    })
+}
+
+/// The database answers and a ruleset is loaded.
+#[utoipa::path(tag = "health", responses(
+    (status = 200, body = Health),
+    (status = 503, description = "`not_ready`", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state
+        .checks
+        .store()
+        .ping()
+        .await
+        .map_err(|e| ApiError::NotReady(format!("database: {e}")))?;
+    let version = state.checks.rules().current().version.clone();
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ready",
+        ruleset_version: Some(version),
+    }))
+}

@@ -1,0 +1,134 @@
+//! The HTTP API: handlers, the problem+json errors, auth, and the OpenAPI document
+//! collected from the handlers themselves.
+
+mod checks;
+mod counterparties;
+pub mod errors;
+mod health;
+
+use crate::check::CheckService;
+use crate::config::Settings;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
+use errors::ApiError;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub checks: Arc<CheckService>,
+    pub settings: Settings,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "kontragent",
+        description = "Counterparty due diligence for Russian companies and entrepreneurs: \
+                       give an INN, get approve / review / reject with the reasons and an honest \
+                       account of which registries could not be checked.",
+        license(name = "MIT")
+    ),
+    tags(
+        (name = "checks", description = "Check a counterparty"),
+        (name = "counterparties", description = "What is known about an INN"),
+        (name = "health", description = "Liveness and readiness"),
+    ),
+    components(schemas(errors::Problem))
+)]
+struct ApiDoc;
+
+/// Registers every documented route on a utoipa-aware app and returns the spec with it.
+pub fn register<T>(
+    app: utoipa_actix_web::UtoipaApp<T>,
+) -> (actix_web::App<T>, utoipa::openapi::OpenApi)
+where
+    T: actix_web::dev::ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    app.openapi(ApiDoc::openapi())
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(
+            scope::scope("/v1")
+                .wrap(actix_web::middleware::from_fn(require_api_key))
+                .service(checks::create_check)
+                .service(checks::get_check)
+                .service(counterparties::get_counterparty),
+        )
+        .split_for_parts()
+}
+
+/// The OpenAPI document, as served at `/openapi.json` and committed in `openapi/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    register(actix_web::App::new().into_utoipa_app()).1
+}
+
+/// The spec as pretty JSON with a trailing newline, the exact form committed.
+pub fn openapi_json() -> String {
+    let mut s = openapi().to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Checks `Authorization: Bearer <key>` or `X-Api-Key: <key>` when auth is enabled.
+async fn require_api_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    if let Some(state) = state {
+        let auth = &state.settings.auth;
+        if auth.enabled {
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let presented = header("x-api-key").or_else(|| {
+                header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::trim))
+            });
+            let valid = presented
+                .is_some_and(|key| auth.api_keys.iter().any(|k| !k.is_empty() && k == key));
+            if !valid {
+                let response = ApiError::Unauthorized.error_response();
+                return Ok(req.into_response(response).map_into_right_body());
+            }
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// Turns actix's bare 404 and 405 answers into problem documents.
+pub fn problem_for_bare_errors() -> ErrorHandlers<BoxBody> {
+    fn rewrite(
+        res: ServiceResponse<BoxBody>,
+        error: ApiError,
+    ) -> actix_web::Result<ErrorHandlerResponse<BoxBody>> {
+        let is_problem = res
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        if is_problem {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let (req, _) = res.into_parts();
+        let response: HttpResponse = error.error_response();
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, response).map_into_right_body(),
+        ))
+    }
+    ErrorHandlers::new()
+        .handler(StatusCode::NOT_FOUND, |res| {
+            let path = res.request().path().to_owned();
+            rewrite(res, ApiError::NotFound(format!("no resource at {path}")))
+        })
+        .handler(StatusCode::METHOD_NOT_ALLOWED, |res| {
+            rewrite(res, ApiError::MethodNotAllowed)
+        })
+}

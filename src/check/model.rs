@@ -1,0 +1,128 @@
+//! The Check: what a check found and decided, as stored and as the API shows it.
+
+use crate::domain::{CompanyStatus, Decision, EntityKind};
+use crate::scoring::Reason;
+use crate::sources::{SourceReport, SourceStatus};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckState {
+    Pending,
+    Done,
+}
+
+/// How one source answered in this check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SourceSummary {
+    pub status: SourceStatus,
+    /// When the answer was received (for `stale`, the stored answer's date).
+    pub fetched_at: DateTime<Utc>,
+    /// Why it is unavailable: `timeout`, `http_<code>`, `captcha`, `blocked`, `garbage`,
+    /// `incomplete`, `too_large`, `network`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "captcha")]
+    pub detail: Option<String>,
+}
+
+/// What the registries say about the company.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Company {
+    pub status: CompanyStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EntityKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ООО \"СЕВЕРНЫЙ ВЕТЕР\"")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "1027700123000")]
+    pub ogrn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kpp: Option<String>,
+    /// The registry's own words for the status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered_on: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminated_on: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// `"<ДОЛЖНОСТЬ>: <ФИО>"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+}
+
+impl Company {
+    /// Merges the sources' findings: the most severe status, otherwise the first source
+    /// (in registration order) that states a field.
+    pub fn from_reports(reports: &[SourceReport]) -> Company {
+        let usable: Vec<_> = reports
+            .iter()
+            .filter(|r| r.status != SourceStatus::Disabled)
+            .map(|r| &r.findings)
+            .collect();
+        macro_rules! first {
+            ($field:ident) => {
+                usable.iter().find_map(|f| f.$field.clone())
+            };
+        }
+        let worst = usable
+            .iter()
+            .filter_map(|f| f.status.map(|s| (s, f)))
+            .max_by_key(|(s, _)| *s);
+        Company {
+            status: worst.map_or(CompanyStatus::Unknown, |(s, _)| s),
+            status_text: worst
+                .and_then(|(_, f)| f.status_text.clone())
+                .or_else(|| first!(status_text)),
+            kind: first!(kind),
+            name: first!(name),
+            full_name: first!(full_name),
+            ogrn: first!(ogrn),
+            kpp: first!(kpp),
+            registered_on: first!(registered_on),
+            terminated_on: first!(terminated_on),
+            region: first!(region),
+            address: first!(address),
+            head: first!(head),
+        }
+    }
+}
+
+/// A counterparty check. While `state` is `pending` only the identity fields are set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Check {
+    pub id: Uuid,
+    #[schema(example = "7707083893")]
+    pub inn: String,
+    pub state: CheckState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// Starts at the profile's base score; `score` rules add their deltas.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 100)]
+    pub score: Option<i64>,
+    /// The scoring profile applied.
+    #[schema(example = "default")]
+    pub profile: String,
+    /// Every rule that fired, with its rendered message and the facts it read.
+    pub reasons: Vec<Reason>,
+    /// Every implemented source and how it answered.
+    pub sources: BTreeMap<String, SourceSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<Company>,
+    /// SHA-256 of the ruleset file used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ruleset_version: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,461 @@
+//! Settings: defaults in code, then an optional TOML file, then `KONTRAGENT__SECTION__KEY`
+//! environment variables. Every layer is merged into one TOML tree and deserialized once,
+//! so an unknown key or a bad value fails at start with the key's dotted path.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Prefix of environment overrides; `__` separates nesting levels.
+pub const ENV_PREFIX: &str = "KONTRAGENT__";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub rules: RulesSettings,
+    pub check: CheckSettings,
+    pub cache: CacheSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub sandbox: SandboxSettings,
+    pub sources: SourcesSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    /// `0` asks the OS for a free port (tests do this).
+    pub port: u16,
+    /// Largest accepted JSON body.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://…`; the scheme picks the store.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSettings {
+    /// The scoring ruleset file.
+    pub path: String,
+    /// The profile used when a request names none.
+    pub default_profile: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSettings {
+    /// Upper bound for one check's fan-out over all sources.
+    pub deadline_ms: u64,
+    /// How long `POST /v1/checks` waits before answering `202` when the request says nothing.
+    pub default_wait_ms: u64,
+    /// Largest `wait_ms` a request may ask for.
+    pub max_wait_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Entries per source in the in-memory (L1) cache.
+    pub max_entries: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// When true every `/v1` call needs `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
+    pub enabled: bool,
+    /// Accepted API keys (secrets: never logged).
+    pub api_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for log collectors.
+    pub format: String,
+    /// A `tracing` filter such as `info` or `kontragent=debug,info`.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// Where `kontragent sandbox` listens and where `--sandbox` points the sources.
+    pub host: String,
+    pub port: u16,
+}
+
+/// One entry per implemented registry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesSettings {
+    pub egrul: SourceSettings,
+    pub pb: SourceSettings,
+}
+
+impl SourcesSettings {
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&'static str, &mut SourceSettings)> {
+        [("egrul", &mut self.egrul), ("pb", &mut self.pb)].into_iter()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &SourceSettings)> {
+        [("egrul", &self.egrul), ("pb", &self.pb)].into_iter()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSettings {
+    pub enabled: bool,
+    /// Replaces the registry's scheme and host (and may add a path prefix).
+    pub base_url: String,
+    /// Bound on this source's whole flow for one check (every request and poll).
+    pub timeout_ms: u64,
+    /// How long an answer is reused without asking the registry again.
+    pub ttl_s: u64,
+    /// Flows started per second, shared by all checks in the process; `0` = unlimited.
+    pub rps: f64,
+    /// Pause between polls of an asynchronous registry answer.
+    pub poll_interval_ms: u64,
+    /// Polls before giving up on an answer that stays "wait".
+    pub max_polls: u32,
+    /// Largest accepted response body, after decompression.
+    pub max_body_bytes: usize,
+}
+
+impl SourceSettings {
+    fn registry(base_url: &str) -> SourceSettings {
+        SourceSettings {
+            enabled: true,
+            base_url: base_url.to_owned(),
+            timeout_ms: 12_000,
+            ttl_s: 6 * 3600,
+            rps: 1.0,
+            poll_interval_ms: 700,
+            max_polls: 6,
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: ServerSettings {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                max_body_bytes: 64 * 1024,
+            },
+            database: DatabaseSettings {
+                url: "sqlite://data/kontragent.db".into(),
+                max_connections: 8,
+            },
+            rules: RulesSettings {
+                path: "rules/default.toml".into(),
+                default_profile: "default".into(),
+            },
+            check: CheckSettings {
+                deadline_ms: 20_000,
+                default_wait_ms: 15_000,
+                max_wait_ms: 60_000,
+            },
+            cache: CacheSettings {
+                max_entries: 100_000,
+            },
+            auth: AuthSettings {
+                enabled: false,
+                api_keys: Vec::new(),
+            },
+            log: LogSettings {
+                format: "pretty".into(),
+                filter: "info".into(),
+            },
+            sandbox: SandboxSettings {
+                host: "127.0.0.1".into(),
+                port: 8090,
+            },
+            sources: SourcesSettings {
+                egrul: SourceSettings::registry("https://egrul.nalog.ru"),
+                pb: SourceSettings::registry("https://pb.nalog.ru"),
+            },
+        }
+    }
+}
+
+/// A setting that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {source}")]
+    Toml {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("setting `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl Settings {
+    /// Loads the layers: defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Settings::load_from(file, &env)
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut tree =
+            toml::Value::try_from(Settings::default()).map_err(|e| ConfigError::Invalid {
+                key: "<defaults>".into(),
+                message: e.to_string(),
+            })?;
+        if let Some(path) = file {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: shown.clone(),
+                source,
+            })?;
+            let layer: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Toml {
+                path: shown,
+                source: Box::new(e),
+            })?;
+            merge(&mut tree, toml::Value::Table(layer));
+        }
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(|s| s.to_lowercase()).collect();
+            if path.iter().any(|s| s.is_empty()) {
+                return Err(ConfigError::Invalid {
+                    key: name.clone(),
+                    message: "empty segment in variable name".into(),
+                });
+            }
+            set_path(&mut tree, &path, env_value(raw));
+        }
+        let settings: Settings =
+            serde_path_to_error::deserialize(tree).map_err(|e| ConfigError::Invalid {
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                key: key.to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            return invalid("database.url", "must start with sqlite:// or postgres://");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.check.deadline_ms == 0 {
+            return invalid("check.deadline_ms", "must be positive");
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            return invalid("log.format", "must be `pretty` or `json`");
+        }
+        if self.auth.enabled && self.auth.api_keys.iter().all(|k| k.trim().is_empty()) {
+            return invalid("auth.api_keys", "auth is enabled but no key is configured");
+        }
+        for (name, s) in self.sources.iter() {
+            let key = |k: &str| format!("sources.{name}.{k}");
+            if url::Url::parse(&s.base_url)
+                .map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
+            {
+                return invalid(&key("base_url"), "must be an http(s) URL");
+            }
+            if s.timeout_ms == 0 {
+                return invalid(&key("timeout_ms"), "must be positive");
+            }
+            if !(s.rps.is_finite() && s.rps >= 0.0) {
+                return invalid(&key("rps"), "must be a number ≥ 0 (0 = unlimited)");
+            }
+            if s.max_body_bytes == 0 {
+                return invalid(&key("max_body_bytes"), "must be positive");
+            }
+        }
+        Ok(())
+    }
+
+    /// Points every source at the local sandbox and shortens its polling, for offline demos.
+    pub fn use_sandbox(&mut self) {
+        let base = format!("http://{}:{}", self.sandbox.host, self.sandbox.port);
+        for (_, s) in self.sources.iter_mut() {
+            s.base_url = base.clone();
+            s.poll_interval_ms = s.poll_interval_ms.min(100);
+            s.rps = 0.0;
+        }
+    }
+}
+
+/// An env value is read as a TOML value when it is one (`8080`, `true`, `[1, 2]`), else as a string.
+fn env_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn merge(base: &mut toml::Value, layer: toml::Value) {
+    match (base, layer) {
+        (toml::Value::Table(b), toml::Value::Table(l)) => {
+            for (k, v) in l {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, l) => *b = l,
+    }
+}
+
+fn set_path(tree: &mut toml::Value, path: &[String], value: toml::Value) {
+    let mut node = tree;
+    for (i, seg) in path.iter().enumerate() {
+        let toml::Value::Table(table) = node else {
+            return;
+        };
+        if i + 1 == path.len() {
+            // A string field given digits (`api_keys`, a host) keeps its type from the default.
+            let value = match (table.get(seg), value) {
+                (
+                    Some(toml::Value::String(_)),
+                    v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
+                ) => toml::Value::String(v.to_string()),
+                (Some(toml::Value::Float(_)), toml::Value::Integer(n)) => {
+                    toml::Value::Float(n as f64)
+                }
+                (_, v) => v,
+            };
+            table.insert(seg.clone(), value);
+            return;
+        }
+        node = table
+            .entry(seg.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.sources.egrul.base_url, "https://egrul.nalog.ru");
+        assert_eq!(s.sources.pb.base_url, "https://pb.nalog.ru");
+    }
+
+    #[test]
+    fn env_overrides_nested_keys_with_types() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("KONTRAGENT__SERVER__PORT", "9000"),
+                ("KONTRAGENT__SOURCES__PB__ENABLED", "false"),
+                ("KONTRAGENT__SOURCES__EGRUL__RPS", "2"),
+                (
+                    "KONTRAGENT__SOURCES__EGRUL__BASE_URL",
+                    "http://127.0.0.1:1/x",
+                ),
+                (
+                    "KONTRAGENT__DATABASE__URL",
+                    "postgres://postgres@127.0.0.1/test",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.port, 9000);
+        assert!(!s.sources.pb.enabled);
+        assert_eq!(s.sources.egrul.rps, 2.0);
+        assert_eq!(s.sources.egrul.base_url, "http://127.0.0.1:1/x");
+        assert_eq!(s.sources.egrul.timeout_ms, 12_000);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err =
+            Settings::load_from(None, &env(&[("KONTRAGENT__SERVER__PROT", "1")])).unwrap_err();
+        assert!(err.to_string().contains("prot"), "{err}");
+        let err = Settings::load_from(
+            None,
+            &env(&[("KONTRAGENT__SOURCES__NOPE__ENABLED", "true")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err =
+            Settings::load_from(None, &env(&[("KONTRAGENT__SERVER__PORT", "eighty")])).unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
+        let err = Settings::load_from(None, &env(&[("KONTRAGENT__SOURCES__PB__TIMEOUT_MS", "0")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("sources.pb.timeout_ms"), "{err}");
+        let err = Settings::load_from(None, &env(&[("KONTRAGENT__DATABASE__URL", "mysql://x")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn file_layer_sits_between_defaults_and_env() {
+        let dir = std::env::temp_dir().join(format!("kontragent-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("k.toml");
+        std::fs::write(
+            &file,
+            "[server]\nport = 7000\nhost = \"0.0.0.0\"\n[sources.egrul]\nttl_s = 60\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&file), &env(&[("KONTRAGENT__SERVER__PORT", "7001")]))
+            .unwrap();
+        assert_eq!(s.server.port, 7001);
+        assert_eq!(s.server.host, "0.0.0.0");
+        assert_eq!(s.sources.egrul.ttl_s, 60);
+        assert_eq!(s.sources.egrul.base_url, "https://egrul.nalog.ru");
+        std::fs::write(&file, "[server]\nport = 1\nbogus = 2\n").unwrap();
+        let err = Settings::load_from(Some(&file), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+}

@@ -1,0 +1,211 @@
+//! The company status vocabulary shared by every source (registries.md §13).
+
+use serde::{Deserialize, Serialize};
+
+/// Legal entity (ЮЛ) or individual entrepreneur (ИП).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    LegalEntity,
+    Entrepreneur,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::LegalEntity => "legal_entity",
+            EntityKind::Entrepreneur => "entrepreneur",
+        }
+    }
+}
+
+/// The normalized state of a company. Declared in order of precedence, lowest first:
+/// when sources disagree the highest wins, so a source that knows less never
+/// downgrades a risk another source saw.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CompanyStatus {
+    /// No registry knows the INN.
+    Unknown,
+    Active,
+    /// Reorganization in which the company survives (ЕГРЮЛ 121–139 except 124, 129).
+    ReorganizingContinues,
+    /// Reorganization in which the company ceases, e.g. being absorbed (124, 129).
+    ReorganizingCeases,
+    /// The tax service decided to exclude the company from the register (105–108, 110).
+    ExclusionPending,
+    /// Liquidation under way (101).
+    Liquidating,
+    /// A bankruptcy procedure is under way (113–117).
+    Bankruptcy,
+    /// The company has ceased to exist.
+    Liquidated,
+}
+
+impl CompanyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompanyStatus::Unknown => "UNKNOWN",
+            CompanyStatus::Active => "ACTIVE",
+            CompanyStatus::ReorganizingContinues => "REORGANIZING_CONTINUES",
+            CompanyStatus::ReorganizingCeases => "REORGANIZING_CEASES",
+            CompanyStatus::ExclusionPending => "EXCLUSION_PENDING",
+            CompanyStatus::Liquidating => "LIQUIDATING",
+            CompanyStatus::Bankruptcy => "BANKRUPTCY",
+            CompanyStatus::Liquidated => "LIQUIDATED",
+        }
+    }
+
+    /// Maps a numeric ЕГРЮЛ status code (СЮЛСТ) to the vocabulary.
+    pub fn from_egrul_code(code: u32) -> Option<CompanyStatus> {
+        use CompanyStatus::*;
+        Some(match code {
+            101 => Liquidating,
+            105..=108 | 110 => ExclusionPending,
+            111 | 112 => Active,
+            113..=117 => Bankruptcy,
+            124 | 129 => ReorganizingCeases,
+            121..=139 => ReorganizingContinues,
+            103 | 104 | 201..=209 | 301..=320 | 400..=415 | 501 | 502 => Liquidated,
+            601 | 602 | 701 | 702 | 801 | 802 => Liquidated,
+            _ => return None,
+        })
+    }
+
+    /// Classifies a registry's free-text status (PB `НаимСтатусЮЛ`, `sulst_name_ex`,
+    /// fedresurs `status`). Words that say something ended take precedence over stage
+    /// words. `None` means the text is not recognised: the caller must not treat that as clean.
+    pub fn classify_text(text: &str) -> Option<CompanyStatus> {
+        use CompanyStatus::*;
+        let t = text.to_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+        if t.trim().is_empty() {
+            return None;
+        }
+        if has(&[
+            "прекратил",
+            "прекращен",
+            "прекращение деятельности",
+            "исключен из",
+            "ликвидирован",
+            "недействующ",
+        ]) && !has(&["предстоящ"])
+        {
+            return Some(Liquidated);
+        }
+        if has(&["заверш", "прекращ"]) {
+            // A procedure that ended («производство по делу прекращено», «завершено»)
+            // says nothing bad about the present state by itself.
+            return Some(Active);
+        }
+        if has(&[
+            "банкрот",
+            "несостоятельн",
+            "конкурсное производство",
+            "наблюдение",
+            "внешнее управление",
+            "финансовое оздоровление",
+            "реструктуризация долгов",
+            "реализация имущества",
+        ]) {
+            return Some(Bankruptcy);
+        }
+        if has(&["предстоящ", "исключени"]) {
+            return Some(ExclusionPending);
+        }
+        if has(&["ликвидац"]) {
+            return Some(Liquidating);
+        }
+        if has(&["реорганизац"]) {
+            if has(&[
+                "присоединения к другому",
+                "к другому юридическому",
+                "слияни",
+            ]) {
+                return Some(ReorganizingCeases);
+            }
+            return Some(ReorganizingContinues);
+        }
+        if has(&["действующ"]) {
+            return Some(Active);
+        }
+        None
+    }
+
+    /// Any state in which the company still exists but is on its way out or in trouble.
+    pub fn is_terminal(self) -> bool {
+        self == CompanyStatus::Liquidated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CompanyStatus::{self, *};
+
+    #[test]
+    fn classifies_registry_texts() {
+        let cases = [
+            ("Действующая организация", Active),
+            ("Действующее", Active),
+            ("В отношении ЮЛ введено наблюдение", Bankruptcy),
+            ("В отношении ЮЛ открыто конкурсное производство", Bankruptcy),
+            ("Процесс банкротства", Bankruptcy),
+            ("Находится в стадии ликвидации", Liquidating),
+            (
+                "Юридическое лицо находится в процессе реорганизации в форме присоединения к другому юридическому лицу",
+                ReorganizingCeases,
+            ),
+            (
+                "Юридическое лицо находится в процессе реорганизации в форме преобразования",
+                ReorganizingContinues,
+            ),
+            (
+                "Регистрирующим органом принято решение о предстоящем исключении недействующего юридического лица из ЕГРЮЛ",
+                ExclusionPending,
+            ),
+            ("Прекратило деятельность в связи с ликвидацией", Liquidated),
+            ("Производство по делу о банкротстве завершено", Active),
+        ];
+        for (text, want) in cases {
+            assert_eq!(CompanyStatus::classify_text(text), Some(want), "{text}");
+        }
+        assert_eq!(CompanyStatus::classify_text("что-то новое"), None);
+    }
+
+    #[test]
+    fn maps_egrul_codes() {
+        assert_eq!(CompanyStatus::from_egrul_code(101), Some(Liquidating));
+        assert_eq!(CompanyStatus::from_egrul_code(114), Some(Bankruptcy));
+        assert_eq!(
+            CompanyStatus::from_egrul_code(124),
+            Some(ReorganizingCeases)
+        );
+        assert_eq!(
+            CompanyStatus::from_egrul_code(123),
+            Some(ReorganizingContinues)
+        );
+        assert_eq!(CompanyStatus::from_egrul_code(407), Some(Liquidated));
+        assert_eq!(CompanyStatus::from_egrul_code(999), None);
+    }
+
+    #[test]
+    fn precedence_puts_liquidated_above_bankruptcy_above_liquidating() {
+        assert!(Liquidated > Bankruptcy);
+        assert!(Bankruptcy > Liquidating);
+        assert!(Liquidating > ReorganizingCeases);
+        assert!(ReorganizingContinues > Active);
+        assert!(Active > Unknown);
+    }
+}

@@ -1,0 +1,497 @@
+//! Facts: the typed, precomputed values the rules read, merged from every source's
+//! findings. Each fact remembers which source gave it and when, so a decision can show
+//! its evidence. The catalog below is the documentation rule authors read
+//! (`kontragent rules facts` prints it).
+
+use crate::domain::CompanyStatus;
+use crate::sources::{Findings, SOURCE_NAMES, SourceReport, SourceStatus};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// One fact's value and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Fact {
+    /// `null` when no source could say.
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// The source that gave it; absent for facts the service computes about coverage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// When that source answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// Facts by dotted name (`company.status`, `sources.pb.status`).
+pub type Facts = BTreeMap<String, Fact>;
+
+/// The documentation of one fact.
+#[derive(Debug, Clone, Serialize)]
+pub struct FactDef {
+    pub name: String,
+    /// `string`, `bool`, `int`, `double` or `list<string>`; every fact may also be `null`.
+    pub kind: &'static str,
+    pub unit: &'static str,
+    pub source: &'static str,
+    pub description: &'static str,
+    pub example: &'static str,
+}
+
+const COMPANY_FACTS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    // name, kind, unit, source, description, example
+    (
+        "company.known",
+        "bool",
+        "",
+        "egrul, pb",
+        "At least one registry has a record for the INN.",
+        "true",
+    ),
+    (
+        "company.status",
+        "string",
+        "",
+        "egrul, pb",
+        "Normalized status: ACTIVE, REORGANIZING_CONTINUES, REORGANIZING_CEASES, LIQUIDATING, EXCLUSION_PENDING, BANKRUPTCY, LIQUIDATED or UNKNOWN. The most severe any source reported.",
+        "\"ACTIVE\"",
+    ),
+    (
+        "company.status_text",
+        "string",
+        "",
+        "pb",
+        "The registry's own words for the status.",
+        "\"В отношении ЮЛ введено наблюдение\"",
+    ),
+    (
+        "company.status_unrecognised",
+        "string",
+        "",
+        "pb",
+        "A status text the service could not classify; null when every text was understood.",
+        "null",
+    ),
+    (
+        "company.terminated",
+        "bool",
+        "",
+        "egrul, pb",
+        "The company has ceased to exist (liquidated, excluded, merged away, ИП closed).",
+        "false",
+    ),
+    (
+        "company.terminated_on",
+        "string",
+        "date",
+        "egrul",
+        "Termination date, YYYY-MM-DD.",
+        "\"2024-02-02\"",
+    ),
+    (
+        "company.kind",
+        "string",
+        "",
+        "egrul, pb",
+        "legal_entity or entrepreneur.",
+        "\"legal_entity\"",
+    ),
+    (
+        "company.name",
+        "string",
+        "",
+        "egrul, pb",
+        "Short name, or ФИО of an entrepreneur.",
+        "\"ООО \\\"СЕВЕРНЫЙ ВЕТЕР\\\"\"",
+    ),
+    (
+        "company.ogrn",
+        "string",
+        "",
+        "egrul, pb",
+        "OGRN or OGRNIP.",
+        "\"1027700123000\"",
+    ),
+    (
+        "company.registered_on",
+        "string",
+        "date",
+        "egrul, pb",
+        "Registration (OGRN) date, YYYY-MM-DD.",
+        "\"2011-03-14\"",
+    ),
+    (
+        "company.age_months",
+        "int",
+        "months",
+        "egrul, pb",
+        "Whole months since registration.",
+        "176",
+    ),
+    (
+        "company.unreliable_data",
+        "bool",
+        "",
+        "pb",
+        "ЕГРЮЛ marks some of the company's data as unreliable (недостоверность).",
+        "false",
+    ),
+    (
+        "company.mass_address",
+        "bool",
+        "",
+        "pb",
+        "Other entities are registered at the company's address.",
+        "false",
+    ),
+    (
+        "company.mass_director",
+        "bool",
+        "",
+        "pb",
+        "The head or a founder runs many entities or is marked unreliable.",
+        "false",
+    ),
+    (
+        "company.tax_arrears",
+        "bool",
+        "",
+        "pb",
+        "Tax debt over 1000 ₽.",
+        "false",
+    ),
+    (
+        "company.tax_arrears_rub",
+        "double",
+        "RUB",
+        "pb",
+        "Total tax arrears of the latest period.",
+        "1834250.17",
+    ),
+    (
+        "company.no_reporting",
+        "bool",
+        "",
+        "pb",
+        "No tax reporting for more than a year.",
+        "false",
+    ),
+    (
+        "sources.required_missing",
+        "list<string>",
+        "",
+        "service",
+        "Sources the profile requires that were not checked (unavailable or disabled).",
+        "[]",
+    ),
+    (
+        "sources.unavailable",
+        "list<string>",
+        "",
+        "service",
+        "Sources that gave no usable answer.",
+        "[]",
+    ),
+];
+
+/// Every fact a rule may read.
+pub fn catalog() -> Vec<FactDef> {
+    let mut out: Vec<FactDef> = COMPANY_FACTS
+        .iter()
+        .map(|(name, kind, unit, source, description, example)| FactDef {
+            name: (*name).to_owned(),
+            kind,
+            unit,
+            source,
+            description,
+            example,
+        })
+        .collect();
+    for name in SOURCE_NAMES {
+        out.push(FactDef {
+            name: format!("sources.{name}.status"),
+            kind: "string",
+            unit: "",
+            source: "service",
+            description: "How this source answered: ok, not_found, unavailable, stale or disabled.",
+            example: "\"ok\"",
+        });
+        out.push(FactDef {
+            name: format!("sources.{name}.detail"),
+            kind: "string",
+            unit: "",
+            source: "service",
+            description: "Why the source was unavailable (timeout, http_403, captcha, blocked, garbage, incomplete…), else null.",
+            example: "null",
+        });
+    }
+    out
+}
+
+/// Merges the sources' findings into facts. `required` are the sources the scoring
+/// profile needs; `now` fixes the clock for ages.
+pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>) -> Facts {
+    let mut facts = Facts::new();
+    // Sources that answered with usable data (an unavailable source keeps what it parsed
+    // before failing, so a known risk still fires).
+    let usable: Vec<&SourceReport> = reports
+        .iter()
+        .filter(|r| r.status != SourceStatus::Disabled)
+        .collect();
+    let from = |r: &SourceReport, value: Value| Fact {
+        value,
+        source: Some(r.source.clone()),
+        as_of: Some(r.fetched_at),
+    };
+    let first = |pick: &dyn Fn(&Findings) -> Option<Value>| {
+        usable
+            .iter()
+            .find_map(|r| pick(&r.findings).map(|v| from(r, v)))
+            .unwrap_or(Fact {
+                value: Value::Null,
+                source: None,
+                as_of: None,
+            })
+    };
+    let any_true = |pick: &dyn Fn(&Findings) -> Option<bool>| {
+        let said: Vec<(&SourceReport, bool)> = usable
+            .iter()
+            .filter_map(|r| pick(&r.findings).map(|b| (*r, b)))
+            .collect();
+        match said.iter().find(|(_, b)| *b).or(said.first()) {
+            Some((r, b)) => from(r, json!(b)),
+            None => Fact {
+                value: Value::Null,
+                source: None,
+                as_of: None,
+            },
+        }
+    };
+
+    let known = usable.iter().find(|r| {
+        matches!(r.status, SourceStatus::Ok | SourceStatus::Stale)
+            || (r.status == SourceStatus::Unavailable && r.findings.status.is_some())
+    });
+    facts.insert(
+        "company.known".into(),
+        match known {
+            Some(r) => from(r, json!(true)),
+            None => Fact {
+                value: json!(false),
+                source: None,
+                as_of: None,
+            },
+        },
+    );
+
+    let worst = usable
+        .iter()
+        .filter_map(|r| r.findings.status.map(|s| (s, *r)))
+        .max_by_key(|(s, _)| *s);
+    let status = match worst {
+        Some((s, r)) => from(r, json!(s.as_str())),
+        None => Fact {
+            value: json!(CompanyStatus::Unknown.as_str()),
+            source: None,
+            as_of: None,
+        },
+    };
+    let terminated_on = first(&|f| f.terminated_on.map(|d| json!(d.to_string())));
+    let terminated = match worst {
+        Some((CompanyStatus::Liquidated, r)) => from(r, json!(true)),
+        _ if !terminated_on.value.is_null() => Fact {
+            value: json!(true),
+            ..terminated_on.clone()
+        },
+        Some((_, r)) => from(r, json!(false)),
+        None => Fact {
+            value: Value::Null,
+            source: None,
+            as_of: None,
+        },
+    };
+    facts.insert("company.status".into(), status);
+    facts.insert("company.terminated".into(), terminated);
+    facts.insert("company.terminated_on".into(), terminated_on);
+    facts.insert(
+        "company.status_text".into(),
+        match worst {
+            Some((_, r)) if r.findings.status_text.is_some() => {
+                from(r, json!(r.findings.status_text))
+            }
+            _ => first(&|f| f.status_text.clone().map(Value::from)),
+        },
+    );
+    facts.insert(
+        "company.status_unrecognised".into(),
+        first(&|f| f.status_unrecognised.clone().map(Value::from)),
+    );
+    facts.insert(
+        "company.kind".into(),
+        first(&|f| f.kind.map(|k| json!(k.as_str()))),
+    );
+    facts.insert(
+        "company.name".into(),
+        first(&|f| f.name.clone().map(Value::from)),
+    );
+    facts.insert(
+        "company.ogrn".into(),
+        first(&|f| f.ogrn.clone().map(Value::from)),
+    );
+    let registered = first(&|f| f.registered_on.map(|d| json!(d.to_string())));
+    let age = match registered
+        .value
+        .as_str()
+        .and_then(|d| d.parse::<NaiveDate>().ok())
+    {
+        Some(d) => Fact {
+            value: json!(months_between(d, now.date_naive())),
+            ..registered.clone()
+        },
+        None => Fact {
+            value: Value::Null,
+            source: None,
+            as_of: None,
+        },
+    };
+    facts.insert("company.registered_on".into(), registered);
+    facts.insert("company.age_months".into(), age);
+    facts.insert(
+        "company.unreliable_data".into(),
+        any_true(&|f| f.unreliable_data),
+    );
+    facts.insert("company.mass_address".into(), any_true(&|f| f.mass_address));
+    facts.insert(
+        "company.mass_director".into(),
+        any_true(&|f| f.mass_director),
+    );
+    facts.insert("company.tax_arrears".into(), any_true(&|f| f.tax_arrears));
+    facts.insert("company.no_reporting".into(), any_true(&|f| f.no_reporting));
+    facts.insert(
+        "company.tax_arrears_rub".into(),
+        first(&|f| f.tax_arrears_rub.map(Value::from)),
+    );
+
+    let service = |value: Value| Fact {
+        value,
+        source: None,
+        as_of: None,
+    };
+    let mut unavailable = Vec::new();
+    for name in SOURCE_NAMES {
+        let report = reports.iter().find(|r| r.source == *name);
+        let (status, detail) = match report {
+            Some(r) => (r.status, r.detail.clone()),
+            None => (SourceStatus::Disabled, None),
+        };
+        if status == SourceStatus::Unavailable {
+            unavailable.push(name.to_string());
+        }
+        facts.insert(
+            format!("sources.{name}.status"),
+            Fact {
+                value: json!(status.as_str()),
+                source: Some(name.to_string()),
+                as_of: report.map(|r| r.fetched_at),
+            },
+        );
+        facts.insert(format!("sources.{name}.detail"), service(json!(detail)));
+    }
+    let missing: Vec<&String> = required
+        .iter()
+        .filter(|name| {
+            !reports
+                .iter()
+                .any(|r| &r.source == *name && r.status.is_checked())
+        })
+        .collect();
+    facts.insert("sources.required_missing".into(), service(json!(missing)));
+    facts.insert("sources.unavailable".into(), service(json!(unavailable)));
+    facts
+}
+
+/// Whole months from `from` to `to` (0 when `to` is earlier).
+pub fn months_between(from: NaiveDate, to: NaiveDate) -> i64 {
+    let mut months =
+        i64::from(to.year() - from.year()) * 12 + i64::from(to.month()) - i64::from(from.month());
+    if to.day() < from.day() {
+        months -= 1;
+    }
+    months.max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(source: &str, status: SourceStatus, findings: Findings) -> SourceReport {
+        SourceReport {
+            source: source.into(),
+            status,
+            detail: None,
+            fetched_at: Utc::now(),
+            findings,
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn every_computed_fact_is_in_the_catalog_and_back() {
+        let facts = compute(&[], &[], Utc::now());
+        let names: Vec<String> = catalog().into_iter().map(|d| d.name).collect();
+        for key in facts.keys() {
+            assert!(names.contains(key), "{key} missing from the catalog");
+        }
+        for name in &names {
+            assert!(
+                facts.contains_key(name),
+                "{name} is documented but never computed"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_source_never_downgrades_a_known_risk() {
+        let egrul = report(
+            "egrul",
+            SourceStatus::Ok,
+            Findings {
+                status: Some(CompanyStatus::Active),
+                ..Default::default()
+            },
+        );
+        let pb = report(
+            "pb",
+            SourceStatus::Unavailable,
+            Findings {
+                status: Some(CompanyStatus::Bankruptcy),
+                ..Default::default()
+            },
+        );
+        let facts = compute(&[egrul, pb], &["egrul".into(), "pb".into()], Utc::now());
+        assert_eq!(facts["company.status"].value, json!("BANKRUPTCY"));
+        assert_eq!(facts["company.status"].source.as_deref(), Some("pb"));
+        assert_eq!(facts["sources.required_missing"].value, json!(["pb"]));
+    }
+
+    #[test]
+    fn nobody_knows_means_unknown() {
+        let facts = compute(
+            &[report("egrul", SourceStatus::NotFound, Findings::default())],
+            &[],
+            Utc::now(),
+        );
+        assert_eq!(facts["company.status"].value, json!("UNKNOWN"));
+        assert_eq!(facts["company.known"].value, json!(false));
+        assert_eq!(facts["company.age_months"].value, Value::Null);
+    }
+
+    #[test]
+    fn months_between_counts_whole_months() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        assert_eq!(months_between(d(2025, 1, 15), d(2026, 1, 15)), 12);
+        assert_eq!(months_between(d(2025, 1, 15), d(2026, 1, 14)), 11);
+        assert_eq!(months_between(d(2026, 1, 15), d(2025, 1, 14)), 0);
+    }
+}

@@ -1,0 +1,17 @@
+//! kontragent: counterparty due diligence for Russian companies and entrepreneurs.
+//!
+//! Data flows one way: `api` → `check` (the use case) → `cache` → `sources` (registries)
+//! → `facts` → `scoring` → `storage`. [`startup::Application::build`] wires it all.
+
+pub mod api;
+pub mod cache;
+pub mod check;
+pub mod config;
+pub mod domain;
+pub mod facts;
+pub mod sandbox;
+pub mod scoring;
+pub mod sources;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,260 @@
+//! The `kontragent` binary: parses the command line, sets up logging, and hands over
+//! to the library. No logic lives here.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kontragent::check::{Check, CheckRequest};
+use kontragent::config::Settings;
+use kontragent::domain::Inn;
+use kontragent::scoring::Ruleset;
+use kontragent::startup::{self, Application};
+use kontragent::{api, facts, sandbox, telemetry};
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "kontragent",
+    version,
+    about = "Counterparty due diligence: INN in, approve / review / reject out"
+)]
+struct Cli {
+    /// TOML config file (also KONTRAGENT_CONFIG); env KONTRAGENT__SECTION__KEY overrides it.
+    #[arg(long, global = true, env = "KONTRAGENT_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (default 127.0.0.1:8080; Swagger UI at /docs).
+    Serve {
+        /// Point every source at the local sandbox (started in-process unless one already runs).
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Check one INN and print the verdict.
+    Check {
+        inn: String,
+        /// Print the Check as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Use the local sandbox instead of the real registries.
+        #[arg(long)]
+        sandbox: bool,
+        /// Reuse answers no older than this many seconds (0 = fetch fresh).
+        #[arg(long)]
+        max_age_s: Option<u64>,
+        /// Scoring profile.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Run the fake registries (egrul, pb) with the scenario INNs.
+    Sandbox {
+        /// Port (default sandbox.port, 8090).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Create the database and apply migrations, then exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Work with the ruleset.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Compile a ruleset file and report every problem with its rule id and line.
+    Validate {
+        /// Defaults to rules.path.
+        path: Option<PathBuf>,
+    },
+    /// List every fact a rule condition may read.
+    Facts {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Serve { sandbox } => {
+            if sandbox {
+                settings.use_sandbox();
+                start_sandbox_if_free(&settings)?;
+            }
+            let app = Application::build(settings.clone()).await?;
+            tracing::info!(
+                "listening on http://{}:{} (Swagger UI at /docs)",
+                settings.server.host,
+                app.port()
+            );
+            app.run_until_stopped().await?;
+        }
+        Command::Check {
+            inn,
+            json,
+            sandbox,
+            max_age_s,
+            profile,
+        } => {
+            let inn = Inn::parse(&inn).map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
+            if sandbox {
+                settings.use_sandbox();
+                start_sandbox_if_free(&settings)?;
+            }
+            let service = startup::build_check_service(&settings).await?;
+            let check = service
+                .run(CheckRequest {
+                    inn,
+                    max_age_s,
+                    profile,
+                })
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&check)?);
+            } else {
+                print!("{}", render_verdict(&check));
+            }
+        }
+        Command::Sandbox { port } => {
+            let port = port.unwrap_or(settings.sandbox.port);
+            let address = format!("{}:{port}", settings.sandbox.host);
+            let listener = TcpListener::bind(&address)
+                .with_context(|| format!("cannot listen on {address}"))?;
+            tracing::info!("sandbox registries on http://{address} (scenario list at /)");
+            sandbox::serve(listener)?.await?;
+        }
+        Command::Migrate => {
+            kontragent::storage::connect(&settings.database.url, 1).await?;
+            println!("database ready: {}", settings.database.url);
+        }
+        Command::Openapi => print!("{}", api::openapi_json()),
+        Command::Rules { command } => match command {
+            RulesCommand::Validate { path } => {
+                let path = path.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
+                match Ruleset::load_file(&path) {
+                    Ok(rs) => println!(
+                        "{}: ok — {} rules, profiles: {}; version {}",
+                        path.display(),
+                        rs.rules.len(),
+                        rs.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+                        rs.version
+                    ),
+                    Err(errors) => {
+                        for e in &errors {
+                            eprintln!("{}: {e}", path.display());
+                        }
+                        std::process::exit(1);
+                    }
+                }
+            }
+            RulesCommand::Facts { json } => {
+                let catalog = facts::catalog();
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&catalog)?);
+                } else {
+                    for f in catalog {
+                        let unit = if f.unit.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", {}", f.unit)
+                        };
+                        println!(
+                            "{} ({}{unit}; from {}) — {} e.g. {}",
+                            f.name, f.kind, f.source, f.description, f.example
+                        );
+                    }
+                }
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Starts the sandbox in this process unless something already listens on its port
+/// (e.g. a `kontragent sandbox` in another terminal).
+fn start_sandbox_if_free(settings: &Settings) -> anyhow::Result<()> {
+    let address = format!("{}:{}", settings.sandbox.host, settings.sandbox.port);
+    match TcpListener::bind(&address) {
+        Ok(listener) => {
+            tokio::spawn(sandbox::serve(listener)?);
+            tracing::info!("sandbox registries started on http://{address}");
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::info!("using the sandbox already running on http://{address}");
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {address}")),
+    }
+    Ok(())
+}
+
+/// A verdict for people: the decision, the company, every reason, every source.
+fn render_verdict(check: &Check) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let decision = check
+        .decision
+        .map(|d| d.as_str().to_uppercase())
+        .unwrap_or_else(|| "PENDING".into());
+    let _ = writeln!(
+        out,
+        "{decision}  INN {}  score {}",
+        check.inn,
+        check.score.unwrap_or_default()
+    );
+    if let Some(c) = &check.company {
+        let _ = writeln!(
+            out,
+            "  {} — {}{}",
+            c.name.as_deref().unwrap_or("(name unknown)"),
+            c.status.as_str(),
+            c.status_text
+                .as_deref()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default()
+        );
+        if let Some(ogrn) = &c.ogrn {
+            let _ = writeln!(out, "  OGRN {ogrn}");
+        }
+    }
+    if check.reasons.is_empty() {
+        let _ = writeln!(out, "Reasons: none — no rule fired");
+    } else {
+        let _ = writeln!(out, "Reasons:");
+        for r in &check.reasons {
+            let delta = r.delta.map(|d| format!(" {d:+}")).unwrap_or_default();
+            let _ = writeln!(out, "  [{}{delta}] {} — {}", r.effect, r.rule_id, r.message);
+        }
+    }
+    let _ = writeln!(out, "Sources:");
+    for (name, s) in &check.sources {
+        let detail = s
+            .detail
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {name:<8} {}{detail}  {}",
+            s.status.as_str(),
+            s.fetched_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Check {}  ruleset {}",
+        check.id,
+        check.ruleset_version.as_deref().unwrap_or("-")
+    );
+    out
+}

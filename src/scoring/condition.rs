@@ -1,0 +1,248 @@
+//! `Condition`: our wrapper around a compiled CEL program, so the rest of the service
+//! never depends on the `cel` crate's types.
+
+use crate::facts::Facts;
+use cel::common::ast::{EntryExpr, Expr};
+use cel::{Context, IdedExpr, Program, Value};
+use std::collections::BTreeSet;
+
+/// A compiled rule condition and the fact names it reads.
+pub struct Condition {
+    program: Program,
+    reads: Vec<String>,
+}
+
+impl std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Condition")
+            .field("reads", &self.reads)
+            .finish()
+    }
+}
+
+impl Condition {
+    /// Compiles `source`; every fact it names must satisfy `is_fact` (an exact fact name,
+    /// or a prefix of one such as `sources.pb`).
+    pub fn compile(source: &str, is_fact: &dyn Fn(&str) -> bool) -> Result<Condition, String> {
+        let program = Program::compile(source).map_err(|e| e.to_string())?;
+        let mut reads = BTreeSet::new();
+        let mut unknown = BTreeSet::new();
+        collect(program.expression(), &mut Vec::new(), &mut |path| {
+            if is_fact(&path) {
+                reads.insert(path);
+            } else {
+                unknown.insert(path);
+            }
+        });
+        if let Some(name) = unknown.into_iter().next() {
+            return Err(format!("unknown fact `{name}`"));
+        }
+        Ok(Condition {
+            program,
+            reads: reads.into_iter().collect(),
+        })
+    }
+
+    /// The fact names the condition reads, sorted.
+    pub fn reads(&self) -> &[String] {
+        &self.reads
+    }
+
+    /// Evaluates against a context built by [`context`]. Anything but a boolean is an error.
+    pub fn evaluate(&self, ctx: &Context) -> Result<bool, String> {
+        match self.program.execute(ctx) {
+            Ok(Value::Bool(b)) => Ok(b),
+            Ok(other) => Err(format!("the condition gave {other:?}, not true or false")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Builds the CEL variables (`company`, `sources`, …) as nested maps from the dotted facts.
+pub fn context(facts: &Facts) -> Context<'static, 'static> {
+    let mut roots = serde_json::Map::new();
+    for (name, fact) in facts {
+        let mut node = &mut roots;
+        let mut segments = name.split('.').peekable();
+        while let Some(seg) = segments.next() {
+            if segments.peek().is_none() {
+                node.insert(seg.to_owned(), fact.value.clone());
+            } else {
+                let entry = node
+                    .entry(seg.to_owned())
+                    .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+                if !entry.is_object() {
+                    *entry = serde_json::Value::Object(serde_json::Map::new());
+                }
+                let serde_json::Value::Object(map) = entry else {
+                    unreachable!("just made an object")
+                };
+                node = map;
+            }
+        }
+    }
+    let mut ctx = Context::default();
+    for (root, value) in roots {
+        match cel::to_value(&value) {
+            Ok(v) => ctx.add_variable_from_value(root, v),
+            Err(e) => tracing::error!(root, error = %e, "fact not representable in CEL"),
+        }
+    }
+    ctx
+}
+
+/// Walks the expression and reports every dotted name it reads. `bound` holds the
+/// variables that comprehension macros (`exists`, `all`, `map`…) introduce.
+fn collect(e: &IdedExpr, bound: &mut Vec<String>, report: &mut dyn FnMut(String)) {
+    if let Some(path) = dotted(&e.expr) {
+        let root = path.split('.').next().unwrap_or_default();
+        if !bound.iter().any(|b| b == root) {
+            report(path);
+        }
+        return;
+    }
+    match &e.expr {
+        Expr::Call(call) => {
+            if let Some(target) = &call.target {
+                collect(target, bound, report);
+            }
+            for a in &call.args {
+                collect(a, bound, report);
+            }
+        }
+        Expr::Select(sel) => {
+            // `has(a.b.c)`: the presence test reads `a.b.c`.
+            if let Some(base) = dotted(&sel.operand.expr) {
+                let root = base.split('.').next().unwrap_or_default().to_owned();
+                if !bound.contains(&root) {
+                    report(format!("{base}.{}", sel.field));
+                }
+            } else {
+                collect(&sel.operand, bound, report);
+            }
+        }
+        Expr::Comprehension(c) => {
+            collect(&c.iter_range, bound, report);
+            collect(&c.accu_init, bound, report);
+            let added = [
+                Some(c.iter_var.clone()),
+                c.iter_var2.clone(),
+                Some(c.accu_var.clone()),
+            ];
+            let n = bound.len();
+            bound.extend(added.into_iter().flatten());
+            collect(&c.loop_cond, bound, report);
+            collect(&c.loop_step, bound, report);
+            collect(&c.result, bound, report);
+            bound.truncate(n);
+        }
+        Expr::List(list) => list.elements.iter().for_each(|x| collect(x, bound, report)),
+        Expr::Map(map) => {
+            for entry in &map.entries {
+                if let EntryExpr::MapEntry(m) = &entry.expr {
+                    collect(&m.key, bound, report);
+                    collect(&m.value, bound, report);
+                }
+            }
+        }
+        Expr::Struct(s) => {
+            for entry in &s.entries {
+                if let EntryExpr::StructField(f) = &entry.expr {
+                    collect(&f.value, bound, report);
+                }
+            }
+        }
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+/// `a.b.c` for an identifier with plain field selections on it; `None` otherwise.
+fn dotted(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Ident(name) => Some(name.clone()),
+        Expr::Select(sel) if !sel.test => {
+            dotted(&sel.operand.expr).map(|base| format!("{base}.{}", sel.field))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Fact;
+    use serde_json::json;
+
+    fn facts(pairs: &[(&str, serde_json::Value)]) -> Facts {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    Fact {
+                        value: v.clone(),
+                        source: None,
+                        as_of: None,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn known(name: &str) -> bool {
+        [
+            "company.status",
+            "company.age_months",
+            "sources.unavailable",
+            "sources.pb.status",
+        ]
+        .iter()
+        .any(|f| *f == name || f.starts_with(&format!("{name}.")))
+    }
+
+    #[test]
+    fn collects_the_facts_a_condition_reads() {
+        let c = Condition::compile(
+            "company.status == 'ACTIVE' && sources.unavailable.exists(s, s == 'pb') && has(sources.pb.status)",
+            &known,
+        )
+        .unwrap();
+        assert_eq!(
+            c.reads(),
+            ["company.status", "sources.pb.status", "sources.unavailable"]
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_facts_and_bad_syntax() {
+        let err = Condition::compile("company.statuz == 'ACTIVE'", &known).unwrap_err();
+        assert!(err.contains("company.statuz"), "{err}");
+        assert!(Condition::compile("company.status ==", &known).is_err());
+    }
+
+    #[test]
+    fn evaluates_with_null_aware_conditions() {
+        let f = facts(&[
+            ("company.age_months", json!(null)),
+            ("company.status", json!("ACTIVE")),
+        ]);
+        let ctx = context(&f);
+        let guarded = Condition::compile(
+            "company.age_months != null && company.age_months < 12",
+            &known,
+        )
+        .unwrap();
+        assert_eq!(guarded.evaluate(&ctx), Ok(false));
+        let unguarded = Condition::compile("company.age_months < 12", &known).unwrap();
+        assert!(unguarded.evaluate(&ctx).is_err());
+        let f = facts(&[("company.age_months", json!(3))]);
+        assert_eq!(guarded.evaluate(&context(&f)), Ok(true));
+    }
+
+    #[test]
+    fn non_boolean_result_is_an_error() {
+        let f = facts(&[("company.status", json!("ACTIVE"))]);
+        let c = Condition::compile("company.status", &known).unwrap();
+        assert!(c.evaluate(&context(&f)).is_err());
+    }
+}

@@ -1,0 +1,342 @@
+//! Loading a ruleset file: TOML → validated, compiled [`Ruleset`]. Every problem is
+//! reported with the rule id and the line, and a file with any problem is refused whole.
+
+use super::condition::Condition;
+use super::template::Template;
+use crate::facts;
+use crate::sources::SOURCE_NAMES;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// A problem in a ruleset file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RuleError {
+    /// The rule the problem is in, when it is in one.
+    pub rule_id: Option<String>,
+    /// 1-based line in the file.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.rule_id, self.line) {
+            (Some(id), Some(line)) => write!(f, "rule `{id}` (line {line}): {}", self.message),
+            (Some(id), None) => write!(f, "rule `{id}`: {}", self.message),
+            (None, Some(line)) => write!(f, "line {line}: {}", self.message),
+            (None, None) => f.write_str(&self.message),
+        }
+    }
+}
+
+/// What a fired rule does to the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Reject,
+    Review,
+    /// Added to the score (negative for a penalty).
+    Score(i64),
+}
+
+impl Effect {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Effect::Reject => "reject",
+            Effect::Review => "review",
+            Effect::Score(_) => "score",
+        }
+    }
+}
+
+/// One named policy: where the score starts, the bands, and which sources must be checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub base_score: i64,
+    /// A score at or above this approves.
+    pub approve_from: i64,
+    /// A score at or above this (and below `approve_from`) asks for review; below rejects.
+    pub review_from: i64,
+    pub required_sources: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub condition: Condition,
+    pub effect: Effect,
+    pub message: Template,
+    pub line: usize,
+}
+
+/// A compiled ruleset. `version` is the SHA-256 of the file's bytes.
+#[derive(Debug)]
+pub struct Ruleset {
+    pub version: String,
+    pub profiles: BTreeMap<String, Profile>,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRuleset {
+    profiles: BTreeMap<String, toml::Spanned<RawProfile>>,
+    #[serde(default)]
+    rules: Vec<toml::Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    #[serde(default)]
+    #[expect(dead_code, reason = "documentation for people reading the file")]
+    description: Option<String>,
+    base_score: i64,
+    approve_from: i64,
+    review_from: i64,
+    #[serde(default)]
+    required_sources: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: String,
+    title: String,
+    when: String,
+    effect: RawEffect,
+    delta: Option<i64>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawEffect {
+    Reject,
+    Review,
+    Score,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+impl Ruleset {
+    /// Reads and compiles a ruleset file.
+    pub fn load_file(path: &std::path::Path) -> Result<Ruleset, Vec<RuleError>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![RuleError {
+                rule_id: None,
+                line: None,
+                message: format!("cannot read {}: {e}", path.display()),
+            }]
+        })?;
+        Ruleset::parse(&text)
+    }
+
+    /// Compiles a ruleset from its text, collecting every problem.
+    pub fn parse(text: &str) -> Result<Ruleset, Vec<RuleError>> {
+        let raw: RawRuleset = toml::from_str(text).map_err(|e| {
+            vec![RuleError {
+                rule_id: None,
+                line: e.span().map(|s| line_of(text, s.start)),
+                message: e.message().to_owned(),
+            }]
+        })?;
+        let catalog: BTreeSet<String> = facts::catalog().into_iter().map(|d| d.name).collect();
+        let is_fact = |name: &str| {
+            catalog.contains(name)
+                || catalog
+                    .range(format!("{name}.")..)
+                    .next()
+                    .is_some_and(|f| f.starts_with(&format!("{name}.")))
+        };
+        let mut errors = Vec::new();
+
+        let mut profiles = BTreeMap::new();
+        if raw.profiles.is_empty() {
+            errors.push(RuleError {
+                rule_id: None,
+                line: None,
+                message: "a ruleset needs at least one [profiles.<name>] table".into(),
+            });
+        }
+        for (name, spanned) in raw.profiles {
+            let line = Some(line_of(text, spanned.span().start));
+            let p = spanned.into_inner();
+            let mut fail = |message: String| {
+                errors.push(RuleError {
+                    rule_id: None,
+                    line,
+                    message: format!("profile `{name}`: {message}"),
+                })
+            };
+            if p.review_from > p.approve_from {
+                fail(format!(
+                    "thresholds out of order: review_from ({}) is above approve_from ({})",
+                    p.review_from, p.approve_from
+                ));
+            }
+            for s in &p.required_sources {
+                if !SOURCE_NAMES.contains(&s.as_str()) {
+                    fail(format!(
+                        "unknown source `{s}` in required_sources (known: {})",
+                        SOURCE_NAMES.join(", ")
+                    ));
+                }
+            }
+            profiles.insert(
+                name.clone(),
+                Profile {
+                    name,
+                    base_score: p.base_score,
+                    approve_from: p.approve_from,
+                    review_from: p.review_from,
+                    required_sources: p.required_sources,
+                },
+            );
+        }
+
+        let mut rules = Vec::new();
+        let mut seen = BTreeMap::new();
+        for spanned in raw.rules {
+            let line = line_of(text, spanned.span().start);
+            let r = spanned.into_inner();
+            let mut fail = |message: String| {
+                errors.push(RuleError {
+                    rule_id: Some(r.id.clone()),
+                    line: Some(line),
+                    message,
+                })
+            };
+            if r.id.trim().is_empty() {
+                fail("the id is empty".into());
+            }
+            if let Some(first) = seen.insert(r.id.clone(), line) {
+                fail(format!("duplicate id (first defined on line {first})"));
+            }
+            let effect = match (r.effect, r.delta) {
+                (RawEffect::Reject, None) => Some(Effect::Reject),
+                (RawEffect::Review, None) => Some(Effect::Review),
+                (RawEffect::Score, Some(d)) => Some(Effect::Score(d)),
+                (RawEffect::Score, None) => {
+                    fail("effect `score` needs a `delta` (e.g. delta = -10)".into());
+                    None
+                }
+                (_, Some(_)) => {
+                    fail("`delta` is only for effect `score`".into());
+                    None
+                }
+            };
+            let condition = Condition::compile(&r.when, &is_fact)
+                .map_err(|e| fail(format!("condition: {e}")))
+                .ok();
+            let message = Template::parse(r.message.as_deref().unwrap_or(&r.title), &is_fact)
+                .map_err(&mut fail)
+                .ok();
+            if let (Some(effect), Some(condition), Some(message)) = (effect, condition, message) {
+                rules.push(Rule {
+                    id: r.id,
+                    title: r.title,
+                    condition,
+                    effect,
+                    message,
+                    line,
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Ruleset {
+            version: hex::encode(Sha256::digest(text.as_bytes())),
+            profiles,
+            rules,
+        })
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROFILE: &str = "[profiles.default]\nbase_score = 100\napprove_from = 80\nreview_from = 50\nrequired_sources = [\"egrul\", \"pb\"]\n";
+
+    fn errors(text: &str) -> Vec<RuleError> {
+        Ruleset::parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn the_shipped_default_ruleset_loads() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.toml"))
+                .unwrap();
+        let rs = Ruleset::parse(&text).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(rs.profile("default").is_some());
+        assert_eq!(rs.version.len(), 64);
+    }
+
+    #[test]
+    fn names_the_rule_and_line_of_each_problem() {
+        let text = format!(
+            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.nope\"\neffect = \"reject\"\n\n[[rules]]\nid = \"a\"\ntitle = \"A2\"\nwhen = \"company.terminated ==\"\neffect = \"review\"\n"
+        );
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(errs[0].rule_id.as_deref(), Some("a"));
+        assert_eq!(errs[0].line, Some(7));
+        assert!(errs[0].message.contains("company.nope"));
+        assert!(errs[1].message.contains("duplicate id"));
+        assert_eq!(errs[1].line, Some(13));
+        assert!(errs[2].message.starts_with("condition"));
+    }
+
+    #[test]
+    fn rejects_unknown_effect_with_its_line() {
+        let text = format!(
+            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"ban\"\n"
+        );
+        let errs = errors(&text);
+        assert!(
+            errs[0].message.contains("ban") || errs[0].message.contains("variant"),
+            "{errs:?}"
+        );
+        assert!(errs[0].line.is_some());
+    }
+
+    #[test]
+    fn rejects_thresholds_out_of_order_and_unknown_sources() {
+        let text = "[profiles.default]\nbase_score = 100\napprove_from = 50\nreview_from = 80\nrequired_sources = [\"nope\"]\n";
+        let errs = errors(text);
+        assert!(
+            errs.iter().any(|e| e.message.contains("out of order")),
+            "{errs:?}"
+        );
+        assert!(errs.iter().any(|e| e.message.contains("nope")), "{errs:?}");
+    }
+
+    #[test]
+    fn rejects_score_without_delta_and_delta_without_score() {
+        let text = format!(
+            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"score\"\n\n[[rules]]\nid = \"b\"\ntitle = \"B\"\nwhen = \"true\"\neffect = \"reject\"\ndelta = 5\n"
+        );
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+
+    #[test]
+    fn rejects_unknown_placeholders_in_messages() {
+        let text = format!(
+            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"review\"\nmessage = \"{{company.foo}}\"\n"
+        );
+        let errs = errors(&text);
+        assert!(errs[0].message.contains("company.foo"), "{errs:?}");
+    }
+}

@@ -1,0 +1,330 @@
+//! The HTTP side shared by adapters: one client, per-flow cookies, capped bodies,
+//! evidence of every answer, and the mapping of failure shapes to [`SourceError`].
+
+use super::{Findings, SourceError};
+use crate::config::SourceSettings;
+use chrono::{DateTime, Utc};
+use reqwest::header::{COOKIE, SET_COOKIE};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A browser-like agent: the registries serve their own web front ends.
+const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+
+pub(super) fn build_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+}
+
+/// A raw registry answer, kept with its hash as evidence of what the service saw.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub url: String,
+    pub http_status: u16,
+    pub sha256: String,
+    pub body: Vec<u8>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl Evidence {
+    pub fn new(url: String, http_status: u16, body: Vec<u8>) -> Evidence {
+        Evidence {
+            url,
+            http_status,
+            sha256: hex::encode(Sha256::digest(&body)),
+            body,
+            received_at: Utc::now(),
+        }
+    }
+}
+
+/// The client and address of one registry.
+#[derive(Clone)]
+pub struct RegistryHttp {
+    client: reqwest::Client,
+    base_url: String,
+    max_body_bytes: usize,
+}
+
+impl RegistryHttp {
+    pub fn new(client: reqwest::Client, base_url: &str, max_body_bytes: usize) -> RegistryHttp {
+        RegistryHttp {
+            client,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            max_body_bytes,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+}
+
+/// One run of a registry's flow for one INN: the cookies of its session, the answers
+/// it received and what it has learned so far.
+pub struct Flow {
+    http: RegistryHttp,
+    cookies: BTreeMap<String, String>,
+    evidence: Vec<Evidence>,
+    pub findings: Findings,
+    pub poll_interval: Duration,
+    pub max_polls: u32,
+}
+
+impl Flow {
+    pub fn new(http: RegistryHttp, settings: &SourceSettings) -> Flow {
+        Flow {
+            http,
+            cookies: BTreeMap::new(),
+            evidence: Vec::new(),
+            findings: Findings::default(),
+            poll_interval: Duration::from_millis(settings.poll_interval_ms),
+            max_polls: settings.max_polls.max(1),
+        }
+    }
+
+    pub fn into_parts(self) -> (Findings, Vec<Evidence>) {
+        (self.findings, self.evidence)
+    }
+
+    pub async fn pause(&self) {
+        tokio::time::sleep(self.poll_interval).await;
+    }
+
+    /// POSTs a form and returns the JSON answer.
+    pub async fn post_form(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Result<serde_json::Value, SourceError> {
+        let url = self.http.url(path);
+        let req = self.http.client.post(&url).form(form);
+        let body = self.send(req, url, headers).await?;
+        parse_json(&body)
+    }
+
+    /// GETs a path (with its query) and returns the JSON answer.
+    pub async fn get_json(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<serde_json::Value, SourceError> {
+        let url = self.http.url(path);
+        let req = self.http.client.get(&url);
+        let body = self.send(req, url, headers).await?;
+        parse_json(&body)
+    }
+
+    /// GETs a page only for the session cookies it sets; its failure is not the flow's.
+    pub async fn warm_up(&mut self, path: &str, headers: &[(&str, &str)]) {
+        let url = self.http.url(path);
+        let req = self.http.client.get(&url);
+        if let Err(e) = self.send(req, url, headers).await {
+            tracing::debug!(error = %e, "warm-up request failed");
+        }
+    }
+
+    async fn send(
+        &mut self,
+        mut req: reqwest::RequestBuilder,
+        url: String,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<u8>, SourceError> {
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            req = req.header(COOKIE, jar.join("; "));
+        }
+        let mut resp = req.send().await.map_err(map_reqwest_error)?;
+        for value in resp.headers().get_all(SET_COOKIE) {
+            if let Some((name, val)) = value
+                .to_str()
+                .ok()
+                .and_then(|s| s.split(';').next())
+                .and_then(|pair| pair.split_once('='))
+            {
+                self.cookies
+                    .insert(name.trim().to_owned(), val.trim().to_owned());
+            }
+        }
+        let status = resp.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest_error)? {
+            if body.len() + chunk.len() > self.http.max_body_bytes {
+                self.evidence.push(Evidence::new(url, status, body));
+                return Err(SourceError::TooLarge(self.http.max_body_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        self.evidence.push(Evidence::new(url, status, body.clone()));
+        classify(status, &body)?;
+        Ok(body)
+    }
+}
+
+fn map_reqwest_error(e: reqwest::Error) -> SourceError {
+    if e.is_timeout() {
+        SourceError::Timeout
+    } else if e.is_connect() {
+        SourceError::Network("connect".into())
+    } else if e.is_decode() || e.is_body() {
+        SourceError::Garbage("body could not be read".into())
+    } else {
+        SourceError::Network(e.without_url().to_string())
+    }
+}
+
+/// Lower-cased markers of a captcha page.
+const CAPTCHA_MARKERS: &[&str] = &["captcha", "капч"];
+/// Lower-cased markers of an anti-bot interstitial (DDoS-Guard, Qrator, generic WAFs).
+const BLOCK_MARKERS: &[&str] = &[
+    "ddos-guard",
+    "ddos guard",
+    "qrator",
+    "checking your browser",
+    "access denied",
+    "доступ ограничен",
+    "доступ запрещен",
+];
+
+/// Maps the HTTP status and the look of a body to a failure, if it is one.
+fn classify(status: u16, body: &[u8]) -> Result<(), SourceError> {
+    let looks_html = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'<');
+    let text = || String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]).to_lowercase();
+    if !(200..300).contains(&status) {
+        if looks_html {
+            let t = text();
+            if CAPTCHA_MARKERS.iter().any(|m| t.contains(m)) {
+                return Err(SourceError::Captcha);
+            }
+        }
+        return Err(SourceError::Http(status));
+    }
+    if looks_html {
+        let t = text();
+        if CAPTCHA_MARKERS.iter().any(|m| t.contains(m)) {
+            return Err(SourceError::Captcha);
+        }
+        if BLOCK_MARKERS.iter().any(|m| t.contains(m)) {
+            return Err(SourceError::Blocked);
+        }
+        return Err(SourceError::Garbage("HTML instead of JSON".into()));
+    }
+    Ok(())
+}
+
+fn parse_json(body: &[u8]) -> Result<serde_json::Value, SourceError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        // Some registries answer an empty body while a result is not ready.
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(body).map_err(|e| SourceError::Garbage(format!("not JSON: {e}")))
+}
+
+/// A string field of a registry row; numbers are accepted and rendered as text.
+pub fn str_field<'a>(row: &'a serde_json::Value, key: &str) -> Option<std::borrow::Cow<'a, str>> {
+    match row.get(key)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => {
+            Some(std::borrow::Cow::Borrowed(s.trim()))
+        }
+        serde_json::Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+/// A 0/1 flag that registries send as `"1"`, `1`, `true` or their opposites.
+pub fn flag_field(row: &serde_json::Value, key: &str) -> Option<bool> {
+    match row.get(key)? {
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::Number(n) => n.as_f64().map(|x| x != 0.0),
+        serde_json::Value::String(s) => match s.trim() {
+            "1" | "true" | "True" => Some(true),
+            "0" | "false" | "False" | "" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A number sent as a number or a string (`"1834250.17"`).
+pub fn number_field(row: &serde_json::Value, key: &str) -> Option<f64> {
+    match row.get(key)? {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().replace(',', ".").parse().ok(),
+        _ => None,
+    }
+}
+
+/// A `dd.mm.yyyy` date, or an ISO date (`2025-08-11`, `2025-08-11T00:00:00`).
+pub fn date_field(row: &serde_json::Value, key: &str) -> Option<chrono::NaiveDate> {
+    let s = str_field(row, key)?;
+    chrono::NaiveDate::parse_from_str(&s, "%d.%m.%Y")
+        .ok()
+        .or_else(|| {
+            s.get(..10)
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn classifies_failure_shapes() {
+        assert_eq!(classify(200, b"{\"rows\":[]}"), Ok(()));
+        assert_eq!(classify(403, b""), Err(SourceError::Http(403)));
+        assert_eq!(
+            classify(451, b"<html>blocked</html>"),
+            Err(SourceError::Http(451))
+        );
+        assert_eq!(
+            classify(200, b"  <html><div class=captcha>"),
+            Err(SourceError::Captcha)
+        );
+        assert_eq!(
+            classify(200, b"<html><title>DDoS-Guard</title>"),
+            Err(SourceError::Blocked)
+        );
+        assert!(matches!(
+            classify(200, b"<!DOCTYPE html><p>hi"),
+            Err(SourceError::Garbage(_))
+        ));
+    }
+
+    #[test]
+    fn reads_flags_numbers_and_dates_in_every_shape() {
+        let row = json!({"a":"1","b":0,"c":true,"d":"0","s":"1834250.17","n":12,"dt":"14.03.2011","iso":"2025-08-11T00:00:00"});
+        assert_eq!(flag_field(&row, "a"), Some(true));
+        assert_eq!(flag_field(&row, "b"), Some(false));
+        assert_eq!(flag_field(&row, "c"), Some(true));
+        assert_eq!(flag_field(&row, "d"), Some(false));
+        assert_eq!(flag_field(&row, "missing"), None);
+        assert_eq!(number_field(&row, "s"), Some(1834250.17));
+        assert_eq!(number_field(&row, "n"), Some(12.0));
+        assert_eq!(str_field(&row, "n").as_deref(), Some("12"));
+        assert_eq!(
+            date_field(&row, "dt"),
+            chrono::NaiveDate::from_ymd_opt(2011, 3, 14)
+        );
+        assert_eq!(
+            date_field(&row, "iso"),
+            chrono::NaiveDate::from_ymd_opt(2025, 8, 11)
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! Registry adapters. Each registry is one file owning its URL paths, its parsing and the
+//! mapping from its raw answer to [`Findings`]; all of them implement [`Source`].
+//!
+//! The contract every adapter keeps: an answer it cannot use (captcha, block page, HTML
+//! instead of JSON, timeout, truncated page) is `unavailable` with a machine reason,
+//! never `not_found`.
+
+mod egrul;
+mod findings;
+mod http;
+mod pb;
+
+pub use egrul::Egrul;
+pub use findings::Findings;
+pub use http::{Evidence, Flow, RegistryHttp};
+pub use pb::Pb;
+
+use crate::config::{Settings, SourceSettings};
+use crate::domain::Inn;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How one source answered for one INN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    /// The registry answered and has records for the INN.
+    Ok,
+    /// The registry answered and has none.
+    NotFound,
+    /// No usable answer; `detail` says why.
+    Unavailable,
+    /// The live call failed and an older stored answer was used.
+    Stale,
+    /// Switched off by config.
+    Disabled,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Ok => "ok",
+            SourceStatus::NotFound => "not_found",
+            SourceStatus::Unavailable => "unavailable",
+            SourceStatus::Stale => "stale",
+            SourceStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SourceStatus> {
+        Some(match s {
+            "ok" => SourceStatus::Ok,
+            "not_found" => SourceStatus::NotFound,
+            "unavailable" => SourceStatus::Unavailable,
+            "stale" => SourceStatus::Stale,
+            "disabled" => SourceStatus::Disabled,
+            _ => return None,
+        })
+    }
+
+    /// A checked source: its answer counts as coverage for the rules.
+    pub fn is_checked(self) -> bool {
+        matches!(
+            self,
+            SourceStatus::Ok | SourceStatus::NotFound | SourceStatus::Stale
+        )
+    }
+}
+
+/// Why a source could not give a usable answer. `reason()` is the machine code in `detail`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("the registry did not answer in time")]
+    Timeout,
+    #[error("the registry answered HTTP {0}")]
+    Http(u16),
+    #[error("the registry asks for a captcha")]
+    Captcha,
+    #[error("an anti-bot page blocked the request")]
+    Blocked,
+    #[error("the answer could not be understood: {0}")]
+    Garbage(String),
+    #[error("the answer cannot prove absence: {0}")]
+    Incomplete(String),
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("network error: {0}")]
+    Network(String),
+}
+
+impl SourceError {
+    pub fn reason(&self) -> String {
+        match self {
+            SourceError::Timeout => "timeout".into(),
+            SourceError::Http(code) => format!("http_{code}"),
+            SourceError::Captcha => "captcha".into(),
+            SourceError::Blocked => "blocked".into(),
+            SourceError::Garbage(_) => "garbage".into(),
+            SourceError::Incomplete(_) => "incomplete".into(),
+            SourceError::TooLarge(_) => "too_large".into(),
+            SourceError::Network(_) => "network".into(),
+        }
+    }
+}
+
+/// Whether the registry knows the INN, when it answered usably.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Found,
+    NotFound,
+}
+
+/// One source's answer for one INN, as stored in a snapshot and shown in a check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceReport {
+    pub source: String,
+    pub status: SourceStatus,
+    /// Machine reason for `unavailable`, or the date note for `stale`.
+    pub detail: Option<String>,
+    pub fetched_at: DateTime<Utc>,
+    pub findings: Findings,
+    /// Raw answers, kept for evidence; not part of the JSON of a check.
+    #[serde(skip)]
+    pub evidence: Vec<Evidence>,
+}
+
+impl SourceReport {
+    pub fn disabled(source: &str) -> SourceReport {
+        SourceReport {
+            source: source.to_owned(),
+            status: SourceStatus::Disabled,
+            detail: None,
+            fetched_at: Utc::now(),
+            findings: Findings::default(),
+            evidence: Vec::new(),
+        }
+    }
+
+    pub fn unavailable(source: &str, error: &SourceError) -> SourceReport {
+        SourceReport {
+            source: source.to_owned(),
+            status: SourceStatus::Unavailable,
+            detail: Some(error.reason()),
+            fetched_at: Utc::now(),
+            findings: Findings::default(),
+            evidence: Vec::new(),
+        }
+    }
+
+    /// Ok and not-found answers may be cached; failures never are.
+    pub fn is_cacheable(&self) -> bool {
+        matches!(self.status, SourceStatus::Ok | SourceStatus::NotFound)
+    }
+}
+
+/// A registry adapter.
+#[async_trait::async_trait]
+pub trait Source: Send + Sync {
+    /// The config and API name (`egrul`, `pb`, …).
+    fn name(&self) -> &'static str;
+
+    /// Runs the registry's flow for one INN. Records every raw answer and every finding
+    /// in `flow` as it goes, so a later failure keeps what was already learned.
+    async fn run(&self, inn: &Inn, flow: &mut Flow) -> Result<Presence, SourceError>;
+}
+
+/// A source with its settings: runs one flow under the source's timeout.
+pub struct ConfiguredSource {
+    pub source: Arc<dyn Source>,
+    pub settings: SourceSettings,
+    pub http: RegistryHttp,
+}
+
+impl ConfiguredSource {
+    pub fn name(&self) -> &'static str {
+        self.source.name()
+    }
+
+    /// Fetches live. Never fails: a failure is an `unavailable` report with a reason.
+    pub async fn fetch(&self, inn: &Inn) -> SourceReport {
+        let name = self.source.name();
+        if !self.settings.enabled {
+            return SourceReport::disabled(name);
+        }
+        let mut flow = Flow::new(self.http.clone(), &self.settings);
+        let budget = Duration::from_millis(self.settings.timeout_ms);
+        let result = match tokio::time::timeout(budget, self.source.run(inn, &mut flow)).await {
+            Ok(r) => r,
+            Err(_) => Err(SourceError::Timeout),
+        };
+        let (status, detail) = match &result {
+            Ok(Presence::Found) => (SourceStatus::Ok, None),
+            Ok(Presence::NotFound) => (SourceStatus::NotFound, None),
+            Err(e) => {
+                tracing::warn!(source = name, inn = %inn, error = %e, "source unavailable");
+                (SourceStatus::Unavailable, Some(e.reason()))
+            }
+        };
+        let (findings, evidence) = flow.into_parts();
+        SourceReport {
+            source: name.to_owned(),
+            status,
+            detail,
+            fetched_at: Utc::now(),
+            findings,
+            evidence,
+        }
+    }
+}
+
+/// Builds every implemented source from the settings, in a stable order.
+pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, reqwest::Error> {
+    let client = http::build_client()?;
+    let mut out = Vec::new();
+    for (name, s) in settings.sources.iter() {
+        let source: Arc<dyn Source> = match name {
+            "egrul" => Arc::new(Egrul),
+            "pb" => Arc::new(Pb),
+            _ => continue,
+        };
+        out.push(Arc::new(ConfiguredSource {
+            source,
+            settings: s.clone(),
+            http: RegistryHttp::new(client.clone(), &s.base_url, s.max_body_bytes),
+        }));
+    }
+    Ok(out)
+}
+
+/// Names of every implemented source, in the order they appear in a check.
+pub const SOURCE_NAMES: &[&str] = &["egrul", "pb"];

@@ -1,0 +1,151 @@
+//! Persistence behind one [`Store`] trait, with SQLite (the embedded default) and
+//! PostgreSQL (for several instances) implementations chosen by the URL scheme.
+//!
+//! Both speak the same SQL (`$1` placeholders, `ON CONFLICT`, times as unix milliseconds),
+//! so the queries are written once, in [`queries`], and instantiated for each pool.
+
+mod queries;
+
+use crate::domain::Inn;
+use crate::sources::SourceReport;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored JSON is corrupt")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot create the database directory {0}")]
+    Directory(String, #[source] std::io::Error),
+}
+
+/// A check as stored: its state, its outcome and the JSON the API shows.
+#[derive(Debug, Clone)]
+pub struct StoredCheck {
+    pub id: Uuid,
+    pub inn: String,
+    /// `pending` or `done`.
+    pub state: String,
+    pub decision: Option<String>,
+    pub score: Option<i64>,
+    pub profile: String,
+    pub ruleset_version: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub document: serde_json::Value,
+    pub facts: Option<serde_json::Value>,
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// The database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a source's answer with its raw evidence.
+    async fn save_snapshot(&self, inn: &Inn, report: &SourceReport) -> Result<(), StoreError>;
+
+    /// The newest usable (`ok` or `not_found`) answer of `source` for `inn` fetched after `since`.
+    async fn latest_snapshot(
+        &self,
+        source: &str,
+        inn: &Inn,
+        since: DateTime<Utc>,
+    ) -> Result<Option<SourceReport>, StoreError>;
+
+    /// Inserts or replaces a check.
+    async fn save_check(&self, check: &StoredCheck) -> Result<(), StoreError>;
+
+    async fn get_check(&self, id: Uuid) -> Result<Option<StoredCheck>, StoreError>;
+
+    /// The newest finished check of an INN.
+    async fn latest_check(&self, inn: &Inn) -> Result<Option<StoredCheck>, StoreError>;
+}
+
+pub struct SqliteStore {
+    pool: sqlx::SqlitePool,
+}
+
+pub struct PgStore {
+    pool: sqlx::PgPool,
+}
+
+queries::impl_store!(SqliteStore);
+queries::impl_store!(PgStore);
+
+/// Connects to the database the URL names, creating (SQLite) and migrating it.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Arc::new(PgStore { pool }))
+    } else {
+        if let Some(dir) = sqlite_file(url).and_then(|p| p.parent().map(|d| d.to_path_buf()))
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| StoreError::Directory(dir.display().to_string(), e))?;
+        }
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Arc::new(SqliteStore { pool }))
+    }
+}
+
+/// The file path of a `sqlite://path?options` URL (none for in-memory databases).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file;
+
+    #[test]
+    fn finds_the_sqlite_file() {
+        assert_eq!(
+            sqlite_file("sqlite://data/k.db").unwrap().to_str(),
+            Some("data/k.db")
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/k.db?mode=rwc").unwrap().to_str(),
+            Some("/tmp/k.db")
+        );
+        assert!(sqlite_file("sqlite::memory:").is_none());
+    }
+}

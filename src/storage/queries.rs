@@ -1,0 +1,179 @@
+//! The SQL of [`super::Store`], written once and instantiated for each pool type.
+
+/// Implements `Store` for a struct with a `pool` field of any sqlx pool whose database
+/// accepts `$n` placeholders, `i64`, `String`, `Option<_>` and `Vec<u8>`.
+macro_rules! impl_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::Store for $store {
+            async fn ping(&self) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn save_snapshot(
+                &self,
+                inn: &$crate::domain::Inn,
+                report: &$crate::sources::SourceReport,
+            ) -> Result<(), $crate::storage::StoreError> {
+                let id = uuid::Uuid::now_v7().to_string();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO snapshots (id, source, inn, status, detail, fetched_at, findings) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&id)
+                .bind(&report.source)
+                .bind(inn.as_str())
+                .bind(report.status.as_str())
+                .bind(&report.detail)
+                .bind($crate::storage::millis(report.fetched_at))
+                .bind(serde_json::to_string(&report.findings)?)
+                .execute(&mut *tx)
+                .await?;
+                for e in &report.evidence {
+                    sqlx::query(
+                        "INSERT INTO evidence (id, snapshot_id, url, http_status, sha256, body, received_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(&id)
+                    .bind(&e.url)
+                    .bind(i64::from(e.http_status))
+                    .bind(&e.sha256)
+                    .bind(&e.body)
+                    .bind($crate::storage::millis(e.received_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn latest_snapshot(
+                &self,
+                source: &str,
+                inn: &$crate::domain::Inn,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<$crate::sources::SourceReport>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT status, detail, fetched_at, findings FROM snapshots \
+                     WHERE source = $1 AND inn = $2 AND fetched_at >= $3 \
+                       AND status IN ('ok', 'not_found') \
+                     ORDER BY fetched_at DESC LIMIT 1",
+                )
+                .bind(source)
+                .bind(inn.as_str())
+                .bind($crate::storage::millis(since))
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let status: String = row.try_get("status")?;
+                let findings: String = row.try_get("findings")?;
+                Ok(Some($crate::sources::SourceReport {
+                    source: source.to_owned(),
+                    status: $crate::sources::SourceStatus::parse(&status)
+                        .unwrap_or($crate::sources::SourceStatus::Unavailable),
+                    detail: row.try_get("detail")?,
+                    fetched_at: $crate::storage::from_millis(row.try_get("fetched_at")?),
+                    findings: serde_json::from_str(&findings)?,
+                    evidence: Vec::new(),
+                }))
+            }
+
+            async fn save_check(
+                &self,
+                c: &$crate::storage::StoredCheck,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "INSERT INTO checks (id, inn, state, decision, score, profile, ruleset_version, \
+                                         created_at, checked_at, document, facts) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, decision = excluded.decision, \
+                       score = excluded.score, ruleset_version = excluded.ruleset_version, \
+                       checked_at = excluded.checked_at, document = excluded.document, facts = excluded.facts",
+                )
+                .bind(c.id.to_string())
+                .bind(&c.inn)
+                .bind(&c.state)
+                .bind(&c.decision)
+                .bind(c.score)
+                .bind(&c.profile)
+                .bind(&c.ruleset_version)
+                .bind($crate::storage::millis(c.created_at))
+                .bind(c.checked_at.map($crate::storage::millis))
+                .bind(serde_json::to_string(&c.document)?)
+                .bind(c.facts.as_ref().map(serde_json::to_string).transpose()?)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_check(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::storage::StoredCheck>, $crate::storage::StoreError> {
+                let row = sqlx::query(concat!("SELECT ", $crate::storage::queries::CHECK_COLUMNS!(), " FROM checks WHERE id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| $crate::storage::queries::read_check!(r)).transpose()
+            }
+
+            async fn latest_check(
+                &self,
+                inn: &$crate::domain::Inn,
+            ) -> Result<Option<$crate::storage::StoredCheck>, $crate::storage::StoreError> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::storage::queries::CHECK_COLUMNS!(),
+                    " FROM checks WHERE inn = $1 AND state = 'done' ORDER BY checked_at DESC, created_at DESC LIMIT 1"
+                ))
+                .bind(inn.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| $crate::storage::queries::read_check!(r)).transpose()
+            }
+        }
+    };
+}
+
+macro_rules! CHECK_COLUMNS {
+    () => {
+        "id, inn, state, decision, score, profile, ruleset_version, created_at, checked_at, document, facts"
+    };
+}
+
+/// Reads a `checks` row selected with `CHECK_COLUMNS` into a `StoredCheck`.
+macro_rules! read_check {
+    ($row:expr) => {{
+        use sqlx::Row;
+        let r = $row;
+        (|| -> Result<$crate::storage::StoredCheck, $crate::storage::StoreError> {
+            let id: String = r.try_get("id")?;
+            let document: String = r.try_get("document")?;
+            let facts: Option<String> = r.try_get("facts")?;
+            let checked_at: Option<i64> = r.try_get("checked_at")?;
+            Ok($crate::storage::StoredCheck {
+                id: id
+                    .parse()
+                    .map_err(|_| sqlx::Error::Decode("check id is not a UUID".into()))?,
+                inn: r.try_get("inn")?,
+                state: r.try_get("state")?,
+                decision: r.try_get("decision")?,
+                score: r.try_get("score")?,
+                profile: r.try_get("profile")?,
+                ruleset_version: r.try_get("ruleset_version")?,
+                created_at: $crate::storage::from_millis(r.try_get("created_at")?),
+                checked_at: checked_at.map($crate::storage::from_millis),
+                document: serde_json::from_str(&document)?,
+                facts: facts.as_deref().map(serde_json::from_str).transpose()?,
+            })
+        })()
+    }};
+}
+
+pub(crate) use CHECK_COLUMNS;
+pub(crate) use impl_store;
+pub(crate) use read_check;
