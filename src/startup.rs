@@ -111,7 +111,10 @@ impl Application {
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .into_utoipa_app();
             let (app, spec) = api::register(app);
-            app.service(web::redirect("/docs", "/docs/"))
+            let routes = web::Data::new(api::RouteTable::from_spec(&spec));
+            app.app_data(routes)
+                .default_service(web::to(api::unmatched))
+                .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
         })
         .listen(listener)

@@ -15,7 +15,7 @@ CREATE TABLE evidence (
     id           TEXT PRIMARY KEY,
     snapshot_id  TEXT NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
     url          TEXT NOT NULL,
-    http_status  INTEGER NOT NULL,
+    http_status  BIGINT NOT NULL,
     sha256       TEXT NOT NULL,
     body         BYTEA NOT NULL,
     received_at  BIGINT NOT NULL

@@ -104,6 +104,56 @@ async fn require_api_key(
         .map(ServiceResponse::map_into_left_body)
 }
 
+/// The documented routes, to tell "no such resource" (404) from "no such method" (405).
+#[derive(Clone)]
+pub struct RouteTable(Vec<(actix_web::dev::ResourceDef, Vec<String>)>);
+
+impl RouteTable {
+    pub fn from_spec(spec: &utoipa::openapi::OpenApi) -> RouteTable {
+        RouteTable(
+            spec.paths
+                .paths
+                .iter()
+                .map(|(path, item)| {
+                    let methods = [
+                        ("GET", item.get.is_some()),
+                        ("POST", item.post.is_some()),
+                        ("PUT", item.put.is_some()),
+                        ("PATCH", item.patch.is_some()),
+                        ("DELETE", item.delete.is_some()),
+                    ]
+                    .into_iter()
+                    .filter(|(_, present)| *present)
+                    .map(|(m, _)| m.to_owned())
+                    .collect();
+                    (actix_web::dev::ResourceDef::new(path.as_str()), methods)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The app's default service: 405 with `Allow` for a known path, else 404.
+pub async fn unmatched(req: actix_web::HttpRequest, routes: web::Data<RouteTable>) -> HttpResponse {
+    let allowed = routes
+        .0
+        .iter()
+        .find(|(def, _)| def.is_match(req.path()))
+        .map(|(_, methods)| methods.join(", "));
+    match allowed {
+        Some(allow) => {
+            let mut response = ApiError::MethodNotAllowed.error_response();
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
+            response
+        }
+        None => ApiError::NotFound(format!("no resource at {}", req.path())).error_response(),
+    }
+}
+
 /// Turns actix's bare 404 and 405 answers into problem documents.
 pub fn problem_for_bare_errors() -> ErrorHandlers<BoxBody> {
     fn rewrite(

@@ -7,7 +7,7 @@
 mod queries;
 
 use crate::domain::Inn;
-use crate::sources::SourceReport;
+use crate::sources::{Evidence, SourceReport};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -60,6 +60,9 @@ pub trait Store: Send + Sync {
         inn: &Inn,
         since: DateTime<Utc>,
     ) -> Result<Option<SourceReport>, StoreError>;
+
+    /// The raw answers behind the newest snapshot of `source` for `inn`.
+    async fn evidence_for(&self, source: &str, inn: &Inn) -> Result<Vec<Evidence>, StoreError>;
 
     /// Inserts or replaces a check.
     async fn save_check(&self, check: &StoredCheck) -> Result<(), StoreError>;

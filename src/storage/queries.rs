@@ -82,6 +82,36 @@ macro_rules! impl_store {
                 }))
             }
 
+            async fn evidence_for(
+                &self,
+                source: &str,
+                inn: &$crate::domain::Inn,
+            ) -> Result<Vec<$crate::sources::Evidence>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT url, http_status, sha256, body, received_at FROM evidence \
+                     WHERE snapshot_id = (SELECT id FROM snapshots WHERE source = $1 AND inn = $2 \
+                                          ORDER BY fetched_at DESC LIMIT 1) \
+                     ORDER BY received_at, id",
+                )
+                .bind(source)
+                .bind(inn.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let status: i64 = r.try_get("http_status")?;
+                        Ok($crate::sources::Evidence {
+                            url: r.try_get("url")?,
+                            http_status: u16::try_from(status).unwrap_or_default(),
+                            sha256: r.try_get("sha256")?,
+                            body: r.try_get("body")?,
+                            received_at: $crate::storage::from_millis(r.try_get("received_at")?),
+                        })
+                    })
+                    .collect()
+            }
+
             async fn save_check(
                 &self,
                 c: &$crate::storage::StoredCheck,

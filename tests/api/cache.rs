@@ -1,0 +1,200 @@
+//! Caching: single-flight of concurrent misses (moka), TTL and `max_age_s` reuse, the
+//! stored snapshots as the L2 shared across restarts, and failures never cached.
+
+use crate::fixture;
+use crate::helpers::{Registries, source, spawn_app_from, spawn_app_with, test_settings};
+use crate::mocks::{self, json};
+use serde_json::json;
+use std::time::Duration;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer};
+
+async fn slow_egrul() -> MockServer {
+    let server = MockServer::start().await;
+    mocks::egrul_start(
+        &server,
+        json(r#"{"t":"T1","captchaRequired":false}"#).set_delay(Duration::from_millis(300)),
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/search-result/T1"))
+        .respond_with(json(fixture!("egrul-clean.json")))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn concurrent_checks_of_one_inn_cause_one_registry_request() {
+    let egrul = slow_egrul().await;
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: Some(egrul.uri()),
+            pb: None,
+        },
+        |_| {},
+    )
+    .await;
+    let checks = (0..10).map(|_| app.check("7701000019"));
+    let results = futures::future::join_all(checks).await;
+    assert!(results.iter().all(|c| source(c, "egrul").0 == "ok"));
+    assert_eq!(
+        mocks::hits(&egrul, "/").await,
+        1,
+        "one search for ten concurrent checks"
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_answer_is_reused_and_max_age_zero_fetches_again() {
+    let egrul = mocks::egrul(fixture!("egrul-clean.json")).await;
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: Some(egrul.uri()),
+            pb: None,
+        },
+        |_| {},
+    )
+    .await;
+    let first = app.check("7701000019").await;
+    let second = app.check("7701000019").await;
+    assert_eq!(mocks::hits(&egrul, "/").await, 1);
+    assert_eq!(
+        first["sources"]["egrul"]["fetched_at"],
+        second["sources"]["egrul"]["fetched_at"]
+    );
+    assert_ne!(first["id"], second["id"], "every check is its own record");
+
+    let fresh = app
+        .post_check(&json!({"inn": "7701000019", "max_age_s": 0}))
+        .await;
+    assert_eq!(fresh.status(), 200);
+    assert_eq!(mocks::hits(&egrul, "/").await, 2);
+}
+
+#[tokio::test]
+async fn max_age_shorter_than_the_answer_fetches_again() {
+    let egrul = mocks::egrul(fixture!("egrul-clean.json")).await;
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: Some(egrul.uri()),
+            pb: None,
+        },
+        |_| {},
+    )
+    .await;
+    app.check("7701000019").await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let r = app
+        .post_check(&json!({"inn": "7701000019", "max_age_s": 1}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(mocks::hits(&egrul, "/").await, 2);
+}
+
+#[tokio::test]
+async fn stored_snapshots_serve_a_restarted_instance() {
+    let egrul = mocks::egrul(fixture!("egrul-clean.json")).await;
+    let settings = test_settings(Registries::Custom {
+        egrul: Some(egrul.uri()),
+        pb: None,
+    })
+    .await;
+    let first = spawn_app_from(settings.clone()).await;
+    first.check("7701000019").await;
+    // A second instance on the same database: its memory cache is empty, the snapshot is not.
+    let second = spawn_app_from(settings).await;
+    let check = second.check("7701000019").await;
+    assert_eq!(source(&check, "egrul").0, "ok");
+    assert_eq!(mocks::hits(&egrul, "/").await, 1);
+    // The latest decision is visible from either instance.
+    assert_eq!(
+        first.get("/v1/counterparties/7701000019").await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn failures_are_not_cached() {
+    let egrul = MockServer::start().await;
+    mocks::egrul_start(&egrul, json(fixture!("egrul-captcha.json"))).await;
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: Some(egrul.uri()),
+            pb: None,
+        },
+        |_| {},
+    )
+    .await;
+    let a = app.check("7701000019").await;
+    let b = app.check("7701000019").await;
+    assert_eq!(source(&a, "egrul").0, "unavailable");
+    assert_eq!(source(&b, "egrul").0, "unavailable");
+    assert_eq!(mocks::hits(&egrul, "/").await, 2);
+}
+
+#[tokio::test]
+async fn sources_are_queried_in_parallel() {
+    // Each registry holds its first answer until the other one has been asked too:
+    // a sequential fan-out would time out, an overlapping one passes.
+    let egrul = MockServer::start().await;
+    let pb = MockServer::start().await;
+    let gate = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    for (server, mount_pb) in [(&egrul, false), (&pb, true)] {
+        let gate = gate.clone();
+        let responder = move |_: &wiremock::Request| {
+            let gate = gate.clone();
+            // wiremock responders are synchronous: wait on the barrier from a helper thread.
+            let handle = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(2), gate.wait())
+                        .await
+                        .is_ok()
+                })
+            });
+            let met = handle.join().unwrap_or(false);
+            if met {
+                json(if mount_pb {
+                    r#"{"ul":{"rowCount":0,"data":[]},"ip":{"rowCount":0,"data":[]}}"#
+                } else {
+                    r#"{"t":"T1"}"#
+                })
+            } else {
+                wiremock::ResponseTemplate::new(503)
+            }
+        };
+        if mount_pb {
+            Mock::given(method("POST"))
+                .and(path("/search-proc.json"))
+                .respond_with(responder)
+                .mount(server)
+                .await;
+        } else {
+            Mock::given(method("POST"))
+                .and(path("/"))
+                .respond_with(responder)
+                .mount(server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path("/search-result/T1"))
+                .respond_with(json(fixture!("egrul-empty.json")))
+                .mount(server)
+                .await;
+        }
+    }
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: Some(egrul.uri()),
+            pb: Some(pb.uri()),
+        },
+        |_| {},
+    )
+    .await;
+    let check = app.check("7701000080").await;
+    assert_eq!(source(&check, "egrul").0, "not_found", "{check:#}");
+    assert_eq!(source(&check, "pb").0, "not_found", "{check:#}");
+}

@@ -1,0 +1,131 @@
+//! The check resource: stored, retrievable, asynchronous past `wait_ms`, with callbacks.
+
+use crate::helpers::{Registries, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+use std::time::Duration;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn a_check_is_stored_and_can_be_fetched_by_id() {
+    let app = spawn_app().await;
+    let check = app.check("7701000040").await;
+    let id = check["id"].as_str().unwrap();
+    let fetched: Value = app
+        .get(&format!("/v1/checks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched, check);
+}
+
+#[tokio::test]
+async fn the_counterparty_shows_the_latest_decision() {
+    let app = spawn_app().await;
+    app.check("7701000019").await;
+    let latest = app.check("7701000019").await;
+    let r = app.get("/v1/counterparties/7701000019").await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["inn"], "7701000019");
+    assert_eq!(body["decision"], "approve");
+    assert_eq!(body["company"]["ogrn"], "1027701000018");
+    assert_eq!(body["latest_check"]["id"], latest["id"]);
+}
+
+#[tokio::test]
+async fn past_wait_ms_the_answer_is_202_with_a_location_to_poll() {
+    let app = spawn_app_with(Registries::Sandbox, |s| {
+        for (_, src) in s.sources.iter_mut() {
+            src.timeout_ms = 400;
+        }
+    })
+    .await;
+    // The slow scenario takes until the sources' timeout.
+    let r = app
+        .post_check(&json!({"inn": "7701000107", "wait_ms": 50}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let pending: Value = r.json().await.unwrap();
+    assert_eq!(pending["state"], "pending");
+    assert_eq!(pending["inn"], "7701000107");
+    assert_eq!(
+        location,
+        format!("/v1/checks/{}", pending["id"].as_str().unwrap())
+    );
+
+    let polled: Value = app.get(&location).await.json().await.unwrap();
+    assert_eq!(polled["state"], "pending");
+    let mut done = polled;
+    for _ in 0..50 {
+        if done["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        done = app.get(&location).await.json().await.unwrap();
+    }
+    assert_eq!(done["state"], "done");
+    assert_eq!(done["decision"], "review");
+}
+
+#[tokio::test]
+async fn the_finished_check_is_posted_to_the_callback_url() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&receiver)
+        .await;
+    let app = spawn_app().await;
+    let r = app
+        .post_check(
+            &json!({"inn": "7701000026", "callback_url": format!("{}/hook", receiver.uri())}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let check: Value = r.json().await.unwrap();
+    for _ in 0..50 {
+        if !receiver.received_requests().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let received = receiver.received_requests().await.unwrap();
+    let delivered: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(delivered["id"], check["id"]);
+    assert_eq!(delivered["decision"], "reject");
+}
+
+#[tokio::test]
+async fn disabled_sources_are_reported_and_not_approved_when_required() {
+    let app = spawn_app_with(Registries::Sandbox, |s| s.sources.pb.enabled = false).await;
+    let check = app.check("7701000019").await;
+    assert_eq!(check["sources"]["pb"]["status"], "disabled");
+    assert_eq!(check["decision"], "review");
+    assert_eq!(check["reasons"][0]["message"], "Not checked: pb");
+}
+
+#[tokio::test]
+async fn a_bad_ruleset_stops_start_up_naming_the_rule() {
+    let dir = std::env::temp_dir().join(format!("kt-rules-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "[profiles.default]\nbase_score = 100\napprove_from = 80\nreview_from = 50\n\n[[rules]]\nid = \"typo\"\ntitle = \"T\"\nwhen = \"company.statsu == 'X'\"\neffect = \"reject\"\n",
+    )
+    .unwrap();
+    let mut settings = crate::helpers::test_settings(Registries::Sandbox).await;
+    settings.rules.path = file.display().to_string();
+    let err = match kontragent::startup::Application::build(settings).await {
+        Ok(_) => panic!("a bad ruleset must stop start-up"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("rule `typo` (line 6)") && err.contains("company.statsu"),
+        "{err}"
+    );
+}

@@ -1,0 +1,92 @@
+//! The binary itself, as the README uses it.
+
+use std::process::Command;
+
+fn kontragent() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kontragent"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn check_prints_a_verdict_against_the_sandbox() {
+    let db = crate::helpers::fresh_database_url().await;
+    let port = free_port().to_string();
+    let out = kontragent()
+        .args(["check", "7701000040", "--sandbox"])
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .env("KONTRAGENT__SANDBOX__PORT", &port)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("REJECT  INN 7701000040"), "{text}");
+    assert!(text.contains("bankruptcy_stage"), "{text}");
+
+    let out = kontragent()
+        .args(["check", "7701000019", "--sandbox", "--json"])
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .env("KONTRAGENT__SANDBOX__PORT", &port)
+        .output()
+        .unwrap();
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(check["decision"], "approve");
+}
+
+#[test]
+fn an_invalid_inn_fails_with_its_code() {
+    let out = kontragent().args(["check", "7707083894"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("inn_checksum"));
+}
+
+#[test]
+fn rules_validate_reports_the_rule_and_line() {
+    let out = kontragent().args(["rules", "validate"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = std::env::temp_dir().join(format!("kt-cli-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[profiles.default]\nbase_score = 100\napprove_from = 80\nreview_from = 50\n[[rules]]\nid = \"x\"\ntitle = \"X\"\nwhen = \"nope.fact\"\neffect = \"review\"\n").unwrap();
+    let out = kontragent()
+        .args(["rules", "validate", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rule `x` (line 5)") && err.contains("nope.fact"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_config_keys_stop_the_binary_naming_the_key() {
+    let out = kontragent()
+        .args(["rules", "validate"])
+        .env("KONTRAGENT__SOURCES__EGRUL__TIMEOUT", "5")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("timeout"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,196 @@
+//! Bad input gets a problem document with a machine code, and creates nothing.
+
+use crate::helpers::spawn_app;
+use serde_json::{Value, json};
+
+async fn problem(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "{content_type}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with(body["code"].as_str().unwrap())
+    );
+    (status, body)
+}
+
+#[tokio::test]
+async fn invalid_inns_get_422_with_the_reason_in_order() {
+    let app = spawn_app().await;
+    let cases = [
+        (json!({}), "inn_required"),
+        (json!({"inn": null}), "inn_required"),
+        (json!({"inn": "   "}), "inn_required"),
+        (json!({"inn": "77070838a3"}), "inn_digits"),
+        (json!({"inn": "-7707083893"}), "inn_digits"),
+        (json!({"inn": "12345"}), "inn_length"),
+        (json!({"inn": "77070838931"}), "inn_length"),
+        (json!({"inn": "7707083894"}), "inn_checksum"),
+        (json!({"inn": "123456789037"}), "inn_checksum"),
+    ];
+    for (body, code) in cases {
+        let (status, p) = problem(app.post_check(&body).await).await;
+        assert_eq!((status, p["code"].as_str().unwrap()), (422, code), "{body}");
+    }
+    // Nothing was created by any of them.
+    assert_eq!(app.get("/v1/counterparties/7707083893").await.status(), 404);
+}
+
+#[tokio::test]
+async fn inn_is_trimmed() {
+    let app = spawn_app().await;
+    let check = app.check(" 7701000019\n").await;
+    assert_eq!(check["inn"], "7701000019");
+}
+
+#[tokio::test]
+async fn malformed_json_unknown_field_and_wrong_types_get_400() {
+    let app = spawn_app().await;
+    let send = |body: &'static str| {
+        app.client
+            .post(format!("{}/v1/checks", app.address))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let (s, p) = problem(send("{\"inn\":").await.unwrap()).await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (400, "malformed_json"));
+    let (s, p) = problem(send("{\"inn\":\"7707083893\",\"foo\":1}").await.unwrap()).await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (400, "unknown_field"));
+    assert!(p["detail"].as_str().unwrap().contains("foo"));
+    let (s, p) = problem(
+        send("{\"inn\":\"7707083893\",\"wait_ms\":\"soon\"}")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (400, "malformed_json"));
+}
+
+#[tokio::test]
+async fn oversized_body_gets_413() {
+    let app = spawn_app().await;
+    let big = json!({"inn": "7".repeat(100_000)});
+    let (s, p) = problem(app.post_check(&big).await).await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (413, "body_too_large"));
+}
+
+#[tokio::test]
+async fn non_json_content_type_gets_415() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .post(format!("{}/v1/checks", app.address))
+        .header("content-type", "text/plain")
+        .body("{\"inn\":\"7707083893\"}")
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["code"].as_str().unwrap()),
+        (415, "unsupported_media_type")
+    );
+}
+
+#[tokio::test]
+async fn unknown_resources_get_404_and_wrong_methods_405() {
+    let app = spawn_app().await;
+    let (s, p) = problem(app.get("/v1/checks/not-a-uuid").await).await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (404, "not_found"));
+    let (s, _) = problem(
+        app.get(&format!("/v1/checks/{}", uuid::Uuid::new_v4()))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, _) = problem(app.get("/v1/nothing-here").await).await;
+    assert_eq!(s, 404);
+    let (s, p) = problem(app.get("/v1/counterparties/7707083893").await).await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (404, "not_found"));
+    let (s, p) = problem(app.get("/v1/counterparties/7707083894").await).await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (422, "inn_checksum"));
+
+    let r = app.get("/v1/checks").await;
+    assert_eq!(
+        r.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["code"].as_str().unwrap()),
+        (405, "method_not_allowed")
+    );
+    let r = app
+        .client
+        .delete(format!(
+            "{}/v1/checks/{}",
+            app.address,
+            uuid::Uuid::new_v4()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (s, _) = problem(r).await;
+    assert_eq!(s, 405);
+}
+
+#[tokio::test]
+async fn invalid_callback_url_and_unknown_profile_get_422() {
+    let app = spawn_app().await;
+    let (s, p) = problem(
+        app.post_check(&json!({"inn": "7701000019", "callback_url": "ftp://x"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (422, "invalid_field"));
+    let (s, p) = problem(
+        app.post_check(&json!({"inn": "7701000019", "profile": "nope"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (422, "unknown_profile"));
+    assert_eq!(app.get("/v1/counterparties/7701000019").await.status(), 404);
+}
+
+#[tokio::test]
+async fn api_keys_are_required_when_auth_is_enabled() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
+        s.auth.enabled = true;
+        s.auth.api_keys = vec!["secret-key".into()];
+    })
+    .await;
+    let (s, p) = problem(app.post_check(&json!({"inn": "7701000019"})).await).await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (401, "unauthorized"));
+    let ok = app
+        .client
+        .post(format!("{}/v1/checks", app.address))
+        .bearer_auth("secret-key")
+        .json(&json!({"inn": "7701000019"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let ok = app
+        .client
+        .get(format!("{}/v1/counterparties/7701000019", app.address))
+        .header("x-api-key", "secret-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // Health stays open for probes.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}

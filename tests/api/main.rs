@@ -1,0 +1,14 @@
+//! The API test suite: one binary, run against SQLite by default and against PostgreSQL
+//! when `TEST_DATABASE_URL` names one.
+
+mod cache;
+mod checks;
+mod cli;
+mod egrul;
+mod errors;
+mod health;
+mod helpers;
+mod mocks;
+mod openapi;
+mod pb;
+mod scenarios;
