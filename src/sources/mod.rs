@@ -166,11 +166,23 @@ pub trait Source: Send + Sync {
     async fn run(&self, inn: &Inn, flow: &mut Flow) -> Result<Presence, SourceError>;
 }
 
-/// A source with its settings: runs one flow under the source's timeout.
+/// A source with its settings: runs one flow under the source's timeout, after waiting
+/// for its rate limit.
 pub struct ConfiguredSource {
     pub source: Arc<dyn Source>,
     pub settings: SourceSettings,
     pub http: RegistryHttp,
+    /// Flows started per second, shared by every check in the process (`None` = unlimited).
+    limiter: Option<governor::DefaultDirectRateLimiter>,
+}
+
+/// A limiter that lets one flow start every `1 / rps` seconds; none for `rps = 0`.
+fn rate_limiter(rps: f64) -> Option<governor::DefaultDirectRateLimiter> {
+    if rps <= 0.0 {
+        return None;
+    }
+    let quota = governor::Quota::with_period(Duration::from_secs_f64(1.0 / rps))?;
+    Some(governor::RateLimiter::direct(quota))
 }
 
 impl ConfiguredSource {
@@ -183,6 +195,9 @@ impl ConfiguredSource {
         let name = self.source.name();
         if !self.settings.enabled {
             return SourceReport::disabled(name);
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
         }
         let mut flow = Flow::new(self.http.clone(), &self.settings);
         let budget = Duration::from_millis(self.settings.timeout_ms);
@@ -224,6 +239,7 @@ pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, 
             source,
             settings: s.clone(),
             http: RegistryHttp::new(client.clone(), &s.base_url, s.max_body_bytes),
+            limiter: rate_limiter(s.rps),
         }));
     }
     Ok(out)

@@ -198,3 +198,30 @@ async fn sources_are_queried_in_parallel() {
     assert_eq!(source(&check, "egrul").0, "not_found", "{check:#}");
     assert_eq!(source(&check, "pb").0, "not_found", "{check:#}");
 }
+
+#[tokio::test]
+async fn the_rate_limit_is_shared_by_concurrent_checks() {
+    // One flow per 10 s: of two checks of different INNs, only one may reach the registry
+    // before the 1 s deadline; the other waits its turn and times out.
+    let egrul = mocks::egrul(fixture!("egrul-empty.json")).await;
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: Some(egrul.uri()),
+            pb: None,
+        },
+        |s| {
+            s.sources.egrul.rps = 0.1;
+            s.check.deadline_ms = 1_000;
+        },
+    )
+    .await;
+    let (a, b) = tokio::join!(app.check("7701000080"), app.check("7701000019"));
+    let mut statuses = [source(&a, "egrul"), source(&b, "egrul")];
+    statuses.sort();
+    assert_eq!(statuses[0], ("not_found".to_owned(), None));
+    assert_eq!(
+        statuses[1],
+        ("unavailable".to_owned(), Some("timeout".to_owned()))
+    );
+    assert_eq!(mocks::hits(&egrul, "/").await, 1);
+}
