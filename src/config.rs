@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The cookie `--sandbox` gives kad (the sandbox refuses requests without a `wasm` cookie).
+pub const SANDBOX_KAD_COOKIE: &str = "wasm=0123456789abcdef0123456789abcdef";
+
 /// Prefix of environment overrides; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "KONTRAGENT__";
 
@@ -100,15 +103,36 @@ pub struct SandboxSettings {
 pub struct SourcesSettings {
     pub egrul: SourceSettings,
     pub pb: SourceSettings,
+    pub fedresurs: SourceSettings,
+    pub bankrot: SourceSettings,
+    pub kad: SourceSettings,
 }
 
 impl SourcesSettings {
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&'static str, &mut SourceSettings)> {
-        [("egrul", &mut self.egrul), ("pb", &mut self.pb)].into_iter()
+        [
+            ("egrul", &mut self.egrul),
+            ("pb", &mut self.pb),
+            ("fedresurs", &mut self.fedresurs),
+            ("bankrot", &mut self.bankrot),
+            ("kad", &mut self.kad),
+        ]
+        .into_iter()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &SourceSettings)> {
-        [("egrul", &self.egrul), ("pb", &self.pb)].into_iter()
+        [
+            ("egrul", &self.egrul),
+            ("pb", &self.pb),
+            ("fedresurs", &self.fedresurs),
+            ("bankrot", &self.bankrot),
+            ("kad", &self.kad),
+        ]
+        .into_iter()
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut SourceSettings> {
+        self.iter_mut().find(|(n, _)| *n == name).map(|(_, s)| s)
     }
 }
 
@@ -130,6 +154,49 @@ pub struct SourceSettings {
     pub max_polls: u32,
     /// Largest accepted response body, after decompression.
     pub max_body_bytes: usize,
+    /// Bound on connecting to the registry, per request.
+    pub connect_timeout_ms: u64,
+    /// Bound on one request (connect, send, read), within `timeout_ms`.
+    pub request_timeout_ms: u64,
+    /// Attempts per request for connect errors, timeouts, 429 and 502/503/504 (1 = no retry).
+    pub max_attempts: u32,
+    /// Base of the exponential backoff between attempts (full jitter).
+    pub retry_base_ms: u64,
+    /// Consecutive failed flows that open the circuit breaker (0 = never).
+    pub breaker_failures: u32,
+    /// How long an open breaker skips the registry before one probe is let through.
+    pub breaker_cooldown_s: u64,
+    /// When the registry fails, a stored answer younger than this is used as `stale`.
+    pub max_stale_s: u64,
+    /// Pages read at most in paged answers (publications, court cases).
+    pub max_pages: u32,
+    /// A `Cookie` header to send (kad needs a browser's `wasm` cookie). A secret.
+    pub cookie: Secret,
+}
+
+/// A string that never appears in logs or debug output.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
 }
 
 impl SourceSettings {
@@ -143,6 +210,15 @@ impl SourceSettings {
             poll_interval_ms: 700,
             max_polls: 6,
             max_body_bytes: 4 * 1024 * 1024,
+            connect_timeout_ms: 3_000,
+            request_timeout_ms: 8_000,
+            max_attempts: 3,
+            retry_base_ms: 250,
+            breaker_failures: 5,
+            breaker_cooldown_s: 120,
+            max_stale_s: 7 * 24 * 3600,
+            max_pages: 4,
+            cookie: Secret::default(),
         }
     }
 }
@@ -186,6 +262,13 @@ impl Default for Settings {
             sources: SourcesSettings {
                 egrul: SourceSettings::registry("https://egrul.nalog.ru"),
                 pb: SourceSettings::registry("https://pb.nalog.ru"),
+                fedresurs: SourceSettings::registry("https://fedresurs.ru"),
+                bankrot: SourceSettings::registry("https://bankrot.fedresurs.ru"),
+                // kad bans quickly (12 h per IP, registries.md §0.3): one flow per 5 s.
+                kad: SourceSettings {
+                    rps: 0.2,
+                    ..SourceSettings::registry("https://kad.arbitr.ru")
+                },
             },
         }
     }
@@ -301,6 +384,15 @@ impl Settings {
             if s.max_body_bytes == 0 {
                 return invalid(&key("max_body_bytes"), "must be positive");
             }
+            if s.max_attempts == 0 {
+                return invalid(&key("max_attempts"), "must be at least 1");
+            }
+            if s.request_timeout_ms == 0 || s.connect_timeout_ms == 0 {
+                return invalid(&key("request_timeout_ms"), "timeouts must be positive");
+            }
+            if s.max_pages == 0 {
+                return invalid(&key("max_pages"), "must be at least 1");
+            }
         }
         Ok(())
     }
@@ -312,6 +404,10 @@ impl Settings {
             s.base_url = base.clone();
             s.poll_interval_ms = s.poll_interval_ms.min(100);
             s.rps = 0.0;
+        }
+        // The sandbox's kad wants a `wasm` cookie like the real one; any value does.
+        if self.sources.kad.cookie.is_empty() {
+            self.sources.kad.cookie = Secret::new(SANDBOX_KAD_COOKIE);
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::config::CheckSettings;
 use crate::domain::Inn;
 use crate::facts;
 use crate::scoring::ActiveRules;
-use crate::sources::{ConfiguredSource, SourceError, SourceReport};
+use crate::sources::{ConfiguredSource, SourceError, SourceReport, SourceStatus};
 use crate::storage::{Store, StoreError, StoredCheck};
 use chrono::Utc;
 use std::sync::Arc;
@@ -192,7 +192,7 @@ impl CheckService {
         }
         let max_age_s = max_age_s.unwrap_or(source.settings.ttl_s);
         if max_age_s == 0 {
-            return Arc::new(self.fetch_and_store(source, inn).await);
+            return Arc::new(self.fetch_or_stale(source, inn).await);
         }
         let max_age =
             chrono::Duration::seconds(i64::try_from(max_age_s).unwrap_or(i64::MAX / 1000));
@@ -210,7 +210,7 @@ impl CheckService {
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "snapshot lookup failed"),
                 }
-                let report = Arc::new(self.fetch_and_store(source, inn).await);
+                let report = Arc::new(self.fetch_or_stale(source, inn).await);
                 if report.is_cacheable() {
                     Ok(report)
                 } else {
@@ -218,6 +218,36 @@ impl CheckService {
                 }
             })
             .await
+    }
+
+    /// Fetches live; when the registry fails, falls back to a stored answer younger than
+    /// the source's `max_stale_s` (reported as `stale`, with the live failure as detail).
+    /// Risks the failed call had already seen are kept on top of the stored answer.
+    async fn fetch_or_stale(&self, source: &ConfiguredSource, inn: &Inn) -> SourceReport {
+        let live = self.fetch_and_store(source, inn).await;
+        if live.status != SourceStatus::Unavailable || source.settings.max_stale_s == 0 {
+            return live;
+        }
+        let max_stale = chrono::Duration::seconds(
+            i64::try_from(source.settings.max_stale_s).unwrap_or(i64::MAX / 1000),
+        );
+        match self
+            .store
+            .latest_snapshot(source.name(), inn, Utc::now() - max_stale)
+            .await
+        {
+            Ok(Some(mut stored)) => {
+                stored.status = SourceStatus::Stale;
+                stored.detail = live.detail;
+                stored.findings.absorb_risks(&live.findings);
+                stored
+            }
+            Ok(None) => live,
+            Err(e) => {
+                tracing::warn!(error = %e, "stale lookup failed");
+                live
+            }
+        }
     }
 
     async fn fetch_and_store(&self, source: &ConfiguredSource, inn: &Inn) -> SourceReport {

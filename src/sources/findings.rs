@@ -48,6 +48,24 @@ impl Findings {
         self.status = Some(self.status.map_or(status, |s| s.max(status)));
     }
 
+    /// Adds the risks `other` saw to these findings (a stored answer used when a live call
+    /// failed after seeing something): statuses by precedence, risk flags by "any".
+    pub fn absorb_risks(&mut self, other: &Findings) {
+        if let Some(s) = other.status {
+            self.raise_status(s);
+        }
+        let any = |a: &mut Option<bool>, b: Option<bool>| {
+            if b == Some(true) {
+                *a = Some(true);
+            }
+        };
+        any(&mut self.unreliable_data, other.unreliable_data);
+        any(&mut self.mass_address, other.mass_address);
+        any(&mut self.mass_director, other.mass_director);
+        any(&mut self.tax_arrears, other.tax_arrears);
+        any(&mut self.no_reporting, other.no_reporting);
+    }
+
     /// Classifies a registry's status text and records it; unrecognised text is kept
     /// as such so the rules can send it to a person.
     pub fn status_from_text(&mut self, text: &str) {

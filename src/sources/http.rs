@@ -12,13 +12,8 @@ use std::time::Duration;
 /// A browser-like agent: the registries serve their own web front ends.
 const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 
-pub(super) fn build_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .build()
-}
+/// Longest pause a `Retry-After` may impose on one flow.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// A raw registry answer, kept with its hash as evidence of what the service saw.
 #[derive(Debug, Clone)]
@@ -42,21 +37,39 @@ impl Evidence {
     }
 }
 
-/// The client and address of one registry.
+/// The client, address and request policy of one registry.
 #[derive(Clone)]
 pub struct RegistryHttp {
     client: reqwest::Client,
     base_url: String,
     max_body_bytes: usize,
+    request_timeout: Duration,
+    max_attempts: u32,
+    retry_base: Duration,
+    cookie: crate::config::Secret,
 }
 
 impl RegistryHttp {
-    pub fn new(client: reqwest::Client, base_url: &str, max_body_bytes: usize) -> RegistryHttp {
-        RegistryHttp {
+    pub fn new(settings: &SourceSettings) -> Result<RegistryHttp, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()?;
+        Ok(RegistryHttp {
             client,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            max_body_bytes,
-        }
+            base_url: settings.base_url.trim_end_matches('/').to_owned(),
+            max_body_bytes: settings.max_body_bytes,
+            request_timeout: Duration::from_millis(settings.request_timeout_ms),
+            max_attempts: settings.max_attempts.max(1),
+            retry_base: Duration::from_millis(settings.retry_base_ms),
+            cookie: settings.cookie.clone(),
+        })
+    }
+
+    /// The configured cookie header, if any (kad's `wasm`).
+    pub fn configured_cookie(&self) -> Option<&str> {
+        (!self.cookie.is_empty()).then(|| self.cookie.expose())
     }
 
     fn url(&self, path: &str) -> String {
@@ -103,9 +116,24 @@ impl Flow {
         headers: &[(&str, &str)],
     ) -> Result<serde_json::Value, SourceError> {
         let url = self.http.url(path);
-        let req = self.http.client.post(&url).form(form);
-        let body = self.send(req, url, headers).await?;
+        let client = self.http.client.clone();
+        let body = self
+            .send(|| client.post(&url).form(form), &url, headers)
+            .await?;
         parse_json(&body)
+    }
+
+    /// POSTs a JSON body and returns the raw answer (kad answers HTML).
+    pub async fn post_json_raw(
+        &mut self,
+        path: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<u8>, SourceError> {
+        let url = self.http.url(path);
+        let client = self.http.client.clone();
+        self.send(|| client.post(&url).json(body), &url, headers)
+            .await
     }
 
     /// GETs a path (with its query) and returns the JSON answer.
@@ -115,8 +143,8 @@ impl Flow {
         headers: &[(&str, &str)],
     ) -> Result<serde_json::Value, SourceError> {
         let url = self.http.url(path);
-        let req = self.http.client.get(&url);
-        let body = self.send(req, url, headers).await?;
+        let client = self.http.client.clone();
+        let body = self.send(|| client.get(&url), &url, headers).await?;
         parse_json(&body)
     }
 
@@ -124,29 +152,75 @@ impl Flow {
     pub async fn warm_up(&mut self, path: &str, headers: &[(&str, &str)]) {
         let url = self.http.url(path);
         let req = self.http.client.get(&url);
-        if let Err(e) = self.send(req, url, headers).await {
+        if let Err(e) = self.send_once(req, url, headers).await {
             tracing::debug!(error = %e, "warm-up request failed");
         }
     }
 
+    /// Sends with retries: connect errors, timeouts, 429 (after its `Retry-After`) and
+    /// 502/503/504 are tried again with full-jitter exponential backoff; a captcha, an
+    /// anti-bot page or any other answer is final.
     async fn send(
+        &mut self,
+        request: impl Fn() -> reqwest::RequestBuilder,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<u8>, SourceError> {
+        use backon::BackoffBuilder;
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(self.http.retry_base)
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_times((self.http.max_attempts - 1) as usize)
+            .build();
+        loop {
+            let error = match self.send_once(request(), url.to_owned(), headers).await {
+                Ok(body) => return Ok(body),
+                Err(e) if e.is_transient() => e,
+                Err(e) => return Err(e),
+            };
+            let Some(delay) = delays.next() else {
+                return Err(error);
+            };
+            // Full jitter: anywhere between 0 and the exponential delay.
+            let mut pause = Duration::from_millis(fastrand::u64(0..=delay.as_millis() as u64));
+            if let SourceError::TooManyRequests {
+                retry_after_s: Some(s),
+            } = error
+            {
+                pause = pause.max(Duration::from_secs(s)).min(MAX_RETRY_AFTER);
+            }
+            tracing::debug!(url, error = %error, ?pause, "retrying");
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    async fn send_once(
         &mut self,
         mut req: reqwest::RequestBuilder,
         url: String,
         headers: &[(&str, &str)],
     ) -> Result<Vec<u8>, SourceError> {
+        req = req.timeout(self.http.request_timeout);
+        // The configured cookie (a secret) first, then what this flow's answers set.
+        let jar: Vec<String> = self
+            .http
+            .configured_cookie()
+            .map(str::to_owned)
+            .into_iter()
+            .chain(self.cookies.iter().map(|(k, v)| format!("{k}={v}")))
+            .collect();
+        if !jar.is_empty() {
+            req = req.header(COOKIE, jar.join("; "));
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            req = req.header(COOKIE, jar.join("; "));
-        }
         let mut resp = req.send().await.map_err(map_reqwest_error)?;
+        let retry_after_s = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         for value in resp.headers().get_all(SET_COOKIE) {
             if let Some((name, val)) = value
                 .to_str()
@@ -168,8 +242,11 @@ impl Flow {
             body.extend_from_slice(&chunk);
         }
         self.evidence.push(Evidence::new(url, status, body.clone()));
-        classify(status, &body)?;
-        Ok(body)
+        match classify(status, &body) {
+            Err(SourceError::Http(429)) => Err(SourceError::TooManyRequests { retry_after_s }),
+            Err(e) => Err(e),
+            Ok(()) => Ok(body),
+        }
     }
 }
 

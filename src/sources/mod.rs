@@ -5,6 +5,7 @@
 //! instead of JSON, timeout, truncated page) is `unavailable` with a machine reason,
 //! never `not_found`.
 
+mod breaker;
 mod egrul;
 mod findings;
 mod http;
@@ -88,6 +89,10 @@ pub enum SourceError {
     TooLarge(usize),
     #[error("network error: {0}")]
     Network(String),
+    #[error("the registry limits the request rate (HTTP 429)")]
+    TooManyRequests { retry_after_s: Option<u64> },
+    #[error("the circuit breaker is open after repeated failures")]
+    CircuitOpen,
 }
 
 impl SourceError {
@@ -101,7 +106,26 @@ impl SourceError {
             SourceError::Incomplete(_) => "incomplete".into(),
             SourceError::TooLarge(_) => "too_large".into(),
             SourceError::Network(_) => "network".into(),
+            SourceError::TooManyRequests { .. } => "http_429".into(),
+            SourceError::CircuitOpen => "circuit_open".into(),
         }
+    }
+
+    /// Worth another attempt: the registry may answer next time. A captcha or an anti-bot
+    /// page is never retried (it only makes the ban longer).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Timeout
+                | SourceError::Network(_)
+                | SourceError::TooManyRequests { .. }
+                | SourceError::Http(502 | 503 | 504)
+        )
+    }
+
+    /// Counts towards opening the circuit breaker: the registry itself failed.
+    pub fn is_registry_failure(&self) -> bool {
+        !matches!(self, SourceError::Incomplete(_) | SourceError::CircuitOpen)
     }
 }
 
@@ -132,7 +156,7 @@ impl SourceReport {
             source: source.to_owned(),
             status: SourceStatus::Disabled,
             detail: None,
-            fetched_at: Utc::now(),
+            fetched_at: now_ms(),
             findings: Findings::default(),
             evidence: Vec::new(),
         }
@@ -143,7 +167,7 @@ impl SourceReport {
             source: source.to_owned(),
             status: SourceStatus::Unavailable,
             detail: Some(error.reason()),
-            fetched_at: Utc::now(),
+            fetched_at: now_ms(),
             findings: Findings::default(),
             evidence: Vec::new(),
         }
@@ -153,6 +177,13 @@ impl SourceReport {
     pub fn is_cacheable(&self) -> bool {
         matches!(self.status, SourceStatus::Ok | SourceStatus::NotFound)
     }
+}
+
+/// Now, to the millisecond: the precision snapshots are stored with, so a stored
+/// answer shows the same `fetched_at` as the live one did.
+pub fn now_ms() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(3)
 }
 
 /// A registry adapter.
@@ -174,6 +205,7 @@ pub struct ConfiguredSource {
     pub http: RegistryHttp,
     /// Flows started per second, shared by every check in the process (`None` = unlimited).
     limiter: Option<governor::DefaultDirectRateLimiter>,
+    breaker: breaker::CircuitBreaker,
 }
 
 /// A limiter that lets one flow start every `1 / rps` seconds; none for `rps = 0`.
@@ -196,6 +228,9 @@ impl ConfiguredSource {
         if !self.settings.enabled {
             return SourceReport::disabled(name);
         }
+        let Some(permit) = self.breaker.acquire() else {
+            return SourceReport::unavailable(name, &SourceError::CircuitOpen);
+        };
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
@@ -205,6 +240,10 @@ impl ConfiguredSource {
             Ok(r) => r,
             Err(_) => Err(SourceError::Timeout),
         };
+        permit.record(match &result {
+            Ok(_) => true,
+            Err(e) => !e.is_registry_failure(),
+        });
         let (status, detail) = match &result {
             Ok(Presence::Found) => (SourceStatus::Ok, None),
             Ok(Presence::NotFound) => (SourceStatus::NotFound, None),
@@ -218,7 +257,7 @@ impl ConfiguredSource {
             source: name.to_owned(),
             status,
             detail,
-            fetched_at: Utc::now(),
+            fetched_at: now_ms(),
             findings,
             evidence,
         }
@@ -227,7 +266,6 @@ impl ConfiguredSource {
 
 /// Builds every implemented source from the settings, in a stable order.
 pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, reqwest::Error> {
-    let client = http::build_client()?;
     let mut out = Vec::new();
     for (name, s) in settings.sources.iter() {
         let source: Arc<dyn Source> = match name {
@@ -238,8 +276,12 @@ pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, 
         out.push(Arc::new(ConfiguredSource {
             source,
             settings: s.clone(),
-            http: RegistryHttp::new(client.clone(), &s.base_url, s.max_body_bytes),
+            http: RegistryHttp::new(s)?,
             limiter: rate_limiter(s.rps),
+            breaker: breaker::CircuitBreaker::new(
+                s.breaker_failures,
+                Duration::from_secs(s.breaker_cooldown_s),
+            ),
         }));
     }
     Ok(out)

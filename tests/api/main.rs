@@ -11,4 +11,5 @@ mod helpers;
 mod mocks;
 mod openapi;
 mod pb;
+mod resilience;
 mod scenarios;
