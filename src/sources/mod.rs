@@ -119,7 +119,7 @@ impl SourceError {
             SourceError::Timeout
                 | SourceError::Network(_)
                 | SourceError::TooManyRequests { .. }
-                | SourceError::Http(502 | 503 | 504)
+                | SourceError::Http(502..=504)
         )
     }
 
