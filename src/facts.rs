@@ -31,7 +31,7 @@ pub type Facts = BTreeMap<String, Fact>;
 #[derive(Debug, Clone, Serialize)]
 pub struct FactDef {
     pub name: String,
-    /// `string`, `bool`, `int`, `double` or `list<string>`; every fact may also be `null`.
+    /// `string`, `bool`, `int`, `double`, `list<string>` or `list<map>`; every fact may also be `null`.
     pub kind: &'static str,
     pub unit: &'static str,
     pub source: &'static str,
@@ -178,6 +178,110 @@ const COMPANY_FACTS: &[(&str, &str, &str, &str, &str, &str)] = &[
         "false",
     ),
     (
+        "bankruptcy.active",
+        "bool",
+        "",
+        "fedresurs, bankrot",
+        "A bankruptcy procedure is under way (a registry's status, an open case, or an active entry in the bankrupt list).",
+        "false",
+    ),
+    (
+        "bankruptcy.stage",
+        "string",
+        "",
+        "fedresurs, bankrot",
+        "The procedure's stage in the registry's words.",
+        "\"Наблюдение\"",
+    ),
+    (
+        "bankruptcy.case_number",
+        "string",
+        "",
+        "fedresurs, bankrot",
+        "The bankruptcy case number.",
+        "\"А40-123456/2025\"",
+    ),
+    (
+        "bankruptcy.creditor_intent_recent",
+        "bool",
+        "",
+        "fedresurs",
+        "A creditor published an intention to file for the company's bankruptcy in the last 183 days (only messages where the company is a participant and not the publisher count).",
+        "false",
+    ),
+    (
+        "bankruptcy.creditor_intent_days_ago",
+        "int",
+        "days",
+        "fedresurs",
+        "Days since the latest such creditor's intention; null when there is none.",
+        "40",
+    ),
+    (
+        "bankruptcy.debtor_intent",
+        "bool",
+        "",
+        "fedresurs",
+        "The company itself published an intention to file for its own bankruptcy in the last 365 days.",
+        "false",
+    ),
+    (
+        "reorganization.notice_recent",
+        "bool",
+        "",
+        "fedresurs",
+        "A reorganization notice naming the company in the last 365 days.",
+        "false",
+    ),
+    (
+        "liquidation.notice",
+        "bool",
+        "",
+        "fedresurs",
+        "The company published a liquidation decision in the last 365 days.",
+        "false",
+    ),
+    (
+        "court.respondent_cases_total",
+        "int",
+        "cases",
+        "kad",
+        "Arbitration cases with the company as respondent, all time.",
+        "12",
+    ),
+    (
+        "court.respondent_cases_12m",
+        "int",
+        "cases",
+        "kad",
+        "Cases as respondent filed in the last 12 months.",
+        "3",
+    ),
+    (
+        "court.plaintiff_cases_total",
+        "int",
+        "cases",
+        "kad",
+        "Cases with the company as plaintiff.",
+        "5",
+    ),
+    (
+        "court.bankruptcy_cases_as_debtor",
+        "int",
+        "cases",
+        "kad",
+        "Bankruptcy cases (class Б) with the company as respondent, i.e. debtor.",
+        "0",
+    ),
+    (
+        "court.cases",
+        "list<map>",
+        "",
+        "kad",
+        "The most recent cases read: number, filed_on, kind (civil, civil_simple, administrative, bankruptcy, other), role (respondent, plaintiff, third_party, unknown), court, link.",
+        "[]",
+    ),
+    (
         "sources.required_missing",
         "list<string>",
         "",
@@ -288,7 +392,7 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
     let worst = usable
         .iter()
         .filter_map(|r| r.findings.status.map(|s| (s, *r)))
-        .max_by_key(|(s, _)| *s);
+        .reduce(|best, next| if next.0 > best.0 { next } else { best });
     let status = match worst {
         Some((s, r)) => from(r, json!(s.as_str())),
         None => Fact {
@@ -373,6 +477,9 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
         first(&|f| f.tax_arrears_rub.map(Value::from)),
     );
 
+    bankruptcy_facts(&mut facts, &usable, now);
+    court_facts(&mut facts, &usable);
+
     let service = |value: Value| Fact {
         value,
         source: None,
@@ -409,6 +516,152 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
     facts.insert("sources.required_missing".into(), service(json!(missing)));
     facts.insert("sources.unavailable".into(), service(json!(unavailable)));
     facts
+}
+
+/// A creditor's intention older than this no longer counts as recent.
+pub const CREDITOR_INTENT_WINDOW_DAYS: i64 = 183;
+/// Debtor's intentions, reorganization and liquidation notices count for this long.
+pub const NOTICE_WINDOW_DAYS: i64 = 365;
+
+fn null() -> Fact {
+    Fact {
+        value: Value::Null,
+        source: None,
+        as_of: None,
+    }
+}
+
+fn from_report(r: &SourceReport, value: Value) -> Fact {
+    Fact {
+        value,
+        source: Some(r.source.clone()),
+        as_of: Some(r.fetched_at),
+    }
+}
+
+/// The first of `names` that was checked (its silence then means "no").
+fn checked<'a>(reports: &[&'a SourceReport], names: &[&str]) -> Option<&'a SourceReport> {
+    reports
+        .iter()
+        .copied()
+        .find(|r| names.contains(&r.source.as_str()) && r.status.is_checked())
+}
+
+/// The newest date any source gave for `pick`, with that source.
+fn newest<'a>(
+    reports: &[&'a SourceReport],
+    pick: impl Fn(&Findings) -> Option<NaiveDate>,
+) -> Option<(NaiveDate, &'a SourceReport)> {
+    reports
+        .iter()
+        .filter_map(|r| pick(&r.findings).map(|d| (d, *r)))
+        .max_by_key(|(d, _)| *d)
+}
+
+fn bankruptcy_facts(facts: &mut Facts, usable: &[&SourceReport], now: DateTime<Utc>) {
+    let today = now.date_naive();
+    let answered = checked(usable, &["fedresurs", "bankrot"]);
+    let active = usable
+        .iter()
+        .find(|r| r.findings.bankruptcy_active == Some(true))
+        .or_else(|| {
+            usable
+                .iter()
+                .find(|r| r.findings.bankruptcy_active.is_some())
+        })
+        .map(|r| from_report(r, json!(r.findings.bankruptcy_active)))
+        .or_else(|| answered.map(|r| from_report(r, json!(false))))
+        .unwrap_or_else(null);
+    facts.insert("bankruptcy.active".into(), active);
+    let first_text = |pick: fn(&Findings) -> Option<String>| {
+        usable
+            .iter()
+            .find_map(|r| pick(&r.findings).map(|v| from_report(r, json!(v))))
+            .unwrap_or_else(null)
+    };
+    facts.insert(
+        "bankruptcy.stage".into(),
+        first_text(|f| f.bankruptcy_stage.clone()),
+    );
+    facts.insert(
+        "bankruptcy.case_number".into(),
+        first_text(|f| f.bankruptcy_case_number.clone()),
+    );
+
+    let fedresurs = checked(usable, &["fedresurs"]);
+    // A dated signal: recent when younger than the window; `false` when fedresurs answered
+    // without one; unknown when it did not answer.
+    let within = |pick: fn(&Findings) -> Option<NaiveDate>, window: i64| match newest(usable, pick)
+    {
+        Some((d, r)) => from_report(r, json!((today - d).num_days() <= window)),
+        None => fedresurs
+            .map(|r| from_report(r, json!(false)))
+            .unwrap_or_else(null),
+    };
+    facts.insert(
+        "bankruptcy.creditor_intent_recent".into(),
+        within(|f| f.creditor_intent_on, CREDITOR_INTENT_WINDOW_DAYS),
+    );
+    facts.insert(
+        "bankruptcy.creditor_intent_days_ago".into(),
+        newest(usable, |f| f.creditor_intent_on)
+            .map(|(d, r)| from_report(r, json!((today - d).num_days())))
+            .unwrap_or_else(null),
+    );
+    facts.insert(
+        "bankruptcy.debtor_intent".into(),
+        within(|f| f.debtor_intent_on, NOTICE_WINDOW_DAYS),
+    );
+    facts.insert(
+        "reorganization.notice_recent".into(),
+        within(|f| f.reorganization_notice_on, NOTICE_WINDOW_DAYS),
+    );
+    facts.insert(
+        "liquidation.notice".into(),
+        within(|f| f.liquidation_notice_on, NOTICE_WINDOW_DAYS),
+    );
+}
+
+fn court_facts(facts: &mut Facts, usable: &[&SourceReport]) {
+    let court = usable
+        .iter()
+        .find_map(|r| r.findings.court.as_ref().map(|c| (c, *r)));
+    let count = |pick: fn(&crate::sources::CourtFindings) -> u64| match court {
+        Some((c, r)) => from_report(r, json!(pick(c))),
+        None => null(),
+    };
+    facts.insert(
+        "court.respondent_cases_total".into(),
+        count(|c| c.respondent_total),
+    );
+    facts.insert(
+        "court.respondent_cases_12m".into(),
+        count(|c| c.respondent_12m),
+    );
+    facts.insert(
+        "court.plaintiff_cases_total".into(),
+        count(|c| c.plaintiff_total),
+    );
+    facts.insert(
+        "court.bankruptcy_cases_as_debtor".into(),
+        count(|c| c.bankruptcy_as_debtor),
+    );
+    let cases = match court {
+        Some((c, r)) => from_report(
+            r,
+            Value::Array(
+                c.cases
+                    .iter()
+                    .map(|k| {
+                        json!({"number": k.number, "filed_on": k.filed_on.map(|d| d.to_string()),
+                               "kind": k.kind, "role": k.role, "court": k.court, "link": k.link})
+                    })
+                    .collect(),
+            ),
+        ),
+        None => null(),
+    };
+    facts.insert("court.cases".into(), cases);
 }
 
 /// Whole months from `from` to `to` (0 when `to` is earlier).

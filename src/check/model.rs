@@ -2,7 +2,7 @@
 
 use crate::domain::{CompanyStatus, Decision, EntityKind};
 use crate::scoring::Reason;
-use crate::sources::{SourceReport, SourceStatus};
+use crate::sources::{CourtFindings, SourceReport, SourceStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -58,6 +58,27 @@ pub struct Company {
     /// `"<ДОЛЖНОСТЬ>: <ФИО>"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub head: Option<String>,
+    /// A bankruptcy procedure is under way (fedresurs, bankrot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bankruptcy_active: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Наблюдение")]
+    pub bankruptcy_stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bankruptcy_case_number: Option<String>,
+    /// Latest creditor's intention to file for the company's bankruptcy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creditor_intent_on: Option<NaiveDate>,
+    /// Latest intention of the company to file for its own bankruptcy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debtor_intent_on: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reorganization_notice_on: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liquidation_notice_on: Option<NaiveDate>,
+    /// Arbitration cases (kad).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub court: Option<CourtFindings>,
 }
 
 impl Company {
@@ -77,7 +98,7 @@ impl Company {
         let worst = usable
             .iter()
             .filter_map(|f| f.status.map(|s| (s, f)))
-            .max_by_key(|(s, _)| *s);
+            .reduce(|best, next| if next.0 > best.0 { next } else { best });
         Company {
             status: worst.map_or(CompanyStatus::Unknown, |(s, _)| s),
             status_text: worst
@@ -93,6 +114,20 @@ impl Company {
             region: first!(region),
             address: first!(address),
             head: first!(head),
+            bankruptcy_active: usable
+                .iter()
+                .find_map(|f| f.bankruptcy_active.filter(|a| *a))
+                .or_else(|| first!(bankruptcy_active)),
+            bankruptcy_stage: first!(bankruptcy_stage),
+            bankruptcy_case_number: first!(bankruptcy_case_number),
+            creditor_intent_on: usable.iter().filter_map(|f| f.creditor_intent_on).max(),
+            debtor_intent_on: usable.iter().filter_map(|f| f.debtor_intent_on).max(),
+            reorganization_notice_on: usable
+                .iter()
+                .filter_map(|f| f.reorganization_notice_on)
+                .max(),
+            liquidation_notice_on: usable.iter().filter_map(|f| f.liquidation_notice_on).max(),
+            court: first!(court),
         }
     }
 }

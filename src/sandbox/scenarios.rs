@@ -22,6 +22,23 @@ pub enum Plan {
     Slow,
     /// The result request gets this body with this content type.
     Garbage(&'static str, &'static str),
+    /// egrul and pb: an ordinary active company, from the templates, with the scenario's identity.
+    Active,
+    /// fedresurs: the search answer, the bankruptcy card, and the publication pages.
+    Fedresurs {
+        search: &'static str,
+        card: Option<&'static str>,
+        pages: &'static [&'static str],
+    },
+    /// kad: the rows as respondent and as plaintiff, and the totals of the other queries.
+    Kad {
+        respondent: &'static str,
+        plaintiff: &'static str,
+        recent_total: u32,
+        bankruptcy_total: u32,
+    },
+    /// The registry knows nothing about the INN.
+    Absent,
 }
 
 /// How long a "slow" registry takes: far beyond any sensible timeout.
@@ -32,9 +49,27 @@ pub struct Scenario {
     pub title: &'static str,
     /// What the default rules decide, and why, for people reading the table.
     pub expect: &'static str,
+    /// OGRN, short name (`ООО "X"`) and the name inside the quotes, for the templates.
+    pub identity: (&'static str, &'static str, &'static str),
     pub egrul: Plan,
     pub pb: Plan,
+    pub fedresurs: Plan,
+    pub bankrot: Plan,
+    pub kad: Plan,
 }
+
+/// What a scenario does not say otherwise: registries that know nothing.
+const BASE: Scenario = Scenario {
+    inn: "",
+    title: "",
+    expect: "",
+    identity: ("", "", ""),
+    egrul: Plan::Absent,
+    pb: Plan::Absent,
+    fedresurs: Plan::Absent,
+    bankrot: Plan::Absent,
+    kad: Plan::Absent,
+};
 
 macro_rules! fixture {
     ($name:literal) => {
@@ -42,8 +77,26 @@ macro_rules! fixture {
     };
 }
 
-const EGRUL_EMPTY: &str = fixture!("egrul-empty.json");
-const PB_EMPTY: &str = fixture!("pb-search-empty.json");
+const fn fed(search: &'static str, card: &'static str, pages: &'static [&'static str]) -> Plan {
+    Plan::Fedresurs {
+        search,
+        card: Some(card),
+        pages,
+    }
+}
+
+const FED_CARD_NONE: &str = fixture!("fedresurs-card-none.json");
+const KAD_EMPTY: &str = fixture!("kad-empty.html");
+
+/// An active company whose only news is in fedresurs, bankrot or kad.
+const fn active(identity: (&'static str, &'static str, &'static str)) -> Scenario {
+    Scenario {
+        identity,
+        egrul: Plan::Active,
+        pb: Plan::Active,
+        ..BASE
+    }
+}
 
 const fn answer(search: &'static str) -> Plan {
     Plan::Answer {
@@ -80,6 +133,7 @@ pub const SCENARIOS: &[Scenario] = &[
             wait: true,
             sync: false,
         },
+        ..BASE
     },
     Scenario {
         inn: "7701000026",
@@ -90,6 +144,7 @@ pub const SCENARIOS: &[Scenario] = &[
             fixture!("pb-search-liquidated.json"),
             fixture!("pb-card-liquidated.json"),
         ),
+        ..BASE
     },
     Scenario {
         inn: "7701000033",
@@ -100,16 +155,30 @@ pub const SCENARIOS: &[Scenario] = &[
             fixture!("pb-search-liquidating.json"),
             fixture!("pb-card-liquidating.json"),
         ),
+        ..BASE
     },
     Scenario {
         inn: "7701000040",
         title: "Bankruptcy stage (наблюдение), tax arrears",
-        expect: "reject: bankruptcy_stage",
+        expect: "reject: bankruptcy_active, bankruptcy_case_as_debtor, bankruptcy_stage",
         egrul: answer(fixture!("egrul-bankruptcy.json")),
         pb: pb(
             fixture!("pb-search-bankruptcy.json"),
             fixture!("pb-card-bankruptcy.json"),
         ),
+        identity: ("1027701000040", "ООО \"КРЕДО-СТРОЙ\"", "КРЕДО-СТРОЙ"),
+        fedresurs: fed(
+            fixture!("fedresurs-search-bankruptcy.json"),
+            fixture!("fedresurs-card-bankruptcy.json"),
+            &[],
+        ),
+        bankrot: answer(fixture!("bankrot-bankruptcy.json")),
+        kad: Plan::Kad {
+            respondent: fixture!("kad-bankruptcy-respondent.html"),
+            plaintiff: KAD_EMPTY,
+            recent_total: 1,
+            bankruptcy_total: 1,
+        },
     },
     Scenario {
         inn: "7701000058",
@@ -120,6 +189,7 @@ pub const SCENARIOS: &[Scenario] = &[
             fixture!("pb-search-reorganizing.json"),
             fixture!("pb-card-reorganizing.json"),
         ),
+        ..BASE
     },
     Scenario {
         inn: "7701000065",
@@ -130,6 +200,7 @@ pub const SCENARIOS: &[Scenario] = &[
             fixture!("pb-search-unreliable.json"),
             fixture!("pb-card-unreliable.json"),
         ),
+        ..BASE
     },
     Scenario {
         inn: "7701000072",
@@ -142,6 +213,7 @@ pub const SCENARIOS: &[Scenario] = &[
             wait: false,
             sync: true,
         },
+        ..BASE
     },
     Scenario {
         inn: "770100000142",
@@ -152,20 +224,19 @@ pub const SCENARIOS: &[Scenario] = &[
             fixture!("pb-search-entrepreneur.json"),
             fixture!("pb-card-entrepreneur.json"),
         ),
+        ..BASE
     },
     Scenario {
         inn: "7701000080",
         title: "Not found in any registry",
         expect: "review: unknown_company",
-        egrul: answer(EGRUL_EMPTY),
-        pb: answer(PB_EMPTY),
+        ..BASE
     },
     Scenario {
         inn: "770100000216",
         title: "A person who is not an entrepreneur (12 digits, no rows)",
         expect: "review: unknown_company",
-        egrul: answer(EGRUL_EMPTY),
-        pb: answer(PB_EMPTY),
+        ..BASE
     },
     Scenario {
         inn: "7701000097",
@@ -173,6 +244,7 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: "review: required_source_unchecked",
         egrul: Plan::FirstStep(fixture!("egrul-captcha.json")),
         pb: Plan::FirstStep(fixture!("pb-captcha.json")),
+        ..BASE
     },
     Scenario {
         inn: "7701000107",
@@ -180,6 +252,10 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: "review: required_source_unchecked (timeout)",
         egrul: Plan::Slow,
         pb: Plan::Slow,
+        fedresurs: Plan::Slow,
+        bankrot: Plan::Slow,
+        kad: Plan::Slow,
+        ..BASE
     },
     Scenario {
         inn: "7701000114",
@@ -187,6 +263,13 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: "review: required_source_unchecked (garbage)",
         egrul: Plan::Garbage(fixture!("egrul-garbage.html"), "text/html; charset=utf-8"),
         pb: Plan::Garbage(fixture!("pb-search-garbage.json"), "application/json"),
+        fedresurs: Plan::Garbage(
+            fixture!("fedresurs-garbage.html"),
+            "text/html; charset=utf-8",
+        ),
+        bankrot: Plan::Garbage(fixture!("bankrot-garbage.json"), "application/json"),
+        kad: Plan::Garbage(fixture!("kad-garbage.html"), "text/html; charset=utf-8"),
+        ..BASE
     },
     Scenario {
         inn: "7701000121",
@@ -197,6 +280,7 @@ pub const SCENARIOS: &[Scenario] = &[
             fixture!("pb-search-young.json"),
             fixture!("pb-card-young.json"),
         ),
+        ..BASE
     },
     Scenario {
         inn: "7701000139",
@@ -207,6 +291,7 @@ pub const SCENARIOS: &[Scenario] = &[
             fixture!("pb-search-exclusion.json"),
             fixture!("pb-card-exclusion.json"),
         ),
+        ..BASE
     },
     Scenario {
         inn: "7701000146",
@@ -217,6 +302,7 @@ pub const SCENARIOS: &[Scenario] = &[
             fixture!("pb-search-unrecognised.json"),
             fixture!("pb-card-unrecognised.json"),
         ),
+        ..BASE
     },
     Scenario {
         inn: "7701000153",
@@ -224,6 +310,144 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: "review: required_source_unchecked (http_403)",
         egrul: answer(fixture!("egrul-pb-blocked.json")),
         pb: Plan::Status(403),
+        ..BASE
+    },
+    Scenario {
+        inn: "7702000205",
+        title: "Bankruptcy: observation (fedresurs, bankrot and a kad case; PB still says active)",
+        expect: "reject: bankruptcy_active, bankruptcy_case_as_debtor",
+        fedresurs: fed(
+            fixture!("fedresurs-search-observation.json"),
+            fixture!("fedresurs-card-observation.json"),
+            &[],
+        ),
+        bankrot: answer(fixture!("bankrot-observation.json")),
+        kad: Plan::Kad {
+            respondent: fixture!("kad-bankruptcy-respondent.html"),
+            plaintiff: KAD_EMPTY,
+            recent_total: 1,
+            bankruptcy_total: 1,
+        },
+        ..active(("1027702000204", "ООО \"ОПОРА-СТРОЙ\"", "ОПОРА-СТРОЙ"))
+    },
+    Scenario {
+        inn: "7702000212",
+        title: "Bankruptcy: competitive proceedings (конкурсное производство)",
+        expect: "reject: bankruptcy_active",
+        fedresurs: fed(
+            fixture!("fedresurs-search-tender.json"),
+            fixture!("fedresurs-card-tender.json"),
+            &[],
+        ),
+        bankrot: answer(fixture!("bankrot-tender.json")),
+        ..active(("1027702000215", "ООО \"ТЕХНОПАРК\"", "ТЕХНОПАРК"))
+    },
+    Scenario {
+        inn: "7702000220",
+        title: "A bank intends to file for the company's bankruptcy (company as participant; an annulled one too)",
+        expect: "review: creditor_intent",
+        fedresurs: fed(
+            fixture!("fedresurs-search-creditor-intent.json"),
+            FED_CARD_NONE,
+            &[fixture!("fedresurs-publications-creditor-intent.json")],
+        ),
+        ..active(("1027702000226", "ООО \"ЛЕСТОРГ\"", "ЛЕСТОРГ"))
+    },
+    Scenario {
+        inn: "7702000237",
+        title: "A bank that publishes creditors' intentions about others (no signal; a message without publisher; an old reorganization)",
+        expect: "approve",
+        fedresurs: fed(
+            fixture!("fedresurs-search-publisher.json"),
+            FED_CARD_NONE,
+            &[
+                fixture!("fedresurs-publications-publisher-1.json"),
+                fixture!("fedresurs-publications-publisher-2.json"),
+            ],
+        ),
+        ..active(("1027702000237", "АО \"БАНК ПРИМЕР\"", "БАНК ПРИМЕР"))
+    },
+    Scenario {
+        inn: "7702000244",
+        title: "Reorganization notice (being merged into another company, 100 days ago)",
+        expect: "review: reorganization_notice",
+        fedresurs: fed(
+            fixture!("fedresurs-search-reorganization.json"),
+            FED_CARD_NONE,
+            &[fixture!("fedresurs-publications-reorganization.json")],
+        ),
+        ..active(("1027702000248", "ООО \"СЛИЯНИЕ\"", "СЛИЯНИЕ"))
+    },
+    Scenario {
+        inn: "7702000251",
+        title: "Liquidation decision published by the company (not yet in ЕГРЮЛ)",
+        expect: "reject: liquidation_notice",
+        fedresurs: fed(
+            fixture!("fedresurs-search-liquidation.json"),
+            FED_CARD_NONE,
+            &[fixture!("fedresurs-publications-liquidation.json")],
+        ),
+        ..active(("1027702000259", "ООО \"ФИНАЛ\"", "ФИНАЛ"))
+    },
+    Scenario {
+        inn: "7702000269",
+        title: "Many court cases as respondent (37, 14 in 12 months)",
+        expect: "review: many_respondent_cases (score 80)",
+        kad: Plan::Kad {
+            respondent: fixture!("kad-many-respondent.html"),
+            plaintiff: fixture!("kad-many-plaintiff.html"),
+            recent_total: 14,
+            bankruptcy_total: 0,
+        },
+        ..active(("1027702000260", "ООО \"СПОРЩИК\"", "СПОРЩИК"))
+    },
+    Scenario {
+        inn: "7702000276",
+        title: "A bankruptcy case as debtor seen only in kad",
+        expect: "reject: bankruptcy_case_as_debtor",
+        kad: Plan::Kad {
+            respondent: fixture!("kad-bankruptcy-respondent.html"),
+            plaintiff: KAD_EMPTY,
+            recent_total: 1,
+            bankruptcy_total: 1,
+        },
+        ..active(("1027702000270", "ООО \"ТИХИЙ ДОЛЖНИК\"", "ТИХИЙ ДОЛЖНИК"))
+    },
+    Scenario {
+        inn: "7702000283",
+        title: "A truncated fedresurs page (40 fuzzy matches, 15 read, the INN not among them)",
+        expect: "review: required_source_unchecked (incomplete)",
+        fedresurs: Plan::Fedresurs {
+            search: fixture!("fedresurs-search-truncated.json"),
+            card: None,
+            pages: &[],
+        },
+        ..active(("1027702000281", "ООО \"ВЕКТОР\"", "ВЕКТОР"))
+    },
+    Scenario {
+        inn: "7702000290",
+        title: "kad blocked (HTTP 451): court cases not checked, shown as a reason",
+        expect: "approve, with court_cases_unchecked",
+        kad: Plan::Status(451),
+        ..active(("1027702000292", "ООО \"ЧИСТОЕ\"", "ЧИСТОЕ"))
+    },
+    Scenario {
+        inn: "7702000300",
+        title: "fedresurs refuses (HTTP 403, as without a Referer)",
+        expect: "review: required_source_unchecked (http_403)",
+        fedresurs: Plan::Status(403),
+        ..active(("1027702000303", "ООО \"ЗАКРЫТОЕ\"", "ЗАКРЫТОЕ"))
+    },
+    Scenario {
+        inn: "7702000318",
+        title: "A bankruptcy that ended years ago (bankrot, HTML entities in the name)",
+        expect: "approve",
+        bankrot: answer(fixture!("bankrot-ended.json")),
+        ..active((
+            "1027702000314",
+            "ООО \"ВТОРОЕ ДЫХАНИЕ\" & К",
+            "ВТОРОЕ ДЫХАНИЕ",
+        ))
     },
 ];
 

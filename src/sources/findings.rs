@@ -39,6 +39,63 @@ pub struct Findings {
     pub tax_arrears_rub: Option<f64>,
     /// No tax reporting for more than a year.
     pub no_reporting: Option<bool>,
+
+    // ── Bankruptcy and notices (fedresurs, bankrot) ──
+    /// A bankruptcy procedure is under way.
+    pub bankruptcy_active: Option<bool>,
+    /// The procedure's stage in the registry's words («Наблюдение», «Конкурсное производство»).
+    pub bankruptcy_stage: Option<String>,
+    pub bankruptcy_case_number: Option<String>,
+    /// Latest creditor's intention to file for the company's bankruptcy.
+    pub creditor_intent_on: Option<NaiveDate>,
+    /// Latest intention of the company itself to file for its bankruptcy.
+    pub debtor_intent_on: Option<NaiveDate>,
+    /// Latest reorganization notice (any role).
+    pub reorganization_notice_on: Option<NaiveDate>,
+    /// Latest liquidation decision the company published.
+    pub liquidation_notice_on: Option<NaiveDate>,
+    /// Messages whose publisher is unknown, so the company's role cannot be decided.
+    pub role_unclear_messages: Option<u32>,
+
+    // ── Court cases (kad) ──
+    pub court: Option<CourtFindings>,
+}
+
+/// Arbitration cases of the company (kad.arbitr.ru).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "respondent_total": 37, "respondent_12m": 14, "plaintiff_total": 3, "bankruptcy_as_debtor": 0,
+    "cases": [{"number": "А40-2001/2026", "link": "https://kad.arbitr.ru/Card/1a2b3c4d-0000-4000-8000-000000000001",
+               "filed_on": "2026-11-14", "kind": "civil", "role": "respondent", "court": "АС города Москвы", "judge": null}]
+}))]
+pub struct CourtFindings {
+    /// All cases with the company as respondent (the court's own total).
+    pub respondent_total: u64,
+    /// Cases as respondent filed in the last 12 months.
+    pub respondent_12m: u64,
+    pub plaintiff_total: u64,
+    /// Bankruptcy cases (class «Б») with the company as respondent, i.e. debtor.
+    pub bankruptcy_as_debtor: u64,
+    /// The most recent cases read (as respondent, then as plaintiff).
+    pub cases: Vec<CourtCase>,
+}
+
+/// One arbitration case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CourtCase {
+    #[schema(example = "А40-123456/2025")]
+    pub number: String,
+    /// The case card on kad.arbitr.ru.
+    pub link: Option<String>,
+    pub filed_on: Option<NaiveDate>,
+    /// `civil`, `civil_simple`, `administrative`, `bankruptcy` or `other`.
+    #[schema(example = "civil")]
+    pub kind: String,
+    /// The company's role: `respondent`, `plaintiff`, `third_party` or `unknown`.
+    #[schema(example = "respondent")]
+    pub role: String,
+    pub court: Option<String>,
+    pub judge: Option<String>,
 }
 
 impl Findings {
@@ -64,6 +121,19 @@ impl Findings {
         any(&mut self.mass_director, other.mass_director);
         any(&mut self.tax_arrears, other.tax_arrears);
         any(&mut self.no_reporting, other.no_reporting);
+        any(&mut self.bankruptcy_active, other.bankruptcy_active);
+        let latest = |a: &mut Option<NaiveDate>, b: Option<NaiveDate>| {
+            if b > *a {
+                *a = b;
+            }
+        };
+        latest(&mut self.creditor_intent_on, other.creditor_intent_on);
+        latest(&mut self.debtor_intent_on, other.debtor_intent_on);
+        latest(
+            &mut self.reorganization_notice_on,
+            other.reorganization_notice_on,
+        );
+        latest(&mut self.liquidation_notice_on, other.liquidation_notice_on);
     }
 
     /// Classifies a registry's status text and records it; unrecognised text is kept

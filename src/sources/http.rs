@@ -86,6 +86,8 @@ pub struct Flow {
     pub findings: Findings,
     pub poll_interval: Duration,
     pub max_polls: u32,
+    /// Pages to read at most in paged answers.
+    pub max_pages: u32,
 }
 
 impl Flow {
@@ -97,7 +99,13 @@ impl Flow {
             findings: Findings::default(),
             poll_interval: Duration::from_millis(settings.poll_interval_ms),
             max_polls: settings.max_polls.max(1),
+            max_pages: settings.max_pages.max(1),
         }
+    }
+
+    /// The operator's configured cookie for this source, if any.
+    pub fn configured_cookie(&self) -> Option<&str> {
+        self.http.configured_cookie()
     }
 
     pub fn into_parts(self) -> (Findings, Vec<Evidence>) {
@@ -118,13 +126,13 @@ impl Flow {
         let url = self.http.url(path);
         let client = self.http.client.clone();
         let body = self
-            .send(|| client.post(&url).form(form), &url, headers)
+            .send(|| client.post(&url).form(form), &url, headers, Expect::Json)
             .await?;
         parse_json(&body)
     }
 
-    /// POSTs a JSON body and returns the raw answer (kad answers HTML).
-    pub async fn post_json_raw(
+    /// POSTs a JSON body and returns the raw answer, which may be an HTML fragment (kad).
+    pub async fn post_json_for_html(
         &mut self,
         path: &str,
         body: &serde_json::Value,
@@ -132,7 +140,7 @@ impl Flow {
     ) -> Result<Vec<u8>, SourceError> {
         let url = self.http.url(path);
         let client = self.http.client.clone();
-        self.send(|| client.post(&url).json(body), &url, headers)
+        self.send(|| client.post(&url).json(body), &url, headers, Expect::Html)
             .await
     }
 
@@ -144,7 +152,9 @@ impl Flow {
     ) -> Result<serde_json::Value, SourceError> {
         let url = self.http.url(path);
         let client = self.http.client.clone();
-        let body = self.send(|| client.get(&url), &url, headers).await?;
+        let body = self
+            .send(|| client.get(&url), &url, headers, Expect::Json)
+            .await?;
         parse_json(&body)
     }
 
@@ -152,7 +162,7 @@ impl Flow {
     pub async fn warm_up(&mut self, path: &str, headers: &[(&str, &str)]) {
         let url = self.http.url(path);
         let req = self.http.client.get(&url);
-        if let Err(e) = self.send_once(req, url, headers).await {
+        if let Err(e) = self.send_once(req, url, headers, Expect::Html).await {
             tracing::debug!(error = %e, "warm-up request failed");
         }
     }
@@ -165,6 +175,7 @@ impl Flow {
         request: impl Fn() -> reqwest::RequestBuilder,
         url: &str,
         headers: &[(&str, &str)],
+        expect: Expect,
     ) -> Result<Vec<u8>, SourceError> {
         use backon::BackoffBuilder;
         let mut delays = backon::ExponentialBuilder::default()
@@ -173,7 +184,10 @@ impl Flow {
             .with_max_times((self.http.max_attempts - 1) as usize)
             .build();
         loop {
-            let error = match self.send_once(request(), url.to_owned(), headers).await {
+            let error = match self
+                .send_once(request(), url.to_owned(), headers, expect)
+                .await
+            {
                 Ok(body) => return Ok(body),
                 Err(e) if e.is_transient() => e,
                 Err(e) => return Err(e),
@@ -199,6 +213,7 @@ impl Flow {
         mut req: reqwest::RequestBuilder,
         url: String,
         headers: &[(&str, &str)],
+        expect: Expect,
     ) -> Result<Vec<u8>, SourceError> {
         req = req.timeout(self.http.request_timeout);
         // The configured cookie (a secret) first, then what this flow's answers set.
@@ -242,7 +257,7 @@ impl Flow {
             body.extend_from_slice(&chunk);
         }
         self.evidence.push(Evidence::new(url, status, body.clone()));
-        match classify(status, &body) {
+        match classify(status, &body, expect) {
             Err(SourceError::Http(429)) => Err(SourceError::TooManyRequests { retry_after_s }),
             Err(e) => Err(e),
             Ok(()) => Ok(body),
@@ -275,8 +290,15 @@ const BLOCK_MARKERS: &[&str] = &[
     "доступ запрещен",
 ];
 
+/// What a request should get back: JSON, or HTML that is the answer itself (kad).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Json,
+    Html,
+}
+
 /// Maps the HTTP status and the look of a body to a failure, if it is one.
-fn classify(status: u16, body: &[u8]) -> Result<(), SourceError> {
+fn classify(status: u16, body: &[u8], expect: Expect) -> Result<(), SourceError> {
     let looks_html = body
         .iter()
         .find(|b| !b.is_ascii_whitespace())
@@ -299,7 +321,9 @@ fn classify(status: u16, body: &[u8]) -> Result<(), SourceError> {
         if BLOCK_MARKERS.iter().any(|m| t.contains(m)) {
             return Err(SourceError::Blocked);
         }
-        return Err(SourceError::Garbage("HTML instead of JSON".into()));
+        if expect == Expect::Json {
+            return Err(SourceError::Garbage("HTML instead of JSON".into()));
+        }
     }
     Ok(())
 }
@@ -364,22 +388,33 @@ mod tests {
 
     #[test]
     fn classifies_failure_shapes() {
-        assert_eq!(classify(200, b"{\"rows\":[]}"), Ok(()));
-        assert_eq!(classify(403, b""), Err(SourceError::Http(403)));
+        assert_eq!(classify(200, b"{\"rows\":[]}", Expect::Json), Ok(()));
         assert_eq!(
-            classify(451, b"<html>blocked</html>"),
+            classify(200, b"<tr><td class=num></td></tr>", Expect::Html),
+            Ok(())
+        );
+        assert_eq!(
+            classify(200, b"<html>DDoS-Guard</html>", Expect::Html),
+            Err(SourceError::Blocked)
+        );
+        assert_eq!(
+            classify(403, b"", Expect::Json),
+            Err(SourceError::Http(403))
+        );
+        assert_eq!(
+            classify(451, b"<html>blocked</html>", Expect::Json),
             Err(SourceError::Http(451))
         );
         assert_eq!(
-            classify(200, b"  <html><div class=captcha>"),
+            classify(200, b"  <html><div class=captcha>", Expect::Json),
             Err(SourceError::Captcha)
         );
         assert_eq!(
-            classify(200, b"<html><title>DDoS-Guard</title>"),
+            classify(200, b"<html><title>DDoS-Guard</title>", Expect::Json),
             Err(SourceError::Blocked)
         );
         assert!(matches!(
-            classify(200, b"<!DOCTYPE html><p>hi"),
+            classify(200, b"<!DOCTYPE html><p>hi", Expect::Json),
             Err(SourceError::Garbage(_))
         ));
     }

@@ -5,15 +5,21 @@
 //! instead of JSON, timeout, truncated page) is `unavailable` with a machine reason,
 //! never `not_found`.
 
+mod bankrot;
 mod breaker;
 mod egrul;
+mod fedresurs;
 mod findings;
 mod http;
+mod kad;
 mod pb;
 
+pub use bankrot::Bankrot;
 pub use egrul::Egrul;
-pub use findings::Findings;
+pub use fedresurs::Fedresurs;
+pub use findings::{CourtCase, CourtFindings, Findings};
 pub use http::{Evidence, Flow, RegistryHttp};
+pub use kad::Kad;
 pub use pb::Pb;
 
 use crate::config::{Settings, SourceSettings};
@@ -271,6 +277,9 @@ pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, 
         let source: Arc<dyn Source> = match name {
             "egrul" => Arc::new(Egrul),
             "pb" => Arc::new(Pb),
+            "fedresurs" => Arc::new(Fedresurs),
+            "bankrot" => Arc::new(Bankrot),
+            "kad" => Arc::new(Kad),
             _ => continue,
         };
         out.push(Arc::new(ConfiguredSource {
@@ -288,4 +297,4 @@ pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, 
 }
 
 /// Names of every implemented source, in the order they appear in a check.
-pub const SOURCE_NAMES: &[&str] = &["egrul", "pb"];
+pub const SOURCE_NAMES: &[&str] = &["egrul", "pb", "fedresurs", "bankrot", "kad"];

@@ -12,11 +12,13 @@ use std::sync::Arc;
 pub enum Registries {
     /// The built-in sandbox, started on a free port for this test.
     Sandbox,
-    /// Explicit base URLs; `None` disables that source.
+    /// Explicit base URLs; `None` disables that source (fedresurs, bankrot and kad too).
     Custom {
         egrul: Option<String>,
         pb: Option<String>,
     },
+    /// These sources at these URLs; every other source disabled.
+    Each(Vec<(&'static str, String)>),
 }
 
 pub struct TestApp {
@@ -81,23 +83,32 @@ pub async fn test_settings(registries: Registries) -> Settings {
             for (_, src) in s.sources.iter_mut() {
                 src.base_url = base.clone();
             }
+            s.sources.kad.cookie =
+                kontragent::config::Secret::new(kontragent::config::SANDBOX_KAD_COOKIE);
         }
         Registries::Custom { egrul, pb } => {
-            for (name, url) in [("egrul", egrul), ("pb", pb)] {
-                let src = s
-                    .sources
-                    .iter_mut()
-                    .find(|(n, _)| *n == name)
-                    .expect("source")
-                    .1;
-                match url {
-                    Some(u) => src.base_url = u,
-                    None => src.enabled = false,
-                }
+            let mut each = Vec::new();
+            if let Some(u) = egrul {
+                each.push(("egrul", u));
             }
+            if let Some(u) = pb {
+                each.push(("pb", u));
+            }
+            point(&mut s, each);
         }
+        Registries::Each(each) => point(&mut s, each),
     }
     s
+}
+
+/// Points the named sources at their URLs and disables the others.
+fn point(s: &mut Settings, each: Vec<(&'static str, String)>) {
+    for (name, src) in s.sources.iter_mut() {
+        match each.iter().find(|(n, _)| *n == name) {
+            Some((_, url)) => src.base_url = url.clone(),
+            None => src.enabled = false,
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {

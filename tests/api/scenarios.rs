@@ -7,56 +7,185 @@ async fn assert_scenario(
     check: serde_json::Value,
     decision: &str,
     rules: &[&str],
-    egrul: (&str, Option<&str>),
-    pb: (&str, Option<&str>),
+    sources: &[(&str, (&str, Option<&str>))],
     status: &str,
 ) {
     assert_eq!(check["state"], "done");
     assert_eq!(check["decision"], decision, "{check:#}");
     assert_eq!(rule_ids(&check), rules, "{check:#}");
-    let own = |(s, d): (String, Option<String>)| (s, d);
-    assert_eq!(
-        own(source(&check, "egrul")),
-        (egrul.0.to_owned(), egrul.1.map(String::from))
-    );
-    assert_eq!(
-        own(source(&check, "pb")),
-        (pb.0.to_owned(), pb.1.map(String::from))
-    );
+    for (name, (want, detail)) in sources {
+        assert_eq!(
+            source(&check, name),
+            ((*want).to_owned(), detail.map(String::from)),
+            "source {name}"
+        );
+    }
     assert_eq!(check["company"]["status"], status, "{check:#}");
     assert_eq!(check["ruleset_version"].as_str().map(str::len), Some(64));
 }
 
+/// `scenario!(test, inn, decision, [rules], [source => status, …], company status)`;
+/// sources not listed are expected to be clean (`ok` for egrul and pb, `not_found` for the rest).
 macro_rules! scenario {
-    ($name:ident, $inn:literal, $decision:literal, [$($rule:literal),*], egrul: $eg:expr, pb: $pb:expr, status: $status:literal) => {
+    ($name:ident, $inn:literal, $decision:literal, [$($rule:literal),*], [$($src:literal => $st:expr),*], $status:literal) => {
         #[tokio::test]
         async fn $name() {
             let app = spawn_app().await;
             let check = app.check($inn).await;
-            assert_scenario(check, $decision, &[$($rule),*], $eg, $pb, $status).await;
+            let sources = expected_sources(&[$(($src, $st)),*]);
+            assert_scenario(check, $decision, &[$($rule),*], &sources, $status).await;
         }
     };
 }
 
+/// Clean answers (`ok` for egrul and pb, `not_found` for the rest) with `overrides` applied.
+fn expected_sources(
+    overrides: &[(&'static str, (&'static str, Option<&'static str>))],
+) -> Vec<(&'static str, (&'static str, Option<&'static str>))> {
+    ["egrul", "pb", "fedresurs", "bankrot", "kad"]
+        .into_iter()
+        .map(|name| {
+            let clean = if matches!(name, "egrul" | "pb") {
+                OK
+            } else {
+                NOT_FOUND
+            };
+            let st = overrides
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(clean, |(_, st)| *st);
+            (name, st)
+        })
+        .collect()
+}
+
 const OK: (&str, Option<&str>) = ("ok", None);
 const NOT_FOUND: (&str, Option<&str>) = ("not_found", None);
+const fn unavailable(reason: &'static str) -> (&'static str, Option<&'static str>) {
+    ("unavailable", Some(reason))
+}
 
-scenario!(clean_company_is_approved, "7701000019", "approve", [], egrul: OK, pb: OK, status: "ACTIVE");
-scenario!(liquidated_is_rejected, "7701000026", "reject", ["terminated", "no_reporting"], egrul: OK, pb: OK, status: "LIQUIDATED");
-scenario!(in_liquidation_is_rejected, "7701000033", "reject", ["liquidating"], egrul: OK, pb: OK, status: "LIQUIDATING");
-scenario!(bankruptcy_stage_is_rejected, "7701000040", "reject", ["bankruptcy_stage", "tax_arrears"], egrul: OK, pb: OK, status: "BANKRUPTCY");
-scenario!(reorganizing_goes_to_review, "7701000058", "review", ["reorganizing"], egrul: OK, pb: OK, status: "REORGANIZING_CEASES");
-scenario!(unreliable_data_goes_to_review, "7701000065", "review", ["unreliable_data"], egrul: OK, pb: OK, status: "ACTIVE");
-scenario!(mass_address_and_arrears_lower_the_score, "7701000072", "review", ["mass_address", "tax_arrears"], egrul: OK, pb: OK, status: "ACTIVE");
-scenario!(entrepreneur_is_approved, "770100000142", "approve", [], egrul: OK, pb: OK, status: "ACTIVE");
-scenario!(unknown_company_is_not_approved, "7701000080", "review", ["unknown_company"], egrul: NOT_FOUND, pb: NOT_FOUND, status: "UNKNOWN");
-scenario!(person_who_is_not_an_entrepreneur_is_not_approved, "770100000216", "review", ["unknown_company"], egrul: NOT_FOUND, pb: NOT_FOUND, status: "UNKNOWN");
-scenario!(captcha_is_unavailable_not_clean, "7701000097", "review", ["required_source_unchecked"], egrul: ("unavailable", Some("captcha")), pb: ("unavailable", Some("captcha")), status: "UNKNOWN");
-scenario!(garbage_is_unavailable_not_clean, "7701000114", "review", ["required_source_unchecked"], egrul: ("unavailable", Some("garbage")), pb: ("unavailable", Some("garbage")), status: "UNKNOWN");
-scenario!(young_company_goes_to_review, "7701000121", "review", ["young_company"], egrul: OK, pb: OK, status: "ACTIVE");
-scenario!(exclusion_pending_is_rejected, "7701000139", "reject", ["exclusion_pending", "no_reporting"], egrul: OK, pb: OK, status: "EXCLUSION_PENDING");
-scenario!(unrecognised_status_goes_to_review, "7701000146", "review", ["status_unrecognised"], egrul: OK, pb: OK, status: "ACTIVE");
-scenario!(pb_refusal_goes_to_review, "7701000153", "review", ["required_source_unchecked"], egrul: OK, pb: ("unavailable", Some("http_403")), status: "ACTIVE");
+scenario!(
+    clean_company_is_approved,
+    "7701000019",
+    "approve",
+    [],
+    [],
+    "ACTIVE"
+);
+scenario!(
+    liquidated_is_rejected,
+    "7701000026",
+    "reject",
+    ["terminated", "no_reporting"],
+    [],
+    "LIQUIDATED"
+);
+scenario!(
+    in_liquidation_is_rejected,
+    "7701000033",
+    "reject",
+    ["liquidating"],
+    [],
+    "LIQUIDATING"
+);
+scenario!(bankruptcy_stage_is_rejected, "7701000040", "reject",
+    ["bankruptcy_stage", "bankruptcy_active", "bankruptcy_case_as_debtor", "tax_arrears"],
+    ["fedresurs" => OK, "bankrot" => OK, "kad" => OK], "BANKRUPTCY");
+scenario!(
+    reorganizing_goes_to_review,
+    "7701000058",
+    "review",
+    ["reorganizing"],
+    [],
+    "REORGANIZING_CEASES"
+);
+scenario!(
+    unreliable_data_goes_to_review,
+    "7701000065",
+    "review",
+    ["unreliable_data"],
+    [],
+    "ACTIVE"
+);
+scenario!(
+    mass_address_and_arrears_lower_the_score,
+    "7701000072",
+    "review",
+    ["mass_address", "tax_arrears"],
+    [],
+    "ACTIVE"
+);
+scenario!(
+    entrepreneur_is_approved,
+    "770100000142",
+    "approve",
+    [],
+    [],
+    "ACTIVE"
+);
+scenario!(unknown_company_is_not_approved, "7701000080", "review", ["unknown_company"],
+    ["egrul" => NOT_FOUND, "pb" => NOT_FOUND], "UNKNOWN");
+scenario!(person_who_is_not_an_entrepreneur_is_not_approved, "770100000216", "review", ["unknown_company"],
+    ["egrul" => NOT_FOUND, "pb" => NOT_FOUND], "UNKNOWN");
+scenario!(captcha_is_unavailable_not_clean, "7701000097", "review", ["required_source_unchecked"],
+    ["egrul" => unavailable("captcha"), "pb" => unavailable("captcha")], "UNKNOWN");
+scenario!(garbage_is_unavailable_not_clean, "7701000114", "review", ["required_source_unchecked", "court_cases_unchecked"],
+    ["egrul" => unavailable("garbage"), "pb" => unavailable("garbage"), "fedresurs" => unavailable("garbage"),
+     "bankrot" => unavailable("garbage"), "kad" => unavailable("garbage")], "UNKNOWN");
+scenario!(
+    young_company_goes_to_review,
+    "7701000121",
+    "review",
+    ["young_company"],
+    [],
+    "ACTIVE"
+);
+scenario!(
+    exclusion_pending_is_rejected,
+    "7701000139",
+    "reject",
+    ["exclusion_pending", "no_reporting"],
+    [],
+    "EXCLUSION_PENDING"
+);
+scenario!(
+    unrecognised_status_goes_to_review,
+    "7701000146",
+    "review",
+    ["status_unrecognised"],
+    [],
+    "ACTIVE"
+);
+scenario!(pb_refusal_goes_to_review, "7701000153", "review", ["required_source_unchecked"],
+    ["pb" => unavailable("http_403")], "ACTIVE");
+
+// ── Bankruptcy, notices and court cases ──
+
+scenario!(observation_is_rejected_though_pb_still_says_active, "7702000205", "reject",
+    ["bankruptcy_stage", "bankruptcy_active", "bankruptcy_case_as_debtor"],
+    ["fedresurs" => OK, "bankrot" => OK, "kad" => OK], "BANKRUPTCY");
+scenario!(competitive_proceedings_are_rejected, "7702000212", "reject",
+    ["bankruptcy_stage", "bankruptcy_active"], ["fedresurs" => OK, "bankrot" => OK], "BANKRUPTCY");
+scenario!(a_creditors_intention_about_the_company_goes_to_review, "7702000220", "review",
+    ["creditor_intent"], ["fedresurs" => OK], "ACTIVE");
+scenario!(intentions_the_company_publishes_about_others_are_no_signal, "7702000237", "approve",
+    [], ["fedresurs" => OK], "ACTIVE");
+scenario!(a_reorganization_notice_goes_to_review, "7702000244", "review",
+    ["reorganization_notice"], ["fedresurs" => OK], "ACTIVE");
+scenario!(a_liquidation_notice_is_rejected, "7702000251", "reject",
+    ["liquidation_notice"], ["fedresurs" => OK], "ACTIVE");
+scenario!(many_cases_as_respondent_lower_the_score, "7702000269", "review",
+    ["many_respondent_cases"], ["kad" => OK], "ACTIVE");
+scenario!(a_bankruptcy_case_as_debtor_in_kad_is_rejected, "7702000276", "reject",
+    ["bankruptcy_case_as_debtor"], ["kad" => OK], "ACTIVE");
+scenario!(a_truncated_fedresurs_page_cannot_prove_absence, "7702000283", "review",
+    ["required_source_unchecked"], ["fedresurs" => unavailable("incomplete")], "ACTIVE");
+scenario!(kad_blocked_is_a_visible_reason_not_a_review, "7702000290", "approve",
+    ["court_cases_unchecked"], ["kad" => unavailable("blocked")], "ACTIVE");
+scenario!(fedresurs_refusal_goes_to_review, "7702000300", "review",
+    ["required_source_unchecked"], ["fedresurs" => unavailable("http_403")], "ACTIVE");
+scenario!(an_ended_bankruptcy_is_no_signal, "7702000318", "approve", [], ["bankrot" => OK], "ACTIVE");
 
 #[tokio::test]
 async fn slow_registries_time_out_as_unavailable() {
@@ -67,12 +196,19 @@ async fn slow_registries_time_out_as_unavailable() {
     })
     .await;
     let check = app.check("7701000107").await;
+    let t = unavailable("timeout");
+    let all = [
+        ("egrul", t),
+        ("pb", t),
+        ("fedresurs", t),
+        ("bankrot", t),
+        ("kad", t),
+    ];
     assert_scenario(
         check,
         "review",
-        &["required_source_unchecked"],
-        ("unavailable", Some("timeout")),
-        ("unavailable", Some("timeout")),
+        &["required_source_unchecked", "court_cases_unchecked"],
+        &all,
         "UNKNOWN",
     )
     .await;
@@ -104,7 +240,7 @@ async fn reasons_carry_rendered_messages_and_their_inputs() {
     assert_eq!(input["value"], "BANKRUPTCY");
     assert_eq!(input["source"], "pb");
     assert!(input["as_of"].is_string());
-    let arrears = &check["reasons"][1];
+    let arrears = &check["reasons"][3];
     assert_eq!(
         (arrears["effect"].as_str(), arrears["delta"].as_i64()),
         (Some("score"), Some(-25))

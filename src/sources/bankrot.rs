@@ -1,0 +1,86 @@
+//! bankrot.fedresurs.ru (ЕФРСБ list of bankrupts, registries.md §4.4): `cmpbankrupts` for
+//! companies, `prsnbankrupts` for persons. Being absent is the clean answer. The counter
+//! is `total` (not `found`), and names may carry HTML entities.
+
+use super::http::{date_field, flag_field, number_field, str_field};
+use super::{Flow, Presence, Source, SourceError};
+use crate::domain::{CompanyStatus, Inn};
+use serde_json::Value;
+
+pub struct Bankrot;
+
+const HEADERS: &[(&str, &str)] = &[
+    ("Accept", "application/json, text/plain, */*"),
+    ("Referer", "https://bankrot.fedresurs.ru/"),
+    ("Origin", "https://bankrot.fedresurs.ru"),
+];
+
+#[async_trait::async_trait]
+impl Source for Bankrot {
+    fn name(&self) -> &'static str {
+        "bankrot"
+    }
+
+    async fn run(&self, inn: &Inn, flow: &mut Flow) -> Result<Presence, SourceError> {
+        let list = if inn.is_legal_entity() {
+            "cmpbankrupts"
+        } else {
+            "prsnbankrupts"
+        };
+        flow.warm_up(
+            &format!("/bankrupts?searchString={inn}"),
+            &[("Referer", "https://bankrot.fedresurs.ru/")],
+        )
+        .await;
+        let answer = flow
+            .get_json(
+                &format!(
+                    "/backend/{list}?searchString={inn}&isActiveLegalCase=null&limit=15&offset=0"
+                ),
+                HEADERS,
+            )
+            .await?;
+        let rows = match answer.get("pageData") {
+            Some(Value::Array(rows)) => rows.as_slice(),
+            _ => return Err(SourceError::Garbage("no `pageData` list".into())),
+        };
+        let Some(row) = rows
+            .iter()
+            .find(|r| str_field(r, "inn").as_deref() == Some(inn.as_str()))
+        else {
+            let total = number_field(&answer, "total").unwrap_or(0.0) as usize;
+            if total > rows.len() {
+                return Err(SourceError::Incomplete(format!(
+                    "{total} matches, {} rows read, INN not among them",
+                    rows.len()
+                )));
+            }
+            return Ok(Presence::NotFound);
+        };
+        let f = &mut flow.findings;
+        if let Some(name) = str_field(row, "name").or_else(|| str_field(row, "fio")) {
+            f.name = Some(html_escape::decode_html_entities(&name).into_owned());
+        }
+        let case = row.get("lastLegalCase").unwrap_or(&Value::Null);
+        let stage = case
+            .get("status")
+            .and_then(|s| str_field(s, "description"))
+            .or_else(|| str_field(row, "status"))
+            .map(|s| s.into_owned());
+        f.bankruptcy_case_number = str_field(case, "number").map(|s| s.into_owned());
+        let ended = stage.as_deref().is_some_and(|s| {
+            let s = s.to_lowercase();
+            s.contains("заверш") || s.contains("прекращ")
+        });
+        let active = flag_field(row, "isActive").unwrap_or(!ended) && !ended;
+        f.bankruptcy_active = Some(active);
+        if active {
+            f.bankruptcy_stage = stage;
+            f.status_since = case
+                .get("status")
+                .and_then(|s| date_field(s, "date").or_else(|| date_field(s, "updateDate")));
+            f.raise_status(CompanyStatus::Bankruptcy);
+        }
+        Ok(Presence::Found)
+    }
+}

@@ -1,0 +1,232 @@
+//! fedresurs.rs (ЕФРСБ and «факты деятельности», registries.md §4.1–4.3): the company (or
+//! person) search by INN, its bankruptcy card, and its publications read with the role
+//! rules of §4.3 — a message counts only when the company's role in it says so.
+
+use super::http::{date_field, flag_field, number_field, str_field};
+use super::{Flow, Presence, Source, SourceError};
+use crate::domain::{CompanyStatus, Inn};
+use chrono::NaiveDate;
+use serde_json::Value;
+
+pub struct Fedresurs;
+
+const ACCEPT: (&str, &str) = ("Accept", "application/json, text/plain, */*");
+/// Without a Referer the backend answers a bare 403.
+const REFERER: (&str, &str) = ("Referer", "https://fedresurs.ru/");
+const PAGE: usize = 15;
+
+#[async_trait::async_trait]
+impl Source for Fedresurs {
+    fn name(&self) -> &'static str {
+        "fedresurs"
+    }
+
+    async fn run(&self, inn: &Inn, flow: &mut Flow) -> Result<Presence, SourceError> {
+        let (collection, card_page) = if inn.is_legal_entity() {
+            ("companies", "company")
+        } else {
+            ("persons", "person")
+        };
+        let search = flow
+            .get_json(
+                &format!("/backend/{collection}?searchString={inn}&limit={PAGE}&offset=0"),
+                &[ACCEPT, REFERER],
+            )
+            .await?;
+        let rows = page_data(&search)?;
+        let Some(row) = rows
+            .iter()
+            .find(|r| str_field(r, "inn").as_deref() == Some(inn.as_str()))
+        else {
+            let found = number_field(&search, "found").unwrap_or(0.0) as usize;
+            if found > rows.len() {
+                return Err(SourceError::Incomplete(format!(
+                    "{found} matches, {} rows read, INN not among them",
+                    rows.len()
+                )));
+            }
+            return Ok(Presence::NotFound);
+        };
+        let guid = str_field(row, "guid")
+            .ok_or_else(|| SourceError::Garbage("row without guid".into()))?
+            .into_owned();
+        if let Some(name) = str_field(row, "name") {
+            flow.findings.name = Some(name.into_owned());
+        }
+        if let Some(status) = str_field(row, "status") {
+            read_status_text(&status, flow);
+        }
+
+        let referer = format!("https://fedresurs.ru/{card_page}/{guid}");
+        match flow
+            .get_json(
+                &format!("/backend/{collection}/{guid}/bankruptcy"),
+                &[ACCEPT, ("Referer", &referer)],
+            )
+            .await
+        {
+            Ok(card) => read_bankruptcy_card(&card, flow),
+            // No bankruptcy card is an answer too: there is no procedure to show.
+            Err(SourceError::Http(404)) => {}
+            Err(e) => return Err(e),
+        }
+
+        let referer = format!("https://fedresurs.ru/{collection}/{guid}");
+        for page in 0..flow.max_pages {
+            let offset = page as usize * PAGE;
+            let answer = flow
+                .get_json(
+                    &format!(
+                        "/backend/{collection}/{guid}/publications?limit={PAGE}&offset={offset}"
+                    ),
+                    &[ACCEPT, ("Referer", &referer)],
+                )
+                .await?;
+            let messages = page_data(&answer)?;
+            for m in messages {
+                read_message(m, &guid, flow);
+            }
+            let found = number_field(&answer, "found").unwrap_or(0.0) as usize;
+            if messages.is_empty() || offset + messages.len() >= found {
+                break;
+            }
+        }
+        Ok(Presence::Found)
+    }
+}
+
+fn page_data(answer: &Value) -> Result<&[Value], SourceError> {
+    match answer.get("pageData") {
+        Some(Value::Array(rows)) => Ok(rows),
+        _ => Err(SourceError::Garbage("no `pageData` list".into())),
+    }
+}
+
+/// The words of S-FR1: an ended procedure first, then an active stage, then "active".
+fn read_status_text(text: &str, flow: &mut Flow) {
+    let t = text.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    let f = &mut flow.findings;
+    f.status_text = Some(text.to_owned());
+    if has(&["прекращ", "заверш"]) {
+        f.bankruptcy_active.get_or_insert(false);
+    } else if has(&[
+        "несостоятельн",
+        "банкрот",
+        "конкурсное производство",
+        "наблюдение",
+        "внешнее управление",
+        "финансовое оздоровление",
+        "реструктуризация долгов",
+        "реализация имущества",
+    ]) {
+        f.bankruptcy_active = Some(true);
+        f.bankruptcy_stage.get_or_insert_with(|| text.to_owned());
+        f.raise_status(CompanyStatus::Bankruptcy);
+    } else if has(&["действующ"]) {
+        f.bankruptcy_active.get_or_insert(false);
+        f.raise_status(CompanyStatus::Active);
+    } else {
+        f.status_unrecognised = Some(text.to_owned());
+    }
+}
+
+/// `legalCases` (newest first) and `intentionMessages` of the bankruptcy card.
+fn read_bankruptcy_card(card: &Value, flow: &mut Flow) {
+    let f = &mut flow.findings;
+    if let Some(case) = card
+        .get("legalCases")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+    {
+        let status = case.get("status").unwrap_or(&Value::Null);
+        let name = str_field(status, "name").map(|s| s.into_owned());
+        let code = str_field(status, "code")
+            .map(|s| s.into_owned())
+            .unwrap_or_default();
+        let ended = code.eq_ignore_ascii_case("Completed")
+            || name.as_deref().is_some_and(|n| {
+                let n = n.to_lowercase();
+                n.contains("заверш") || n.contains("прекращ")
+            });
+        f.bankruptcy_case_number = str_field(case, "number").map(|s| s.into_owned());
+        if ended {
+            f.bankruptcy_active.get_or_insert(false);
+        } else {
+            f.bankruptcy_active = Some(true);
+            f.bankruptcy_stage = name.or(Some(code));
+            f.raise_status(CompanyStatus::Bankruptcy);
+        }
+    }
+    for m in card
+        .get("intentionMessages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let kind = str_field(m, "typeName").unwrap_or_default().to_lowercase();
+        let date = date_field(m, "datePublish");
+        // The card is the company's own: every intention in it is about the company as debtor.
+        if kind.contains("кредитора") {
+            latest(&mut f.creditor_intent_on, date);
+        } else if kind.contains("должника") {
+            latest(&mut f.debtor_intent_on, date);
+        }
+    }
+}
+
+fn latest(slot: &mut Option<NaiveDate>, date: Option<NaiveDate>) {
+    if date > *slot {
+        *slot = date;
+    }
+}
+
+/// The role rules of registries.md §4.3. A message whose publisher has no guid cannot be
+/// decided where the rule depends on the publisher: it is counted as "role unclear".
+fn read_message(m: &Value, company: &str, flow: &mut Flow) {
+    if flag_field(m, "isAnnulled") == Some(true) {
+        return;
+    }
+    let Some(kind) = str_field(m, "type").or_else(|| str_field(m, "title")) else {
+        return;
+    };
+    let kind = kind.to_lowercase();
+    let date = date_field(m, "datePublish");
+    let publisher = m
+        .get("publisher")
+        .and_then(|p| str_field(p, "guid"))
+        .map(|g| g.into_owned());
+    let participant = m
+        .get("participants")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| {
+            ps.iter()
+                .any(|p| str_field(p, "guid").as_deref() == Some(company))
+        });
+    let f = &mut flow.findings;
+    if kind.contains("намерение кредитора") {
+        match &publisher {
+            None => *f.role_unclear_messages.get_or_insert(0) += 1,
+            Some(p) if participant && p != company => latest(&mut f.creditor_intent_on, date),
+            Some(_) => {}
+        }
+    } else if kind.contains("намерение должника") {
+        match &publisher {
+            None => *f.role_unclear_messages.get_or_insert(0) += 1,
+            Some(p) if p == company => latest(&mut f.debtor_intent_on, date),
+            Some(_) => {}
+        }
+    } else if kind.contains("ликвидация юридического лица") {
+        match &publisher {
+            None => *f.role_unclear_messages.get_or_insert(0) += 1,
+            Some(p) if p == company => latest(&mut f.liquidation_notice_on, date),
+            Some(_) => {}
+        }
+    } else if kind.contains("недостоверност") {
+        if participant {
+            f.unreliable_data = Some(true);
+        }
+    } else if kind.contains("реорганизация") {
+        latest(&mut f.reorganization_notice_on, date);
+    }
+}

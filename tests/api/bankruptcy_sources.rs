@@ -1,0 +1,371 @@
+//! fedresurs, bankrot and kad against wiremock: requests as the registries expect them,
+//! the parsing rules, and their failure shapes.
+
+use crate::fixture;
+use crate::helpers::{Registries, TestApp, rule_ids, source, spawn_app_with};
+use crate::mocks::{self, json};
+use wiremock::matchers::{body_partial_json, header, header_regex, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn app_with(
+    name: &'static str,
+    server: &MockServer,
+    tweak: impl FnOnce(&mut kontragent::config::Settings),
+) -> TestApp {
+    spawn_app_with(Registries::Each(vec![(name, server.uri())]), |s| {
+        for (_, src) in s.sources.iter_mut() {
+            src.retry_base_ms = 5;
+        }
+        tweak(s)
+    })
+    .await
+}
+
+fn unavailable(reason: &str) -> (String, Option<String>) {
+    ("unavailable".into(), Some(reason.into()))
+}
+
+// ── fedresurs ──
+
+async fn fedresurs(search: &str, card: ResponseTemplate, pages: &[&str]) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/backend/companies"))
+        .and(header("referer", "https://fedresurs.ru/"))
+        .respond_with(json(search))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/backend/companies"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_suffix("/bankruptcy"))
+        .respond_with(card)
+        .mount(&server)
+        .await;
+    for (i, page) in pages.iter().enumerate() {
+        Mock::given(method("GET"))
+            .and(path_suffix("/publications"))
+            .and(query_param("offset", (i * 15).to_string()))
+            .respond_with(json(page))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+fn path_suffix(suffix: &'static str) -> wiremock::matchers::PathRegexMatcher {
+    wiremock::matchers::path_regex(format!("{}$", regex_escape(suffix)))
+}
+
+fn regex_escape(s: &str) -> String {
+    s.replace('.', "\\.")
+}
+
+#[tokio::test]
+async fn fedresurs_reads_the_card_and_every_publication_page() {
+    let search = r#"{"pageData":[{"guid":"g-1","inn":"7702000220","name":"ООО \"ЛЕСТОРГ\"","status":"Действующее"}],"found":1}"#;
+    let page = |offset: usize, date: &str, kind_key: &str| {
+        format!(
+            r#"{{"pageData":[{{"guid":"m{offset}","datePublish":"{date}","isAnnulled":false,"{kind_key}":"Намерение кредитора обратиться в суд с заявлением о банкротстве","publisher":{{"guid":"bank"}},"participants":[{{"guid":"g-1"}}]}}],"found":16}}"#
+        )
+    };
+    let recent = (chrono::Utc::now() - chrono::Duration::days(10))
+        .format("%Y-%m-%dT%H:%M:%S%.3f")
+        .to_string();
+    let first = page(0, "2020-01-01T00:00:00", "type");
+    // The second page uses the older `title` key.
+    let second = page(15, &recent, "title");
+    let server = fedresurs(
+        search,
+        json(r#"{"legalCases":[],"intentionMessages":[]}"#),
+        &[&first, &second],
+    )
+    .await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("7702000220").await;
+    assert_eq!(source(&check, "fedresurs"), ("ok".into(), None));
+    assert!(
+        rule_ids(&check).contains(&"creditor_intent".to_owned()),
+        "{check:#}"
+    );
+    assert_eq!(
+        mocks::hits(&server, "/backend/companies/g-1/publications").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn fedresurs_without_a_referer_would_get_403_and_that_is_unavailable() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("7702000220").await;
+    assert_eq!(source(&check, "fedresurs"), unavailable("http_403"));
+    assert_eq!(check["decision"], "review");
+}
+
+#[tokio::test]
+async fn fedresurs_451_and_html_are_unavailable() {
+    for (answer, reason) in [
+        (ResponseTemplate::new(451), "http_451"),
+        (
+            ResponseTemplate::new(200).set_body_raw(
+                fixture!("fedresurs-garbage.html").as_bytes().to_vec(),
+                "text/html",
+            ),
+            "garbage",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let app = app_with("fedresurs", &server, |_| {}).await;
+        let check = app.check("7702000220").await;
+        assert_eq!(source(&check, "fedresurs"), unavailable(reason));
+    }
+}
+
+#[tokio::test]
+async fn fedresurs_row_without_status_and_without_a_card_is_still_an_answer() {
+    let search =
+        r#"{"pageData":[{"guid":"g-2","inn":"7702000220","name":"ООО \"ЛЕСТОРГ\""}],"found":1}"#;
+    let server = fedresurs(
+        search,
+        ResponseTemplate::new(404),
+        &[r#"{"pageData":[],"found":0}"#],
+    )
+    .await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("7702000220").await;
+    assert_eq!(source(&check, "fedresurs"), ("ok".into(), None));
+}
+
+#[tokio::test]
+async fn fedresurs_completed_case_is_not_an_active_bankruptcy() {
+    let search = r#"{"pageData":[{"guid":"g-3","inn":"7702000220","name":"X","status":"Производство по делу о банкротстве завершено"}],"found":1}"#;
+    let card = r#"{"legalCases":[{"number":"А40-1/2019","status":{"code":"Completed","name":"Завершено"}}],"intentionMessages":[]}"#;
+    let server = fedresurs(search, json(card), &[r#"{"pageData":[],"found":0}"#]).await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("7702000220").await;
+    let ids = rule_ids(&check);
+    assert!(!ids.contains(&"bankruptcy_active".to_owned()), "{ids:?}");
+    assert_eq!(check["company"]["bankruptcy_active"], false);
+}
+
+#[tokio::test]
+async fn fedresurs_persons_are_searched_for_twelve_digit_inns() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/backend/persons"))
+        .and(query_param("searchString", "770100000142"))
+        .respond_with(json(r#"{"pageData":[],"found":0}"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("770100000142").await;
+    assert_eq!(source(&check, "fedresurs").0, "not_found");
+}
+
+// ── bankrot ──
+
+#[tokio::test]
+async fn bankrot_unescapes_names_and_reads_the_last_case() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/backend/cmpbankrupts"))
+        .and(query_param("searchString", "7702000205"))
+        .and(query_param("isActiveLegalCase", "null"))
+        .and(header("origin", "https://bankrot.fedresurs.ru"))
+        .respond_with(json(fixture!("bankrot-observation.json")))
+        .mount(&server)
+        .await;
+    let app = app_with("bankrot", &server, |_| {}).await;
+    let check = app.check("7702000205").await;
+    assert_eq!(source(&check, "bankrot"), ("ok".into(), None));
+    assert_eq!(check["company"]["name"], "ООО \"ОПОРА-СТРОЙ\"");
+    assert_eq!(
+        check["company"]["bankruptcy_case_number"],
+        "А40-123456/2025"
+    );
+    assert_eq!(check["company"]["bankruptcy_stage"], "Наблюдение");
+    assert_eq!(check["decision"], "reject");
+}
+
+#[tokio::test]
+async fn bankrot_total_beyond_the_rows_read_is_incomplete() {
+    let server = MockServer::start().await;
+    let other = r#"{"pageData":[{"guid":"x","name":"ООО &quot;ДРУГОЕ&quot;","inn":"7709999999","isActive":true}],"total":31}"#;
+    Mock::given(method("GET"))
+        .and(path("/backend/cmpbankrupts"))
+        .respond_with(json(other))
+        .mount(&server)
+        .await;
+    let app = app_with("bankrot", &server, |_| {}).await;
+    let check = app.check("7702000205").await;
+    assert_eq!(source(&check, "bankrot"), unavailable("incomplete"));
+}
+
+#[tokio::test]
+async fn bankrot_empty_is_the_clean_answer() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/backend/prsnbankrupts"))
+        .respond_with(json(fixture!("bankrot-empty.json")))
+        .mount(&server)
+        .await;
+    let app = app_with("bankrot", &server, |_| {}).await;
+    let check = app.check("770100000142").await;
+    assert_eq!(source(&check, "bankrot"), ("not_found".into(), None));
+}
+
+// ── kad ──
+
+const COOKIE: &str = "wasm=0123456789abcdef0123456789abcdef; CUID=1";
+
+fn with_cookie(s: &mut kontragent::config::Settings) {
+    s.sources.kad.cookie = kontragent::config::Secret::new(COOKIE);
+}
+
+#[tokio::test]
+async fn kad_queries_each_role_with_the_configured_cookie() {
+    let server = MockServer::start().await;
+    let rows = fixture!("kad-many-respondent.html")
+        .replace("{{inn}}", "7702000269")
+        .replace("{{name}}", "ООО \"СПОРЩИК\"");
+    Mock::given(method("POST"))
+        .and(path("/Kad/SearchInstances"))
+        .and(body_partial_json(serde_json::json!({"CaseType": "B"})))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            br#"<input type="hidden" id="documentsTotalCount" value="0" />"#.to_vec(),
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/Kad/SearchInstances"))
+        .and(header_regex("cookie", "wasm=[0-9a-f]{32}"))
+        .and(header("x-date-format", "iso"))
+        .and(header("x-requested-with", "XMLHttpRequest"))
+        .and(body_partial_json(
+            serde_json::json!({"Sides": [{"Name": "7702000269", "Type": 1}], "DateFrom": null}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(rows.into_bytes(), "text/html"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/Kad/SearchInstances"))
+        .and(body_partial_json(
+            serde_json::json!({"Sides": [{"Type": 0}]}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            br#"<input type="hidden" id="documentsTotalCount" value="3" />"#.to_vec(),
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/Kad/SearchInstances"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            br#"<input type="hidden" id="documentsTotalCount" value="14" />"#.to_vec(),
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    let app = app_with("kad", &server, with_cookie).await;
+    let check = app.check("7702000269").await;
+    assert_eq!(source(&check, "kad"), ("ok".into(), None));
+    let court = &check["company"]["court"];
+    assert_eq!(
+        (
+            &court["respondent_total"],
+            &court["respondent_12m"],
+            &court["plaintiff_total"],
+            &court["bankruptcy_as_debtor"]
+        ),
+        (
+            &serde_json::json!(37),
+            &serde_json::json!(14),
+            &serde_json::json!(3),
+            &serde_json::json!(0)
+        )
+    );
+    assert_eq!(court["cases"].as_array().unwrap().len(), 5);
+    assert_eq!(court["cases"][0]["role"], "respondent");
+    assert_eq!(mocks::hits(&server, "/Kad/SearchInstances").await, 4);
+    let reason = check["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule_id"] == "many_respondent_cases")
+        .unwrap();
+    assert_eq!(
+        reason["message"],
+        "14 cases as respondent in 12 months (37 in all)"
+    );
+}
+
+#[tokio::test]
+async fn kad_without_a_wasm_cookie_is_blocked_without_asking() {
+    let server = MockServer::start().await;
+    let app = app_with("kad", &server, |_| {}).await;
+    let check = app.check("7702000269").await;
+    assert_eq!(source(&check, "kad"), unavailable("blocked"));
+    assert_eq!(mocks::hits(&server, "/Kad/SearchInstances").await, 0);
+    assert!(rule_ids(&check).contains(&"court_cases_unchecked".to_owned()));
+}
+
+#[tokio::test]
+async fn kad_451_and_ddos_guard_are_blocked() {
+    for answer in [
+        ResponseTemplate::new(451).set_body_raw(fixture!("kad-451.html").as_bytes().to_vec(), "text/html"),
+        ResponseTemplate::new(200)
+            .set_body_raw(b"<html><head><title>DDoS-Guard</title></head><body>Checking your browser</body></html>".to_vec(), "text/html"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(answer).mount(&server).await;
+        let app = app_with("kad", &server, with_cookie).await;
+        let check = app.check("7702000269").await;
+        assert_eq!(source(&check, "kad"), unavailable("blocked"));
+        assert_eq!(mocks::hits(&server, "/Kad/SearchInstances").await, 1, "an anti-bot answer is not retried");
+    }
+}
+
+#[tokio::test]
+async fn kad_json_shaped_answers_are_read() {
+    let server = MockServer::start().await;
+    let body = r#"{"Success":true,"Result":{"TotalCount":1,"Items":[{"CaseId":"c1","CaseNumber":"А40-77/2026","CaseType":"Б","Date":"2026-02-01T00:00:00","CourtName":"АС города Москвы","Respondents":[{"Name":"X","Inn":"7702000276"}]}]}}"#;
+    Mock::given(method("POST"))
+        .respond_with(json(body))
+        .mount(&server)
+        .await;
+    let app = app_with("kad", &server, with_cookie).await;
+    let check = app.check("7702000276").await;
+    assert_eq!(source(&check, "kad").0, "ok");
+    assert_eq!(check["company"]["court"]["cases"][0]["kind"], "bankruptcy");
+    assert!(rule_ids(&check).contains(&"bankruptcy_case_as_debtor".to_owned()));
+}
+
+#[tokio::test]
+async fn kad_error_page_is_garbage() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            fixture!("kad-garbage.html").as_bytes().to_vec(),
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    let app = app_with("kad", &server, with_cookie).await;
+    let check = app.check("7702000276").await;
+    assert_eq!(source(&check, "kad"), unavailable("garbage"));
+}
