@@ -358,6 +358,16 @@ mod tests {
   <td class="plaintiff"><span class="js-rollover"><strong>ООО "КРЕДО-СТРОЙ"</strong><span class="js-rolloverHtml">ИНН: 7701000040</span></span></td>
   <td class="respondent"><span class="js-rollover"><strong>Данные скрыты</strong><span class="js-rolloverHtml">Данные скрыты</span></span></td>
 </tr>
+<tr>
+  <td class="num"><div class="b-container"><div class="civil"><span>20.01.2026</span></div>
+    <a class="num_case" href="/Card/0b1c2d3e-0000-4000-8000-000000000003">А40-777/2026</a></div></td>
+  <td class="court"><div title="АС города Москвы">АС города Москвы</div></td>
+  <td class="plaintiff"><span class="js-rollover"><strong>ИП Петров</strong><span class="js-rolloverHtml">ИНН: 770100000142</span></span></td>
+  <td class="respondent">
+    <span class="js-rollover"><strong>ООО "ПЕРВЫЙ"</strong><span class="js-rolloverHtml">ИНН: 7709999999</span></span>
+    <div class="more"><span class="js-rollover"><strong>ООО "КРЕДО-СТРОЙ"</strong><span class="js-rolloverHtml">ИНН: 7701000040</span></span></div>
+  </td>
+</tr>
 <input type="hidden" id="documentsPage" value="1" />
 <input type="hidden" id="documentsTotalCount" value="37" />
 <input type="hidden" id="documentsPagesCount" value="2" />"#;
@@ -367,7 +377,7 @@ mod tests {
         let inn = Inn::parse("7701000040").unwrap();
         let page = parse(ROWS.as_bytes(), &inn).unwrap();
         assert_eq!(page.total, 37);
-        assert_eq!(page.cases.len(), 2);
+        assert_eq!(page.cases.len(), 3);
         let a = &page.cases[0];
         assert_eq!(
             (a.number.as_str(), a.kind.as_str(), a.role.as_str()),
