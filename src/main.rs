@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use kontragent::check::{Check, CheckRequest};
 use kontragent::config::Settings;
 use kontragent::domain::Inn;
-use kontragent::scoring::Ruleset;
+use kontragent::scoring::{Ruleset, golden};
 use kontragent::startup::{self, Application};
 use kontragent::{api, facts, sandbox, telemetry};
 use std::net::TcpListener;
@@ -74,10 +74,22 @@ enum RulesCommand {
         /// Defaults to rules.path.
         path: Option<PathBuf>,
     },
+    /// Run the golden cases (rules/tests/*.toml) against a ruleset and show what differs.
+    Test {
+        /// The ruleset (defaults to rules.path).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// A directory or a file of cases (defaults to `tests/` beside the ruleset).
+        cases: Option<PathBuf>,
+    },
     /// List every fact a rule condition may read.
     Facts {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Print the Markdown table of rules/FACTS.md.
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -158,9 +170,55 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            RulesCommand::Facts { json } => {
+            RulesCommand::Test { rules, cases } => {
+                let rules = rules.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
+                let ruleset = match Ruleset::load_file(&rules) {
+                    Ok(rs) => rs,
+                    Err(errors) => {
+                        for e in &errors {
+                            eprintln!("{}: {e}", rules.display());
+                        }
+                        std::process::exit(1);
+                    }
+                };
+                let cases = cases.unwrap_or_else(|| {
+                    rules
+                        .parent()
+                        .unwrap_or(std::path::Path::new("."))
+                        .join("tests")
+                });
+                let profile = &settings.rules.default_profile;
+                let outcomes = if cases.is_dir() {
+                    golden::run_dir(&ruleset, &cases, profile)
+                } else {
+                    golden::run_file(&ruleset, &cases, profile)
+                }
+                .map_err(|e| anyhow::anyhow!(e))?;
+                let failed = outcomes.iter().filter(|o| !o.passed()).count();
+                for o in &outcomes {
+                    if o.passed() {
+                        println!("ok    {} — {}", o.file, o.name);
+                    } else {
+                        println!("FAIL  {} — {}", o.file, o.name);
+                        for p in &o.problems {
+                            println!("        {p}");
+                        }
+                    }
+                }
+                println!(
+                    "{} cases: {} passed, {failed} failed",
+                    outcomes.len(),
+                    outcomes.len() - failed
+                );
+                if failed > 0 {
+                    std::process::exit(1);
+                }
+            }
+            RulesCommand::Facts { json, markdown } => {
                 let catalog = facts::catalog();
-                if json {
+                if markdown {
+                    print!("{}", facts::catalog_markdown());
+                } else if json {
                     println!("{}", serde_json::to_string_pretty(&catalog)?);
                 } else {
                     for f in catalog {

@@ -61,7 +61,7 @@ impl Ruleset {
         let mut score = profile.base_score;
         let mut worst = Decision::Approve;
         let mut reasons = Vec::new();
-        for rule in &self.rules {
+        for rule in self.rules.iter().filter(|r| r.applies_to(&profile.name)) {
             let inputs = || {
                 rule.condition
                     .reads()

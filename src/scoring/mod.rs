@@ -6,6 +6,7 @@
 
 mod condition;
 mod engine;
+pub mod golden;
 mod ruleset;
 mod template;
 

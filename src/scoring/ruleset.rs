@@ -70,6 +70,16 @@ pub struct Rule {
     pub effect: Effect,
     pub message: Template,
     pub line: usize,
+    /// The profiles the rule applies in; `None` means every profile.
+    pub profiles: Option<Vec<String>>,
+}
+
+impl Rule {
+    pub fn applies_to(&self, profile: &str) -> bool {
+        self.profiles
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|p| p == profile))
+    }
 }
 
 /// A compiled ruleset. `version` is the SHA-256 of the file's bytes.
@@ -110,6 +120,8 @@ struct RawRule {
     effect: RawEffect,
     delta: Option<i64>,
     message: Option<String>,
+    /// Limits the rule to these profiles.
+    profiles: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -237,6 +249,11 @@ impl Ruleset {
             let message = Template::parse(r.message.as_deref().unwrap_or(&r.title), &is_fact)
                 .map_err(&mut fail)
                 .ok();
+            for p in r.profiles.iter().flatten() {
+                if !profiles.contains_key(p) {
+                    fail(format!("unknown profile `{p}` in profiles"));
+                }
+            }
             if let (Some(effect), Some(condition), Some(message)) = (effect, condition, message) {
                 rules.push(Rule {
                     id: r.id,
@@ -245,6 +262,7 @@ impl Ruleset {
                     effect,
                     message,
                     line,
+                    profiles: r.profiles,
                 });
             }
         }

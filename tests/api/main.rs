@@ -13,4 +13,5 @@ mod mocks;
 mod openapi;
 mod pb;
 mod resilience;
+mod rules;
 mod scenarios;

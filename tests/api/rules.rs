@@ -1,0 +1,89 @@
+//! The shipped ruleset: its golden cases pass and cover every rule; the facts reference
+//! cannot drift from the code.
+
+use kontragent::scoring::{Ruleset, golden};
+use std::path::Path;
+
+const DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+fn default_ruleset() -> Ruleset {
+    Ruleset::load_file(&Path::new(DIR).join("rules/default.toml"))
+        .expect("the default ruleset loads")
+}
+
+#[test]
+fn every_golden_case_passes() {
+    let outcomes = golden::run_dir(
+        &default_ruleset(),
+        &Path::new(DIR).join("rules/tests"),
+        "default",
+    )
+    .unwrap();
+    assert!(outcomes.len() >= 30, "{} cases", outcomes.len());
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.passed())
+        .map(|o| format!("{} — {}: {:?}", o.file, o.name, o.problems))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
+fn every_default_rule_fires_in_some_golden_case() {
+    let ruleset = default_ruleset();
+    let outcomes =
+        golden::run_dir(&ruleset, &Path::new(DIR).join("rules/tests"), "default").unwrap();
+    for rule in &ruleset.rules {
+        assert!(
+            outcomes.iter().any(|o| o.fired.contains(&rule.id)),
+            "no golden case fires rule `{}`",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn a_failing_case_says_what_differs() {
+    let dir = std::env::temp_dir().join(format!("kt-golden-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("case.toml");
+    std::fs::write(
+        &file,
+        "[[case]]\nname = \"wrong\"\nfacts = { \"company.mass_address\" = true, \"company.nope\" = 1 }\nexpect = { decision = \"approve\", score = 100, rules = [] }\n",
+    )
+    .unwrap();
+    let outcomes = golden::run_file(&default_ruleset(), &file, "default").unwrap();
+    let problems = &outcomes[0].problems;
+    assert!(
+        problems.contains(&"unknown fact `company.nope`".to_owned()),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(&"decision: expected approve, got review".to_owned()),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(&"score: expected 100, got 80".to_owned()),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("unexpected [\"mass_address\"]")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn the_facts_reference_matches_the_code() {
+    let path = Path::new(DIR).join("rules/FACTS.md");
+    let generated = kontragent::facts::catalog_markdown();
+    if std::env::var_os("UPDATE_FACTS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "rules/FACTS.md is out of date: run `cargo run -- rules facts --markdown > rules/FACTS.md`"
+    );
+}
