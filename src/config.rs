@@ -51,6 +51,8 @@ pub struct RulesSettings {
     pub path: String,
     /// The profile used when a request names none.
     pub default_profile: String,
+    /// How often the file is looked at for changes (hot reload); `0` = never.
+    pub watch_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -238,6 +240,7 @@ impl Default for Settings {
             rules: RulesSettings {
                 path: "rules/default.toml".into(),
                 default_profile: "default".into(),
+                watch_interval_ms: 2_000,
             },
             check: CheckSettings {
                 deadline_ms: 20_000,

@@ -9,6 +9,7 @@ pub mod check;
 pub mod config;
 pub mod domain;
 pub mod facts;
+pub mod policy;
 pub mod sandbox;
 pub mod scoring;
 pub mod sources;

@@ -105,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
                 start_sandbox_if_free(&settings)?;
             }
             let app = Application::build(settings.clone()).await?;
+            reload_on_sighup(std::sync::Arc::clone(app.policy()));
             tracing::info!(
                 "listening on http://{}:{} (Swagger UI at /docs)",
                 settings.server.host,
@@ -124,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
                 settings.use_sandbox();
                 start_sandbox_if_free(&settings)?;
             }
-            let service = startup::build_check_service(&settings).await?;
+            let service = startup::build_services(&settings).await?.checks;
             let check = service
                 .run(CheckRequest {
                     inn,
@@ -237,6 +238,31 @@ async fn main() -> anyhow::Result<()> {
         },
     }
     Ok(())
+}
+
+/// `kill -HUP` reloads the ruleset (a bad file is refused; the active one stays).
+fn reload_on_sighup(policy: std::sync::Arc<kontragent::policy::Policy>) {
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match policy.reload("SIGHUP", None).await {
+                Ok(outcome) => {
+                    tracing::info!(version = %outcome.version, changed = outcome.changed, "SIGHUP reload")
+                }
+                Err(kontragent::policy::PolicyError::Invalid(errors)) => {
+                    for e in errors {
+                        tracing::error!("ruleset refused: {e}");
+                    }
+                }
+                Err(e) => tracing::error!(error = ?e, "SIGHUP reload failed"),
+            }
+        }
+    });
 }
 
 /// Starts the sandbox in this process unless something already listens on its port

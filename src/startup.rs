@@ -6,10 +6,12 @@ use crate::api::{self, AppState};
 use crate::cache::SourceCache;
 use crate::check::CheckService;
 use crate::config::Settings;
-use crate::scoring::{ActiveRules, RuleError, Ruleset};
+use crate::policy::{Policy, PolicyError};
+use crate::scoring::RuleError;
 use crate::{sources, storage};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::Arc;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -21,8 +23,6 @@ pub enum StartupError {
         path: String,
         errors: Vec<RuleError>,
     },
-    #[error("the ruleset has no profile `{0}` (rules.default_profile)")]
-    DefaultProfile(String),
     #[error("cannot open the database")]
     Store(#[from] storage::StoreError),
     #[error("cannot build the HTTP client")]
@@ -42,46 +42,55 @@ fn list(errors: &[RuleError]) -> String {
         .join("\n")
 }
 
-/// Loads and compiles the configured ruleset, refusing a bad file.
-pub fn load_rules(settings: &Settings) -> Result<Ruleset, StartupError> {
-    let path = &settings.rules.path;
-    let ruleset =
-        Ruleset::load_file(std::path::Path::new(path)).map_err(|errors| StartupError::Rules {
-            path: path.clone(),
-            errors,
-        })?;
-    if ruleset.profile(&settings.rules.default_profile).is_none() {
-        return Err(StartupError::DefaultProfile(
-            settings.rules.default_profile.clone(),
-        ));
-    }
-    Ok(ruleset)
+/// The services behind the API and the CLI.
+pub struct Services {
+    pub checks: Arc<CheckService>,
+    pub policy: Arc<Policy>,
 }
 
 /// Everything a check needs, without the HTTP server (the CLI's `check` uses this).
-pub async fn build_check_service(settings: &Settings) -> Result<Arc<CheckService>, StartupError> {
-    let ruleset = load_rules(settings)?;
+pub async fn build_services(settings: &Settings) -> Result<Services, StartupError> {
     let store = storage::connect(&settings.database.url, settings.database.max_connections).await?;
+    let policy = Policy::start(
+        PathBuf::from(&settings.rules.path),
+        settings.rules.default_profile.clone(),
+        Arc::clone(&store),
+    )
+    .await
+    .map_err(|e| match e {
+        PolicyError::Invalid(errors) => StartupError::Rules {
+            path: settings.rules.path.clone(),
+            errors,
+        },
+        PolicyError::Store(s) => StartupError::Store(s),
+    })?;
     let sources = sources::build_sources(settings)?;
-    Ok(Arc::new(CheckService::new(
+    let checks = Arc::new(CheckService::new(
         sources,
         SourceCache::new(settings),
         store,
-        Arc::new(ActiveRules::new(ruleset, settings.rules.path.clone())),
+        Arc::clone(policy.active()),
         settings.check.clone(),
         settings.rules.default_profile.clone(),
-    )))
+    ));
+    Ok(Services { checks, policy })
 }
 
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     checks: Arc<CheckService>,
+    policy: Arc<Policy>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let checks = build_check_service(&settings).await?;
+        let Services { checks, policy } = build_services(&settings).await?;
+        if settings.rules.watch_interval_ms > 0 {
+            policy.spawn_watch(std::time::Duration::from_millis(
+                settings.rules.watch_interval_ms,
+            ));
+        }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
@@ -97,6 +106,7 @@ impl Application {
         let json_limit = settings.server.max_body_bytes;
         let state = web::Data::new(AppState {
             checks: Arc::clone(&checks),
+            policy: Arc::clone(&policy),
             settings,
         });
         let server = HttpServer::new(move || {
@@ -124,6 +134,7 @@ impl Application {
             port,
             server,
             checks,
+            policy,
         })
     }
 
@@ -133,6 +144,10 @@ impl Application {
 
     pub fn checks(&self) -> &Arc<CheckService> {
         &self.checks
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

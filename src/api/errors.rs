@@ -25,8 +25,11 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// Problems in a ruleset (`invalid_ruleset` only): rule id, line, message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<crate::scoring::RuleError>>,
     /// Stable machine code: `inn_required`, `inn_digits`, `inn_length`, `inn_checksum`,
-    /// `malformed_json`, `unknown_field`, `body_too_large`, `unsupported_media_type`,
+    /// `malformed_json`, `unknown_field`, `body_too_large`, `unsupported_media_type`, `invalid_ruleset`,
     /// `invalid_field`, `unknown_profile`, `not_found`, `method_not_allowed`,
     /// `unauthorized`, `not_ready`, `internal`.
     pub code: String,
@@ -51,6 +54,8 @@ pub enum ApiError {
     },
     #[error("unknown scoring profile `{0}`")]
     UnknownProfile(String),
+    #[error("the ruleset has {} problem(s); see `errors`", .0.len())]
+    InvalidRuleset(Vec<crate::scoring::RuleError>),
     #[error("{0}")]
     NotFound(String),
     #[error("this resource does not accept that method")]
@@ -73,6 +78,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::UnknownProfile(_) => "unknown_profile",
+            ApiError::InvalidRuleset(_) => "invalid_ruleset",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unauthorized => "unauthorized",
@@ -88,6 +94,7 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => "Body too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::InvalidField { .. } | ApiError::UnknownProfile(_) => "Invalid request",
+            ApiError::InvalidRuleset(_) => "Invalid ruleset",
             ApiError::NotFound(_) => "Not found",
             ApiError::MethodNotAllowed => "Method not allowed",
             ApiError::Unauthorized => "Unauthorized",
@@ -104,9 +111,10 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Inn(_) | ApiError::InvalidField { .. } | ApiError::UnknownProfile(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Inn(_)
+            | ApiError::InvalidField { .. }
+            | ApiError::UnknownProfile(_)
+            | ApiError::InvalidRuleset(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MalformedJson(_) | ApiError::UnknownField(_) => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -136,6 +144,10 @@ impl ResponseError for ApiError {
             status: status.as_u16(),
             detail: self.to_string(),
             code: self.code().to_owned(),
+            errors: match self {
+                ApiError::InvalidRuleset(errors) => Some(errors.clone()),
+                _ => None,
+            },
         };
         let mut builder = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {

@@ -5,6 +5,7 @@ mod checks;
 mod counterparties;
 pub mod errors;
 mod health;
+mod rules;
 
 use crate::check::CheckService;
 use crate::config::Settings;
@@ -20,6 +21,7 @@ use utoipa_actix_web::{AppExt, scope};
 /// What every handler can reach.
 pub struct AppState {
     pub checks: Arc<CheckService>,
+    pub policy: Arc<crate::policy::Policy>,
     pub settings: Settings,
 }
 
@@ -35,6 +37,7 @@ pub struct AppState {
     tags(
         (name = "checks", description = "Check a counterparty"),
         (name = "counterparties", description = "What is known about an INN"),
+        (name = "rules", description = "The scoring policy: versions, validation, dry-run, reload"),
         (name = "health", description = "Liveness and readiness"),
     ),
     components(schemas(errors::Problem))
@@ -61,7 +64,12 @@ where
                 .wrap(actix_web::middleware::from_fn(require_api_key))
                 .service(checks::create_check)
                 .service(checks::get_check)
-                .service(counterparties::get_counterparty),
+                .service(counterparties::get_counterparty)
+                .service(rules::active_rules)
+                .service(rules::rule_versions)
+                .service(rules::reload_rules)
+                .service(rules::validate_rules)
+                .service(rules::dry_run),
         )
         .split_for_parts()
 }

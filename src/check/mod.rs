@@ -9,7 +9,7 @@ use crate::cache::SourceCache;
 use crate::config::CheckSettings;
 use crate::domain::Inn;
 use crate::facts;
-use crate::scoring::ActiveRules;
+use crate::scoring::{ActiveRules, Ruleset};
 use crate::sources::{ConfiguredSource, SourceError, SourceReport, SourceStatus};
 use crate::storage::{Store, StoreError, StoredCheck};
 use chrono::Utc;
@@ -80,7 +80,16 @@ impl CheckService {
         request: CheckRequest,
         callback_url: Option<String>,
     ) -> Result<(Check, tokio::task::JoinHandle<Result<Check, CheckError>>), CheckError> {
-        let profile = self.resolve_profile(request.profile.as_deref())?;
+        // One ruleset for the whole check, even if a reload lands while it runs.
+        let ruleset = self.rules.current();
+        let profile = request
+            .profile
+            .as_deref()
+            .unwrap_or(&self.default_profile)
+            .to_owned();
+        if ruleset.profile(&profile).is_none() {
+            return Err(CheckError::UnknownProfile(profile));
+        }
         let pending = Check {
             id: Uuid::now_v7(),
             inn: request.inn.to_string(),
@@ -99,7 +108,7 @@ impl CheckService {
         let service = Arc::clone(self);
         let started = pending.clone();
         let handle = tokio::spawn(async move {
-            let done = service.complete(started, &request).await;
+            let done = service.complete(started, &request, ruleset).await;
             if let (Ok(check), Some(url)) = (&done, callback_url) {
                 service.deliver_callback(&url, check).await;
             }
@@ -117,21 +126,13 @@ impl CheckService {
         }
     }
 
-    fn resolve_profile(&self, asked: Option<&str>) -> Result<String, CheckError> {
-        let name = asked.unwrap_or(&self.default_profile);
-        if self.rules.current().profile(name).is_none() {
-            return Err(CheckError::UnknownProfile(name.to_owned()));
-        }
-        Ok(name.to_owned())
-    }
-
     async fn complete(
         &self,
         mut check: Check,
         request: &CheckRequest,
+        ruleset: Arc<Ruleset>,
     ) -> Result<Check, CheckError> {
         let reports = self.gather(&request.inn, request.max_age_s).await;
-        let ruleset = self.rules.current();
         let profile = ruleset
             .profile(&check.profile)
             .ok_or_else(|| CheckError::UnknownProfile(check.profile.clone()))?

@@ -12,22 +12,19 @@ mod template;
 
 pub use condition::Condition;
 pub use engine::{Evaluation, Input, Reason};
-pub use ruleset::{Effect, Profile, Rule, RuleError, Ruleset};
+pub use ruleset::{Effect, Profile, Rule, RuleError, Ruleset, version_of};
 
 use std::sync::{Arc, RwLock};
 
 /// The active ruleset, swapped whole: a check takes one `Arc` and never sees half a ruleset.
 pub struct ActiveRules {
     current: RwLock<Arc<Ruleset>>,
-    /// Where it was loaded from, shown to operators.
-    pub path: String,
 }
 
 impl ActiveRules {
-    pub fn new(ruleset: Ruleset, path: String) -> ActiveRules {
+    pub fn new(ruleset: Ruleset) -> ActiveRules {
         ActiveRules {
             current: RwLock::new(Arc::new(ruleset)),
-            path,
         }
     }
 
@@ -35,6 +32,15 @@ impl ActiveRules {
         match self.current.read() {
             Ok(guard) => Arc::clone(&guard),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Makes `ruleset` the one every new check uses.
+    pub fn replace(&self, ruleset: Ruleset) {
+        let next = Arc::new(ruleset);
+        match self.current.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
         }
     }
 }

@@ -86,6 +86,8 @@ impl Rule {
 #[derive(Debug)]
 pub struct Ruleset {
     pub version: String,
+    /// The file's text, kept so every version can be stored and shown again.
+    pub source: String,
     pub profiles: BTreeMap<String, Profile>,
     pub rules: Vec<Rule>,
 }
@@ -130,6 +132,11 @@ enum RawEffect {
     Reject,
     Review,
     Score,
+}
+
+/// The version of a ruleset: the SHA-256 of its text.
+pub fn version_of(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -270,7 +277,8 @@ impl Ruleset {
             return Err(errors);
         }
         Ok(Ruleset {
-            version: hex::encode(Sha256::digest(text.as_bytes())),
+            version: version_of(text),
+            source: text.to_owned(),
             profiles,
             rules,
         })

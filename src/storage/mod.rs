@@ -45,6 +45,21 @@ pub struct StoredCheck {
     pub facts: Option<serde_json::Value>,
 }
 
+/// A ruleset version as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct StoredRuleset {
+    /// SHA-256 of the file's bytes.
+    pub version: String,
+    #[serde(skip_serializing)]
+    pub content: String,
+    pub path: String,
+    /// When this content was first loaded.
+    pub loaded_at: DateTime<Utc>,
+    /// Who loaded it: `startup`, `file-watch`, `SIGHUP`, or the name given to the reload API.
+    pub author: String,
+    pub comment: Option<String>,
+}
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
     /// The database answers.
@@ -68,6 +83,20 @@ pub trait Store: Send + Sync {
     async fn save_check(&self, check: &StoredCheck) -> Result<(), StoreError>;
 
     async fn get_check(&self, id: Uuid) -> Result<Option<StoredCheck>, StoreError>;
+
+    /// Records a ruleset version; a version already stored keeps its first record.
+    async fn save_ruleset(&self, ruleset: &StoredRuleset) -> Result<(), StoreError>;
+
+    /// Every stored ruleset version, newest first.
+    async fn list_rulesets(&self) -> Result<Vec<StoredRuleset>, StoreError>;
+
+    /// Finished checks with their facts, checked within `[from, to)`, newest first.
+    async fn done_checks(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<StoredCheck>, StoreError>;
 
     /// The newest finished check of an INN.
     async fn latest_check(&self, inn: &Inn) -> Result<Option<StoredCheck>, StoreError>;

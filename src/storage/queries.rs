@@ -112,6 +112,67 @@ macro_rules! impl_store {
                     .collect()
             }
 
+            async fn save_ruleset(
+                &self,
+                r: &$crate::storage::StoredRuleset,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "INSERT INTO rulesets (version, content, path, loaded_at, author, comment) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO NOTHING",
+                )
+                .bind(&r.version)
+                .bind(&r.content)
+                .bind(&r.path)
+                .bind($crate::storage::millis(r.loaded_at))
+                .bind(&r.author)
+                .bind(&r.comment)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn list_rulesets(&self) -> Result<Vec<$crate::storage::StoredRuleset>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT version, content, path, loaded_at, author, comment FROM rulesets \
+                     ORDER BY loaded_at DESC, version",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::storage::StoredRuleset {
+                            version: r.try_get("version")?,
+                            content: r.try_get("content")?,
+                            path: r.try_get("path")?,
+                            loaded_at: $crate::storage::from_millis(r.try_get("loaded_at")?),
+                            author: r.try_get("author")?,
+                            comment: r.try_get("comment")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn done_checks(
+                &self,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> Result<Vec<$crate::storage::StoredCheck>, $crate::storage::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::storage::queries::CHECK_COLUMNS!(),
+                    " FROM checks WHERE state = 'done' AND checked_at >= $1 AND checked_at < $2 \
+                      ORDER BY checked_at DESC LIMIT $3"
+                ))
+                .bind($crate::storage::millis(from))
+                .bind($crate::storage::millis(to))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(|r| $crate::storage::queries::read_check!(r)).collect()
+            }
+
             async fn save_check(
                 &self,
                 c: &$crate::storage::StoredCheck,

@@ -90,3 +90,66 @@ fn unknown_config_keys_stop_the_binary_naming_the_key() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn serve_reloads_the_rules_on_sighup() {
+    let dir = std::env::temp_dir().join(format!("kt-hup-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.toml");
+    let text = include_str!("../../rules/default.toml");
+    std::fs::write(&rules, text).unwrap();
+    let port = free_port();
+    let mut child = kontragent()
+        .args(["serve"])
+        .env("KONTRAGENT__SERVER__PORT", port.to_string())
+        .env(
+            "KONTRAGENT__DATABASE__URL",
+            crate::helpers::fresh_database_url().await,
+        )
+        .env("KONTRAGENT__RULES__PATH", rules.to_str().unwrap())
+        .env("KONTRAGENT__RULES__WATCH_INTERVAL_MS", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "the server did not start");
+    std::fs::write(
+        &rules,
+        text.replace("approve_from = 85", "approve_from = 87"),
+    )
+    .unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut author = serde_json::Value::Null;
+    for _ in 0..100 {
+        let active: serde_json::Value = client
+            .get(format!("{base}/v1/rules"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        author = active["author"].clone();
+        if author == "SIGHUP" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(author, "SIGHUP");
+}

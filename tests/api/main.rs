@@ -14,4 +14,5 @@ mod openapi;
 mod pb;
 mod resilience;
 mod rules;
+mod rules_api;
 mod scenarios;

@@ -1,0 +1,202 @@
+//! The ruleset as an analyst works with it: see the active version and its history,
+//! validate a candidate, replay it on past checks, and reload the file without a restart.
+
+use super::AppState;
+use super::errors::{ApiError, Problem};
+use crate::policy::{self, DryRunReport, DryRunRequest, PolicyError, ReloadOutcome, Validation};
+use crate::storage::StoredRuleset;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A profile of the active ruleset.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProfileView {
+    #[schema(example = "default")]
+    pub name: String,
+    pub base_score: i64,
+    pub approve_from: i64,
+    pub review_from: i64,
+    pub required_sources: Vec<String>,
+}
+
+/// A rule of the active ruleset.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RuleView {
+    #[schema(example = "terminated")]
+    pub id: String,
+    pub title: String,
+    /// `reject`, `review` or `score`.
+    pub effect: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<i64>,
+    /// The facts its condition reads.
+    pub reads: Vec<String>,
+    /// Profiles it is limited to (absent: every profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<Vec<String>>,
+    pub line: usize,
+}
+
+/// The ruleset every new check uses.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"version": "3a59f4cd…", "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z",
+    "author": "startup", "comment": null, "profiles": [], "rules": []}))]
+pub struct ActiveRulesetView {
+    pub version: String,
+    pub path: String,
+    pub loaded_at: DateTime<Utc>,
+    pub author: String,
+    pub comment: Option<String>,
+    pub profiles: Vec<ProfileView>,
+    pub rules: Vec<RuleView>,
+}
+
+/// Every version the service has loaded.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"active": "3a59f4cd…", "versions": [{"version": "3a59f4cd…", "path": "rules/default.toml",
+    "loaded_at": "2026-11-28T09:00:00Z", "author": "startup", "comment": null}]}))]
+pub struct VersionsView {
+    pub active: String,
+    pub versions: Vec<StoredRuleset>,
+}
+
+/// Who reloads and why (both optional).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"author": "a.ivanova", "comment": "mass address penalty raised to 25"}))]
+pub struct ReloadRequest {
+    pub author: Option<String>,
+    pub comment: Option<String>,
+}
+
+fn invalid(e: PolicyError) -> ApiError {
+    match e {
+        PolicyError::Invalid(errors) => ApiError::InvalidRuleset(errors),
+        PolicyError::Store(s) => ApiError::internal(s),
+    }
+}
+
+/// The active ruleset: version, file, who loaded it, its profiles and rules.
+#[utoipa::path(tag = "rules", responses((status = 200, body = ActiveRulesetView)))]
+#[get("/rules")]
+pub async fn active_rules(state: web::Data<AppState>) -> HttpResponse {
+    let info = state.policy.info();
+    let ruleset = state.policy.active().current();
+    HttpResponse::Ok().json(ActiveRulesetView {
+        version: info.version,
+        path: info.path,
+        loaded_at: info.loaded_at,
+        author: info.author,
+        comment: info.comment,
+        profiles: ruleset
+            .profiles
+            .values()
+            .map(|p| ProfileView {
+                name: p.name.clone(),
+                base_score: p.base_score,
+                approve_from: p.approve_from,
+                review_from: p.review_from,
+                required_sources: p.required_sources.clone(),
+            })
+            .collect(),
+        rules: ruleset
+            .rules
+            .iter()
+            .map(|r| RuleView {
+                id: r.id.clone(),
+                title: r.title.clone(),
+                effect: r.effect.kind().to_owned(),
+                delta: match r.effect {
+                    crate::scoring::Effect::Score(d) => Some(d),
+                    _ => None,
+                },
+                reads: r.condition.reads().to_vec(),
+                profiles: r.profiles.clone(),
+                line: r.line,
+            })
+            .collect(),
+    })
+}
+
+/// Every ruleset version loaded so far, newest first; each check's `ruleset_version` is one of them.
+#[utoipa::path(tag = "rules", responses((status = 200, body = VersionsView)))]
+#[get("/rules/versions")]
+pub async fn rule_versions(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let versions = state.policy.store().list_rulesets().await?;
+    Ok(HttpResponse::Ok().json(VersionsView {
+        active: state.policy.info().version,
+        versions,
+    }))
+}
+
+/// Reload the ruleset file now (the service also watches it, and reloads on SIGHUP).
+///
+/// A bad file is refused with every problem listed; the active ruleset stays.
+#[utoipa::path(
+    tag = "rules",
+    request_body(content = Option<ReloadRequest>, description = "Optional author and comment"),
+    responses(
+        (status = 200, body = ReloadOutcome),
+        (status = 422, description = "`invalid_ruleset`, with `errors`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/rules/reload")]
+pub async fn reload_rules(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let request: ReloadRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReloadRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            let message = e.to_string();
+            if message.starts_with("unknown field") {
+                ApiError::UnknownField(message)
+            } else {
+                ApiError::MalformedJson(message)
+            }
+        })?
+    };
+    let author = request.author.unwrap_or_else(|| "api".into());
+    let outcome = state
+        .policy
+        .reload(&author, request.comment)
+        .await
+        .map_err(invalid)?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// Validate a candidate ruleset file (its text as the body) without activating it.
+#[utoipa::path(
+    tag = "rules",
+    request_body(content = String, content_type = "text/plain", description = "The TOML file"),
+    responses((status = 200, description = "`valid` says whether it compiles; `errors` name the rule and line", body = Validation))
+)]
+#[post("/rules/validate")]
+pub async fn validate_rules(body: String) -> HttpResponse {
+    HttpResponse::Ok().json(policy::validate(&body))
+}
+
+/// Replay a candidate ruleset on the stored facts of past checks, fetching nothing:
+/// how many decisions would change, from what to what, with examples.
+#[utoipa::path(
+    tag = "rules",
+    request_body = DryRunRequest,
+    responses(
+        (status = 200, body = DryRunReport),
+        (status = 422, description = "`invalid_ruleset`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/rules/dry-run")]
+pub async fn dry_run(
+    state: web::Data<AppState>,
+    body: web::Json<DryRunRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let report = state
+        .policy
+        .dry_run(&body.ruleset, &body)
+        .await
+        .map_err(invalid)?;
+    Ok(HttpResponse::Ok().json(report))
+}

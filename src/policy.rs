@@ -1,0 +1,356 @@
+//! The customer's policy over time: the active ruleset and its stored versions, hot
+//! reload (file watch, SIGHUP, API) that refuses a bad file and keeps the last good one,
+//! validation of a candidate file, and a dry-run of a candidate against past checks.
+
+use crate::domain::Decision;
+use crate::facts::{self, Facts};
+use crate::scoring::{ActiveRules, RuleError, Ruleset, version_of};
+use crate::storage::{Store, StoreError, StoredRuleset};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the ruleset is invalid")]
+    Invalid(Vec<RuleError>),
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReloadOutcome {
+    /// The version now active.
+    pub version: String,
+    /// False when the file had not changed.
+    pub changed: bool,
+}
+
+pub struct Policy {
+    active: Arc<ActiveRules>,
+    store: Arc<dyn Store>,
+    path: PathBuf,
+    default_profile: String,
+    info: RwLock<StoredRuleset>,
+    /// One reload at a time, so versions are stored and swapped in order.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// Compiles `text` and checks it has the profile the service defaults to.
+fn compile(text: &str, default_profile: &str) -> Result<Ruleset, Vec<RuleError>> {
+    let ruleset = Ruleset::parse(text)?;
+    if ruleset.profile(default_profile).is_none() {
+        return Err(vec![RuleError {
+            rule_id: None,
+            line: None,
+            message: format!(
+                "the ruleset has no profile `{default_profile}` (rules.default_profile)"
+            ),
+        }]);
+    }
+    Ok(ruleset)
+}
+
+impl Policy {
+    /// Loads the configured file (a bad one stops start-up) and records its version.
+    pub async fn start(
+        path: PathBuf,
+        default_profile: String,
+        store: Arc<dyn Store>,
+    ) -> Result<Arc<Policy>, PolicyError> {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            PolicyError::Invalid(vec![RuleError {
+                rule_id: None,
+                line: None,
+                message: format!("cannot read {}: {e}", path.display()),
+            }])
+        })?;
+        let ruleset = compile(&text, &default_profile).map_err(PolicyError::Invalid)?;
+        let info = StoredRuleset {
+            version: ruleset.version.clone(),
+            content: text,
+            path: path.display().to_string(),
+            loaded_at: Utc::now(),
+            author: "startup".into(),
+            comment: None,
+        };
+        store.save_ruleset(&info).await?;
+        Ok(Arc::new(Policy {
+            active: Arc::new(ActiveRules::new(ruleset)),
+            store,
+            path,
+            default_profile,
+            info: RwLock::new(info),
+            reloading: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn active(&self) -> &Arc<ActiveRules> {
+        &self.active
+    }
+
+    /// The active version's record.
+    pub fn info(&self) -> StoredRuleset {
+        match self.info.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Reads the file again; a valid, changed file becomes active for every new check.
+    /// An invalid one is refused and the active ruleset stays.
+    pub async fn reload(
+        &self,
+        author: &str,
+        comment: Option<String>,
+    ) -> Result<ReloadOutcome, PolicyError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let text = tokio::fs::read_to_string(&self.path).await.map_err(|e| {
+            PolicyError::Invalid(vec![RuleError {
+                rule_id: None,
+                line: None,
+                message: format!("cannot read {}: {e}", self.path.display()),
+            }])
+        })?;
+        let current = self.info().version;
+        if version_of(&text) == current {
+            return Ok(ReloadOutcome {
+                version: current,
+                changed: false,
+            });
+        }
+        let ruleset = compile(&text, &self.default_profile).map_err(PolicyError::Invalid)?;
+        let info = StoredRuleset {
+            version: ruleset.version.clone(),
+            content: text,
+            path: self.path.display().to_string(),
+            loaded_at: Utc::now(),
+            author: author.to_owned(),
+            comment,
+        };
+        self.store.save_ruleset(&info).await?;
+        let version = info.version.clone();
+        self.active.replace(ruleset);
+        match self.info.write() {
+            Ok(mut g) => *g = info,
+            Err(p) => *p.into_inner() = info,
+        }
+        tracing::info!(%version, author, "ruleset reloaded");
+        Ok(ReloadOutcome {
+            version,
+            changed: true,
+        })
+    }
+
+    /// Watches the file: when its content changes, reloads it. A bad file is reported
+    /// once per distinct content and otherwise ignored.
+    pub fn spawn_watch(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let policy = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut refused: Option<String> = None;
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Ok(text) = tokio::fs::read_to_string(&policy.path).await else {
+                    continue;
+                };
+                let version = version_of(&text);
+                if version == policy.info().version || refused.as_ref() == Some(&version) {
+                    continue;
+                }
+                match policy.reload("file-watch", None).await {
+                    Ok(_) => refused = None,
+                    Err(PolicyError::Invalid(errors)) => {
+                        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                        tracing::error!(errors = ?list, "changed ruleset refused; the previous one stays active");
+                        refused = Some(version);
+                    }
+                    Err(e) => tracing::error!(error = ?e, "ruleset reload failed"),
+                }
+            }
+        })
+    }
+
+    /// Evaluates `candidate` over the stored facts of past checks, fetching nothing.
+    pub async fn dry_run(
+        &self,
+        candidate: &str,
+        request: &DryRunRequest,
+    ) -> Result<DryRunReport, PolicyError> {
+        let ruleset = Ruleset::parse(candidate).map_err(PolicyError::Invalid)?;
+        if let Some(p) = &request.profile
+            && ruleset.profile(p).is_none()
+        {
+            return Err(PolicyError::Invalid(vec![RuleError {
+                rule_id: None,
+                line: None,
+                message: format!("the candidate has no profile `{p}`"),
+            }]));
+        }
+        let to = request.to.unwrap_or_else(Utc::now);
+        let from = request.from.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let limit = i64::from(request.limit.unwrap_or(10_000).clamp(1, 100_000));
+        let checks = self.store.done_checks(from, to, limit).await?;
+        let mut report = DryRunReport {
+            candidate_version: ruleset.version.clone(),
+            evaluated: 0,
+            changed: 0,
+            skipped: 0,
+            transitions: Vec::new(),
+            examples: Vec::new(),
+        };
+        let mut transitions: BTreeMap<(Decision, Decision), u64> = BTreeMap::new();
+        let max_examples = request.examples.unwrap_or(20) as usize;
+        for check in checks {
+            let (Some(facts_json), Some(before)) = (
+                check.facts,
+                check.decision.as_deref().and_then(Decision::parse),
+            ) else {
+                report.skipped += 1;
+                continue;
+            };
+            let Ok(mut past) = serde_json::from_value::<Facts>(facts_json) else {
+                report.skipped += 1;
+                continue;
+            };
+            let profile_name = request.profile.as_deref().unwrap_or(&check.profile);
+            let Some(profile) = ruleset.profile(profile_name) else {
+                report.skipped += 1;
+                continue;
+            };
+            facts::apply_coverage(&mut past, &profile.required_sources);
+            let evaluation = ruleset.evaluate(profile, &past);
+            report.evaluated += 1;
+            *transitions
+                .entry((before, evaluation.decision))
+                .or_default() += 1;
+            if before != evaluation.decision {
+                report.changed += 1;
+                if report.examples.len() < max_examples {
+                    report.examples.push(DryRunExample {
+                        check_id: check.id.to_string(),
+                        inn: check.inn,
+                        checked_at: check.checked_at,
+                        from: before,
+                        to: evaluation.decision,
+                        score: evaluation.score,
+                        fired: evaluation
+                            .reasons
+                            .iter()
+                            .map(|r| r.rule_id.clone())
+                            .collect(),
+                    });
+                }
+            }
+        }
+        report.transitions = transitions
+            .into_iter()
+            .map(|((from, to), count)| Transition { from, to, count })
+            .collect();
+        Ok(report)
+    }
+}
+
+/// The result of validating a candidate file.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"valid": false, "version": null, "rules": 0, "profiles": [],
+    "errors": [{"rule_id": "typo", "line": 12, "message": "condition: unknown fact `company.statsu`"}]}))]
+pub struct Validation {
+    pub valid: bool,
+    /// The version the file would have.
+    pub version: Option<String>,
+    pub rules: usize,
+    pub profiles: Vec<String>,
+    pub errors: Vec<RuleError>,
+}
+
+/// Compiles a candidate file without activating it.
+pub fn validate(text: &str) -> Validation {
+    match Ruleset::parse(text) {
+        Ok(rs) => Validation {
+            valid: true,
+            version: Some(rs.version.clone()),
+            rules: rs.rules.len(),
+            profiles: rs.profiles.keys().cloned().collect(),
+            errors: Vec::new(),
+        },
+        Err(errors) => Validation {
+            valid: false,
+            version: None,
+            rules: 0,
+            profiles: Vec::new(),
+            errors,
+        },
+    }
+}
+
+/// Which past checks a dry-run replays.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"ruleset": "[profiles.default]\nbase_score = 100\napprove_from = 85\nreview_from = 50\n", "from": "2026-11-01T00:00:00Z"}))]
+pub struct DryRunRequest {
+    /// The candidate ruleset file's text.
+    pub ruleset: String,
+    /// Judge every check under this profile (default: the profile each check used).
+    pub profile: Option<String>,
+    /// Checks finished at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Checks finished before this time (default: now).
+    pub to: Option<DateTime<Utc>>,
+    /// Most checks to replay, newest first (default 10000).
+    pub limit: Option<u32>,
+    /// Most examples of changed decisions to return (default 20).
+    pub examples: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Transition {
+    pub from: Decision,
+    pub to: Decision,
+    pub count: u64,
+}
+
+/// A past check whose decision the candidate would change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DryRunExample {
+    pub check_id: String,
+    pub inn: String,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub from: Decision,
+    pub to: Decision,
+    pub score: i64,
+    /// The candidate's fired rules.
+    pub fired: Vec<String>,
+}
+
+/// What the candidate would have decided on past checks.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"candidate_version": "3a59f4cd…", "evaluated": 120, "changed": 7, "skipped": 0,
+    "transitions": [{"from": "approve", "to": "approve", "count": 80}, {"from": "approve", "to": "review", "count": 7}],
+    "examples": [{"check_id": "01a2…", "inn": "7701000072", "checked_at": "2026-11-20T10:00:00Z",
+                  "from": "approve", "to": "review", "score": 80, "fired": ["mass_address"]}]}))]
+pub struct DryRunReport {
+    pub candidate_version: String,
+    /// Past checks judged again.
+    pub evaluated: u64,
+    /// How many would get another decision.
+    pub changed: u64,
+    /// Checks without stored facts or whose profile the candidate lacks.
+    pub skipped: u64,
+    /// Every (recorded decision → candidate's decision) pair with its count.
+    pub transitions: Vec<Transition>,
+    pub examples: Vec<DryRunExample>,
+}

@@ -1,0 +1,329 @@
+//! Rules through the API: the active version, hot reload (API, file watch, SIGHUP),
+//! validation of candidates, dry-run on past checks, and profiles per request.
+
+use crate::helpers::{Registries, TestApp, rule_ids, spawn_app_with};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const DEFAULT_RULES: &str = include_str!("../../rules/default.toml");
+
+/// A private copy of the default rules the test can edit.
+fn rules_copy() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kt-rules-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rules.toml");
+    std::fs::write(&file, DEFAULT_RULES).unwrap();
+    file
+}
+
+async fn app_with_rules(file: &std::path::Path, watch_ms: u64) -> TestApp {
+    let path = file.display().to_string();
+    spawn_app_with(Registries::Sandbox, move |s| {
+        s.rules.path = path;
+        s.rules.watch_interval_ms = watch_ms;
+    })
+    .await
+}
+
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    app.get(path).await.json().await.unwrap()
+}
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+    content_type: &str,
+) -> reqwest::Response {
+    app.client
+        .post(format!("{}{path}", app.address))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_active_ruleset_is_shown_and_recorded_on_every_check() {
+    let file = rules_copy();
+    let app = app_with_rules(&file, 0).await;
+    let active = get_json(&app, "/v1/rules").await;
+    assert_eq!(active["author"], "startup");
+    assert_eq!(active["profiles"].as_array().unwrap().len(), 3);
+    assert!(
+        active["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "terminated")
+    );
+    let check = app.check("7701000019").await;
+    assert_eq!(check["ruleset_version"], active["version"]);
+    let versions = get_json(&app, "/v1/rules/versions").await;
+    assert_eq!(versions["active"], active["version"]);
+    assert_eq!(versions["versions"][0]["version"], active["version"]);
+}
+
+#[tokio::test]
+async fn reload_activates_a_changed_file_and_refuses_a_bad_one() {
+    let file = rules_copy();
+    let app = app_with_rules(&file, 0).await;
+    let before = app.check("7701000072").await; // mass address −20, arrears −25
+    assert_eq!(before["score"], 55);
+
+    std::fs::write(
+        &file,
+        DEFAULT_RULES.replace(
+            "delta = -20\nmessage = \"Other entities",
+            "delta = -30\nmessage = \"Other entities",
+        ),
+    )
+    .unwrap();
+    let r = post(
+        &app,
+        "/v1/rules/reload",
+        r#"{"author":"a.ivanova","comment":"mass address −30"}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let outcome: Value = r.json().await.unwrap();
+    assert_eq!(outcome["changed"], true);
+    let after = app.check("7701000072").await;
+    assert_eq!(after["score"], 45);
+    assert_eq!(after["ruleset_version"], outcome["version"]);
+    assert_ne!(after["ruleset_version"], before["ruleset_version"]);
+    let versions = get_json(&app, "/v1/rules/versions").await;
+    let listed = versions["versions"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .any(|v| v["author"] == "a.ivanova" && v["comment"] == "mass address −30")
+    );
+
+    // The same file again changes nothing.
+    let again: Value = post(&app, "/v1/rules/reload", "", "application/json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["changed"], false);
+
+    // A bad file is refused with the rule and line; the last good ruleset stays active.
+    std::fs::write(
+        &file,
+        DEFAULT_RULES.replace(
+            "when = \"company.mass_address == true\"",
+            "when = \"company.mass_adress == true\"",
+        ),
+    )
+    .unwrap();
+    let r = post(&app, "/v1/rules/reload", "", "application/json").await;
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["code"], "invalid_ruleset");
+    assert_eq!(problem["errors"][0]["rule_id"], "mass_address");
+    assert!(problem["errors"][0]["line"].as_u64().is_some());
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("company.mass_adress")
+    );
+    let still = app.check("7701000072").await;
+    assert_eq!(still["ruleset_version"], outcome["version"]);
+}
+
+#[tokio::test]
+async fn the_file_is_watched_and_reloaded_without_a_restart() {
+    let file = rules_copy();
+    let app = app_with_rules(&file, 50).await;
+    let first = get_json(&app, "/v1/rules").await["version"].clone();
+    // A broken edit is ignored…
+    std::fs::write(&file, "[profiles.default]\nbase_score = ").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(get_json(&app, "/v1/rules").await["version"], first);
+    // …and the fixed file is picked up.
+    std::fs::write(
+        &file,
+        DEFAULT_RULES.replace("approve_from = 85", "approve_from = 86"),
+    )
+    .unwrap();
+    let mut now = first.clone();
+    for _ in 0..100 {
+        now = get_json(&app, "/v1/rules").await["version"].clone();
+        if now != first {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_ne!(now, first);
+    assert_eq!(get_json(&app, "/v1/rules").await["author"], "file-watch");
+}
+
+#[tokio::test]
+async fn validate_names_the_rule_and_line_of_every_kind_of_mistake() {
+    let file = rules_copy();
+    let app = app_with_rules(&file, 0).await;
+    let ok: Value = post(&app, "/v1/rules/validate", DEFAULT_RULES, "text/plain")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["valid"], true);
+    assert_eq!(
+        ok["profiles"],
+        json!(["default", "large_deal", "small_deal"])
+    );
+
+    let profile = "[profiles.default]\nbase_score = 100\napprove_from = 85\nreview_from = 50\n\n";
+    let cases = [
+        (
+            format!(
+                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.terminated ==\"\neffect = \"reject\"\n"
+            ),
+            Some("a"),
+            "condition",
+        ),
+        (
+            format!(
+                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.nope == 1\"\neffect = \"reject\"\n"
+            ),
+            Some("a"),
+            "unknown fact",
+        ),
+        (
+            format!(
+                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"ban\"\n"
+            ),
+            None,
+            "ban",
+        ),
+        (
+            format!(
+                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"review\"\n\n[[rules]]\nid = \"a\"\ntitle = \"B\"\nwhen = \"true\"\neffect = \"review\"\n"
+            ),
+            Some("a"),
+            "duplicate id",
+        ),
+        (
+            "[profiles.default]\nbase_score = 100\napprove_from = 40\nreview_from = 50\n"
+                .to_owned(),
+            None,
+            "out of order",
+        ),
+        ("[profiles.default\nbase_score = 100\n".to_owned(), None, ""),
+    ];
+    for (text, rule, needle) in cases {
+        let v: Value = post(&app, "/v1/rules/validate", text.clone(), "text/plain")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["valid"], false, "{text}");
+        let e = &v["errors"][0];
+        assert_eq!(e["rule_id"].as_str(), rule, "{v}");
+        assert!(e["line"].as_u64().is_some(), "{v}");
+        assert!(e["message"].as_str().unwrap().contains(needle), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn dry_run_replays_a_candidate_on_past_checks() {
+    let file = rules_copy();
+    let app = app_with_rules(&file, 0).await;
+    for inn in ["7701000019", "7701000072", "7702000269", "7702000300"] {
+        app.check(inn).await;
+    }
+    // The candidate forgives court cases: the company with 14 in a year would be approved.
+    let candidate = DEFAULT_RULES.replace(
+        "court.respondent_cases_12m > 10\"\neffect = \"score\"\ndelta = -20",
+        "court.respondent_cases_12m > 10\"\neffect = \"score\"\ndelta = 0",
+    );
+    assert_ne!(candidate, DEFAULT_RULES);
+    let r = app
+        .client
+        .post(format!("{}/v1/rules/dry-run", app.address))
+        .json(&json!({"ruleset": candidate}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["evaluated"], 4);
+    assert_eq!(report["changed"], 1);
+    assert_eq!(report["examples"][0]["inn"], "7702000269");
+    assert_eq!(
+        (
+            report["examples"][0]["from"].as_str(),
+            report["examples"][0]["to"].as_str()
+        ),
+        (Some("review"), Some("approve"))
+    );
+    let transitions = report["transitions"].as_array().unwrap();
+    assert!(
+        transitions.contains(&json!({"from": "review", "to": "approve", "count": 1})),
+        "{transitions:?}"
+    );
+
+    // Judged under the small-deal profile, fedresurs is no longer required.
+    let r = app
+        .client
+        .post(format!("{}/v1/rules/dry-run", app.address))
+        .json(&json!({"ruleset": DEFAULT_RULES, "profile": "small_deal"}))
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert!(
+        report["examples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["inn"] == "7702000300" && e["to"] == "approve"),
+        "{report:#}"
+    );
+    // A candidate that does not compile is refused.
+    let bad = app
+        .client
+        .post(format!("{}/v1/rules/dry-run", app.address))
+        .json(&json!({"ruleset": "[oops"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}
+
+#[tokio::test]
+async fn the_profile_is_chosen_per_request() {
+    let file = rules_copy();
+    let app = app_with_rules(&file, 0).await;
+    // fedresurs refuses: the default profile needs it, a small deal does not.
+    let default = app.check("7702000300").await;
+    assert_eq!(default["decision"], "review");
+    let small: Value = app
+        .post_check(&json!({"inn": "7702000300", "profile": "small_deal"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (small["decision"].as_str(), small["profile"].as_str()),
+        (Some("approve"), Some("small_deal"))
+    );
+    // kad blocked: fine for the default profile, not for a large deal.
+    let large: Value = app
+        .post_check(&json!({"inn": "7702000290", "profile": "large_deal"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(large["decision"], "review");
+    assert_eq!(
+        rule_ids(&large),
+        ["required_source_unchecked", "court_cases_unchecked"]
+    );
+}
