@@ -325,6 +325,8 @@ pub struct Transition {
 
 /// A past check whose decision the candidate would change.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"check_id": "01a2…", "inn": "7702000269", "checked_at": "2026-11-20T10:00:00Z",
+    "from": "review", "to": "approve", "score": 100, "fired": []}))]
 pub struct DryRunExample {
     pub check_id: String,
     pub inn: String,
