@@ -23,6 +23,7 @@ pub enum PolicyError {
 
 /// What a reload did.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929", "changed": true}))]
 pub struct ReloadOutcome {
     /// The version now active.
     pub version: String,
