@@ -317,7 +317,9 @@ pub struct DryRunRequest {
     pub examples: Option<u32>,
 }
 
+/// How many past checks go from one decision to another.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"from": "review", "to": "approve", "count": 3}))]
 pub struct Transition {
     pub from: Decision,
     pub to: Decision,

@@ -12,6 +12,7 @@ use std::fmt;
 
 /// A problem in a ruleset file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"rule_id": "mass_address", "line": 142, "message": "condition: unknown fact `company.mass_adress`"}))]
 pub struct RuleError {
     /// The rule the problem is in, when it is in one.
     pub rule_id: Option<String>,
