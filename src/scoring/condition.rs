@@ -3,8 +3,13 @@
 
 use crate::facts::Facts;
 use cel::common::ast::{EntryExpr, Expr};
-use cel::{Context, IdedExpr, Program, Value};
-use std::collections::BTreeSet;
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString,
+};
+use cel::common::value::Val;
+use cel::{Context, Env, IdedExpr, Program, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock};
 
 /// A compiled rule condition and the fact names it reads.
 pub struct Condition {
@@ -58,37 +63,68 @@ impl Condition {
     }
 }
 
-/// Builds the CEL variables (`company`, `sources`, …) as nested maps from the dotted facts.
-pub fn context(facts: &Facts) -> Context<'static, 'static> {
-    let mut roots = serde_json::Map::new();
-    for (name, fact) in facts {
-        let mut node = &mut roots;
-        let mut segments = name.split('.').peekable();
-        while let Some(seg) = segments.next() {
-            if segments.peek().is_none() {
-                node.insert(seg.to_owned(), fact.value.clone());
-            } else {
-                let entry = node
-                    .entry(seg.to_owned())
-                    .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
-                if !entry.is_object() {
-                    *entry = serde_json::Value::Object(serde_json::Map::new());
-                }
-                let serde_json::Value::Object(map) = entry else {
-                    unreachable!("just made an object")
-                };
-                node = map;
-            }
-        }
+/// The standard CEL environment, built once: building it registers every standard
+/// function and is most of the cost of a fresh context.
+static STDLIB: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+
+/// Builds the CEL variables (`company`, `sources`, …) as nested maps from the dotted
+/// facts. The values borrow the facts' strings: nothing is copied but the map structure.
+pub fn context<'f>(facts: &'f Facts) -> Context<'f, 'f> {
+    // Group the dotted names into a tree first, then turn each root into a CEL map.
+    #[derive(Default)]
+    struct Node<'a> {
+        value: Option<&'a serde_json::Value>,
+        children: BTreeMap<&'a str, Node<'a>>,
     }
-    let mut ctx = Context::default();
-    for (root, value) in roots {
-        match cel::to_value(&value) {
-            Ok(v) => ctx.add_variable_from_value(root, v),
-            Err(e) => tracing::error!(root, error = %e, "fact not representable in CEL"),
+    fn to_val<'a>(node: &Node<'a>) -> Box<dyn Val + 'a> {
+        if node.children.is_empty() {
+            return node
+                .value
+                .map_or_else(|| Box::new(CelNull) as Box<dyn Val + 'a>, json_to_val);
         }
+        let map: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> = node
+            .children
+            .iter()
+            .map(|(k, n)| (CelMapKey::from(*k), to_val(n)))
+            .collect();
+        Box::new(CelMap::from(map))
+    }
+    let mut root = Node::default();
+    for (name, fact) in facts {
+        let mut node = &mut root;
+        for seg in name.split('.') {
+            node = node.children.entry(seg).or_default();
+        }
+        node.value = Some(&fact.value);
+    }
+    let mut ctx = Context::with_env(Arc::clone(&STDLIB));
+    for (name, node) in &root.children {
+        ctx.add_variable_as_val(*name, to_val(node));
     }
     ctx
+}
+
+/// A fact's JSON value as a CEL value: integers stay integers, other numbers are doubles.
+fn json_to_val(v: &serde_json::Value) -> Box<dyn Val + '_> {
+    match v {
+        serde_json::Value::Null => Box::new(CelNull),
+        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Box::new(CelInt::from(i)),
+            None => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        serde_json::Value::String(s) => Box::new(CelString::from(s.as_str())),
+        serde_json::Value::Array(items) => Box::new(CelList::from(
+            items.iter().map(json_to_val).collect::<Vec<_>>(),
+        )),
+        serde_json::Value::Object(map) => {
+            let map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = map
+                .iter()
+                .map(|(k, v)| (CelMapKey::from(k.as_str()), json_to_val(v)))
+                .collect();
+            Box::new(CelMap::from(map))
+        }
+    }
 }
 
 /// Walks the expression and reports every dotted name it reads. `bound` holds the
