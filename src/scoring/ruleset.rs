@@ -140,6 +140,22 @@ pub fn version_of(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// The id of the `[[rules]]` entry that contains `offset`, when the file is TOML at all
+/// (so a wrong value inside a rule is reported with the rule's id).
+fn rule_id_at(text: &str, offset: usize) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Loose {
+        #[serde(default)]
+        rules: Vec<toml::Spanned<toml::Table>>,
+    }
+    let loose: Loose = toml::from_str(text).ok()?;
+    loose
+        .rules
+        .iter()
+        .find(|r| r.span().contains(&offset))
+        .and_then(|r| r.get_ref().get("id")?.as_str().map(str::to_owned))
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
@@ -160,9 +176,10 @@ impl Ruleset {
     /// Compiles a ruleset from its text, collecting every problem.
     pub fn parse(text: &str) -> Result<Ruleset, Vec<RuleError>> {
         let raw: RawRuleset = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| s.start);
             vec![RuleError {
-                rule_id: None,
-                line: e.span().map(|s| line_of(text, s.start)),
+                rule_id: at.and_then(|offset| rule_id_at(text, offset)),
+                line: at.map(|offset| line_of(text, offset)),
                 message: e.message().to_owned(),
             }]
         })?;

@@ -199,7 +199,7 @@ async fn validate_names_the_rule_and_line_of_every_kind_of_mistake() {
             format!(
                 "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"ban\"\n"
             ),
-            None,
+            Some("a"),
             "ban",
         ),
         (
