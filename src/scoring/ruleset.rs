@@ -140,20 +140,25 @@ pub fn version_of(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// The id of the `[[rules]]` entry that contains `offset`, when the file is TOML at all
-/// (so a wrong value inside a rule is reported with the rule's id).
+/// The id of the `[[rules]]` entry that contains `offset`: the nearest `[[rules]]` header
+/// before it, and the `id = "…"` line of that entry (so a wrong value inside a rule, such as
+/// an unknown effect, is reported with the rule's id).
 fn rule_id_at(text: &str, offset: usize) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Loose {
-        #[serde(default)]
-        rules: Vec<toml::Spanned<toml::Table>>,
+    let before = &text[..offset.min(text.len())];
+    let header = before.rfind("[[rules]]")?;
+    if before[header..]
+        .lines()
+        .skip(1)
+        .any(|l| l.trim_start().starts_with('['))
+    {
+        return None; // another table started after the last rule header
     }
-    let loose: Loose = toml::from_str(text).ok()?;
-    loose
-        .rules
-        .iter()
-        .find(|r| r.span().contains(&offset))
-        .and_then(|r| r.get_ref().get("id")?.as_str().map(str::to_owned))
+    let entry = &text[header + "[[rules]]".len()..];
+    let entry = entry.find("\n[").map_or(entry, |end| &entry[..end]);
+    entry.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "id").then(|| value.trim().trim_matches('"').to_owned())
+    })
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -352,7 +357,8 @@ mod tests {
             errs[0].message.contains("ban") || errs[0].message.contains("variant"),
             "{errs:?}"
         );
-        assert!(errs[0].line.is_some());
+        assert_eq!(errs[0].rule_id.as_deref(), Some("a"));
+        assert_eq!(errs[0].line, Some(11));
     }
 
     #[test]
