@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod domain;

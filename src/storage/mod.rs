@@ -4,6 +4,7 @@
 //! Both speak the same SQL (`$1` placeholders, `ON CONFLICT`, times as unix milliseconds),
 //! so the queries are written once, in [`queries`], and instantiated for each pool.
 
+mod catalog_queries;
 mod queries;
 
 use crate::domain::Inn;
@@ -62,8 +63,74 @@ pub struct StoredRuleset {
     pub comment: Option<String>,
 }
 
+/// The catalog of approved contractors, its transitions, feedback and the event feed.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait CatalogStore: Send + Sync {
+    /// Lists a contractor with its first transition and events; `false` when already listed.
+    async fn insert_entry(
+        &self,
+        entry: &crate::catalog::CatalogEntry,
+        transition: &crate::catalog::StatusTransition,
+        events: &[crate::catalog::NewEvent],
+    ) -> Result<bool, StoreError>;
+
+    async fn get_entry(&self, inn: &str) -> Result<Option<crate::catalog::CatalogEntry>, StoreError>;
+
+    /// Entries by INN, after the cursor, filtered.
+    async fn list_entries(
+        &self,
+        filter: &crate::catalog::CatalogFilter,
+    ) -> Result<Vec<crate::catalog::CatalogEntry>, StoreError>;
+
+    /// Moves an entry from `expected` to `transition.to`, recording the transition and the
+    /// events atomically; `false` when the entry was not in `expected` (someone else moved it).
+    async fn change_status(
+        &self,
+        inn: &str,
+        expected: crate::catalog::CatalogStatus,
+        transition: &crate::catalog::StatusTransition,
+        events: &[crate::catalog::NewEvent],
+    ) -> Result<bool, StoreError>;
+
+    /// An entry's status changes, oldest first.
+    async fn transitions(&self, inn: &str) -> Result<Vec<crate::catalog::StatusTransition>, StoreError>;
+
+    /// Stores a quality signal and its event; `false` for a duplicate external id.
+    async fn add_feedback(
+        &self,
+        inn: &str,
+        feedback: &crate::catalog::Feedback,
+        event: &crate::catalog::NewEvent,
+    ) -> Result<bool, StoreError>;
+
+    async fn feedback_since(&self, inn: &str, since: DateTime<Utc>) -> Result<Vec<crate::catalog::Feedback>, StoreError>;
+
+    async fn append_events(&self, events: &[crate::catalog::NewEvent]) -> Result<(), StoreError>;
+
+    /// Events after the cursor, in order (of one INN when given).
+    async fn events_after(&self, after: i64, limit: i64, inn: Option<&str>) -> Result<Vec<crate::catalog::Event>, StoreError>;
+
+    /// Leases up to `limit` entries due for monitoring to `owner` until `lease_until`.
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Records a monitoring pass and releases the lease, if `owner` still holds it.
+    async fn finish_monitoring(
+        &self,
+        inn: &str,
+        owner: &str,
+        last_check_id: Option<&str>,
+        next_check_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+#[async_trait::async_trait]
+pub trait Store: CatalogStore + Send + Sync {
     /// The database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -114,6 +181,23 @@ pub struct PgStore {
 
 queries::impl_store!(SqliteStore);
 queries::impl_store!(PgStore);
+
+mod sqlite_catalog {
+    use super::SqliteStore;
+    super::catalog_queries::tx_helpers!(sqlx::Sqlite);
+    super::catalog_queries::impl_catalog_store!(SqliteStore, "");
+}
+
+mod pg_catalog {
+    use super::PgStore;
+    super::catalog_queries::tx_helpers!(sqlx::Postgres);
+    super::catalog_queries::impl_catalog_store!(PgStore, " FOR UPDATE SKIP LOCKED");
+}
+
+/// What the catalog's text filter searches: name, INN and services, lower-cased.
+fn search_text(e: &crate::catalog::CatalogEntry) -> String {
+    format!("{} {} {}", e.name, e.inn, e.services.join(" ")).to_lowercase()
+}
 
 /// Connects to the database the URL names, creating (SQLite) and migrating it.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {

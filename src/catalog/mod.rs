@@ -1,0 +1,9 @@
+//! The catalog of approved contractors: listing (only with a fresh `approve`, or a
+//! manager's recorded override), statuses and their history, quality signals, and the
+//! event feed that is the outbox for notifications.
+
+mod model;
+
+pub use model::{
+    CatalogEntry, CatalogFilter, CatalogStatus, Event, Feedback, FeedbackKind, NewEvent, StatusTransition,
+};
