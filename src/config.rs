@@ -23,7 +23,39 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub sandbox: SandboxSettings,
+    pub catalog: CatalogSettings,
+    pub monitoring: MonitoringSettings,
     pub sources: SourcesSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSettings {
+    /// Listing needs an `approve` no older than this (or a manager's override).
+    pub max_decision_age_s: u64,
+    /// Window for the rolling rating average and count.
+    pub rating_window_days: u32,
+    /// Window for complaints, SLA breaches and the on-time ratio.
+    pub incident_window_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringSettings {
+    /// Run the scheduler in `serve` (every instance may; leases keep the work unique).
+    pub enabled: bool,
+    /// How often each contractor is re-checked.
+    pub interval_s: u64,
+    /// Registry answers younger than this are reused by a re-check.
+    pub max_age_s: u64,
+    /// How often the scheduler looks for due contractors.
+    pub tick_ms: u64,
+    /// Contractors claimed per look.
+    pub batch: u32,
+    /// How long a claim lasts; a crashed instance's claims expire after it.
+    pub lease_s: u64,
+    /// The monitoring policy file.
+    pub rules_path: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -261,6 +293,20 @@ impl Default for Settings {
             sandbox: SandboxSettings {
                 host: "127.0.0.1".into(),
                 port: 8090,
+            },
+            catalog: CatalogSettings {
+                max_decision_age_s: 30 * 24 * 3600,
+                rating_window_days: 365,
+                incident_window_days: 90,
+            },
+            monitoring: MonitoringSettings {
+                enabled: true,
+                interval_s: 24 * 3600,
+                max_age_s: 3600,
+                tick_ms: 5_000,
+                batch: 20,
+                lease_s: 300,
+                rules_path: "rules/monitoring.toml".into(),
             },
             sources: SourcesSettings {
                 egrul: SourceSettings::registry("https://egrul.nalog.ru"),

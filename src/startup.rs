@@ -4,8 +4,11 @@
 
 use crate::api::{self, AppState};
 use crate::cache::SourceCache;
+use crate::catalog::CatalogService;
 use crate::check::CheckService;
 use crate::config::Settings;
+use crate::monitoring::Monitor;
+use crate::monitoring::policy::MonitoringPolicy;
 use crate::policy::{Policy, PolicyError};
 use crate::scoring::RuleError;
 use crate::{sources, storage};
@@ -46,6 +49,8 @@ fn list(errors: &[RuleError]) -> String {
 pub struct Services {
     pub checks: Arc<CheckService>,
     pub policy: Arc<Policy>,
+    pub catalog: Arc<CatalogService>,
+    pub monitor: Arc<Monitor>,
 }
 
 /// Everything a check needs, without the HTTP server (the CLI's `check` uses this).
@@ -64,7 +69,18 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         },
         PolicyError::Store(s) => StartupError::Store(s),
     })?;
+    let monitoring_rules =
+        MonitoringPolicy::load_file(std::path::Path::new(&settings.monitoring.rules_path))
+            .map_err(|errors| StartupError::Rules {
+                path: settings.monitoring.rules_path.clone(),
+                errors,
+            })?;
     let sources = sources::build_sources(settings)?;
+    let catalog = Arc::new(CatalogService::new(
+        Arc::clone(&store),
+        settings.catalog.clone(),
+        &settings.monitoring,
+    ));
     let checks = Arc::new(CheckService::new(
         sources,
         SourceCache::new(settings),
@@ -73,7 +89,18 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         settings.check.clone(),
         settings.rules.default_profile.clone(),
     ));
-    Ok(Services { checks, policy })
+    let monitor = Arc::new(Monitor::new(
+        Arc::clone(&catalog),
+        Arc::clone(&checks),
+        monitoring_rules,
+        settings.monitoring.clone(),
+    ));
+    Ok(Services {
+        checks,
+        policy,
+        catalog,
+        monitor,
+    })
 }
 
 pub struct Application {
@@ -85,7 +112,15 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let Services { checks, policy } = build_services(&settings).await?;
+        let Services {
+            checks,
+            policy,
+            catalog,
+            monitor,
+        } = build_services(&settings).await?;
+        if settings.monitoring.enabled {
+            Arc::clone(&monitor).spawn();
+        }
         if settings.rules.watch_interval_ms > 0 {
             policy.spawn_watch(std::time::Duration::from_millis(
                 settings.rules.watch_interval_ms,
@@ -107,6 +142,8 @@ impl Application {
         let state = web::Data::new(AppState {
             checks: Arc::clone(&checks),
             policy: Arc::clone(&policy),
+            catalog,
+            monitor,
             settings,
         });
         let server = HttpServer::new(move || {

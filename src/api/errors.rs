@@ -30,7 +30,8 @@ pub struct Problem {
     pub errors: Option<Vec<crate::scoring::RuleError>>,
     /// Stable machine code: `inn_required`, `inn_digits`, `inn_length`, `inn_checksum`,
     /// `malformed_json`, `unknown_field`, `body_too_large`, `unsupported_media_type`, `invalid_ruleset`,
-    /// `invalid_field`, `unknown_profile`, `not_found`, `method_not_allowed`,
+    /// `invalid_field`, `unknown_profile`, `not_checked`, `not_approved`, `decision_too_old`,
+    /// `already_listed`, `invalid_transition`, `conflict`, `not_found`, `method_not_allowed`,
     /// `unauthorized`, `not_ready`, `internal`.
     pub code: String,
 }
@@ -64,6 +65,13 @@ pub enum ApiError {
     Unauthorized,
     #[error("the service is not ready: {0}")]
     NotReady(String),
+    /// A request the current state refuses (409) or a rule of the domain refuses (422).
+    #[error("{message}")]
+    Refused {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -83,6 +91,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::Refused { code, .. } => code,
             ApiError::Internal(_) => "internal",
         }
     }
@@ -99,6 +108,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => "Method not allowed",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::NotReady(_) => "Not ready",
+            ApiError::Refused { status: 409, .. } => "Conflict",
+            ApiError::Refused { .. } => "Refused",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -122,6 +133,9 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Refused { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -162,6 +176,28 @@ impl ResponseError for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::internal(e)
+    }
+}
+
+impl From<crate::catalog::CatalogError> for ApiError {
+    fn from(e: crate::catalog::CatalogError) -> Self {
+        use crate::catalog::CatalogError as C;
+        let refused = |status, code, e: &C| ApiError::Refused {
+            status,
+            code,
+            message: e.to_string(),
+        };
+        match e {
+            C::NeverChecked(_) => refused(422, "not_checked", &e),
+            C::NotApproved { .. } => refused(422, "not_approved", &e),
+            C::DecisionTooOld { .. } => refused(422, "decision_too_old", &e),
+            C::AlreadyListed(_) => refused(409, "already_listed", &e),
+            C::InvalidTransition { .. } => refused(409, "invalid_transition", &e),
+            C::Conflict => refused(409, "conflict", &e),
+            C::NotListed(_) => ApiError::NotFound(e.to_string()),
+            C::Invalid { field, message } => ApiError::InvalidField { field, message },
+            C::Store(s) => ApiError::internal(s),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP API: handlers, the problem+json errors, auth, and the OpenAPI document
 //! collected from the handlers themselves.
 
+mod catalog;
 mod checks;
 mod counterparties;
 pub mod errors;
@@ -22,6 +23,8 @@ use utoipa_actix_web::{AppExt, scope};
 pub struct AppState {
     pub checks: Arc<CheckService>,
     pub policy: Arc<crate::policy::Policy>,
+    pub catalog: Arc<crate::catalog::CatalogService>,
+    pub monitor: Arc<crate::monitoring::Monitor>,
     pub settings: Settings,
 }
 
@@ -37,6 +40,8 @@ pub struct AppState {
     tags(
         (name = "checks", description = "Check a counterparty"),
         (name = "counterparties", description = "What is known about an INN"),
+        (name = "catalog", description = "Approved contractors and their monitoring"),
+        (name = "events", description = "The event feed: changes and status transitions, in order"),
         (name = "rules", description = "The scoring policy: versions, validation, dry-run, reload"),
         (name = "health", description = "Liveness and readiness"),
     ),
@@ -69,7 +74,15 @@ where
                 .service(rules::rule_versions)
                 .service(rules::reload_rules)
                 .service(rules::validate_rules)
-                .service(rules::dry_run),
+                .service(rules::dry_run)
+                .service(catalog::list_contractor)
+                .service(catalog::browse_catalog)
+                .service(catalog::catalog_entry)
+                .service(catalog::change_status)
+                .service(catalog::add_feedback)
+                .service(catalog::contractor_events)
+                .service(catalog::events)
+                .service(catalog::run_monitoring),
         )
         .split_for_parts()
 }

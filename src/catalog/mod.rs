@@ -3,7 +3,12 @@
 //! event feed that is the outbox for notifications.
 
 mod model;
+mod service;
 
 pub use model::{
-    CatalogEntry, CatalogFilter, CatalogStatus, Event, Feedback, FeedbackKind, NewEvent, StatusTransition,
+    CatalogEntry, CatalogFilter, CatalogStatus, Event, Feedback, FeedbackKind, NewEvent,
+    StatusTransition,
+};
+pub use service::{
+    CatalogError, CatalogService, FeedbackInput, Listing, Override, StatusAction, decision_of,
 };

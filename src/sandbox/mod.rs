@@ -22,6 +22,8 @@ struct Pending {
 struct SandboxState {
     pending: Mutex<HashMap<String, Pending>>,
     counter: std::sync::atomic::AtomicU64,
+    /// Searches seen per (registry, INN), for plans that change after the first.
+    searches: Mutex<HashMap<(&'static str, String), u32>>,
 }
 
 impl SandboxState {
@@ -50,6 +52,20 @@ impl SandboxState {
         let p = map.get_mut(token)?;
         p.polls += 1;
         Some((p.inn.clone(), p.polls - 1))
+    }
+
+    /// Resolves `AfterFirst` by how often this registry was searched for this INN.
+    fn resolve(&self, registry: &'static str, inn: &str, plan: Plan) -> Plan {
+        let Plan::AfterFirst(first, later) = plan else {
+            return plan;
+        };
+        let mut seen = match self.searches.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let n = seen.entry((registry, inn.to_owned())).or_insert(0);
+        *n += 1;
+        if *n == 1 { *first } else { *later }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
@@ -351,9 +367,12 @@ async fn fedresurs_search(req: HttpRequest, query: Query) -> HttpResponse {
 }
 
 /// The scenario whose fedresurs search answer carries this guid.
-fn scenario_of_guid(guid: &str) -> Option<&'static Scenario> {
-    SCENARIOS.iter().find(|s| {
-        matches!(s.fedresurs, Plan::Fedresurs { search, .. } if search.contains(&format!("\"guid\":\"{guid}\"")))
+fn scenario_of_guid(guid: &str) -> Option<(Plan, &'static Scenario)> {
+    let carries = |p: &Plan| matches!(p, Plan::Fedresurs { search, .. } if search.contains(&format!("\"guid\":\"{guid}\"")));
+    SCENARIOS.iter().find_map(|s| match s.fedresurs {
+        p if carries(&p) => Some((p, s)),
+        Plan::AfterFirst(a, b) => [*a, *b].into_iter().find(|p| carries(p)).map(|p| (p, s)),
+        _ => None,
     })
 }
 
@@ -362,7 +381,7 @@ async fn fedresurs_card(req: HttpRequest, path: web::Path<(String, String)>) -> 
     if !has_referer(&req, "fedresurs.ru") {
         return status(403);
     }
-    match scenario_of_guid(&path.1).map(|s| (s.fedresurs, s)) {
+    match scenario_of_guid(&path.1) {
         Some((
             Plan::Fedresurs {
                 card: Some(card), ..
@@ -384,7 +403,7 @@ async fn fedresurs_publications(
     }
     let number = |k: &str| query.get(k).and_then(|v| v.parse::<usize>().ok());
     let page = number("offset").unwrap_or(0) / number("limit").unwrap_or(15).max(1);
-    match scenario_of_guid(&path.1).map(|s| (s.fedresurs, s)) {
+    match scenario_of_guid(&path.1) {
         Some((Plan::Fedresurs { pages, .. }, s)) if page < pages.len() => {
             json_for(pages[page], Some(s))
         }
@@ -403,9 +422,10 @@ async fn bankrot_page() -> HttpResponse {
 }
 
 #[get("/backend/{list:cmpbankrupts|prsnbankrupts}")]
-async fn bankrot_search(query: Query) -> HttpResponse {
+async fn bankrot_search(state: web::Data<SandboxState>, query: Query) -> HttpResponse {
     let inn = query.get("searchString").cloned().unwrap_or_default();
     let (bankrot, scenario) = plan(inn.trim(), |s| s.bankrot);
+    let bankrot = state.resolve("bankrot", inn.trim(), bankrot);
     if let Some(failure) = first_step_failure(bankrot).await {
         return failure;
     }

@@ -39,6 +39,9 @@ pub enum Plan {
     },
     /// The registry knows nothing about the INN.
     Absent,
+    /// The first plan for the first search of the INN, the second for every later one:
+    /// a company whose state changes between checks.
+    AfterFirst(&'static Plan, &'static Plan),
 }
 
 /// How long a "slow" registry takes: far beyond any sensible timeout.
@@ -448,6 +451,21 @@ pub const SCENARIOS: &[Scenario] = &[
             "ООО \"ВТОРОЕ ДЫХАНИЕ\" & К",
             "ВТОРОЕ ДЫХАНИЕ",
         ))
+    },
+    Scenario {
+        inn: "7702000332",
+        title: "Goes into bankruptcy on its second check (fedresurs and bankrot change; for monitoring)",
+        expect: "approve, then reject: bankruptcy_active",
+        fedresurs: Plan::AfterFirst(
+            &Plan::Absent,
+            &Plan::Fedresurs {
+                search: fixture!("fedresurs-search-turning.json"),
+                card: Some(fixture!("fedresurs-card-observation.json")),
+                pages: &[],
+            },
+        ),
+        bankrot: Plan::AfterFirst(&Plan::Absent, &answer(fixture!("bankrot-turning.json"))),
+        ..active(("1027702000336", "ООО \"ПОВОРОТ\"", "ПОВОРОТ"))
     },
 ];
 

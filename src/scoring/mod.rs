@@ -4,15 +4,16 @@
 //! `review`, or a score delta) and a reason template. A ruleset is compiled and validated
 //! once, at load; evaluation reports every rule that fired with the facts it read.
 
-mod condition;
+pub mod condition;
 mod engine;
 pub mod golden;
 mod ruleset;
-mod template;
+pub mod template;
 
 pub use condition::Condition;
 pub use engine::{Evaluation, Input, Reason};
 pub use ruleset::{Effect, Profile, Rule, RuleError, Ruleset, version_of};
+pub use template::Template;
 
 use std::sync::{Arc, RwLock};
 

@@ -269,7 +269,9 @@ macro_rules! impl_catalog_store {
                 owner: &str,
                 last_check_id: Option<&str>,
                 next_check_at: chrono::DateTime<chrono::Utc>,
+                events: &[$crate::catalog::NewEvent],
             ) -> Result<bool, $crate::storage::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE catalog SET last_check_id = COALESCE($1, last_check_id), next_check_at = $2, \
                        lease_owner = NULL, lease_until = NULL WHERE inn = $3 AND lease_owner = $4",
@@ -278,11 +280,18 @@ macro_rules! impl_catalog_store {
                 .bind($crate::storage::millis(next_check_at))
                 .bind(inn)
                 .bind(owner)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
                     == 1;
-                Ok(done)
+                if !done {
+                    return Ok(false);
+                }
+                for ev in events {
+                    insert_event(&mut tx, ev).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
             }
         }
     };

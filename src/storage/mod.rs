@@ -74,7 +74,10 @@ pub trait CatalogStore: Send + Sync {
         events: &[crate::catalog::NewEvent],
     ) -> Result<bool, StoreError>;
 
-    async fn get_entry(&self, inn: &str) -> Result<Option<crate::catalog::CatalogEntry>, StoreError>;
+    async fn get_entry(
+        &self,
+        inn: &str,
+    ) -> Result<Option<crate::catalog::CatalogEntry>, StoreError>;
 
     /// Entries by INN, after the cursor, filtered.
     async fn list_entries(
@@ -93,7 +96,10 @@ pub trait CatalogStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// An entry's status changes, oldest first.
-    async fn transitions(&self, inn: &str) -> Result<Vec<crate::catalog::StatusTransition>, StoreError>;
+    async fn transitions(
+        &self,
+        inn: &str,
+    ) -> Result<Vec<crate::catalog::StatusTransition>, StoreError>;
 
     /// Stores a quality signal and its event; `false` for a duplicate external id.
     async fn add_feedback(
@@ -103,12 +109,21 @@ pub trait CatalogStore: Send + Sync {
         event: &crate::catalog::NewEvent,
     ) -> Result<bool, StoreError>;
 
-    async fn feedback_since(&self, inn: &str, since: DateTime<Utc>) -> Result<Vec<crate::catalog::Feedback>, StoreError>;
+    async fn feedback_since(
+        &self,
+        inn: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<crate::catalog::Feedback>, StoreError>;
 
     async fn append_events(&self, events: &[crate::catalog::NewEvent]) -> Result<(), StoreError>;
 
     /// Events after the cursor, in order (of one INN when given).
-    async fn events_after(&self, after: i64, limit: i64, inn: Option<&str>) -> Result<Vec<crate::catalog::Event>, StoreError>;
+    async fn events_after(
+        &self,
+        after: i64,
+        limit: i64,
+        inn: Option<&str>,
+    ) -> Result<Vec<crate::catalog::Event>, StoreError>;
 
     /// Leases up to `limit` entries due for monitoring to `owner` until `lease_until`.
     async fn claim_due(
@@ -119,13 +134,16 @@ pub trait CatalogStore: Send + Sync {
         limit: i64,
     ) -> Result<Vec<String>, StoreError>;
 
-    /// Records a monitoring pass and releases the lease, if `owner` still holds it.
+    /// Records a monitoring pass — its check, its events, the next due time — and releases
+    /// the lease, all at once and only if `owner` still holds the lease (a pass whose lease
+    /// expired and was taken over records nothing, so no event is recorded twice).
     async fn finish_monitoring(
         &self,
         inn: &str,
         owner: &str,
         last_check_id: Option<&str>,
         next_check_at: DateTime<Utc>,
+        events: &[crate::catalog::NewEvent],
     ) -> Result<bool, StoreError>;
 }
 

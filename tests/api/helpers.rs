@@ -72,6 +72,9 @@ pub async fn test_settings(registries: Registries) -> Settings {
     s.database.max_connections = 4;
     s.rules.path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.toml").into();
     s.log.filter = "warn".into();
+    s.monitoring.enabled = false;
+    s.monitoring.max_age_s = 0;
+    s.monitoring.rules_path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/monitoring.toml").into();
     for (_, src) in s.sources.iter_mut() {
         src.poll_interval_ms = 5;
         src.timeout_ms = 5_000;

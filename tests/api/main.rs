@@ -3,6 +3,7 @@
 
 mod bankruptcy_sources;
 mod cache;
+mod catalog;
 mod checks;
 mod cli;
 mod egrul;

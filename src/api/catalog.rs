@@ -1,0 +1,421 @@
+//! The catalog of approved contractors: list, browse, look up, change status, feedback;
+//! and the event feed. Thin handlers over [`crate::catalog::CatalogService`].
+
+use super::AppState;
+use super::errors::{ApiError, Problem};
+use crate::catalog::{
+    CatalogEntry, CatalogFilter, CatalogStatus, Event, FeedbackInput, Listing, Override,
+    StatusAction, StatusTransition,
+};
+use crate::check::Check;
+use crate::domain::Inn;
+use crate::monitoring::RunReport;
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Who lists a contractor without a fresh `approve`, and why.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBody {
+    #[schema(example = "m.petrova")]
+    pub by: String,
+    #[schema(example = "Долгосрочный партнёр, проверен вручную")]
+    pub reason: String,
+}
+
+/// A contractor to list.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"inn": "7701000019", "region": "Москва", "contacts": {"phone": "+74950000000"},
+    "services": ["грузоперевозки"], "external_ids": {"bitrix24": "1234"}, "actor": "m.petrova"}))]
+pub struct ListingBody {
+    pub inn: Option<String>,
+    /// Defaults to the name the registries gave.
+    pub name: Option<String>,
+    pub region: Option<String>,
+    #[serde(default)]
+    pub contacts: BTreeMap<String, String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub external_ids: BTreeMap<String, String>,
+    /// Lists without a fresh `approve`; recorded in the timeline.
+    #[serde(rename = "override")]
+    pub override_by: Option<OverrideBody>,
+    /// Who lists it.
+    pub actor: Option<String>,
+}
+
+/// List a contractor in the catalog.
+///
+/// Needs a latest check that decided `approve` no longer ago than `catalog.max_decision_age_s`,
+/// or an `override` saying who and why.
+#[utoipa::path(
+    tag = "catalog",
+    request_body = ListingBody,
+    responses(
+        (status = 201, body = CatalogEntry),
+        (status = 409, description = "`already_listed`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_checked`, `not_approved`, `decision_too_old`, `invalid_field`, INN codes", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/catalog")]
+pub async fn list_contractor(
+    state: web::Data<AppState>,
+    body: web::Json<ListingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let inn = Inn::parse(body.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
+    let listing = Listing {
+        name: body.name,
+        region: body.region,
+        contacts: body.contacts,
+        services: body.services,
+        external_ids: body.external_ids,
+        override_by: body.override_by.map(|o| Override {
+            by: o.by,
+            reason: o.reason,
+        }),
+        actor: body.actor,
+    };
+    let entry = state.catalog.list(&inn, listing).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/catalog/{}", entry.inn)))
+        .json(entry))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogQuery {
+    /// `active`, `under_review`, `suspended` or `removed`.
+    pub status: Option<String>,
+    pub region: Option<String>,
+    /// Text to find in the name, INN or services.
+    pub text: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// `public`: only active contractors, and only the fields a website shows.
+    pub view: Option<String>,
+}
+
+/// What the public listing shows of a contractor.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"inn": "7701000019", "name": "ООО \"СЕВЕРНЫЙ ВЕТЕР\"", "region": "Москва", "services": ["грузоперевозки"]}))]
+pub struct PublicEntry {
+    pub inn: String,
+    pub name: String,
+    pub region: Option<String>,
+    pub services: Vec<String>,
+}
+
+/// A page of the catalog.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"items": [], "next_cursor": null}))]
+pub struct CatalogPage {
+    /// Entries (`CatalogEntry`), or `PublicEntry` with `view=public`.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<serde_json::Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Browse the catalog (`view=public` for the website: active contractors, minimal fields).
+#[utoipa::path(
+    tag = "catalog",
+    params(CatalogQuery),
+    responses((status = 200, body = CatalogPage), (status = 422, description = "`invalid_field`", body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/catalog")]
+pub async fn browse_catalog(
+    state: web::Data<AppState>,
+    query: web::Query<CatalogQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let public = match q.view.as_deref() {
+        None | Some("full") => false,
+        Some("public") => true,
+        Some(_) => {
+            return Err(ApiError::InvalidField {
+                field: "view",
+                message: "`public` or `full`".into(),
+            });
+        }
+    };
+    let status = match (public, q.status.as_deref()) {
+        (true, _) => Some(CatalogStatus::Active),
+        (false, None) => None,
+        (false, Some(s)) => {
+            Some(
+                CatalogStatus::parse(s).ok_or_else(|| ApiError::InvalidField {
+                    field: "status",
+                    message: "active, under_review, suspended or removed".into(),
+                })?,
+            )
+        }
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::InvalidField {
+            field: "limit",
+            message: "from 1 to 200".into(),
+        });
+    }
+    let filter = CatalogFilter {
+        status,
+        region: q.region,
+        text: q
+            .text
+            .map(|t| t.to_lowercase())
+            .filter(|t| !t.trim().is_empty()),
+        after: q.cursor,
+        limit: limit + 1,
+    };
+    let mut entries = state.catalog.list_entries(&filter).await?;
+    let next_cursor = if entries.len() as i64 > limit {
+        entries.truncate(limit as usize);
+        entries.last().map(|e| e.inn.clone())
+    } else {
+        None
+    };
+    let items = entries
+        .into_iter()
+        .map(|e| {
+            if public {
+                serde_json::to_value(PublicEntry {
+                    inn: e.inn,
+                    name: e.name,
+                    region: e.region,
+                    services: e.services,
+                })
+            } else {
+                serde_json::to_value(e)
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(CatalogPage { items, next_cursor }))
+}
+
+/// A contractor with its latest check and its status timeline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"entry": {"inn": "7702000332", "name": "ООО \"ПОВОРОТ\"", "status": "suspended"},
+    "latest_check": {"decision": "reject"}, "timeline": [
+        {"from": null, "to": "active", "reason": "listed after check 01a2… decided approve", "rule_ids": [], "actor": "api", "at": "2026-11-27T10:00:00Z"},
+        {"from": "active", "to": "suspended", "reason": "The latest check decided reject (before: approve)", "rule_ids": ["decision_reject", "bankruptcy_started"], "actor": "monitoring", "at": "2026-11-28T10:00:00Z"}]}))]
+pub struct CatalogDetail {
+    pub entry: CatalogEntry,
+    pub latest_check: Option<Check>,
+    /// Every status change, oldest first.
+    pub timeline: Vec<StatusTransition>,
+}
+
+/// One contractor: the entry, its latest decision and its timeline.
+#[utoipa::path(
+    tag = "catalog",
+    params(("inn" = String, Path, description = "INN")),
+    responses((status = 200, body = CatalogDetail), (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/catalog/{inn}")]
+pub async fn catalog_entry(
+    state: web::Data<AppState>,
+    inn: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
+    let entry = state.catalog.get(inn.as_str()).await?;
+    let store = state.catalog.store();
+    let latest_check = match store.latest_check(&inn).await? {
+        Some(c) => Some(serde_json::from_value(c.document).map_err(ApiError::internal)?),
+        None => None,
+    };
+    let timeline = store.transitions(inn.as_str()).await?;
+    Ok(HttpResponse::Ok().json(CatalogDetail {
+        entry,
+        latest_check,
+        timeline,
+    }))
+}
+
+/// A manager's status change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"action": "reinstate", "comment": "Претензия урегулирована", "actor": "m.petrova"}))]
+pub struct StatusBody {
+    /// `suspend`, `review`, `reinstate` or `remove`.
+    pub action: String,
+    pub comment: String,
+    pub actor: String,
+}
+
+/// Suspend, put under review, reinstate or remove a contractor (recorded with who and why).
+#[utoipa::path(
+    tag = "catalog",
+    params(("inn" = String, Path, description = "INN")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, body = CatalogEntry),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_transition`, `conflict`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/catalog/{inn}/status")]
+pub async fn change_status(
+    state: web::Data<AppState>,
+    inn: web::Path<String>,
+    body: web::Json<StatusBody>,
+) -> Result<HttpResponse, ApiError> {
+    let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
+    let action = StatusAction::parse(&body.action).ok_or_else(|| ApiError::InvalidField {
+        field: "action",
+        message: "suspend, review, reinstate or remove".into(),
+    })?;
+    let entry = state
+        .catalog
+        .set_status(inn.as_str(), action, &body.actor, &body.comment)
+        .await?;
+    Ok(HttpResponse::Ok().json(entry))
+}
+
+/// A quality signal about a listed contractor.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "review", "rating": 2, "text": "Опоздали на два дня", "order_ref": "A-17", "external_id": "site-review-981"}))]
+pub struct FeedbackBody {
+    /// `review` (with `rating` 1–5), `complaint` (with `category` or `text`), `sla_breach`,
+    /// `job_completed` (with `on_time`).
+    pub kind: String,
+    pub rating: Option<i64>,
+    pub category: Option<String>,
+    pub text: Option<String>,
+    pub order_ref: Option<String>,
+    pub on_time: Option<bool>,
+    /// The sender's id of this signal: a repeat with the same id is ignored.
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"accepted": true, "duplicate": false}))]
+pub struct FeedbackAccepted {
+    pub accepted: bool,
+    /// True when a signal with the same `external_id` was already recorded.
+    pub duplicate: bool,
+}
+
+/// Record a review, complaint, SLA breach or completed job.
+#[utoipa::path(
+    tag = "catalog",
+    params(("inn" = String, Path, description = "INN")),
+    request_body = FeedbackBody,
+    responses(
+        (status = 201, description = "Recorded", body = FeedbackAccepted),
+        (status = 200, description = "A duplicate `external_id`: ignored", body = FeedbackAccepted),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/catalog/{inn}/feedback")]
+pub async fn add_feedback(
+    state: web::Data<AppState>,
+    inn: web::Path<String>,
+    body: web::Json<FeedbackBody>,
+) -> Result<HttpResponse, ApiError> {
+    let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
+    let b = body.into_inner();
+    let input = FeedbackInput {
+        kind: b.kind,
+        rating: b.rating,
+        category: b.category,
+        text: b.text,
+        order_ref: b.order_ref,
+        on_time: b.on_time,
+        external_id: b.external_id,
+    };
+    if state.catalog.feedback(inn.as_str(), input).await? {
+        Ok(HttpResponse::Created().json(FeedbackAccepted {
+            accepted: true,
+            duplicate: false,
+        }))
+    } else {
+        Ok(HttpResponse::Ok().json(FeedbackAccepted {
+            accepted: false,
+            duplicate: true,
+        }))
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Events after this cursor (`next_cursor` of the previous page; 0 from the start).
+    pub after: Option<i64>,
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// A page of the event feed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"items": [], "next_cursor": 42}))]
+pub struct EventPage {
+    pub items: Vec<Event>,
+    /// Pass as `after` for the next page (the last event's `seq`, or the same cursor when empty).
+    pub next_cursor: i64,
+}
+
+async fn event_page(
+    state: &AppState,
+    query: EventsQuery,
+    inn: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let after = query.after.unwrap_or(0);
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::InvalidField {
+            field: "limit",
+            message: "from 1 to 1000".into(),
+        });
+    }
+    let items = state
+        .catalog
+        .store()
+        .events_after(after, limit, inn)
+        .await?;
+    let next_cursor = items.last().map_or(after, |e| e.seq);
+    Ok(HttpResponse::Ok().json(EventPage { items, next_cursor }))
+}
+
+/// Every event and status change, in order, from a stable cursor (the notifications outbox).
+#[utoipa::path(tag = "events", params(EventsQuery), responses((status = 200, body = EventPage)))]
+#[get("/events")]
+pub async fn events(
+    state: web::Data<AppState>,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    event_page(&state, query.into_inner(), None).await
+}
+
+/// One contractor's events.
+#[utoipa::path(
+    tag = "events",
+    params(("inn" = String, Path, description = "INN"), EventsQuery),
+    responses((status = 200, body = EventPage))
+)]
+#[get("/catalog/{inn}/events")]
+pub async fn contractor_events(
+    state: web::Data<AppState>,
+    inn: web::Path<String>,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
+    event_page(&state, query.into_inner(), Some(inn.as_str())).await
+}
+
+/// Re-check every contractor that is due now (the scheduler does this on its own).
+#[utoipa::path(tag = "catalog", responses((status = 200, body = RunReport)))]
+#[post("/monitoring/run")]
+pub async fn run_monitoring(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let report = state.monitor.run_due().await.map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(report))
+}

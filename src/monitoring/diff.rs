@@ -1,0 +1,174 @@
+//! What changed between two dossiers of a contractor, as typed events.
+
+use crate::facts::Facts;
+use serde_json::{Value, json};
+
+/// The kinds of change monitoring reports (each also a boolean fact `events.<kind>`).
+pub const EVENT_KINDS: &[&str] = &[
+    "decision_changed",
+    "company_status_changed",
+    "bankruptcy_opened",
+    "creditor_intent_published",
+    "reorganization_notice",
+    "liquidation_notice",
+    "new_court_cases_as_respondent",
+    "terminated",
+    "source_unavailable",
+];
+
+/// A detected change: its kind and what to say about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub kind: &'static str,
+    pub payload: Value,
+}
+
+fn value<'a>(facts: &'a Facts, name: &str) -> &'a Value {
+    facts.get(name).map_or(&Value::Null, |f| &f.value)
+}
+
+fn became_true(before: &Facts, after: &Facts, name: &str) -> bool {
+    value(after, name) == &json!(true) && value(before, name) != &json!(true)
+}
+
+/// Compares the previous dossier (facts and decision) with the new one.
+pub fn changes(
+    before: Option<(&Facts, Option<&str>)>,
+    after: &Facts,
+    decision: &str,
+) -> Vec<Change> {
+    let empty = Facts::new();
+    let (before, previous_decision) = before.unwrap_or((&empty, None));
+    let mut out = Vec::new();
+    if let Some(prev) = previous_decision
+        && prev != decision
+    {
+        out.push(Change {
+            kind: "decision_changed",
+            payload: json!({"from": prev, "to": decision}),
+        });
+    }
+    let (was, now) = (
+        value(before, "company.status"),
+        value(after, "company.status"),
+    );
+    if !before.is_empty() && was != now && !now.is_null() {
+        out.push(Change {
+            kind: "company_status_changed",
+            payload: json!({"from": was, "to": now, "text": value(after, "company.status_text")}),
+        });
+    }
+    if became_true(before, after, "bankruptcy.active") {
+        out.push(Change {
+            kind: "bankruptcy_opened",
+            payload: json!({"case_number": value(after, "bankruptcy.case_number"), "stage": value(after, "bankruptcy.stage")}),
+        });
+    }
+    if became_true(before, after, "bankruptcy.creditor_intent_recent") {
+        out.push(Change {
+            kind: "creditor_intent_published",
+            payload: json!({"days_ago": value(after, "bankruptcy.creditor_intent_days_ago")}),
+        });
+    }
+    if became_true(before, after, "reorganization.notice_recent") {
+        out.push(Change {
+            kind: "reorganization_notice",
+            payload: json!({}),
+        });
+    }
+    if became_true(before, after, "liquidation.notice") {
+        out.push(Change {
+            kind: "liquidation_notice",
+            payload: json!({}),
+        });
+    }
+    if became_true(before, after, "company.terminated") {
+        out.push(Change {
+            kind: "terminated",
+            payload: json!({"on": value(after, "company.terminated_on")}),
+        });
+    }
+    let count = |f: &Facts| value(f, "court.respondent_cases_total").as_i64();
+    if let (Some(was), Some(now)) = (count(before), count(after))
+        && now > was
+    {
+        out.push(Change {
+            kind: "new_court_cases_as_respondent",
+            payload: json!({"from": was, "to": now, "new": now - was}),
+        });
+    }
+    for name in crate::sources::SOURCE_NAMES {
+        let key = format!("sources.{name}.status");
+        if value(after, &key) == &json!("unavailable")
+            && value(before, &key) != &json!("unavailable")
+        {
+            out.push(Change {
+                kind: "source_unavailable",
+                payload: json!({"source": name, "detail": value(after, &format!("sources.{name}.detail"))}),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Fact;
+
+    fn facts(pairs: &[(&str, Value)]) -> Facts {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    Fact {
+                        value: v.clone(),
+                        source: None,
+                        as_of: None,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_company_going_bankrupt_gives_typed_events() {
+        let before = facts(&[
+            ("company.status", json!("ACTIVE")),
+            ("bankruptcy.active", json!(false)),
+            ("court.respondent_cases_total", json!(2)),
+            ("sources.kad.status", json!("ok")),
+        ]);
+        let after = facts(&[
+            ("company.status", json!("BANKRUPTCY")),
+            ("bankruptcy.active", json!(true)),
+            ("bankruptcy.case_number", json!("А40-1/2026")),
+            ("court.respondent_cases_total", json!(5)),
+            ("sources.kad.status", json!("unavailable")),
+        ]);
+        let kinds: Vec<&str> = changes(Some((&before, Some("approve"))), &after, "reject")
+            .iter()
+            .map(|c| c.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "decision_changed",
+                "company_status_changed",
+                "bankruptcy_opened",
+                "new_court_cases_as_respondent",
+                "source_unavailable"
+            ]
+        );
+    }
+
+    #[test]
+    fn no_change_no_event() {
+        let f = facts(&[
+            ("company.status", json!("ACTIVE")),
+            ("bankruptcy.active", json!(false)),
+        ]);
+        assert!(changes(Some((&f, Some("approve"))), &f, "approve").is_empty());
+    }
+}

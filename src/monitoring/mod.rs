@@ -1,0 +1,248 @@
+//! The quality-monitoring process for listed contractors: re-check each one on a schedule
+//! (spread over the interval, reusing fresh registry answers), turn what changed into typed
+//! events, and let the monitoring policy move it between catalog statuses.
+//!
+//! Any number of instances may run it against one PostgreSQL database: due contractors are
+//! claimed with a lease (`FOR UPDATE SKIP LOCKED`), a pass records its events and releases
+//! the lease in one transaction, and a crashed instance's leases expire and are taken over.
+
+pub mod diff;
+pub mod policy;
+
+use crate::catalog::{CatalogError, CatalogService, CatalogStatus, NewEvent};
+use crate::check::{CheckError, CheckRequest, CheckService};
+use crate::config::MonitoringSettings;
+use crate::domain::Inn;
+use crate::facts::{Fact, Facts};
+use chrono::{Duration, Utc};
+use policy::MonitoringPolicy;
+use serde::Serialize;
+use serde_json::json;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    #[error("storage failed")]
+    Store(#[from] crate::storage::StoreError),
+}
+
+/// What one run over the due contractors did.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"checked": 12, "events": 3, "transitions": 1, "failed": 0}))]
+pub struct RunReport {
+    /// Contractors re-checked.
+    pub checked: u64,
+    /// Change events recorded.
+    pub events: u64,
+    /// Automatic status changes.
+    pub transitions: u64,
+    /// Contractors whose pass failed (retried when their lease expires).
+    pub failed: u64,
+}
+
+pub struct Monitor {
+    catalog: Arc<CatalogService>,
+    checks: Arc<CheckService>,
+    policy: MonitoringPolicy,
+    settings: MonitoringSettings,
+    /// This instance's name on its leases.
+    owner: String,
+}
+
+impl Monitor {
+    pub fn new(
+        catalog: Arc<CatalogService>,
+        checks: Arc<CheckService>,
+        policy: MonitoringPolicy,
+        settings: MonitoringSettings,
+    ) -> Monitor {
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        Monitor {
+            catalog,
+            checks,
+            policy,
+            settings,
+            owner,
+        }
+    }
+
+    /// Re-checks every contractor that is due now, in batches, until none is left.
+    pub async fn run_due(&self) -> Result<RunReport, MonitorError> {
+        let mut report = RunReport::default();
+        let lease = Duration::seconds(i64::try_from(self.settings.lease_s.max(1)).unwrap_or(300));
+        loop {
+            let now = Utc::now();
+            let claimed = self
+                .catalog
+                .store()
+                .claim_due(
+                    &self.owner,
+                    now,
+                    now + lease,
+                    i64::from(self.settings.batch.max(1)),
+                )
+                .await?;
+            if claimed.is_empty() {
+                return Ok(report);
+            }
+            for inn in claimed {
+                match self.process(&inn).await {
+                    Ok((events, transitions)) => {
+                        report.checked += 1;
+                        report.events += events;
+                        report.transitions += transitions;
+                    }
+                    Err(e) => {
+                        report.failed += 1;
+                        tracing::error!(inn, error = ?e, "monitoring pass failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// One contractor's pass: check, compare, decide, record.
+    async fn process(&self, inn_text: &str) -> Result<(u64, u64), MonitorError> {
+        let store = self.catalog.store();
+        let entry = self.catalog.get(inn_text).await?;
+        let previous = match entry
+            .last_check_id
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+        {
+            Some(id) => store.get_check(id).await?,
+            None => None,
+        };
+        let previous_facts: Option<Facts> = previous
+            .as_ref()
+            .and_then(|c| c.facts.clone())
+            .and_then(|f| serde_json::from_value(f).ok());
+        let previous_decision = previous.as_ref().and_then(|c| c.decision.clone());
+
+        let inn = Inn::parse(inn_text).map_err(|_| CatalogError::NotListed(inn_text.to_owned()))?;
+        let check = self
+            .checks
+            .run(CheckRequest {
+                inn,
+                max_age_s: Some(self.settings.max_age_s),
+                profile: None,
+            })
+            .await?;
+        let stored = store.get_check(check.id).await?;
+        let facts: Facts = stored
+            .and_then(|c| c.facts)
+            .and_then(|f| serde_json::from_value(f).ok())
+            .unwrap_or_default();
+        let decision = check.decision.map(|d| d.as_str()).unwrap_or("review");
+
+        let changes = diff::changes(
+            previous_facts
+                .as_ref()
+                .map(|f| (f, previous_decision.as_deref())),
+            &facts,
+            decision,
+        );
+        let mut monitoring_facts = facts.clone();
+        let now = Utc::now();
+        let fact = |value: serde_json::Value| Fact {
+            value,
+            source: Some("monitoring".into()),
+            as_of: Some(now),
+        };
+        monitoring_facts.insert("decision.current".into(), fact(json!(decision)));
+        monitoring_facts.insert("decision.previous".into(), fact(json!(previous_decision)));
+        monitoring_facts.insert(
+            "decision.changed".into(),
+            fact(json!(
+                previous_decision.as_deref().is_some_and(|p| p != decision)
+            )),
+        );
+        monitoring_facts.insert("catalog.status".into(), fact(json!(entry.status)));
+        for kind in diff::EVENT_KINDS {
+            monitoring_facts.insert(
+                format!("events.{kind}"),
+                fact(json!(changes.iter().any(|c| c.kind == *kind))),
+            );
+        }
+        monitoring_facts.extend(self.catalog.quality_facts(inn_text, now).await?);
+
+        let verdicts = self.policy.evaluate(&monitoring_facts);
+        let mut transitions = 0;
+        if let Some(target) = verdicts.iter().map(|v| v.status).max()
+            && target > entry.status
+            && entry.status != CatalogStatus::Removed
+        {
+            let fired: Vec<_> = verdicts.iter().filter(|v| v.status == target).collect();
+            let reason = fired
+                .iter()
+                .map(|v| v.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let rule_ids = fired.iter().map(|v| v.rule_id.clone()).collect();
+            match self
+                .catalog
+                .transition(&entry, target, reason, rule_ids, "monitoring")
+                .await
+            {
+                Ok(()) => transitions = 1,
+                // A manager moved it meanwhile: their word stands.
+                Err(CatalogError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+
+        let events: Vec<NewEvent> = changes
+            .iter()
+            .map(|c| {
+                let mut payload = c.payload.clone();
+                payload["check_id"] = json!(check.id.to_string());
+                NewEvent {
+                    inn: inn_text.to_owned(),
+                    kind: c.kind.to_owned(),
+                    payload,
+                }
+            })
+            .collect();
+        let interval =
+            Duration::seconds(i64::try_from(self.settings.interval_s.max(1)).unwrap_or(86_400));
+        let recorded = store
+            .finish_monitoring(
+                inn_text,
+                &self.owner,
+                Some(&check.id.to_string()),
+                Utc::now() + interval,
+                &events,
+            )
+            .await?;
+        if !recorded {
+            tracing::warn!(
+                inn = inn_text,
+                "lease lost before the pass was recorded; another instance redoes it"
+            );
+            return Ok((0, transitions));
+        }
+        Ok((events.len() as u64, transitions))
+    }
+
+    /// Runs the due contractors every `tick_ms`, forever.
+    pub fn spawn(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(
+                self.settings.tick_ms.max(10),
+            ));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match self.run_due().await {
+                    Ok(r) if r.checked > 0 => tracing::info!(?r, "monitoring run"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = ?e, "monitoring run failed"),
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,195 @@
+//! The monitoring policy: `rules/monitoring.toml` decides a contractor's catalog status from
+//! its registry facts, the changes since the last check and its quality facts. Same CEL
+//! conditions and reason templates as the scoring rules; each rule names a status, and the
+//! most severe status of the fired rules wins.
+
+use super::diff::EVENT_KINDS;
+use crate::catalog::CatalogStatus;
+use crate::facts::{self, Facts};
+use crate::scoring::condition::{self, Condition};
+use crate::scoring::{RuleError, Template, version_of};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// Facts only monitoring has, beside every scoring fact.
+pub fn monitoring_fact_names() -> Vec<String> {
+    let mut names: Vec<String> = facts::catalog().into_iter().map(|d| d.name).collect();
+    names.extend(
+        [
+            "decision.current",
+            "decision.previous",
+            "decision.changed",
+            "quality.rating_avg",
+            "quality.rating_count",
+            "quality.complaints",
+            "quality.sla_breaches",
+            "quality.jobs_completed",
+            "quality.on_time_ratio",
+            "catalog.status",
+        ]
+        .map(String::from),
+    );
+    names.extend(EVENT_KINDS.iter().map(|k| format!("events.{k}")));
+    names
+}
+
+pub struct MonitoringRule {
+    pub id: String,
+    pub title: String,
+    pub condition: Condition,
+    pub status: CatalogStatus,
+    pub message: Template,
+}
+
+pub struct MonitoringPolicy {
+    pub version: String,
+    pub rules: Vec<MonitoringRule>,
+}
+
+/// A rule that fired, with its rendered reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub rule_id: String,
+    pub status: CatalogStatus,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    rules: Vec<toml::Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: String,
+    title: String,
+    when: String,
+    /// `under_review`, `suspended` or `removed`.
+    status: String,
+    message: Option<String>,
+}
+
+impl MonitoringPolicy {
+    pub fn load_file(path: &std::path::Path) -> Result<MonitoringPolicy, Vec<RuleError>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![RuleError {
+                rule_id: None,
+                line: None,
+                message: format!("cannot read {}: {e}", path.display()),
+            }]
+        })?;
+        MonitoringPolicy::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<MonitoringPolicy, Vec<RuleError>> {
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+            vec![RuleError {
+                rule_id: None,
+                line: e.span().map(|s| line_of(s.start)),
+                message: e.message().to_owned(),
+            }]
+        })?;
+        let known: BTreeSet<String> = monitoring_fact_names().into_iter().collect();
+        let is_fact = |name: &str| {
+            known.contains(name) || known.iter().any(|k| k.starts_with(&format!("{name}.")))
+        };
+        let mut errors = Vec::new();
+        let mut rules = Vec::new();
+        let mut seen = BTreeSet::new();
+        for spanned in raw.rules {
+            let line = line_of(spanned.span().start);
+            let r = spanned.into_inner();
+            let mut fail = |message: String| {
+                errors.push(RuleError {
+                    rule_id: Some(r.id.clone()),
+                    line: Some(line),
+                    message,
+                })
+            };
+            if !seen.insert(r.id.clone()) {
+                fail("duplicate id".into());
+            }
+            let status = match CatalogStatus::parse(&r.status) {
+                Some(CatalogStatus::Active) | None => {
+                    fail(format!(
+                        "status `{}`: one of under_review, suspended, removed",
+                        r.status
+                    ));
+                    None
+                }
+                s => s,
+            };
+            let condition = Condition::compile(&r.when, &is_fact)
+                .map_err(|e| fail(format!("condition: {e}")))
+                .ok();
+            let message = Template::parse(r.message.as_deref().unwrap_or(&r.title), &is_fact)
+                .map_err(&mut fail)
+                .ok();
+            if let (Some(status), Some(condition), Some(message)) = (status, condition, message) {
+                rules.push(MonitoringRule {
+                    id: r.id,
+                    title: r.title,
+                    condition,
+                    status,
+                    message,
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(MonitoringPolicy {
+            version: version_of(text),
+            rules,
+        })
+    }
+
+    /// Every rule that fires. A rule that cannot be evaluated asks for review.
+    pub fn evaluate(&self, facts: &Facts) -> Vec<Verdict> {
+        let ctx = condition::context(facts);
+        self.rules
+            .iter()
+            .filter_map(|rule| match rule.condition.evaluate(&ctx) {
+                Ok(true) => Some(Verdict {
+                    rule_id: rule.id.clone(),
+                    status: rule.status,
+                    message: rule.message.render(facts),
+                }),
+                Ok(false) => None,
+                Err(e) => Some(Verdict {
+                    rule_id: rule.id.clone(),
+                    status: CatalogStatus::UnderReview,
+                    message: format!("data missing for rule {}: {e}", rule.id),
+                }),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_monitoring_policy_loads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/monitoring.toml");
+        let p = MonitoringPolicy::load_file(std::path::Path::new(path))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(p.rules.len() >= 5);
+    }
+
+    #[test]
+    fn bad_rules_are_named() {
+        let Err(errs) = MonitoringPolicy::parse(
+            "[[rules]]\nid = \"x\"\ntitle = \"X\"\nwhen = \"quality.nope > 1\"\nstatus = \"active\"\n",
+        ) else {
+            panic!("a bad policy must be refused")
+        };
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs.iter().all(|e| e.rule_id.as_deref() == Some("x")));
+    }
+}

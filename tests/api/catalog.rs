@@ -1,0 +1,461 @@
+//! The catalog and the monitoring process through the API: listing rules, browsing,
+//! manager actions, quality signals, the event feed, and monitoring end to end.
+
+use crate::helpers::{Registries, TestApp, spawn_app_from, spawn_app_with, test_settings};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(format!("{}{path}", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    app.get(path).await.json().await.unwrap()
+}
+
+async fn code(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap();
+    (status, body["code"].as_str().unwrap_or_default().to_owned())
+}
+
+/// An app whose monitoring interval is one second, so listed entries come due quickly.
+async fn monitored_app() -> TestApp {
+    spawn_app_with(Registries::Sandbox, |s| s.monitoring.interval_s = 1).await
+}
+
+async fn events_of(app: &TestApp, inn: &str) -> Vec<String> {
+    get(app, &format!("/v1/catalog/{inn}/events")).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn listing_needs_a_fresh_approve_or_an_override() {
+    let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
+    assert_eq!(
+        code(post(&app, "/v1/catalog", json!({"inn": "7701000019"})).await).await,
+        (422, "not_checked".into())
+    );
+    app.check("7701000019").await;
+    let r = post(&app, "/v1/catalog", json!({"inn": "7701000019", "region": "Москва", "services": ["грузоперевозки"],
+        "contacts": {"phone": "+74950000000"}, "external_ids": {"bitrix24": "1234"}, "actor": "m.petrova"})).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["location"], "/v1/catalog/7701000019");
+    let entry: Value = r.json().await.unwrap();
+    assert_eq!(
+        (entry["status"].as_str(), entry["name"].as_str()),
+        (Some("active"), Some("ООО \"СЕВЕРНЫЙ ВЕТЕР\""))
+    );
+    assert_eq!(
+        code(post(&app, "/v1/catalog", json!({"inn": "7701000019"})).await).await,
+        (409, "already_listed".into())
+    );
+
+    app.check("7701000072").await; // review
+    assert_eq!(
+        code(post(&app, "/v1/catalog", json!({"inn": "7701000072"})).await).await,
+        (422, "not_approved".into())
+    );
+    let r = post(
+        &app,
+        "/v1/catalog",
+        json!({"inn": "7701000072", "override": {"by": "m.petrova", "reason": "Проверен вручную"}}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let detail = get(&app, "/v1/catalog/7701000072").await;
+    assert_eq!(detail["timeline"][0]["actor"], "m.petrova");
+    assert!(
+        detail["timeline"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Проверен вручную")
+    );
+    assert_eq!(detail["latest_check"]["decision"], "review");
+    let (s, c) = code(
+        post(
+            &app,
+            "/v1/catalog",
+            json!({"inn": "7701000080", "override": {"by": "", "reason": "x"}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, c.as_str()), (422, "invalid_field"));
+    assert_eq!(
+        code(post(&app, "/v1/catalog", json!({"inn": "770708389"})).await).await,
+        (422, "inn_length".into())
+    );
+}
+
+#[tokio::test]
+async fn an_old_approve_is_not_enough() {
+    let app = spawn_app_with(Registries::Sandbox, |s| s.catalog.max_decision_age_s = 0).await;
+    app.check("7701000019").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        code(post(&app, "/v1/catalog", json!({"inn": "7701000019"})).await).await,
+        (422, "decision_too_old".into())
+    );
+}
+
+#[tokio::test]
+async fn the_catalog_is_filtered_paged_and_has_a_public_view() {
+    let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
+    for (inn, region) in [
+        ("7701000019", "Москва"),
+        ("770100000142", "Москва"),
+        ("7702000237", "Тверь"),
+    ] {
+        app.check(inn).await;
+        let r = post(
+            &app,
+            "/v1/catalog",
+            json!({"inn": inn, "region": region, "services": ["ремонт"]}),
+        )
+        .await;
+        assert_eq!(r.status(), 201, "{inn}");
+    }
+    post(
+        &app,
+        "/v1/catalog/7702000237/status",
+        json!({"action": "suspend", "comment": "проверка", "actor": "m"}),
+    )
+    .await;
+
+    let page = get(&app, "/v1/catalog?limit=2").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let rest = get(&app, &format!("/v1/catalog?limit=2&cursor={cursor}")).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+
+    let moscow = get(
+        &app,
+        "/v1/catalog?region=%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0",
+    )
+    .await;
+    assert_eq!(moscow["items"].as_array().unwrap().len(), 2);
+    let found = get(
+        &app,
+        "/v1/catalog?text=%D1%81%D0%B5%D0%B2%D0%B5%D1%80%D0%BD",
+    )
+    .await; // "северн"
+    assert_eq!(found["items"][0]["inn"], "7701000019");
+    let suspended = get(&app, "/v1/catalog?status=suspended").await;
+    assert_eq!(suspended["items"][0]["inn"], "7702000237");
+
+    let public = get(&app, "/v1/catalog?view=public").await;
+    let items = public["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "only active entries");
+    assert!(
+        items
+            .iter()
+            .all(|i| i.get("contacts").is_none() && i.get("status").is_none())
+    );
+    assert_eq!(
+        code(app.get("/v1/catalog?status=gone").await).await,
+        (422, "invalid_field".into())
+    );
+    assert_eq!(
+        code(app.get("/v1/catalog?limit=0").await).await,
+        (422, "invalid_field".into())
+    );
+}
+
+#[tokio::test]
+async fn managers_move_entries_and_every_move_is_recorded() {
+    let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
+    app.check("7701000019").await;
+    post(&app, "/v1/catalog", json!({"inn": "7701000019"})).await;
+    let say = |action: &str| json!({"action": action, "comment": "причина", "actor": "m.petrova"});
+    let (s, c) = code(post(&app, "/v1/catalog/7701000019/status", say("reinstate")).await).await;
+    assert_eq!((s, c.as_str()), (409, "invalid_transition"));
+    let (s, c) = code(
+        post(
+            &app,
+            "/v1/catalog/7701000019/status",
+            json!({"action": "suspend", "comment": " ", "actor": "m"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, c.as_str()), (422, "invalid_field"));
+    for (action, status) in [
+        ("suspend", "suspended"),
+        ("reinstate", "active"),
+        ("review", "under_review"),
+        ("remove", "removed"),
+    ] {
+        let r = post(&app, "/v1/catalog/7701000019/status", say(action)).await;
+        assert_eq!(r.status(), 200, "{action}");
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], status);
+    }
+    let detail = get(&app, "/v1/catalog/7701000019").await;
+    let timeline: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        timeline,
+        ["active", "suspended", "active", "under_review", "removed"]
+    );
+    assert_eq!(
+        events_of(&app, "7701000019").await,
+        [
+            "listed",
+            "status_changed",
+            "status_changed",
+            "status_changed",
+            "status_changed"
+        ]
+    );
+    assert_eq!(
+        code(app.get("/v1/catalog/7707083893").await).await,
+        (404, "not_found".into())
+    );
+}
+
+#[tokio::test]
+async fn feedback_is_validated_and_deduplicated() {
+    let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
+    app.check("7701000019").await;
+    post(&app, "/v1/catalog", json!({"inn": "7701000019"})).await;
+    let path = "/v1/catalog/7701000019/feedback";
+    for bad in [
+        json!({"kind": "review", "rating": 6}),
+        json!({"kind": "review"}),
+        json!({"kind": "praise"}),
+        json!({"kind": "complaint"}),
+        json!({"kind": "job_completed"}),
+        json!({"kind": "complaint", "rating": 3, "text": "x"}),
+        json!({"kind": "complaint", "text": "x".repeat(5000)}),
+    ] {
+        assert_eq!(
+            code(post(&app, path, bad.clone()).await).await,
+            (422, "invalid_field".into()),
+            "{bad}"
+        );
+    }
+    let review = json!({"kind": "review", "rating": 4, "text": "Хорошо", "external_id": "r-1"});
+    assert_eq!(post(&app, path, review.clone()).await.status(), 201);
+    let again = post(&app, path, review).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["duplicate"], true);
+    assert_eq!(
+        post(
+            &app,
+            path,
+            json!({"kind": "job_completed", "on_time": false})
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(
+        code(
+            post(
+                &app,
+                "/v1/catalog/7707083893/feedback",
+                json!({"kind": "sla_breach"})
+            )
+            .await
+        )
+        .await,
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        events_of(&app, "7701000019").await,
+        ["listed", "feedback", "feedback"]
+    );
+}
+
+#[tokio::test]
+async fn monitoring_suspends_a_contractor_that_goes_bankrupt() {
+    let app = monitored_app().await;
+    let first = app.check("7702000332").await;
+    assert_eq!(first["decision"], "approve");
+    assert_eq!(
+        post(&app, "/v1/catalog", json!({"inn": "7702000332"}))
+            .await
+            .status(),
+        201
+    );
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let report: Value = post(&app, "/v1/monitoring/run", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report["checked"].as_u64(),
+            report["transitions"].as_u64(),
+            report["failed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0))
+    );
+    let detail = get(&app, "/v1/catalog/7702000332").await;
+    assert_eq!(detail["entry"]["status"], "suspended");
+    assert_eq!(detail["latest_check"]["decision"], "reject");
+    let last = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["actor"], "monitoring");
+    assert_eq!(
+        last["rule_ids"],
+        json!(["decision_reject", "bankruptcy_started"])
+    );
+    let kinds = events_of(&app, "7702000332").await;
+    assert_eq!(
+        kinds,
+        [
+            "listed",
+            "status_changed",
+            "decision_changed",
+            "company_status_changed",
+            "bankruptcy_opened"
+        ]
+    );
+    // Nothing is due again until the next interval.
+    let again: Value = post(&app, "/v1/monitoring/run", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["checked"], 0);
+}
+
+#[tokio::test]
+async fn complaints_put_a_contractor_under_review() {
+    let app = monitored_app().await;
+    app.check("7701000019").await;
+    post(&app, "/v1/catalog", json!({"inn": "7701000019"})).await;
+    for i in 0..3 {
+        let r = post(
+            &app,
+            "/v1/catalog/7701000019/feedback",
+            json!({"kind": "complaint", "category": "delay", "external_id": format!("c-{i}")}),
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    post(&app, "/v1/monitoring/run", json!({})).await;
+    let detail = get(&app, "/v1/catalog/7701000019").await;
+    assert_eq!(detail["entry"]["status"], "under_review");
+    let last = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["rule_ids"], json!(["complaints"]));
+    assert_eq!(last["reason"], "3 complaints in the incident window");
+}
+
+#[tokio::test]
+async fn a_low_average_rating_puts_a_contractor_under_review() {
+    let app = monitored_app().await;
+    app.check("7701000019").await;
+    post(&app, "/v1/catalog", json!({"inn": "7701000019"})).await;
+    for (i, rating) in [5, 3, 3, 2, 3].into_iter().enumerate() {
+        post(
+            &app,
+            "/v1/catalog/7701000019/feedback",
+            json!({"kind": "review", "rating": rating, "external_id": format!("r-{i}")}),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    post(&app, "/v1/monitoring/run", json!({})).await;
+    let detail = get(&app, "/v1/catalog/7701000019").await;
+    assert_eq!(detail["entry"]["status"], "under_review");
+    assert_eq!(
+        detail["timeline"].as_array().unwrap().last().unwrap()["rule_ids"],
+        json!(["low_rating"])
+    );
+}
+
+#[tokio::test]
+async fn two_instances_share_the_work_and_check_each_contractor_once() {
+    let mut settings = test_settings(Registries::Sandbox).await;
+    settings.monitoring.interval_s = 1;
+    settings.monitoring.batch = 3;
+    let a = spawn_app_from(settings.clone()).await;
+    let b = spawn_app_from(settings).await;
+    let inns: Vec<String> = (0..24)
+        .map(|i| {
+            kontragent::domain::Inn::complete(&format!("7704{i:05}"))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for inn in &inns {
+        let r = post(&a, "/v1/catalog", json!({"inn": inn, "name": format!("ООО {inn}"), "override": {"by": "test", "reason": "bulk"}})).await;
+        assert_eq!(r.status(), 201);
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let (ra, rb) = tokio::join!(
+        post(&a, "/v1/monitoring/run", json!({})),
+        post(&b, "/v1/monitoring/run", json!({}))
+    );
+    let (ra, rb): (Value, Value) = (ra.json().await.unwrap(), rb.json().await.unwrap());
+    let checked = ra["checked"].as_u64().unwrap() + rb["checked"].as_u64().unwrap();
+    assert_eq!(checked, 24, "{ra} {rb}");
+    assert_eq!(
+        ra["failed"].as_u64().unwrap() + rb["failed"].as_u64().unwrap(),
+        0
+    );
+    // Each contractor got exactly one new check (its last_check_id) and none is due now.
+    for inn in &inns {
+        let entry = get(&a, &format!("/v1/catalog/{inn}")).await;
+        assert!(entry["entry"]["last_check_id"].is_string(), "{inn}");
+    }
+    let again: Value = post(&b, "/v1/monitoring/run", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["checked"], 0);
+}
+
+#[tokio::test]
+async fn the_event_feed_pages_in_order_with_a_stable_cursor() {
+    let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
+    for inn in ["7701000019", "770100000142"] {
+        app.check(inn).await;
+        post(&app, "/v1/catalog", json!({"inn": inn})).await;
+    }
+    post(
+        &app,
+        "/v1/catalog/7701000019/feedback",
+        json!({"kind": "sla_breach", "text": "не перезвонили"}),
+    )
+    .await;
+    let first = get(&app, "/v1/events?limit=2").await;
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items[0]["seq"].as_i64() < items[1]["seq"].as_i64());
+    let next = get(&app, &format!("/v1/events?after={}", first["next_cursor"])).await;
+    let rest = next["items"].as_array().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["kind"], "feedback");
+    let empty = get(&app, &format!("/v1/events?after={}", next["next_cursor"])).await;
+    assert!(empty["items"].as_array().unwrap().is_empty());
+    assert_eq!(empty["next_cursor"], next["next_cursor"]);
+}
