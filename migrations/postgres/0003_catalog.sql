@@ -12,6 +12,7 @@ CREATE TABLE catalog (
     updated_at     BIGINT NOT NULL,
     last_check_id  TEXT,
     next_check_at  BIGINT NOT NULL,
+    passes         BIGINT NOT NULL DEFAULT 0,  -- monitoring passes recorded
     lease_owner    TEXT,
     lease_until    BIGINT
 );

@@ -12,6 +12,7 @@ CREATE TABLE catalog (
     updated_at     INTEGER NOT NULL,
     last_check_id  TEXT,
     next_check_at  INTEGER NOT NULL,
+    passes         INTEGER NOT NULL DEFAULT 0,  -- monitoring passes recorded
     lease_owner    TEXT,
     lease_until    INTEGER
 );

@@ -52,7 +52,8 @@ impl CatalogStatus {
 #[schema(example = json!({"inn": "7701000019", "name": "ООО \"СЕВЕРНЫЙ ВЕТЕР\"", "region": "Москва",
     "contacts": {"phone": "+74950000000", "email": "info@example.ru"}, "services": ["грузоперевозки"],
     "external_ids": {"bitrix24": "1234"}, "status": "active", "listed_at": "2026-11-28T10:00:00Z",
-    "updated_at": "2026-11-28T10:00:00Z", "last_check_id": "01a2…", "next_check_at": "2026-11-29T03:00:00Z"}))]
+    "updated_at": "2026-11-28T10:00:00Z", "last_check_id": "01a2…", "next_check_at": "2026-11-29T03:00:00Z",
+    "monitoring_passes": 3}))]
 pub struct CatalogEntry {
     pub inn: String,
     pub name: String,
@@ -70,6 +71,8 @@ pub struct CatalogEntry {
     pub last_check_id: Option<String>,
     /// When monitoring re-checks it next.
     pub next_check_at: DateTime<Utc>,
+    /// Monitoring passes recorded so far.
+    pub monitoring_passes: i64,
 }
 
 /// A status change, kept forever.

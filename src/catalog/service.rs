@@ -225,6 +225,7 @@ impl CatalogService {
             updated_at: now,
             last_check_id: latest.as_ref().map(|c| c.id.to_string()),
             next_check_at: now + Duration::seconds(spread),
+            monitoring_passes: 0,
         };
         let actor = listing
             .override_by

@@ -199,7 +199,11 @@ async fn scenario_list() -> HttpResponse {
             s.inn, s.title, s.expect
         ));
     }
-    html.push_str("</table><p>Any other INN is not found.</p></body></html>");
+    html.push_str(&format!(
+        "</table><p>Any 10-digit INN starting with {} goes into bankruptcy on its second check. \
+         Any other INN is not found.</p></body></html>",
+        scenarios::TURNING_PREFIX
+    ));
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html)
@@ -368,6 +372,19 @@ async fn fedresurs_search(req: HttpRequest, query: Query) -> HttpResponse {
 
 /// The scenario whose fedresurs search answer carries this guid.
 fn scenario_of_guid(guid: &str) -> Option<(Plan, &'static Scenario)> {
+    if let Some(found) = static_scenario_of_guid(guid) {
+        return Some(found);
+    }
+    // Templated guids end with the INN, zero-padded to 12 digits.
+    let inn = guid.rsplit('-').next()?.trim_start_matches("00");
+    let s = scenarios::find(inn)?;
+    match s.fedresurs {
+        Plan::AfterFirst(_, later) => Some((*later, s)),
+        p => Some((p, s)),
+    }
+}
+
+fn static_scenario_of_guid(guid: &str) -> Option<(Plan, &'static Scenario)> {
     let carries = |p: &Plan| matches!(p, Plan::Fedresurs { search, .. } if search.contains(&format!("\"guid\":\"{guid}\"")));
     SCENARIOS.iter().find_map(|s| match s.fedresurs {
         p if carries(&p) => Some((p, s)),

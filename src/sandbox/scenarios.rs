@@ -459,18 +459,75 @@ pub const SCENARIOS: &[Scenario] = &[
         fedresurs: Plan::AfterFirst(
             &Plan::Absent,
             &Plan::Fedresurs {
-                search: fixture!("fedresurs-search-turning.json"),
+                search: fixture!("fedresurs-search-turning-template.json"),
                 card: Some(fixture!("fedresurs-card-observation.json")),
                 pages: &[],
             },
         ),
-        bankrot: Plan::AfterFirst(&Plan::Absent, &answer(fixture!("bankrot-turning.json"))),
-        ..active(("1027702000336", "ООО \"ПОВОРОТ\"", "ПОВОРОТ"))
+        ..TURNING
     },
 ];
 
+/// A company that goes into bankruptcy on its second check: fedresurs and bankrot know
+/// nothing the first time they are asked, then report an observation procedure.
+const TURNING: Scenario = Scenario {
+    fedresurs: Plan::AfterFirst(
+        &Plan::Absent,
+        &Plan::Fedresurs {
+            search: fixture!("fedresurs-search-turning-template.json"),
+            card: Some(fixture!("fedresurs-card-observation.json")),
+            pages: &[],
+        },
+    ),
+    bankrot: Plan::AfterFirst(
+        &Plan::Absent,
+        &answer(fixture!("bankrot-turning-template.json")),
+    ),
+    ..active(("1027702000336", "ООО \"ПОВОРОТ\"", "ПОВОРОТ"))
+};
+
+/// INNs with this prefix all behave like 7702000332 (bankrupt on the second check), so a
+/// large catalog can be monitored end to end.
+pub const TURNING_PREFIX: &str = "77050";
+
 pub fn find(inn: &str) -> Option<&'static Scenario> {
-    SCENARIOS.iter().find(|s| s.inn == inn)
+    SCENARIOS
+        .iter()
+        .find(|s| s.inn == inn)
+        .or_else(|| turning(inn))
+}
+
+/// The scenario of a `TURNING_PREFIX` INN, made once and kept for the process's life.
+fn turning(inn: &str) -> Option<&'static Scenario> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static MADE: LazyLock<Mutex<HashMap<String, &'static Scenario>>> =
+        LazyLock::new(Default::default);
+    if !(inn.len() == 10
+        && inn.starts_with(TURNING_PREFIX)
+        && crate::domain::Inn::parse(inn).is_ok())
+    {
+        return None;
+    }
+    let mut made = match MADE.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let scenario = made.entry(inn.to_owned()).or_insert_with(|| {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let ogrn = crate::domain::Ogrn::complete(&format!("10277{}", &inn[3..10]))
+            .map(|o| o.to_string())
+            .unwrap_or_default();
+        let core = leak(format!("ПОВОРОТ-{inn}"));
+        Box::leak(Box::new(Scenario {
+            inn: leak(inn.to_owned()),
+            title: "goes into bankruptcy on its second check",
+            expect: "approve, then reject",
+            identity: (leak(ogrn), leak(format!("ООО \"{core}\"")), core),
+            ..TURNING
+        }))
+    });
+    Some(*scenario)
 }
 
 #[cfg(test)]

@@ -274,7 +274,7 @@ macro_rules! impl_catalog_store {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE catalog SET last_check_id = COALESCE($1, last_check_id), next_check_at = $2, \
-                       lease_owner = NULL, lease_until = NULL WHERE inn = $3 AND lease_owner = $4",
+                       passes = passes + 1, lease_owner = NULL, lease_until = NULL WHERE inn = $3 AND lease_owner = $4",
                 )
                 .bind(last_check_id)
                 .bind($crate::storage::millis(next_check_at))
@@ -299,7 +299,7 @@ macro_rules! impl_catalog_store {
 
 macro_rules! ENTRY_COLUMNS {
     () => {
-        "inn, name, region, contacts, services, external_ids, status, listed_at, updated_at, last_check_id, next_check_at"
+        "inn, name, region, contacts, services, external_ids, status, listed_at, updated_at, last_check_id, next_check_at, passes"
     };
 }
 
@@ -326,6 +326,7 @@ macro_rules! read_entry {
                 updated_at: $crate::storage::from_millis(r.try_get("updated_at")?),
                 last_check_id: r.try_get("last_check_id")?,
                 next_check_at: $crate::storage::from_millis(r.try_get("next_check_at")?),
+                monitoring_passes: r.try_get("passes")?,
             })
         })()
     }};

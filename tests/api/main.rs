@@ -11,6 +11,7 @@ mod errors;
 mod health;
 mod helpers;
 mod mocks;
+mod multiprocess;
 mod openapi;
 mod pb;
 mod resilience;

@@ -1,0 +1,206 @@
+//! Several `kontragent serve` processes share the monitoring of one catalog on PostgreSQL:
+//! three processes, a few hundred contractors that each go bankrupt on their next check,
+//! one process killed with SIGKILL mid-cycle. Every contractor must be monitored exactly
+//! once in the cycle and every change event recorded exactly once.
+//!
+//! Runs against the database of `TEST_DATABASE_URL` (PostgreSQL); SQLite is one process by
+//! design, so there the test says it does not apply and returns.
+
+use crate::helpers::{Registries, spawn_app_from, spawn_sandbox, test_settings};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CONTRACTORS: usize = 240;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(db: &str, registries: &str, port: u16) -> Child {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kontragent"));
+    cmd.arg("serve")
+        .env("KONTRAGENT__SERVER__PORT", port.to_string())
+        .env("KONTRAGENT__DATABASE__URL", db)
+        .env(
+            "KONTRAGENT__RULES__PATH",
+            format!("{manifest}/rules/default.toml"),
+        )
+        .env(
+            "KONTRAGENT__MONITORING__RULES_PATH",
+            format!("{manifest}/rules/monitoring.toml"),
+        )
+        .env("KONTRAGENT__MONITORING__ENABLED", "true")
+        .env("KONTRAGENT__MONITORING__INTERVAL_S", "3600")
+        .env("KONTRAGENT__MONITORING__MAX_AGE_S", "0")
+        .env("KONTRAGENT__MONITORING__TICK_MS", "100")
+        .env("KONTRAGENT__MONITORING__BATCH", "5")
+        .env("KONTRAGENT__MONITORING__LEASE_S", "3")
+        .env("KONTRAGENT__LOG__FILTER", "error")
+        .env(
+            "KONTRAGENT__SOURCES__KAD__COOKIE",
+            kontragent::config::SANDBOX_KAD_COOKIE,
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for name in kontragent::sources::SOURCE_NAMES {
+        let key = name.to_uppercase();
+        cmd.env(format!("KONTRAGENT__SOURCES__{key}__BASE_URL"), registries)
+            .env(format!("KONTRAGENT__SOURCES__{key}__RPS"), "0")
+            .env(format!("KONTRAGENT__SOURCES__{key}__POLL_INTERVAL_MS"), "5");
+    }
+    cmd.spawn().expect("start kontragent serve")
+}
+
+/// Claims held by the process `pid` (lease owners are "<pid>-<random>").
+async fn leases_of(conn: &mut sqlx::PgConnection, pid: u32) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT count(*) AS n FROM catalog WHERE lease_owner LIKE $1")
+        .bind(format!("{pid}-%"))
+        .fetch_one(conn)
+        .await
+        .unwrap()
+        .get("n")
+}
+
+#[tokio::test]
+async fn three_processes_monitor_each_contractor_once_despite_a_kill() {
+    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("needs PostgreSQL (TEST_DATABASE_URL); SQLite runs one process by design");
+        return;
+    };
+    if !admin.starts_with("postgres") {
+        eprintln!("needs PostgreSQL; SQLite runs one process by design");
+        return;
+    }
+    // Seed: check and list every contractor (monitoring off, first re-check due within 1 s).
+    let mut settings = test_settings(Registries::Sandbox).await;
+    settings.monitoring.interval_s = 1;
+    let db = settings.database.url.clone();
+    let registries = spawn_sandbox();
+    for (_, s) in settings.sources.iter_mut() {
+        s.base_url = registries.clone();
+    }
+    let seeder = spawn_app_from(settings).await;
+    let inns: Vec<String> = (0..CONTRACTORS)
+        .map(|i| {
+            kontragent::domain::Inn::complete(&format!("77050{i:04}"))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for chunk in inns.chunks(24) {
+        let lists = chunk.iter().map(|inn| {
+            let seeder = &seeder;
+            async move {
+                let check = seeder.check(inn).await;
+                assert_eq!(check["decision"], "approve", "{inn}");
+                let r = seeder
+                    .client
+                    .post(format!("{}/v1/catalog", seeder.address))
+                    .json(&json!({"inn": inn}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201, "{inn}");
+            }
+        });
+        futures::future::join_all(lists).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
+    let mut processes: Vec<Child> = (0..3)
+        .map(|_| serve(&db, &registries, free_port()))
+        .collect();
+    // Kill one mid-cycle — as soon as it holds claims (lease owners are "<pid>-<random>"):
+    // whatever it had claimed must be taken over once its leases expire.
+    let victim = processes[0].id();
+    let waiting = Instant::now();
+    while leases_of(&mut conn, victim).await == 0 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the first process never claimed work"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    processes[0].kill().expect("SIGKILL");
+    let _ = processes[0].wait();
+    let orphaned = leases_of(&mut conn, victim).await;
+    let done_by_then: i64 = sqlx::query("SELECT count(*) AS n FROM catalog WHERE passes > 0")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("n");
+    assert!(
+        orphaned > 0,
+        "the killed process held no claim: it was not killed mid-cycle"
+    );
+    assert!(
+        (done_by_then as usize) < CONTRACTORS,
+        "the cycle was over before the kill"
+    );
+    let started = Instant::now();
+    loop {
+        let left: i64 = sqlx::query("SELECT count(*) AS n FROM catalog WHERE passes = 0")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get("n");
+        if left == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{left} contractors never monitored"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Let the survivors run a few more ticks: nothing may be done twice.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for p in processes.iter_mut().skip(1) {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+
+    let twice: i64 = sqlx::query("SELECT count(*) AS n FROM catalog WHERE passes <> 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(
+        twice, 0,
+        "every contractor monitored exactly once in the cycle"
+    );
+    for kind in [
+        "decision_changed",
+        "company_status_changed",
+        "bankruptcy_opened",
+    ] {
+        let rows =
+            sqlx::query("SELECT inn, count(*) AS n FROM events WHERE kind = $1 GROUP BY inn")
+                .bind(kind)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(rows.len(), CONTRACTORS, "{kind}: one per contractor");
+        assert!(
+            rows.iter().all(|r| r.get::<i64, _>("n") == 1),
+            "{kind} recorded more than once"
+        );
+    }
+    let suspended: i64 = sqlx::query(
+        "SELECT count(*) AS n FROM catalog_transitions WHERE actor = 'monitoring' AND to_status = 'suspended'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+    .get("n");
+    assert_eq!(suspended as usize, CONTRACTORS);
+}
