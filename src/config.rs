@@ -52,6 +52,8 @@ pub struct MonitoringSettings {
     pub tick_ms: u64,
     /// Contractors claimed per look.
     pub batch: u32,
+    /// Contractors re-checked at once by this instance.
+    pub concurrency: u32,
     /// How long a claim lasts; a crashed instance's claims expire after it.
     pub lease_s: u64,
     /// The monitoring policy file.
@@ -305,6 +307,7 @@ impl Default for Settings {
                 max_age_s: 3600,
                 tick_ms: 5_000,
                 batch: 20,
+                concurrency: 8,
                 lease_s: 300,
                 rules_path: "rules/monitoring.toml".into(),
             },

@@ -89,8 +89,12 @@ impl Monitor {
             if claimed.is_empty() {
                 return Ok(report);
             }
-            for inn in claimed {
-                match self.process(&inn).await {
+            use futures::StreamExt;
+            let mut passes = futures::stream::iter(claimed)
+                .map(|inn| async move { (self.process(&inn).await, inn) })
+                .buffer_unordered(self.settings.concurrency.max(1) as usize);
+            while let Some((result, inn)) = passes.next().await {
+                match result {
                     Ok((events, transitions)) => {
                         report.checked += 1;
                         report.events += events;
