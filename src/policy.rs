@@ -185,6 +185,38 @@ impl Policy {
         })
     }
 
+    /// The latest check of every catalog entry still listed (not removed), up to `limit`.
+    async fn catalog_checks(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<crate::storage::StoredCheck>, PolicyError> {
+        let mut out = Vec::new();
+        let mut filter = crate::catalog::CatalogFilter {
+            limit: 500,
+            ..Default::default()
+        };
+        loop {
+            let page = self.store.list_entries(&filter).await?;
+            let Some(last) = page.last() else { break };
+            filter.after = Some(last.inn.clone());
+            for entry in &page {
+                if entry.status == crate::catalog::CatalogStatus::Removed {
+                    continue;
+                }
+                let Ok(inn) = crate::domain::Inn::parse(&entry.inn) else {
+                    continue;
+                };
+                if let Some(check) = self.store.latest_check(&inn).await? {
+                    out.push(check);
+                }
+                if out.len() as i64 >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Evaluates `candidate` over the stored facts of past checks, fetching nothing.
     pub async fn dry_run(
         &self,
@@ -204,7 +236,11 @@ impl Policy {
         let to = request.to.unwrap_or_else(Utc::now);
         let from = request.from.unwrap_or(DateTime::<Utc>::MIN_UTC);
         let limit = i64::from(request.limit.unwrap_or(10_000).clamp(1, 100_000));
-        let checks = self.store.done_checks(from, to, limit).await?;
+        let checks = if request.catalog.unwrap_or(false) {
+            self.catalog_checks(limit).await?
+        } else {
+            self.store.done_checks(from, to, limit).await?
+        };
         let mut report = DryRunReport {
             candidate_version: ruleset.version.clone(),
             evaluated: 0,
@@ -313,6 +349,9 @@ pub struct DryRunRequest {
     pub to: Option<DateTime<Utc>>,
     /// Most checks to replay, newest first (default 10000).
     pub limit: Option<u32>,
+    /// Replay the latest check of every contractor in the catalog (not removed) instead of
+    /// the checks of a time range.
+    pub catalog: Option<bool>,
     /// Most examples of changed decisions to return (default 20).
     pub examples: Option<u32>,
 }

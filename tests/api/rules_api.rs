@@ -286,6 +286,29 @@ async fn dry_run_replays_a_candidate_on_past_checks() {
             .any(|e| e["inn"] == "7702000300" && e["to"] == "approve"),
         "{report:#}"
     );
+    // Only the catalog: the latest check of each listed contractor.
+    let r = post(
+        &app,
+        "/v1/catalog",
+        serde_json::to_string(&json!({"inn": "7701000019"})).unwrap(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let report: Value = app
+        .client
+        .post(format!("{}/v1/rules/dry-run", app.address))
+        .json(&json!({"ruleset": DEFAULT_RULES, "catalog": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (report["evaluated"].as_u64(), report["changed"].as_u64()),
+        (Some(1), Some(0))
+    );
     // A candidate that does not compile is refused.
     let bad = app
         .client
