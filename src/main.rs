@@ -81,6 +81,9 @@ enum RulesCommand {
         rules: Option<PathBuf>,
         /// A directory or a file of cases (defaults to `tests/` beside the ruleset).
         cases: Option<PathBuf>,
+        /// Test the monitoring policy (monitoring.rules_path) with rules/tests/monitoring/.
+        #[arg(long)]
+        monitoring: bool,
     },
     /// List every fact a rule condition may read.
     Facts {
@@ -171,7 +174,32 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            RulesCommand::Test { rules, cases } => {
+            RulesCommand::Test {
+                monitoring: true,
+                rules,
+                cases,
+            } => {
+                let path = rules.unwrap_or_else(|| PathBuf::from(&settings.monitoring.rules_path));
+                let policy =
+                    match kontragent::monitoring::policy::MonitoringPolicy::load_file(&path) {
+                        Ok(p) => p,
+                        Err(errors) => {
+                            for e in &errors {
+                                eprintln!("{}: {e}", path.display());
+                            }
+                            std::process::exit(1);
+                        }
+                    };
+                let cases = cases.unwrap_or_else(|| {
+                    path.parent()
+                        .unwrap_or(std::path::Path::new("."))
+                        .join("tests/monitoring")
+                });
+                let outcomes = kontragent::monitoring::policy::golden::run_dir(&policy, &cases)
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                report_cases(&outcomes);
+            }
+            RulesCommand::Test { rules, cases, .. } => {
                 let rules = rules.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
                 let ruleset = match Ruleset::load_file(&rules) {
                     Ok(rs) => rs,
@@ -238,6 +266,29 @@ async fn main() -> anyhow::Result<()> {
         },
     }
     Ok(())
+}
+
+/// Prints golden-case outcomes and exits 1 when any failed.
+fn report_cases(outcomes: &[golden::CaseOutcome]) {
+    let failed = outcomes.iter().filter(|o| !o.passed()).count();
+    for o in outcomes {
+        if o.passed() {
+            println!("ok    {} — {}", o.file, o.name);
+        } else {
+            println!("FAIL  {} — {}", o.file, o.name);
+            for p in &o.problems {
+                println!("        {p}");
+            }
+        }
+    }
+    println!(
+        "{} cases: {} passed, {failed} failed",
+        outcomes.len(),
+        outcomes.len() - failed
+    );
+    if failed > 0 {
+        std::process::exit(1);
+    }
 }
 
 /// `kill -HUP` reloads the ruleset (a bad file is refused; the active one stays).

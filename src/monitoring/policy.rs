@@ -193,3 +193,135 @@ mod tests {
         assert!(errs.iter().all(|e| e.rule_id.as_deref() == Some("x")));
     }
 }
+
+/// Golden cases for the monitoring policy (`rules/tests/monitoring/*.toml`): facts in, the
+/// resulting status (`none` when no rule fires) and the fired rules out. Facts not given are
+/// those of a clean contractor with no change and no feedback.
+pub mod golden {
+    use super::{MonitoringPolicy, monitoring_fact_names};
+    use crate::facts::{Fact, Facts};
+    use crate::scoring::golden::{CaseOutcome, baseline};
+    use serde::Deserialize;
+    use serde_json::{Value, json};
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct CaseFile {
+        #[serde(rename = "case", default)]
+        cases: Vec<Case>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Case {
+        name: String,
+        #[serde(default)]
+        facts: BTreeMap<String, toml::Value>,
+        expect: Expect,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Expect {
+        /// `under_review`, `suspended`, `removed`, or `none`.
+        status: String,
+        rules: Option<Vec<String>>,
+    }
+
+    /// A clean contractor: the scoring baseline plus no change and no feedback.
+    pub fn monitoring_baseline() -> Facts {
+        let mut facts = baseline();
+        let mut put = |name: &str, value: Value| {
+            facts.insert(
+                name.to_owned(),
+                Fact {
+                    value,
+                    source: None,
+                    as_of: None,
+                },
+            );
+        };
+        put("decision.current", json!("approve"));
+        put("decision.previous", json!("approve"));
+        put("decision.changed", json!(false));
+        put("catalog.status", json!("active"));
+        put("quality.rating_avg", Value::Null);
+        put("quality.rating_count", json!(0));
+        put("quality.complaints", json!(0));
+        put("quality.sla_breaches", json!(0));
+        put("quality.jobs_completed", json!(0));
+        put("quality.on_time_ratio", Value::Null);
+        for kind in super::EVENT_KINDS {
+            put(&format!("events.{kind}"), json!(false));
+        }
+        facts
+    }
+
+    pub fn run_dir(policy: &MonitoringPolicy, dir: &Path) -> Result<Vec<CaseOutcome>, String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let known = monitoring_fact_names();
+        let mut out = Vec::new();
+        for file in files {
+            let shown = file.display().to_string();
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("cannot read {shown}: {e}"))?;
+            let parsed: CaseFile = toml::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
+            for case in parsed.cases {
+                let mut problems = Vec::new();
+                let mut facts = monitoring_baseline();
+                for (name, value) in &case.facts {
+                    if !known.contains(name) {
+                        problems.push(format!("unknown fact `{name}`"));
+                        continue;
+                    }
+                    let value = serde_json::to_value(value).unwrap_or(Value::Null);
+                    let value = if value == json!("null") {
+                        Value::Null
+                    } else {
+                        value
+                    };
+                    facts.insert(
+                        name.clone(),
+                        Fact {
+                            value,
+                            source: None,
+                            as_of: None,
+                        },
+                    );
+                }
+                let verdicts = policy.evaluate(&facts);
+                let fired: Vec<String> = verdicts.iter().map(|v| v.rule_id.clone()).collect();
+                let status = verdicts
+                    .iter()
+                    .map(|v| v.status)
+                    .max()
+                    .map_or("none", |s| s.as_str());
+                if status != case.expect.status {
+                    problems.push(format!(
+                        "status: expected {}, got {status}",
+                        case.expect.status
+                    ));
+                }
+                if let Some(rules) = &case.expect.rules
+                    && *rules != fired
+                {
+                    problems.push(format!("rules: expected {rules:?}, got {fired:?}"));
+                }
+                out.push(CaseOutcome {
+                    file: shown.clone(),
+                    name: case.name,
+                    problems,
+                    fired,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -87,3 +87,26 @@ fn the_facts_reference_matches_the_code() {
         "rules/FACTS.md is out of date: run `cargo run -- rules facts --markdown > rules/FACTS.md`"
     );
 }
+
+#[test]
+fn every_monitoring_case_passes_and_every_monitoring_rule_fires_in_one() {
+    use kontragent::monitoring::policy::{MonitoringPolicy, golden as monitoring_golden};
+    let policy =
+        MonitoringPolicy::load_file(&Path::new(DIR).join("rules/monitoring.toml")).expect("loads");
+    let outcomes =
+        monitoring_golden::run_dir(&policy, &Path::new(DIR).join("rules/tests/monitoring"))
+            .unwrap();
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.passed())
+        .map(|o| format!("{}: {:?}", o.name, o.problems))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    for rule in &policy.rules {
+        assert!(
+            outcomes.iter().any(|o| o.fired.contains(&rule.id)),
+            "no case fires `{}`",
+            rule.id
+        );
+    }
+}
