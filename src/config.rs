@@ -58,6 +58,8 @@ pub struct MonitoringSettings {
     pub lease_s: u64,
     /// The monitoring policy file.
     pub rules_path: String,
+    /// A source failing at every re-check for this long gives a `source_unavailable` event.
+    pub unavailable_alert_s: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -310,6 +312,7 @@ impl Default for Settings {
                 concurrency: 8,
                 lease_s: 300,
                 rules_path: "rules/monitoring.toml".into(),
+                unavailable_alert_s: 24 * 3600,
             },
             sources: SourcesSettings {
                 egrul: SourceSettings::registry("https://egrul.nalog.ru"),

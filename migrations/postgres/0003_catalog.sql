@@ -13,6 +13,7 @@ CREATE TABLE catalog (
     last_check_id  TEXT,
     next_check_at  BIGINT NOT NULL,
     passes         BIGINT NOT NULL DEFAULT 0,  -- monitoring passes recorded
+    unavailable    TEXT NOT NULL DEFAULT '{}',  -- JSON: source → since when it fails, reported yet
     lease_owner    TEXT,
     lease_until    BIGINT
 );

@@ -7,7 +7,7 @@ mod service;
 
 pub use model::{
     CatalogEntry, CatalogFilter, CatalogStatus, Event, Feedback, FeedbackKind, NewEvent,
-    StatusTransition,
+    StatusTransition, UnavailableSince,
 };
 pub use service::{
     CatalogError, CatalogService, FeedbackInput, Listing, Override, StatusAction, decision_of,

@@ -53,7 +53,7 @@ impl CatalogStatus {
     "contacts": {"phone": "+74950000000", "email": "info@example.ru"}, "services": ["грузоперевозки"],
     "external_ids": {"bitrix24": "1234"}, "status": "active", "listed_at": "2026-11-28T10:00:00Z",
     "updated_at": "2026-11-28T10:00:00Z", "last_check_id": "01a2…", "next_check_at": "2026-11-29T03:00:00Z",
-    "monitoring_passes": 3}))]
+    "monitoring_passes": 3, "sources_unavailable": {"kad": {"since": "2026-11-20T03:00:00Z", "reported": true}}}))]
 pub struct CatalogEntry {
     pub inn: String,
     pub name: String,
@@ -73,6 +73,17 @@ pub struct CatalogEntry {
     pub next_check_at: DateTime<Utc>,
     /// Monitoring passes recorded so far.
     pub monitoring_passes: i64,
+    /// Sources that have failed at every re-check since a time (cleared when one answers).
+    #[schema(value_type = Object)]
+    pub sources_unavailable: BTreeMap<String, UnavailableSince>,
+}
+
+/// Since when a source has been failing for this contractor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UnavailableSince {
+    pub since: DateTime<Utc>,
+    /// A `source_unavailable` event was recorded for this stretch.
+    pub reported: bool,
 }
 
 /// A status change, kept forever.

@@ -226,6 +226,7 @@ impl CatalogService {
             last_check_id: latest.as_ref().map(|c| c.id.to_string()),
             next_check_at: now + Duration::seconds(spread),
             monitoring_passes: 0,
+            sources_unavailable: BTreeMap::new(),
         };
         let actor = listing
             .override_by

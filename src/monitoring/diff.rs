@@ -31,6 +31,40 @@ fn became_true(before: &Facts, after: &Facts, name: &str) -> bool {
     value(after, name) == &json!(true) && value(before, name) != &json!(true)
 }
 
+/// Updates how long each source has been failing for a contractor, and reports a source
+/// that has failed at every re-check for at least `threshold` (once per stretch).
+pub fn unavailable_sources(
+    tracked: &mut std::collections::BTreeMap<String, crate::catalog::UnavailableSince>,
+    after: &Facts,
+    now: chrono::DateTime<chrono::Utc>,
+    threshold: chrono::Duration,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    for name in crate::sources::SOURCE_NAMES {
+        let failing = value(after, &format!("sources.{name}.status")) == &json!("unavailable");
+        if !failing {
+            tracked.remove(*name);
+            continue;
+        }
+        let stretch =
+            tracked
+                .entry((*name).to_owned())
+                .or_insert(crate::catalog::UnavailableSince {
+                    since: now,
+                    reported: false,
+                });
+        if !stretch.reported && now - stretch.since >= threshold {
+            stretch.reported = true;
+            out.push(Change {
+                kind: "source_unavailable",
+                payload: json!({"source": name, "since": stretch.since,
+                                "detail": value(after, &format!("sources.{name}.detail"))}),
+            });
+        }
+    }
+    out
+}
+
 /// Compares the previous dossier (facts and decision) with the new one.
 pub fn changes(
     before: Option<(&Facts, Option<&str>)>,
@@ -97,17 +131,6 @@ pub fn changes(
             payload: json!({"from": was, "to": now, "new": now - was}),
         });
     }
-    for name in crate::sources::SOURCE_NAMES {
-        let key = format!("sources.{name}.status");
-        if value(after, &key) == &json!("unavailable")
-            && value(before, &key) != &json!("unavailable")
-        {
-            out.push(Change {
-                kind: "source_unavailable",
-                payload: json!({"source": name, "detail": value(after, &format!("sources.{name}.detail"))}),
-            });
-        }
-    }
     out
 }
 
@@ -157,10 +180,28 @@ mod tests {
                 "decision_changed",
                 "company_status_changed",
                 "bankruptcy_opened",
-                "new_court_cases_as_respondent",
-                "source_unavailable"
+                "new_court_cases_as_respondent"
             ]
         );
+    }
+
+    #[test]
+    fn a_failing_source_is_reported_once_past_the_threshold() {
+        let mut tracked = std::collections::BTreeMap::new();
+        let failing = facts(&[
+            ("sources.kad.status", json!("unavailable")),
+            ("sources.kad.detail", json!("blocked")),
+        ]);
+        let t0 = chrono::Utc::now();
+        let hour = chrono::Duration::hours(1);
+        assert!(unavailable_sources(&mut tracked, &failing, t0, hour).is_empty());
+        let later = unavailable_sources(&mut tracked, &failing, t0 + hour, hour);
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].payload["source"], "kad");
+        assert!(unavailable_sources(&mut tracked, &failing, t0 + hour * 2, hour).is_empty());
+        let answering = facts(&[("sources.kad.status", json!("ok"))]);
+        assert!(unavailable_sources(&mut tracked, &answering, t0 + hour * 3, hour).is_empty());
+        assert!(tracked.is_empty(), "an answer ends the stretch");
     }
 
     #[test]

@@ -143,15 +143,25 @@ impl Monitor {
             .unwrap_or_default();
         let decision = check.decision.map(|d| d.as_str()).unwrap_or("review");
 
-        let changes = diff::changes(
+        let now = Utc::now();
+        let mut changes = diff::changes(
             previous_facts
                 .as_ref()
                 .map(|f| (f, previous_decision.as_deref())),
             &facts,
             decision,
         );
+        let mut unavailable = entry.sources_unavailable.clone();
+        let threshold = Duration::seconds(
+            i64::try_from(self.settings.unavailable_alert_s).unwrap_or(i64::MAX / 1000),
+        );
+        changes.extend(diff::unavailable_sources(
+            &mut unavailable,
+            &facts,
+            now,
+            threshold,
+        ));
         let mut monitoring_facts = facts.clone();
-        let now = Utc::now();
         let fact = |value: serde_json::Value| Fact {
             value,
             source: Some("monitoring".into()),
@@ -219,6 +229,7 @@ impl Monitor {
                 &self.owner,
                 Some(&check.id.to_string()),
                 Utc::now() + interval,
+                &unavailable,
                 &events,
             )
             .await?;

@@ -269,17 +269,20 @@ macro_rules! impl_catalog_store {
                 owner: &str,
                 last_check_id: Option<&str>,
                 next_check_at: chrono::DateTime<chrono::Utc>,
+                unavailable: &std::collections::BTreeMap<String, $crate::catalog::UnavailableSince>,
                 events: &[$crate::catalog::NewEvent],
             ) -> Result<bool, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE catalog SET last_check_id = COALESCE($1, last_check_id), next_check_at = $2, \
-                       passes = passes + 1, lease_owner = NULL, lease_until = NULL WHERE inn = $3 AND lease_owner = $4",
+                       passes = passes + 1, unavailable = $5, lease_owner = NULL, lease_until = NULL \
+                     WHERE inn = $3 AND lease_owner = $4",
                 )
                 .bind(last_check_id)
                 .bind($crate::storage::millis(next_check_at))
                 .bind(inn)
                 .bind(owner)
+                .bind(serde_json::to_string(unavailable)?)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
@@ -299,7 +302,7 @@ macro_rules! impl_catalog_store {
 
 macro_rules! ENTRY_COLUMNS {
     () => {
-        "inn, name, region, contacts, services, external_ids, status, listed_at, updated_at, last_check_id, next_check_at, passes"
+        "inn, name, region, contacts, services, external_ids, status, listed_at, updated_at, last_check_id, next_check_at, passes, unavailable"
     };
 }
 
@@ -313,6 +316,7 @@ macro_rules! read_entry {
             let contacts: String = r.try_get("contacts")?;
             let services: String = r.try_get("services")?;
             let external_ids: String = r.try_get("external_ids")?;
+            let unavailable: String = r.try_get("unavailable")?;
             Ok($crate::catalog::CatalogEntry {
                 inn: r.try_get("inn")?,
                 name: r.try_get("name")?,
@@ -327,6 +331,7 @@ macro_rules! read_entry {
                 last_check_id: r.try_get("last_check_id")?,
                 next_check_at: $crate::storage::from_millis(r.try_get("next_check_at")?),
                 monitoring_passes: r.try_get("passes")?,
+                sources_unavailable: serde_json::from_str(&unavailable)?,
             })
         })()
     }};

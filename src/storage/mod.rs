@@ -143,6 +143,7 @@ pub trait CatalogStore: Send + Sync {
         owner: &str,
         last_check_id: Option<&str>,
         next_check_at: DateTime<Utc>,
+        unavailable: &std::collections::BTreeMap<String, crate::catalog::UnavailableSince>,
         events: &[crate::catalog::NewEvent],
     ) -> Result<bool, StoreError>;
 }

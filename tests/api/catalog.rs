@@ -459,3 +459,39 @@ async fn the_event_feed_pages_in_order_with_a_stable_cursor() {
     assert!(empty["items"].as_array().unwrap().is_empty());
     assert_eq!(empty["next_cursor"], next["next_cursor"]);
 }
+
+#[tokio::test]
+async fn a_source_failing_longer_than_the_threshold_is_reported_once() {
+    let app = spawn_app_with(Registries::Sandbox, |s| {
+        s.monitoring.interval_s = 1;
+        s.monitoring.unavailable_alert_s = 1;
+    })
+    .await;
+    app.check("7702000290").await; // kad blocked (451): approve, with a visible reason
+    assert_eq!(
+        post(&app, "/v1/catalog", json!({"inn": "7702000290"}))
+            .await
+            .status(),
+        201
+    );
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        post(&app, "/v1/monitoring/run", json!({})).await;
+        seen.push(
+            events_of(&app, "7702000290")
+                .await
+                .iter()
+                .filter(|k| *k == "source_unavailable")
+                .count(),
+        );
+    }
+    // First pass: kad starts failing (not yet a second); second: over the threshold, reported;
+    // third: the same stretch, not reported again.
+    assert_eq!(seen, [0, 1, 1]);
+    let entry = get(&app, "/v1/catalog/7702000290").await;
+    assert_eq!(
+        entry["entry"]["sources_unavailable"]["kad"]["reported"],
+        true
+    );
+}
