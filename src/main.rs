@@ -223,25 +223,7 @@ async fn main() -> anyhow::Result<()> {
                     golden::run_file(&ruleset, &cases, profile)
                 }
                 .map_err(|e| anyhow::anyhow!(e))?;
-                let failed = outcomes.iter().filter(|o| !o.passed()).count();
-                for o in &outcomes {
-                    if o.passed() {
-                        println!("ok    {} — {}", o.file, o.name);
-                    } else {
-                        println!("FAIL  {} — {}", o.file, o.name);
-                        for p in &o.problems {
-                            println!("        {p}");
-                        }
-                    }
-                }
-                println!(
-                    "{} cases: {} passed, {failed} failed",
-                    outcomes.len(),
-                    outcomes.len() - failed
-                );
-                if failed > 0 {
-                    std::process::exit(1);
-                }
+                report_cases(&outcomes);
             }
             RulesCommand::Facts { json, markdown } => {
                 let catalog = facts::catalog();

@@ -200,11 +200,11 @@ mod tests {
 pub mod golden {
     use super::{MonitoringPolicy, monitoring_fact_names};
     use crate::facts::{Fact, Facts};
-    use crate::scoring::golden::{CaseOutcome, baseline};
+    use crate::scoring::golden::{CaseOutcome, apply_facts, baseline, case_files};
     use serde::Deserialize;
     use serde_json::{Value, json};
     use std::collections::BTreeMap;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -260,15 +260,9 @@ pub mod golden {
     }
 
     pub fn run_dir(policy: &MonitoringPolicy, dir: &Path) -> Result<Vec<CaseOutcome>, String> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
         let known = monitoring_fact_names();
         let mut out = Vec::new();
-        for file in files {
+        for file in case_files(dir)? {
             let shown = file.display().to_string();
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("cannot read {shown}: {e}"))?;
@@ -276,26 +270,7 @@ pub mod golden {
             for case in parsed.cases {
                 let mut problems = Vec::new();
                 let mut facts = monitoring_baseline();
-                for (name, value) in &case.facts {
-                    if !known.contains(name) {
-                        problems.push(format!("unknown fact `{name}`"));
-                        continue;
-                    }
-                    let value = serde_json::to_value(value).unwrap_or(Value::Null);
-                    let value = if value == json!("null") {
-                        Value::Null
-                    } else {
-                        value
-                    };
-                    facts.insert(
-                        name.clone(),
-                        Fact {
-                            value,
-                            source: None,
-                            as_of: None,
-                        },
-                    );
-                }
+                problems.extend(apply_facts(&mut facts, &case.facts, &known));
                 let verdicts = policy.evaluate(&facts);
                 let fired: Vec<String> = verdicts.iter().map(|v| v.rule_id.clone()).collect();
                 let status = verdicts

@@ -131,20 +131,56 @@ pub fn baseline() -> Facts {
     out
 }
 
-/// Runs every case of every `*.toml` file in `dir` against `ruleset`.
-pub fn run_dir(
-    ruleset: &Ruleset,
-    dir: &Path,
-    default_profile: &str,
-) -> Result<Vec<CaseOutcome>, String> {
+/// Sets a case's facts over the baseline; TOML has no null, so the string "null" stands
+/// for it. Returns a problem for every fact name that does not exist.
+pub fn apply_facts(
+    facts: &mut Facts,
+    given: &BTreeMap<String, toml::Value>,
+    known: &[String],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, value) in given {
+        if !known.contains(name) {
+            problems.push(format!("unknown fact `{name}`"));
+            continue;
+        }
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        let value = if value == json!("null") {
+            Value::Null
+        } else {
+            value
+        };
+        facts.insert(
+            name.clone(),
+            Fact {
+                value,
+                source: None,
+                as_of: None,
+            },
+        );
+    }
+    problems
+}
+
+/// The `*.toml` files of a directory, sorted.
+pub fn case_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
+    Ok(files)
+}
+
+/// Runs every case of every `*.toml` file in `dir` against `ruleset`.
+pub fn run_dir(
+    ruleset: &Ruleset,
+    dir: &Path,
+    default_profile: &str,
+) -> Result<Vec<CaseOutcome>, String> {
     let mut out = Vec::new();
-    for file in files {
+    for file in case_files(dir)? {
         out.extend(run_file(ruleset, &file, default_profile)?);
     }
     Ok(out)
@@ -187,27 +223,7 @@ fn run_case(
     };
     let mut facts = baseline();
     let explicit_coverage = case.facts.contains_key("sources.required_missing");
-    for (name, value) in &case.facts {
-        if !known.contains(name) {
-            problems.push(format!("unknown fact `{name}`"));
-            continue;
-        }
-        let value = serde_json::to_value(value).unwrap_or(Value::Null);
-        // TOML has no null: the string "null" stands for it.
-        let value = if value == json!("null") {
-            Value::Null
-        } else {
-            value
-        };
-        facts.insert(
-            name.clone(),
-            Fact {
-                value,
-                source: None,
-                as_of: None,
-            },
-        );
-    }
+    problems.extend(apply_facts(&mut facts, &case.facts, known));
     if !explicit_coverage {
         facts::apply_coverage(&mut facts, &profile.required_sources);
     }
