@@ -108,7 +108,10 @@ async fn main() -> anyhow::Result<()> {
                 start_sandbox_if_free(&settings)?;
             }
             let app = Application::build(settings.clone()).await?;
-            reload_on_sighup(std::sync::Arc::clone(app.policy()));
+            reload_on_sighup(
+                std::sync::Arc::clone(app.policy()),
+                std::sync::Arc::clone(app.monitor().policy()),
+            );
             tracing::info!(
                 "listening on http://{}:{} (Swagger UI at /docs)",
                 settings.server.host,
@@ -274,7 +277,10 @@ fn report_cases(outcomes: &[golden::CaseOutcome]) {
 }
 
 /// `kill -HUP` reloads the ruleset (a bad file is refused; the active one stays).
-fn reload_on_sighup(policy: std::sync::Arc<kontragent::policy::Policy>) {
+fn reload_on_sighup(
+    policy: std::sync::Arc<kontragent::policy::Policy>,
+    monitoring: std::sync::Arc<kontragent::monitoring::policy::ActiveMonitoring>,
+) {
     tokio::spawn(async move {
         let Ok(mut hangups) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -283,6 +289,9 @@ fn reload_on_sighup(policy: std::sync::Arc<kontragent::policy::Policy>) {
             return;
         };
         while hangups.recv().await.is_some() {
+            if let Err(e) = monitoring.reload("SIGHUP", None).await {
+                tracing::error!(error = ?e, "monitoring policy not reloaded");
+            }
             match policy.reload("SIGHUP", None).await {
                 Ok(outcome) => {
                     tracing::info!(version = %outcome.version, changed = outcome.changed, "SIGHUP reload")

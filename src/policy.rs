@@ -155,32 +155,21 @@ impl Policy {
         })
     }
 
-    /// Watches the file: when its content changes, reloads it. A bad file is reported
-    /// once per distinct content and otherwise ignored.
+    /// Watches the file: when its content changes, reloads it.
     pub fn spawn_watch(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let policy = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut refused: Option<String> = None;
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Ok(text) = tokio::fs::read_to_string(&policy.path).await else {
-                    continue;
-                };
-                let version = version_of(&text);
-                if version == policy.info().version || refused.as_ref() == Some(&version) {
-                    continue;
+        watch_file(self.path.clone(), every, move || {
+            let policy = Arc::clone(&policy);
+            async move {
+                if version_of(
+                    &tokio::fs::read_to_string(&policy.path)
+                        .await
+                        .unwrap_or_default(),
+                ) == policy.info().version
+                {
+                    return Ok(false);
                 }
-                match policy.reload("file-watch", None).await {
-                    Ok(_) => refused = None,
-                    Err(PolicyError::Invalid(errors)) => {
-                        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                        tracing::error!(errors = ?list, "changed ruleset refused; the previous one stays active");
-                        refused = Some(version);
-                    }
-                    Err(e) => tracing::error!(error = ?e, "ruleset reload failed"),
-                }
+                policy.reload("file-watch", None).await.map(|o| o.changed)
             }
         })
     }
@@ -299,6 +288,40 @@ impl Policy {
             .collect();
         Ok(report)
     }
+}
+
+/// Polls a policy file every `every`; when its content differs from the last content seen,
+/// runs `reload`. A refused file is reported once per distinct content and otherwise
+/// ignored, so a half-saved file never stops the service.
+pub fn watch_file<F, Fut>(path: PathBuf, every: Duration, reload: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<bool, PolicyError>> + Send,
+{
+    tokio::spawn(async move {
+        let mut seen: Option<String> = None;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Ok(text) = tokio::fs::read_to_string(&path).await else {
+                continue;
+            };
+            let version = version_of(&text);
+            if seen.as_ref() == Some(&version) {
+                continue;
+            }
+            match reload().await {
+                Ok(_) => seen = Some(version),
+                Err(PolicyError::Invalid(errors)) => {
+                    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    tracing::error!(file = %path.display(), errors = ?list, "changed policy file refused; the previous one stays active");
+                    seen = Some(version);
+                }
+                Err(e) => tracing::error!(error = ?e, "policy reload failed"),
+            }
+        }
+    })
 }
 
 /// The result of validating a candidate file.

@@ -8,7 +8,7 @@ use crate::catalog::CatalogService;
 use crate::check::CheckService;
 use crate::config::Settings;
 use crate::monitoring::Monitor;
-use crate::monitoring::policy::MonitoringPolicy;
+use crate::monitoring::policy::ActiveMonitoring;
 use crate::policy::{Policy, PolicyError};
 use crate::scoring::RuleError;
 use crate::{sources, storage};
@@ -69,12 +69,18 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         },
         PolicyError::Store(s) => StartupError::Store(s),
     })?;
-    let monitoring_rules =
-        MonitoringPolicy::load_file(std::path::Path::new(&settings.monitoring.rules_path))
-            .map_err(|errors| StartupError::Rules {
-                path: settings.monitoring.rules_path.clone(),
-                errors,
-            })?;
+    let monitoring_rules = ActiveMonitoring::start(
+        PathBuf::from(&settings.monitoring.rules_path),
+        Arc::clone(&store),
+    )
+    .await
+    .map_err(|e| match e {
+        PolicyError::Invalid(errors) => StartupError::Rules {
+            path: settings.monitoring.rules_path.clone(),
+            errors,
+        },
+        PolicyError::Store(s) => StartupError::Store(s),
+    })?;
     let sources = sources::build_sources(settings)?;
     let catalog = Arc::new(CatalogService::new(
         Arc::clone(&store),
@@ -108,6 +114,7 @@ pub struct Application {
     server: actix_web::dev::Server,
     checks: Arc<CheckService>,
     policy: Arc<Policy>,
+    monitor: Arc<Monitor>,
 }
 
 impl Application {
@@ -122,9 +129,9 @@ impl Application {
             Arc::clone(&monitor).spawn();
         }
         if settings.rules.watch_interval_ms > 0 {
-            policy.spawn_watch(std::time::Duration::from_millis(
-                settings.rules.watch_interval_ms,
-            ));
+            let every = std::time::Duration::from_millis(settings.rules.watch_interval_ms);
+            policy.spawn_watch(every);
+            monitor.policy().spawn_watch(every);
         }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
@@ -143,7 +150,7 @@ impl Application {
             checks: Arc::clone(&checks),
             policy: Arc::clone(&policy),
             catalog,
-            monitor,
+            monitor: Arc::clone(&monitor),
             settings,
         });
         let server = HttpServer::new(move || {
@@ -172,6 +179,7 @@ impl Application {
             server,
             checks,
             policy,
+            monitor,
         })
     }
 
@@ -185,6 +193,10 @@ impl Application {
 
     pub fn policy(&self) -> &Arc<Policy> {
         &self.policy
+    }
+
+    pub fn monitor(&self) -> &Arc<Monitor> {
+        &self.monitor
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

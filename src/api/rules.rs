@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
-use crate::policy::{self, DryRunReport, DryRunRequest, PolicyError, ReloadOutcome, Validation};
+use crate::policy::{self, DryRunReport, DryRunRequest, PolicyError, Validation};
 use crate::storage::StoredRuleset;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -41,9 +41,13 @@ pub struct RuleView {
 /// The ruleset every new check uses.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"version": "3a59f4cd…", "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z",
-    "author": "startup", "comment": null, "profiles": [], "rules": []}))]
+    "author": "startup", "comment": null, "profiles": [], "rules": [], "monitoring_version": "77ab01…",
+    "monitoring_path": "rules/monitoring.toml"}))]
 pub struct ActiveRulesetView {
     pub version: String,
+    /// The monitoring policy in force (its versions are listed with the scoring ones).
+    pub monitoring_version: String,
+    pub monitoring_path: String,
     pub path: String,
     pub loaded_at: DateTime<Utc>,
     pub author: String,
@@ -83,8 +87,11 @@ fn invalid(e: PolicyError) -> ApiError {
 pub async fn active_rules(state: web::Data<AppState>) -> HttpResponse {
     let info = state.policy.info();
     let ruleset = state.policy.active().current();
+    let monitoring = state.monitor.policy();
     HttpResponse::Ok().json(ActiveRulesetView {
         version: info.version,
+        monitoring_version: monitoring.current().version.clone(),
+        monitoring_path: monitoring.path().display().to_string(),
         path: info.path,
         loaded_at: info.loaded_at,
         author: info.author,
@@ -130,14 +137,27 @@ pub async fn rule_versions(state: web::Data<AppState>) -> Result<HttpResponse, A
     }))
 }
 
-/// Reload the ruleset file now (the service also watches it, and reloads on SIGHUP).
+/// What a reload did to both policy files.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"version": "3a59f4cd…", "changed": true, "monitoring_version": "77ab01…", "monitoring_changed": false}))]
+pub struct ReloadReport {
+    /// The scoring ruleset now active.
+    pub version: String,
+    pub changed: bool,
+    /// The monitoring policy now active.
+    pub monitoring_version: String,
+    pub monitoring_changed: bool,
+}
+
+/// Reload the scoring ruleset and the monitoring policy now (the service also watches the
+/// files, and reloads on SIGHUP).
 ///
-/// A bad file is refused with every problem listed; the active ruleset stays.
+/// A bad file is refused with every problem listed; its active version stays.
 #[utoipa::path(
     tag = "rules",
     request_body(content = Option<ReloadRequest>, description = "Optional author and comment"),
     responses(
-        (status = 200, body = ReloadOutcome),
+        (status = 200, body = ReloadReport),
         (status = 422, description = "`invalid_ruleset`, with `errors`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -159,12 +179,23 @@ pub async fn reload_rules(
         })?
     };
     let author = request.author.unwrap_or_else(|| "api".into());
-    let outcome = state
+    let rules = state
         .policy
+        .reload(&author, request.comment.clone())
+        .await
+        .map_err(invalid)?;
+    let monitoring = state
+        .monitor
+        .policy()
         .reload(&author, request.comment)
         .await
         .map_err(invalid)?;
-    Ok(HttpResponse::Ok().json(outcome))
+    Ok(HttpResponse::Ok().json(ReloadReport {
+        version: rules.version,
+        changed: rules.changed,
+        monitoring_version: monitoring.version,
+        monitoring_changed: monitoring.changed,
+    }))
 }
 
 /// Validate a candidate ruleset file (its text as the body) without activating it.

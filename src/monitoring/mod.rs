@@ -15,7 +15,6 @@ use crate::config::MonitoringSettings;
 use crate::domain::Inn;
 use crate::facts::{Fact, Facts};
 use chrono::{Duration, Utc};
-use policy::MonitoringPolicy;
 use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -47,17 +46,22 @@ pub struct RunReport {
 pub struct Monitor {
     catalog: Arc<CatalogService>,
     checks: Arc<CheckService>,
-    policy: MonitoringPolicy,
+    policy: Arc<policy::ActiveMonitoring>,
     settings: MonitoringSettings,
     /// This instance's name on its leases.
     owner: String,
 }
 
 impl Monitor {
+    /// The monitoring policy in force (for reloads).
+    pub fn policy(&self) -> &Arc<policy::ActiveMonitoring> {
+        &self.policy
+    }
+
     pub fn new(
         catalog: Arc<CatalogService>,
         checks: Arc<CheckService>,
-        policy: MonitoringPolicy,
+        policy: Arc<policy::ActiveMonitoring>,
         settings: MonitoringSettings,
     ) -> Monitor {
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
@@ -184,7 +188,8 @@ impl Monitor {
         }
         monitoring_facts.extend(self.catalog.quality_facts(inn_text, now).await?);
 
-        let verdicts = self.policy.evaluate(&monitoring_facts);
+        let policy = self.policy.current();
+        let verdicts = policy.evaluate(&monitoring_facts);
         let mut transitions = 0;
         if let Some(target) = verdicts.iter().map(|v| v.status).max()
             && target > entry.status

@@ -63,7 +63,18 @@ async fn the_active_ruleset_is_shown_and_recorded_on_every_check() {
     assert_eq!(check["ruleset_version"], active["version"]);
     let versions = get_json(&app, "/v1/rules/versions").await;
     assert_eq!(versions["active"], active["version"]);
-    assert_eq!(versions["versions"][0]["version"], active["version"]);
+    let listed = versions["versions"].as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|v| v["version"] == active["version"] && v["author"] == "startup")
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|v| v["version"] == active["monitoring_version"]),
+        "the monitoring policy's version too"
+    );
 }
 
 #[tokio::test]
@@ -96,7 +107,12 @@ async fn reload_activates_a_changed_file_and_refuses_a_bad_one() {
     assert_eq!(after["ruleset_version"], outcome["version"]);
     assert_ne!(after["ruleset_version"], before["ruleset_version"]);
     let versions = get_json(&app, "/v1/rules/versions").await;
-    let listed = versions["versions"].as_array().unwrap();
+    let listed: Vec<&Value> = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["path"].as_str().unwrap().ends_with("rules.toml"))
+        .collect();
     assert_eq!(listed.len(), 2);
     assert!(
         listed
@@ -348,5 +364,68 @@ async fn the_profile_is_chosen_per_request() {
     assert_eq!(
         rule_ids(&large),
         ["required_source_unchecked", "court_cases_unchecked"]
+    );
+}
+
+#[tokio::test]
+async fn the_monitoring_policy_is_versioned_and_reloaded_too() {
+    let dir = std::env::temp_dir().join(format!("kt-mon-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("monitoring.toml");
+    let text = include_str!("../../rules/monitoring.toml");
+    std::fs::write(&file, text).unwrap();
+    let path = file.display().to_string();
+    let app = spawn_app_with(Registries::Sandbox, move |s| {
+        s.monitoring.rules_path = path;
+        s.rules.watch_interval_ms = 0;
+    })
+    .await;
+    let before = get_json(&app, "/v1/rules").await["monitoring_version"].clone();
+    std::fs::write(
+        &file,
+        text.replace("quality.complaints >= 3", "quality.complaints >= 2"),
+    )
+    .unwrap();
+    let r = post(
+        &app,
+        "/v1/rules/reload",
+        r#"{"author":"a.ivanova","comment":"2 complaints are enough"}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let outcome: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            outcome["changed"].as_bool(),
+            outcome["monitoring_changed"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
+    let after = get_json(&app, "/v1/rules").await["monitoring_version"].clone();
+    assert_ne!(after, before);
+    assert_eq!(after, outcome["monitoring_version"]);
+    let versions = get_json(&app, "/v1/rules/versions").await;
+    assert!(
+        versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["version"] == after && v["author"] == "a.ivanova")
+    );
+
+    std::fs::write(
+        &file,
+        text.replace("status = \"removed\"", "status = \"gone\""),
+    )
+    .unwrap();
+    let r = post(&app, "/v1/rules/reload", "", "application/json").await;
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["rule_id"], "terminated");
+    assert_eq!(
+        get_json(&app, "/v1/rules").await["monitoring_version"],
+        after,
+        "the last good policy stays"
     );
 }
