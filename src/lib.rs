@@ -10,6 +10,7 @@ pub mod check;
 pub mod config;
 pub mod domain;
 pub mod facts;
+pub mod metrics;
 pub mod monitoring;
 pub mod policy;
 pub mod sandbox;

@@ -7,6 +7,7 @@ use crate::cache::SourceCache;
 use crate::catalog::CatalogService;
 use crate::check::CheckService;
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::monitoring::Monitor;
 use crate::monitoring::policy::ActiveMonitoring;
 use crate::policy::{Policy, PolicyError};
@@ -47,6 +48,7 @@ fn list(errors: &[RuleError]) -> String {
 
 /// The services behind the API and the CLI.
 pub struct Services {
+    pub metrics: Arc<Metrics>,
     pub checks: Arc<CheckService>,
     pub policy: Arc<Policy>,
     pub catalog: Arc<CatalogService>,
@@ -87,6 +89,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         settings.catalog.clone(),
         &settings.monitoring,
     ));
+    let metrics = Arc::new(Metrics::default());
     let checks = Arc::new(CheckService::new(
         sources,
         SourceCache::new(settings),
@@ -94,14 +97,17 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         Arc::clone(policy.active()),
         settings.check.clone(),
         settings.rules.default_profile.clone(),
+        Arc::clone(&metrics),
     ));
     let monitor = Arc::new(Monitor::new(
         Arc::clone(&catalog),
         Arc::clone(&checks),
         monitoring_rules,
         settings.monitoring.clone(),
+        Arc::clone(&metrics),
     ));
     Ok(Services {
+        metrics,
         checks,
         policy,
         catalog,
@@ -120,6 +126,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let Services {
+            metrics,
             checks,
             policy,
             catalog,
@@ -151,6 +158,7 @@ impl Application {
             policy: Arc::clone(&policy),
             catalog,
             monitor: Arc::clone(&monitor),
+            metrics,
             settings,
         });
         let server = HttpServer::new(move || {

@@ -43,3 +43,21 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         ruleset_version: Some(version),
     }))
 }
+
+/// Prometheus metrics: checks by decision, registry flows by source and status (and their
+/// time), monitoring passes, automatic catalog transitions, the active policy versions.
+#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let extra = format!(
+        "# HELP kontragent_ruleset_info The active scoring ruleset and monitoring policy.\n\
+         # TYPE kontragent_ruleset_info gauge\n\
+         kontragent_ruleset_info{{kind=\"scoring\",version=\"{}\"}} 1\n\
+         kontragent_ruleset_info{{kind=\"monitoring\",version=\"{}\"}} 1\n",
+        state.policy.info().version,
+        state.monitor.policy().current().version
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&extra))
+}

@@ -25,6 +25,7 @@ pub struct AppState {
     pub policy: Arc<crate::policy::Policy>,
     pub catalog: Arc<crate::catalog::CatalogService>,
     pub monitor: Arc<crate::monitoring::Monitor>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub settings: Settings,
 }
 
@@ -64,6 +65,7 @@ where
     app.openapi(ApiDoc::openapi())
         .service(health::healthz)
         .service(health::readyz)
+        .service(health::metrics)
         .service(
             scope::scope("/v1")
                 .wrap(actix_web::middleware::from_fn(require_api_key))

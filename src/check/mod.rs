@@ -9,6 +9,7 @@ use crate::cache::SourceCache;
 use crate::config::CheckSettings;
 use crate::domain::Inn;
 use crate::facts;
+use crate::metrics::Metrics;
 use crate::scoring::{ActiveRules, Ruleset};
 use crate::sources::{ConfiguredSource, SourceError, SourceReport, SourceStatus};
 use crate::storage::{Store, StoreError, StoredCheck};
@@ -42,6 +43,7 @@ pub struct CheckService {
     settings: CheckSettings,
     default_profile: String,
     http: reqwest::Client,
+    metrics: Arc<Metrics>,
 }
 
 impl CheckService {
@@ -52,6 +54,7 @@ impl CheckService {
         rules: Arc<ActiveRules>,
         settings: CheckSettings,
         default_profile: String,
+        metrics: Arc<Metrics>,
     ) -> CheckService {
         CheckService {
             sources,
@@ -61,6 +64,7 @@ impl CheckService {
             settings,
             default_profile,
             http: reqwest::Client::new(),
+            metrics,
         }
     }
 
@@ -160,6 +164,10 @@ impl CheckService {
         check.company = Some(Company::from_reports(&reports));
         check.ruleset_version = Some(ruleset.version.clone());
         check.checked_at = Some(now);
+        self.metrics.inc(
+            "kontragent_checks_total",
+            &[("decision", evaluation.decision.as_str())],
+        );
         self.store
             .save_check(&stored(&check, Some(&facts))?)
             .await?;
@@ -252,7 +260,18 @@ impl CheckService {
     }
 
     async fn fetch_and_store(&self, source: &ConfiguredSource, inn: &Inn) -> SourceReport {
+        let started = std::time::Instant::now();
         let report = source.fetch(inn).await;
+        let name = source.name();
+        self.metrics.inc(
+            "kontragent_source_fetches_total",
+            &[("source", name), ("status", report.status.as_str())],
+        );
+        self.metrics.add(
+            "kontragent_source_fetch_seconds_total",
+            &[("source", name)],
+            started.elapsed().as_secs_f64(),
+        );
         if let Err(e) = self.store.save_snapshot(inn, &report).await {
             tracing::error!(error = ?e, source = source.name(), "cannot store snapshot");
         }

@@ -50,6 +50,7 @@ pub struct Monitor {
     settings: MonitoringSettings,
     /// This instance's name on its leases.
     owner: String,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Monitor {
@@ -63,6 +64,7 @@ impl Monitor {
         checks: Arc<CheckService>,
         policy: Arc<policy::ActiveMonitoring>,
         settings: MonitoringSettings,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Monitor {
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         Monitor {
@@ -71,6 +73,7 @@ impl Monitor {
             policy,
             settings,
             owner,
+            metrics,
         }
     }
 
@@ -100,11 +103,17 @@ impl Monitor {
             while let Some((result, inn)) = passes.next().await {
                 match result {
                     Ok((events, transitions)) => {
+                        self.metrics
+                            .inc("kontragent_monitoring_passes_total", &[("outcome", "ok")]);
                         report.checked += 1;
                         report.events += events;
                         report.transitions += transitions;
                     }
                     Err(e) => {
+                        self.metrics.inc(
+                            "kontragent_monitoring_passes_total",
+                            &[("outcome", "failed")],
+                        );
                         report.failed += 1;
                         tracing::error!(inn, error = ?e, "monitoring pass failed");
                     }
@@ -207,7 +216,13 @@ impl Monitor {
                 .transition(&entry, target, reason, rule_ids, "monitoring")
                 .await
             {
-                Ok(()) => transitions = 1,
+                Ok(()) => {
+                    transitions = 1;
+                    self.metrics.inc(
+                        "kontragent_catalog_transitions_total",
+                        &[("to", target.as_str())],
+                    );
+                }
                 // A manager moved it meanwhile: their word stands.
                 Err(CatalogError::Conflict) => {}
                 Err(e) => return Err(e.into()),

@@ -22,3 +22,28 @@ async fn swagger_ui_and_the_spec_are_served() {
     assert_eq!(spec["openapi"], "3.1.0");
     assert!(spec["paths"]["/v1/checks"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn metrics_count_checks_and_registry_flows() {
+    let app = spawn_app().await;
+    app.check("7701000026").await; // reject
+    app.check("7701000097").await; // review; egrul and pb ask for a captcha
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = r.text().await.unwrap();
+    for line in [
+        "kontragent_checks_total{decision=\"reject\"} 1",
+        "kontragent_checks_total{decision=\"review\"} 1",
+        "kontragent_source_fetches_total{source=\"egrul\",status=\"ok\"} 1",
+        "kontragent_source_fetches_total{source=\"egrul\",status=\"unavailable\"} 1",
+        "kontragent_ruleset_info{kind=\"scoring\"",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in\n{text}");
+    }
+}
