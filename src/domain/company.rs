@@ -142,11 +142,6 @@ impl CompanyStatus {
         }
         None
     }
-
-    /// Any state in which the company still exists but is on its way out or in trouble.
-    pub fn is_terminal(self) -> bool {
-        self == CompanyStatus::Liquidated
-    }
 }
 
 #[cfg(test)]

@@ -201,8 +201,8 @@ async fn sources_are_queried_in_parallel() {
 
 #[tokio::test]
 async fn the_rate_limit_is_shared_by_concurrent_checks() {
-    // One flow per 10 s: of two checks of different INNs, only one may reach the registry
-    // before the 1 s deadline; the other waits its turn and times out.
+    // One flow per 30 s: of two checks of different INNs, only one may reach the registry
+    // before the 3 s deadline; the other waits its turn and times out.
     let egrul = mocks::egrul(fixture!("egrul-empty.json")).await;
     let app = spawn_app_with(
         Registries::Custom {
@@ -210,8 +210,8 @@ async fn the_rate_limit_is_shared_by_concurrent_checks() {
             pb: None,
         },
         |s| {
-            s.sources.egrul.rps = 0.1;
-            s.check.deadline_ms = 1_000;
+            s.sources.egrul.rps = 1.0 / 30.0;
+            s.check.deadline_ms = 3_000;
         },
     )
     .await;
