@@ -50,11 +50,20 @@ CREATE UNIQUE INDEX feedback_external ON feedback (inn, external_id);
 CREATE INDEX feedback_inn ON feedback (inn, at);
 
 -- The outbox: every event and status transition, in order; `seq` is the feed's cursor.
+-- `seq` comes from the one row of `event_seq`, locked by the writing transaction until it
+-- commits, so events become visible in `seq` order and a reader never passes one that
+-- commits later.
 CREATE TABLE events (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         INTEGER PRIMARY KEY,
     inn         TEXT NOT NULL,
     kind        TEXT NOT NULL,
     payload     TEXT NOT NULL,  -- JSON
     created_at  INTEGER NOT NULL
 );
 CREATE INDEX events_inn ON events (inn, seq);
+
+CREATE TABLE event_seq (
+    id    INTEGER PRIMARY KEY,
+    last  BIGINT NOT NULL
+);
+INSERT INTO event_seq (id, last) VALUES (1, 0);

@@ -366,7 +366,14 @@ macro_rules! tx_helpers {
             tx: &mut sqlx::Transaction<'_, $db>,
             ev: &$crate::catalog::NewEvent,
         ) -> Result<(), $crate::storage::StoreError> {
-            sqlx::query("INSERT INTO events (inn, kind, payload, created_at) VALUES ($1, $2, $3, $4)")
+            use sqlx::Row;
+            // Taking the next number locks the sequence row until this transaction ends.
+            let seq: i64 = sqlx::query("UPDATE event_seq SET last = last + 1 WHERE id = 1 RETURNING last")
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get("last")?;
+            sqlx::query("INSERT INTO events (seq, inn, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(seq)
                 .bind(&ev.inn)
                 .bind(&ev.kind)
                 .bind(serde_json::to_string(&ev.payload)?)
