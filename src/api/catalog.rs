@@ -224,13 +224,11 @@ pub async fn catalog_entry(
     inn: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
-    let entry = state.catalog.get(inn.as_str()).await?;
-    let store = state.catalog.store();
-    let latest_check = match store.latest_check(&inn).await? {
+    let (entry, latest, timeline) = state.catalog.detail(&inn).await?;
+    let latest_check = match latest {
         Some(c) => Some(serde_json::from_value(c.document).map_err(ApiError::internal)?),
         None => None,
     };
-    let timeline = store.transitions(inn.as_str()).await?;
     Ok(HttpResponse::Ok().json(CatalogDetail {
         entry,
         latest_check,

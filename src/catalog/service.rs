@@ -265,6 +265,17 @@ impl CatalogService {
             .ok_or_else(|| CatalogError::NotListed(inn.to_owned()))
     }
 
+    /// An entry with its latest check and its status timeline.
+    pub async fn detail(
+        &self,
+        inn: &Inn,
+    ) -> Result<(CatalogEntry, Option<StoredCheck>, Vec<StatusTransition>), CatalogError> {
+        let entry = self.get(inn.as_str()).await?;
+        let latest = self.store.latest_check(inn).await?;
+        let timeline = self.store.transitions(inn.as_str()).await?;
+        Ok((entry, latest, timeline))
+    }
+
     pub async fn list_entries(
         &self,
         filter: &CatalogFilter,
