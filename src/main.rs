@@ -371,7 +371,7 @@ fn render_verdict(check: &Check) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {name:<8} {}{detail}  {}",
+            "  {name:<10} {}{detail}  {}",
             s.status.as_str(),
             s.fetched_at.format("%Y-%m-%d %H:%M:%S UTC")
         );
