@@ -4,7 +4,7 @@
 
 use crate::domain::Decision;
 use crate::facts::{self, Facts};
-use crate::scoring::{ActiveRules, RuleError, Ruleset, version_of};
+use crate::scoring::{ActiveRules, RuleError, Ruleset, compile_off_thread, version_of};
 use crate::storage::{Store, StoreError, StoredRuleset};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,8 @@ pub enum PolicyError {
     Invalid(Vec<RuleError>),
     #[error("storage failed")]
     Store(#[from] StoreError),
+    #[error("the replay failed: {0}")]
+    Replay(String),
 }
 
 /// What a reload did.
@@ -41,11 +43,14 @@ pub struct Policy {
     reloading: tokio::sync::Mutex<()>,
 }
 
-/// Compiles `text` and checks it has the profile the service defaults to.
-fn compile(text: &str, default_profile: &str) -> Result<Ruleset, Vec<RuleError>> {
-    let ruleset = Ruleset::parse(text)?;
+/// Compiles `text` (off the async workers) and checks it has the profile the service
+/// defaults to.
+async fn compile(text: &str, default_profile: &str) -> Result<Ruleset, Vec<RuleError>> {
+    let owned = text.to_owned();
+    let ruleset = compile_off_thread(move || Ruleset::parse(&owned)).await?;
     if ruleset.profile(default_profile).is_none() {
         return Err(vec![RuleError {
+            too_costly: false,
             rule_id: None,
             line: None,
             message: format!(
@@ -65,12 +70,15 @@ impl Policy {
     ) -> Result<Arc<Policy>, PolicyError> {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             PolicyError::Invalid(vec![RuleError {
+                too_costly: false,
                 rule_id: None,
                 line: None,
                 message: format!("cannot read {}: {e}", path.display()),
             }])
         })?;
-        let ruleset = compile(&text, &default_profile).map_err(PolicyError::Invalid)?;
+        let ruleset = compile(&text, &default_profile)
+            .await
+            .map_err(PolicyError::Invalid)?;
         let info = StoredRuleset {
             version: ruleset.version.clone(),
             content: text,
@@ -120,6 +128,7 @@ impl Policy {
         let _one_at_a_time = self.reloading.lock().await;
         let text = tokio::fs::read_to_string(&self.path).await.map_err(|e| {
             PolicyError::Invalid(vec![RuleError {
+                too_costly: false,
                 rule_id: None,
                 line: None,
                 message: format!("cannot read {}: {e}", self.path.display()),
@@ -132,7 +141,9 @@ impl Policy {
                 changed: false,
             });
         }
-        let ruleset = compile(&text, &self.default_profile).map_err(PolicyError::Invalid)?;
+        let ruleset = compile(&text, &self.default_profile)
+            .await
+            .map_err(PolicyError::Invalid)?;
         let info = StoredRuleset {
             version: ruleset.version.clone(),
             content: text,
@@ -207,16 +218,26 @@ impl Policy {
     }
 
     /// Evaluates `candidate` over the stored facts of past checks, fetching nothing.
+    ///
+    /// The candidate is compiled off the async workers; the replay runs on the blocking
+    /// pool, over at most `limits.max_checks` checks, and stops at `limits.timeout`
+    /// with a report marked `partial`.
     pub async fn dry_run(
         &self,
         candidate: &str,
         request: &DryRunRequest,
+        limits: DryRunLimits,
     ) -> Result<DryRunReport, PolicyError> {
-        let ruleset = Ruleset::parse(candidate).map_err(PolicyError::Invalid)?;
+        let started = std::time::Instant::now();
+        let owned = candidate.to_owned();
+        let ruleset = compile_off_thread(move || Ruleset::parse(&owned))
+            .await
+            .map_err(PolicyError::Invalid)?;
         if let Some(p) = &request.profile
             && ruleset.profile(p).is_none()
         {
             return Err(PolicyError::Invalid(vec![RuleError {
+                too_costly: false,
                 rule_id: None,
                 line: None,
                 message: format!("the candidate has no profile `{p}`"),
@@ -224,23 +245,62 @@ impl Policy {
         }
         let to = request.to.unwrap_or_else(Utc::now);
         let from = request.from.unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let limit = i64::from(request.limit.unwrap_or(10_000).clamp(1, 100_000));
+        let limit = i64::from(
+            request
+                .limit
+                .unwrap_or(limits.max_checks)
+                .clamp(1, limits.max_checks),
+        );
         let checks = if request.catalog.unwrap_or(false) {
             self.catalog_checks(limit).await?
         } else {
             self.store.done_checks(from, to, limit).await?
         };
+        let replay = Replay {
+            ruleset,
+            profile: request.profile.clone(),
+            max_examples: request.examples.unwrap_or(20).min(1_000) as usize,
+            deadline: started + limits.timeout,
+        };
+        tokio::task::spawn_blocking(move || replay.run(checks))
+            .await
+            .map_err(|e| PolicyError::Replay(e.to_string()))
+    }
+}
+
+/// Bounds of one dry-run (`rules.dry_run_max_checks`, `rules.dry_run_timeout_ms`).
+#[derive(Debug, Clone, Copy)]
+pub struct DryRunLimits {
+    pub max_checks: u32,
+    pub timeout: Duration,
+}
+
+/// A compiled candidate judging past checks, on a blocking thread.
+struct Replay {
+    ruleset: Ruleset,
+    profile: Option<String>,
+    max_examples: usize,
+    deadline: std::time::Instant,
+}
+
+impl Replay {
+    fn run(self, checks: Vec<crate::storage::StoredCheck>) -> DryRunReport {
+        let ruleset = &self.ruleset;
         let mut report = DryRunReport {
             candidate_version: ruleset.version.clone(),
             evaluated: 0,
             changed: 0,
             skipped: 0,
+            partial: false,
             transitions: Vec::new(),
             examples: Vec::new(),
         };
         let mut transitions: BTreeMap<(Decision, Decision), u64> = BTreeMap::new();
-        let max_examples = request.examples.unwrap_or(20) as usize;
         for check in checks {
+            if std::time::Instant::now() >= self.deadline {
+                report.partial = true;
+                break;
+            }
             let (Some(facts_json), Some(before)) = (
                 check.facts,
                 check.decision.as_deref().and_then(Decision::parse),
@@ -252,7 +312,7 @@ impl Policy {
                 report.skipped += 1;
                 continue;
             };
-            let profile_name = request.profile.as_deref().unwrap_or(&check.profile);
+            let profile_name = self.profile.as_deref().unwrap_or(&check.profile);
             let Some(profile) = ruleset.profile(profile_name) else {
                 report.skipped += 1;
                 continue;
@@ -265,7 +325,7 @@ impl Policy {
                 .or_default() += 1;
             if before != evaluation.decision {
                 report.changed += 1;
-                if report.examples.len() < max_examples {
+                if report.examples.len() < self.max_examples {
                     report.examples.push(DryRunExample {
                         check_id: check.id.to_string(),
                         inn: check.inn,
@@ -286,7 +346,7 @@ impl Policy {
             .into_iter()
             .map(|((from, to), count)| Transition { from, to, count })
             .collect();
-        Ok(report)
+        report
     }
 }
 
@@ -337,9 +397,19 @@ pub struct Validation {
     pub errors: Vec<RuleError>,
 }
 
+/// Compiles a candidate file that came from outside without activating it, off the
+/// async workers.
+pub async fn validate_untrusted(text: String) -> Validation {
+    validation(compile_off_thread(move || Ruleset::parse(&text)).await)
+}
+
 /// Compiles a candidate file without activating it.
 pub fn validate(text: &str) -> Validation {
-    match Ruleset::parse(text) {
+    validation(Ruleset::parse(text))
+}
+
+fn validation(compiled: Result<Ruleset, Vec<RuleError>>) -> Validation {
+    match compiled {
         Ok(rs) => Validation {
             valid: true,
             version: Some(rs.version.clone()),
@@ -370,7 +440,7 @@ pub struct DryRunRequest {
     pub from: Option<DateTime<Utc>>,
     /// Checks finished before this time (default: now).
     pub to: Option<DateTime<Utc>>,
-    /// Most checks to replay, newest first (default 10000).
+    /// Most checks to replay, newest first (default and upper bound `rules.dry_run_max_checks`).
     pub limit: Option<u32>,
     /// Replay the latest check of every contractor in the catalog (not removed) instead of
     /// the checks of a time range.
@@ -417,6 +487,9 @@ pub struct DryRunReport {
     pub changed: u64,
     /// Checks without stored facts or whose profile the candidate lacks.
     pub skipped: u64,
+    /// The replay hit `rules.dry_run_timeout_ms` before every check was judged: the
+    /// counts cover the checks judged so far.
+    pub partial: bool,
     /// Every (recorded decision → candidate's decision) pair with its count.
     pub transitions: Vec<Transition>,
     pub examples: Vec<DryRunExample>,

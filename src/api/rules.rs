@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
-use crate::policy::{self, DryRunReport, DryRunRequest, PolicyError, Validation};
+use crate::policy::{self, DryRunLimits, DryRunReport, DryRunRequest, PolicyError, Validation};
 use crate::storage::StoredRuleset;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -76,8 +76,11 @@ pub struct ReloadRequest {
 
 fn invalid(e: PolicyError) -> ApiError {
     match e {
+        PolicyError::Invalid(errors) if errors.iter().any(|e| e.too_costly) => {
+            ApiError::RulesetTooCostly(errors)
+        }
         PolicyError::Invalid(errors) => ApiError::InvalidRuleset(errors),
-        PolicyError::Store(s) => ApiError::internal(s),
+        other => ApiError::internal(other),
     }
 }
 
@@ -206,7 +209,7 @@ pub async fn reload_rules(
 )]
 #[post("/rules/validate")]
 pub async fn validate_rules(body: String) -> HttpResponse {
-    HttpResponse::Ok().json(policy::validate(&body))
+    HttpResponse::Ok().json(policy::validate_untrusted(body).await)
 }
 
 /// Replay a candidate ruleset on the stored facts of past checks, fetching nothing:
@@ -216,7 +219,7 @@ pub async fn validate_rules(body: String) -> HttpResponse {
     request_body = DryRunRequest,
     responses(
         (status = 200, body = DryRunReport),
-        (status = 422, description = "`invalid_ruleset`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_ruleset`, or `ruleset_too_costly` when a condition or the whole file is over the size and cost bounds", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/rules/dry-run")]
@@ -224,9 +227,14 @@ pub async fn dry_run(
     state: web::Data<AppState>,
     body: web::Json<DryRunRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let rules = &state.settings.rules;
+    let limits = DryRunLimits {
+        max_checks: rules.dry_run_max_checks,
+        timeout: std::time::Duration::from_millis(rules.dry_run_timeout_ms),
+    };
     let report = state
         .policy
-        .dry_run(&body.ruleset, &body)
+        .dry_run(&body.ruleset, &body, limits)
         .await
         .map_err(invalid)?;
     Ok(HttpResponse::Ok().json(report))

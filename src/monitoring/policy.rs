@@ -76,6 +76,7 @@ impl MonitoringPolicy {
     pub fn load_file(path: &std::path::Path) -> Result<MonitoringPolicy, Vec<RuleError>> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             vec![RuleError {
+                too_costly: false,
                 rule_id: None,
                 line: None,
                 message: format!("cannot read {}: {e}", path.display()),
@@ -85,9 +86,11 @@ impl MonitoringPolicy {
     }
 
     pub fn parse(text: &str) -> Result<MonitoringPolicy, Vec<RuleError>> {
+        crate::scoring::bounds::check_file_size(text)?;
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {
             vec![RuleError {
+                too_costly: false,
                 rule_id: None,
                 line: e.span().map(|s| line_of(s.start)),
                 message: e.message().to_owned(),
@@ -103,19 +106,23 @@ impl MonitoringPolicy {
         for spanned in raw.rules {
             let line = line_of(spanned.span().start);
             let r = spanned.into_inner();
-            let mut fail = |message: String| {
-                errors.push(RuleError {
-                    rule_id: Some(r.id.clone()),
-                    line: Some(line),
-                    message,
-                })
-            };
+            // A macro, not a closure: the condition's own error is pushed between its uses.
+            macro_rules! fail {
+                ($message:expr) => {
+                    errors.push(RuleError {
+                        too_costly: false,
+                        rule_id: Some(r.id.clone()),
+                        line: Some(line),
+                        message: $message,
+                    })
+                };
+            }
             if !seen.insert(r.id.clone()) {
-                fail("duplicate id".into());
+                fail!("duplicate id".into());
             }
             let status = match CatalogStatus::parse(&r.status) {
                 Some(CatalogStatus::Active) | None => {
-                    fail(format!(
+                    fail!(format!(
                         "status `{}`: one of under_review, suspended, removed",
                         r.status
                     ));
@@ -124,10 +131,10 @@ impl MonitoringPolicy {
                 s => s,
             };
             let condition = Condition::compile(&r.when, &is_fact)
-                .map_err(|e| fail(format!("condition: {e}")))
+                .map_err(|e| errors.push(e.for_rule(&r.id, line)))
                 .ok();
             let message = Template::parse(r.message.as_deref().unwrap_or(&r.title), &is_fact)
-                .map_err(&mut fail)
+                .map_err(|m| fail!(m))
                 .ok();
             if let (Some(status), Some(condition), Some(message)) = (status, condition, message) {
                 rules.push(MonitoringRule {
@@ -142,6 +149,7 @@ impl MonitoringPolicy {
         if !errors.is_empty() {
             return Err(errors);
         }
+        crate::scoring::bounds::check_rules(rules.iter().map(|r| r.condition.cost()))?;
         Ok(MonitoringPolicy {
             version: version_of(text),
             rules,
@@ -351,6 +359,7 @@ impl ActiveMonitoring {
         let _one_at_a_time = self.reloading.lock().await;
         let text = tokio::fs::read_to_string(&self.path).await.map_err(|e| {
             PolicyError::Invalid(vec![RuleError {
+                too_costly: false,
                 rule_id: None,
                 line: None,
                 message: format!("cannot read {}: {e}", self.path.display()),
@@ -363,7 +372,10 @@ impl ActiveMonitoring {
                 changed: false,
             });
         }
-        let policy = MonitoringPolicy::parse(&text).map_err(PolicyError::Invalid)?;
+        let owned = text.clone();
+        let policy = crate::scoring::compile_off_thread(move || MonitoringPolicy::parse(&owned))
+            .await
+            .map_err(PolicyError::Invalid)?;
         let version = policy.version.clone();
         self.store
             .save_ruleset(&crate::storage::StoredRuleset {

@@ -1,6 +1,8 @@
 //! `Condition`: our wrapper around a compiled CEL program, so the rest of the service
 //! never depends on the `cel` crate's types.
 
+use super::RuleError;
+use super::bounds::{self, BoundError};
 use crate::facts::Facts;
 use cel::common::ast::{EntryExpr, Expr};
 use cel::common::types::{
@@ -15,6 +17,49 @@ use std::sync::{Arc, LazyLock};
 pub struct Condition {
     program: Program,
     reads: Vec<String>,
+    cost: u64,
+}
+
+/// Why a condition was refused: a mistake in it, or a bound on its size or cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionError {
+    pub message: String,
+    /// Refused by a bound of [`bounds`], not for a mistake.
+    pub too_costly: bool,
+}
+
+impl std::fmt::Display for ConditionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl ConditionError {
+    fn invalid(message: impl Into<String>) -> ConditionError {
+        ConditionError {
+            message: message.into(),
+            too_costly: false,
+        }
+    }
+
+    /// The problem as reported for the rule `id` on `line`.
+    pub fn for_rule(&self, id: &str, line: usize) -> RuleError {
+        RuleError {
+            too_costly: self.too_costly,
+            rule_id: Some(id.to_owned()),
+            line: Some(line),
+            message: format!("condition: {}", self.message),
+        }
+    }
+}
+
+impl From<BoundError> for ConditionError {
+    fn from(e: BoundError) -> ConditionError {
+        ConditionError {
+            message: e.to_string(),
+            too_costly: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for Condition {
@@ -28,8 +73,24 @@ impl std::fmt::Debug for Condition {
 impl Condition {
     /// Compiles `source`; every fact it names must satisfy `is_fact` (an exact fact name,
     /// or a prefix of one such as `sources.pb`).
-    pub fn compile(source: &str, is_fact: &dyn Fn(&str) -> bool) -> Result<Condition, String> {
-        let program = Program::compile(source).map_err(|e| e.to_string())?;
+    ///
+    /// The text is bounded before the CEL parser sees it, and the parsed expression's
+    /// estimated evaluation cost after (see [`bounds`]).
+    pub fn compile(
+        source: &str,
+        is_fact: &dyn Fn(&str) -> bool,
+    ) -> Result<Condition, ConditionError> {
+        bounds::check_condition_text(source)?;
+        let program =
+            Program::compile(source).map_err(|e| ConditionError::invalid(e.to_string()))?;
+        let depth = bounds::depth(program.expression());
+        if depth > bounds::MAX_DEPTH {
+            return Err(BoundError::TooDeepExpression(depth).into());
+        }
+        let cost = bounds::estimated_cost(program.expression());
+        if cost > bounds::MAX_CONDITION_COST {
+            return Err(BoundError::TooCostly(cost).into());
+        }
         let mut reads = BTreeSet::new();
         let mut unknown = BTreeSet::new();
         collect(program.expression(), &mut Vec::new(), &mut |path| {
@@ -40,12 +101,18 @@ impl Condition {
             }
         });
         if let Some(name) = unknown.into_iter().next() {
-            return Err(format!("unknown fact `{name}`"));
+            return Err(ConditionError::invalid(format!("unknown fact `{name}`")));
         }
         Ok(Condition {
             program,
             reads: reads.into_iter().collect(),
+            cost,
         })
+    }
+
+    /// The estimated number of expression nodes one evaluation visits.
+    pub fn cost(&self) -> u64 {
+        self.cost
     }
 
     /// The fact names the condition reads, sorted.
@@ -252,7 +319,8 @@ mod tests {
     #[test]
     fn rejects_unknown_facts_and_bad_syntax() {
         let err = Condition::compile("company.statuz == 'ACTIVE'", &known).unwrap_err();
-        assert!(err.contains("company.statuz"), "{err}");
+        assert!(err.message.contains("company.statuz"), "{err}");
+        assert!(!err.too_costly);
         assert!(Condition::compile("company.status ==", &known).is_err());
     }
 

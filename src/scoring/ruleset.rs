@@ -19,6 +19,9 @@ pub struct RuleError {
     /// 1-based line in the file.
     pub line: Option<usize>,
     pub message: String,
+    /// The problem is a bound on size or cost (`ruleset_too_costly`), not a mistake in the policy.
+    #[serde(skip)]
+    pub too_costly: bool,
 }
 
 impl fmt::Display for RuleError {
@@ -170,6 +173,7 @@ impl Ruleset {
     pub fn load_file(path: &std::path::Path) -> Result<Ruleset, Vec<RuleError>> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             vec![RuleError {
+                too_costly: false,
                 rule_id: None,
                 line: None,
                 message: format!("cannot read {}: {e}", path.display()),
@@ -180,9 +184,11 @@ impl Ruleset {
 
     /// Compiles a ruleset from its text, collecting every problem.
     pub fn parse(text: &str) -> Result<Ruleset, Vec<RuleError>> {
+        super::bounds::check_file_size(text)?;
         let raw: RawRuleset = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|s| s.start);
             vec![RuleError {
+                too_costly: false,
                 rule_id: at.and_then(|offset| rule_id_at(text, offset)),
                 line: at.map(|offset| line_of(text, offset)),
                 message: e.message().to_owned(),
@@ -201,6 +207,7 @@ impl Ruleset {
         let mut profiles = BTreeMap::new();
         if raw.profiles.is_empty() {
             errors.push(RuleError {
+                too_costly: false,
                 rule_id: None,
                 line: None,
                 message: "a ruleset needs at least one [profiles.<name>] table".into(),
@@ -211,6 +218,7 @@ impl Ruleset {
             let p = spanned.into_inner();
             let mut fail = |message: String| {
                 errors.push(RuleError {
+                    too_costly: false,
                     rule_id: None,
                     line,
                     message: format!("profile `{name}`: {message}"),
@@ -247,41 +255,45 @@ impl Ruleset {
         for spanned in raw.rules {
             let line = line_of(text, spanned.span().start);
             let r = spanned.into_inner();
-            let mut fail = |message: String| {
-                errors.push(RuleError {
-                    rule_id: Some(r.id.clone()),
-                    line: Some(line),
-                    message,
-                })
-            };
+            // A macro, not a closure: the condition's own error is pushed between its uses.
+            macro_rules! fail {
+                ($message:expr) => {
+                    errors.push(RuleError {
+                        too_costly: false,
+                        rule_id: Some(r.id.clone()),
+                        line: Some(line),
+                        message: $message,
+                    })
+                };
+            }
             if r.id.trim().is_empty() {
-                fail("the id is empty".into());
+                fail!("the id is empty".into());
             }
             if let Some(first) = seen.insert(r.id.clone(), line) {
-                fail(format!("duplicate id (first defined on line {first})"));
+                fail!(format!("duplicate id (first defined on line {first})"));
             }
             let effect = match (r.effect, r.delta) {
                 (RawEffect::Reject, None) => Some(Effect::Reject),
                 (RawEffect::Review, None) => Some(Effect::Review),
                 (RawEffect::Score, Some(d)) => Some(Effect::Score(d)),
                 (RawEffect::Score, None) => {
-                    fail("effect `score` needs a `delta` (e.g. delta = -10)".into());
+                    fail!("effect `score` needs a `delta` (e.g. delta = -10)".into());
                     None
                 }
                 (_, Some(_)) => {
-                    fail("`delta` is only for effect `score`".into());
+                    fail!("`delta` is only for effect `score`".into());
                     None
                 }
             };
             let condition = Condition::compile(&r.when, &is_fact)
-                .map_err(|e| fail(format!("condition: {e}")))
+                .map_err(|e| errors.push(e.for_rule(&r.id, line)))
                 .ok();
             let message = Template::parse(r.message.as_deref().unwrap_or(&r.title), &is_fact)
-                .map_err(&mut fail)
+                .map_err(|m| fail!(m))
                 .ok();
             for p in r.profiles.iter().flatten() {
                 if !profiles.contains_key(p) {
-                    fail(format!("unknown profile `{p}` in profiles"));
+                    fail!(format!("unknown profile `{p}` in profiles"));
                 }
             }
             if let (Some(effect), Some(condition), Some(message)) = (effect, condition, message) {
@@ -299,6 +311,7 @@ impl Ruleset {
         if !errors.is_empty() {
             return Err(errors);
         }
+        super::bounds::check_rules(rules.iter().map(|r| r.condition.cost()))?;
         Ok(Ruleset {
             version: version_of(text),
             source: text.to_owned(),

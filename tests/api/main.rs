@@ -10,6 +10,7 @@ mod egrul;
 mod errors;
 mod health;
 mod helpers;
+mod hostile_rules;
 mod mocks;
 mod multiprocess;
 mod openapi;
