@@ -31,20 +31,27 @@ impl SourceCache {
         SourceCache { by_source }
     }
 
-    /// A cached answer no older than `max_age`.
+    /// A cached answer fetched at or after `since`.
     pub async fn get_fresh(
         &self,
         source: &str,
         inn: &Inn,
-        max_age: chrono::Duration,
+        since: chrono::DateTime<chrono::Utc>,
     ) -> Option<Arc<SourceReport>> {
         let cache = self.by_source.get(source)?;
         let hit = cache.get(inn).await?;
-        if chrono::Utc::now() - hit.fetched_at <= max_age {
+        if hit.fetched_at >= since {
             Some(hit)
         } else {
             cache.invalidate(inn).await;
             None
+        }
+    }
+
+    /// Forgets the cached answer (a caller wants one fetched after it asked).
+    pub async fn invalidate(&self, source: &str, inn: &Inn) {
+        if let Some(cache) = self.by_source.get(source) {
+            cache.invalidate(inn).await;
         }
     }
 

@@ -9,6 +9,9 @@ use std::path::Path;
 /// The cookie `--sandbox` gives kad (the sandbox refuses requests without a `wasm` cookie).
 pub const SANDBOX_KAD_COOKIE: &str = "wasm=0123456789abcdef0123456789abcdef";
 
+/// The longest duration any setting may give, in seconds (ten years).
+pub const MAX_DURATION_S: u64 = 10 * 365 * 24 * 3600;
+
 /// Prefix of environment overrides; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "KONTRAGENT__";
 
@@ -21,6 +24,8 @@ pub struct Settings {
     pub check: CheckSettings,
     pub cache: CacheSettings,
     pub auth: AuthSettings,
+    pub limits: LimitsSettings,
+    pub cors: CorsSettings,
     pub log: LogSettings,
     pub sandbox: SandboxSettings,
     pub catalog: CatalogSettings,
@@ -89,6 +94,10 @@ pub struct RulesSettings {
     pub default_profile: String,
     /// How often the file is looked at for changes (hot reload); `0` = never.
     pub watch_interval_ms: u64,
+    /// A dry-run stops after this long and answers with what it judged (`partial`).
+    pub dry_run_timeout_ms: u64,
+    /// Most past checks one dry-run replays.
+    pub dry_run_max_checks: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,6 +125,27 @@ pub struct AuthSettings {
     pub enabled: bool,
     /// Accepted API keys (secrets: never logged).
     pub api_keys: Vec<String>,
+}
+
+/// Abuse limits: what one client and the whole service may ask for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Checks one API key may start per minute (`0` = unlimited).
+    pub checks_per_minute: u32,
+    /// Requests one client IP may make to `/v1/public/*` per minute (`0` = unlimited).
+    pub public_per_minute: u32,
+    /// Checks running at once in this process; past it `POST /v1/checks` answers 503.
+    pub max_running_checks: u32,
+}
+
+/// Cross-origin calls from the website's own pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Origins (`https://example.ru`) allowed to call the API from a browser; in env a
+    /// comma-separated string.
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -277,6 +307,8 @@ impl Default for Settings {
                 path: "rules/default.toml".into(),
                 default_profile: "default".into(),
                 watch_interval_ms: 2_000,
+                dry_run_timeout_ms: 10_000,
+                dry_run_max_checks: 10_000,
             },
             check: CheckSettings {
                 deadline_ms: 20_000,
@@ -289,6 +321,14 @@ impl Default for Settings {
             auth: AuthSettings {
                 enabled: false,
                 api_keys: Vec::new(),
+            },
+            limits: LimitsSettings {
+                checks_per_minute: 60,
+                public_per_minute: 20,
+                max_running_checks: 64,
+            },
+            cors: CorsSettings {
+                allowed_origins: Vec::new(),
             },
             log: LogSettings {
                 format: "pretty".into(),
@@ -417,6 +457,20 @@ impl Settings {
         if self.check.deadline_ms == 0 {
             return invalid("check.deadline_ms", "must be positive");
         }
+        if self.rules.dry_run_timeout_ms == 0 {
+            return invalid("rules.dry_run_timeout_ms", "must be positive");
+        }
+        if self.rules.dry_run_max_checks == 0 {
+            return invalid("rules.dry_run_max_checks", "must be at least 1");
+        }
+        if self.limits.max_running_checks == 0 {
+            return invalid("limits.max_running_checks", "must be at least 1");
+        }
+        for (key, value) in self.durations() {
+            if value > MAX_DURATION_S.saturating_mul(if key.ends_with("_ms") { 1000 } else { 1 }) {
+                return invalid(&key, "more than ten years; durations are bounded");
+            }
+        }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return invalid("log.format", "must be `pretty` or `json`");
         }
@@ -450,6 +504,57 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Every duration setting with its dotted key, so each can be bounded in one place
+    /// (time arithmetic on an absurd value would overflow).
+    fn durations(&self) -> Vec<(String, u64)> {
+        let mut out = vec![
+            (
+                "rules.watch_interval_ms".to_owned(),
+                self.rules.watch_interval_ms,
+            ),
+            (
+                "rules.dry_run_timeout_ms".to_owned(),
+                self.rules.dry_run_timeout_ms,
+            ),
+            ("check.deadline_ms".to_owned(), self.check.deadline_ms),
+            (
+                "check.default_wait_ms".to_owned(),
+                self.check.default_wait_ms,
+            ),
+            ("check.max_wait_ms".to_owned(), self.check.max_wait_ms),
+            (
+                "catalog.max_decision_age_s".to_owned(),
+                self.catalog.max_decision_age_s,
+            ),
+            (
+                "monitoring.interval_s".to_owned(),
+                self.monitoring.interval_s,
+            ),
+            ("monitoring.max_age_s".to_owned(), self.monitoring.max_age_s),
+            ("monitoring.tick_ms".to_owned(), self.monitoring.tick_ms),
+            ("monitoring.lease_s".to_owned(), self.monitoring.lease_s),
+            (
+                "monitoring.unavailable_alert_s".to_owned(),
+                self.monitoring.unavailable_alert_s,
+            ),
+        ];
+        for (name, s) in self.sources.iter() {
+            for (key, value) in [
+                ("timeout_ms", s.timeout_ms),
+                ("ttl_s", s.ttl_s),
+                ("poll_interval_ms", s.poll_interval_ms),
+                ("connect_timeout_ms", s.connect_timeout_ms),
+                ("request_timeout_ms", s.request_timeout_ms),
+                ("retry_base_ms", s.retry_base_ms),
+                ("breaker_cooldown_s", s.breaker_cooldown_s),
+                ("max_stale_s", s.max_stale_s),
+            ] {
+                out.push((format!("sources.{name}.{key}"), value));
+            }
+        }
+        out
     }
 
     /// Points every source at the local sandbox and shortens its polling, for offline demos.
@@ -507,6 +612,14 @@ fn set_path(tree: &mut toml::Value, path: &[String], value: toml::Value) {
                 (Some(toml::Value::Float(_)), toml::Value::Integer(n)) => {
                     toml::Value::Float(n as f64)
                 }
+                // A list given as `a,b,c` (DESIGN.md: list values in env are comma-separated).
+                (Some(toml::Value::Array(_)), toml::Value::String(list)) => toml::Value::Array(
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(|item| toml::Value::String(item.to_owned()))
+                        .collect(),
+                ),
                 (_, v) => v,
             };
             table.insert(seg.clone(), value);
@@ -564,6 +677,19 @@ mod tests {
     }
 
     #[test]
+    fn a_list_in_env_is_comma_separated() {
+        let s = Settings::load_from(
+            None,
+            &env(&[(
+                "KONTRAGENT__CORS__ALLOWED_ORIGINS",
+                "https://a.ru, https://b.ru",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(s.cors.allowed_origins, ["https://a.ru", "https://b.ru"]);
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err =
             Settings::load_from(None, &env(&[("KONTRAGENT__SERVER__PROT", "1")])).unwrap_err();
@@ -587,6 +713,24 @@ mod tests {
         let err = Settings::load_from(None, &env(&[("KONTRAGENT__DATABASE__URL", "mysql://x")]))
             .unwrap_err();
         assert!(err.to_string().contains("database.url"), "{err}");
+        let err = Settings::load_from(
+            None,
+            &env(&[("KONTRAGENT__SOURCES__KAD__MAX_STALE_S", "9000000000000")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sources.kad.max_stale_s"), "{err}");
+        let err = Settings::load_from(
+            None,
+            &env(&[(
+                "KONTRAGENT__RULES__DRY_RUN_TIMEOUT_MS",
+                "18446744073709551615",
+            )]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("rules.dry_run_timeout_ms"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -70,6 +70,15 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
             errors,
         },
         PolicyError::Store(s) => StartupError::Store(s),
+        PolicyError::Replay(message) => StartupError::Rules {
+            path: settings.rules.path.clone(),
+            errors: vec![RuleError {
+                too_costly: false,
+                rule_id: None,
+                line: None,
+                message,
+            }],
+        },
     })?;
     let monitoring_rules = ActiveMonitoring::start(
         PathBuf::from(&settings.monitoring.rules_path),
@@ -82,6 +91,15 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
             errors,
         },
         PolicyError::Store(s) => StartupError::Store(s),
+        PolicyError::Replay(message) => StartupError::Rules {
+            path: settings.rules.path.clone(),
+            errors: vec![RuleError {
+                too_costly: false,
+                rule_id: None,
+                line: None,
+                message,
+            }],
+        },
     })?;
     let sources = sources::build_sources(settings)?;
     let catalog = Arc::new(CatalogService::new(
@@ -95,8 +113,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         SourceCache::new(settings),
         store,
         Arc::clone(policy.active()),
-        settings.check.clone(),
-        settings.rules.default_profile.clone(),
+        settings,
         Arc::clone(&metrics),
     ));
     let monitor = Arc::new(Monitor::new(
@@ -132,6 +149,9 @@ impl Application {
             catalog,
             monitor,
         } = build_services(&settings).await?;
+        if let Err(e) = checks.fail_abandoned().await {
+            tracing::error!(error = ?e, "cannot mark abandoned checks failed");
+        }
         if settings.monitoring.enabled {
             Arc::clone(&monitor).spawn();
         }

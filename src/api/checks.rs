@@ -15,8 +15,10 @@ use std::time::Duration;
 pub struct CheckRequestBody {
     /// 10 digits (legal entity) or 12 digits (individual); surrounding spaces are ignored.
     pub inn: Option<String>,
-    /// Reuse registry answers no older than this many seconds; `0` fetches fresh.
-    /// Without it each source's own TTL applies.
+    /// Reuse registry answers no older than this many seconds (at most ten years); `0`
+    /// asks the registries again (concurrent callers share one fetch). Without it each
+    /// source's own TTL applies.
+    #[schema(maximum = 315_360_000)]
     pub max_age_s: Option<u64>,
     /// How long to wait for the result before answering `202` (default 15000).
     pub wait_ms: Option<u64>,
@@ -41,6 +43,8 @@ pub struct CheckRequestBody {
         (status = 400, description = "`malformed_json` or `unknown_field`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`body_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`inn_required`, `inn_digits`, `inn_length`, `inn_checksum`, `invalid_field`, `unknown_profile`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_busy`: `limits.max_running_checks` checks are running; retry after `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "seconds"))),
     )
 )]
 #[post("/checks")]
@@ -58,6 +62,15 @@ pub async fn create_check(
                 message: "must be an absolute http(s) URL".into(),
             });
         }
+    }
+    if body
+        .max_age_s
+        .is_some_and(|age| age > crate::check::MAX_AGE_S)
+    {
+        return Err(ApiError::InvalidField {
+            field: "max_age_s",
+            message: format!("at most {} (ten years)", crate::check::MAX_AGE_S),
+        });
     }
     let settings = &state.settings.check;
     let wait = body

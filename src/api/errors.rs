@@ -25,14 +25,20 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// Problems in a ruleset (`invalid_ruleset` only): rule id, line, message.
+    /// The request field at fault, when one is (`invalid_field`, `invalid_query`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "max_age_s")]
+    pub field: Option<String>,
+    /// Problems in a ruleset (`invalid_ruleset`, `ruleset_too_costly`): rule id, line, message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<crate::scoring::RuleError>>,
     /// Stable machine code: `inn_required`, `inn_digits`, `inn_length`, `inn_checksum`,
     /// `malformed_json`, `unknown_field`, `body_too_large`, `unsupported_media_type`, `invalid_ruleset`,
+    /// `ruleset_too_costly`,
     /// `invalid_field`, `unknown_profile`, `not_checked`, `not_approved`, `decision_too_old`,
     /// `already_listed`, `invalid_transition`, `conflict`, `not_found`, `method_not_allowed`,
-    /// `unauthorized`, `not_ready`, `internal`.
+    /// `unauthorized`, `forbidden`, `rate_limited`, `service_busy`, `invalid_query`,
+    /// `not_ready`, `internal`.
     pub code: String,
 }
 
@@ -57,12 +63,25 @@ pub enum ApiError {
     UnknownProfile(String),
     #[error("the ruleset has {} problem(s); see `errors`", .0.len())]
     InvalidRuleset(Vec<crate::scoring::RuleError>),
+    #[error("the ruleset is over the size or cost bounds; see `errors`")]
+    RulesetTooCostly(Vec<crate::scoring::RuleError>),
     #[error("{0}")]
     NotFound(String),
     #[error("this resource does not accept that method")]
     MethodNotAllowed,
     #[error("a valid API key is required")]
     Unauthorized,
+    #[error("this API key lacks the scope `{0}`")]
+    Forbidden(&'static str),
+    #[error("too many requests; retry after {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    #[error("too many checks are running; retry after {retry_after_s} s")]
+    Busy { retry_after_s: u64 },
+    #[error("{message}")]
+    InvalidQuery {
+        field: Option<String>,
+        message: String,
+    },
     #[error("the service is not ready: {0}")]
     NotReady(String),
     /// A request the current state refuses (409) or a rule of the domain refuses (422).
@@ -87,9 +106,14 @@ impl ApiError {
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::UnknownProfile(_) => "unknown_profile",
             ApiError::InvalidRuleset(_) => "invalid_ruleset",
+            ApiError::RulesetTooCostly(_) => "ruleset_too_costly",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Busy { .. } => "service_busy",
+            ApiError::InvalidQuery { .. } => "invalid_query",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Refused { code, .. } => code,
             ApiError::Internal(_) => "internal",
@@ -104,9 +128,14 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::InvalidField { .. } | ApiError::UnknownProfile(_) => "Invalid request",
             ApiError::InvalidRuleset(_) => "Invalid ruleset",
+            ApiError::RulesetTooCostly(_) => "Ruleset too costly",
             ApiError::NotFound(_) => "Not found",
             ApiError::MethodNotAllowed => "Method not allowed",
             ApiError::Unauthorized => "Unauthorized",
+            ApiError::Forbidden(_) => "Forbidden",
+            ApiError::RateLimited { .. } => "Too many requests",
+            ApiError::Busy { .. } => "Busy",
+            ApiError::InvalidQuery { .. } => "Invalid query",
             ApiError::NotReady(_) => "Not ready",
             ApiError::Refused { status: 409, .. } => "Conflict",
             ApiError::Refused { .. } => "Refused",
@@ -125,13 +154,18 @@ impl ResponseError for ApiError {
             ApiError::Inn(_)
             | ApiError::InvalidField { .. }
             | ApiError::UnknownProfile(_)
-            | ApiError::InvalidRuleset(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | ApiError::InvalidRuleset(_)
+            | ApiError::RulesetTooCostly(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MalformedJson(_) | ApiError::UnknownField(_) => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Refused { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
@@ -158,14 +192,24 @@ impl ResponseError for ApiError {
             status: status.as_u16(),
             detail: self.to_string(),
             code: self.code().to_owned(),
+            field: match self {
+                ApiError::InvalidField { field, .. } => Some((*field).to_owned()),
+                ApiError::InvalidQuery { field, .. } => field.clone(),
+                _ => None,
+            },
             errors: match self {
-                ApiError::InvalidRuleset(errors) => Some(errors.clone()),
+                ApiError::InvalidRuleset(errors) | ApiError::RulesetTooCostly(errors) => {
+                    Some(errors.clone())
+                }
                 _ => None,
             },
         };
         let mut builder = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
             builder.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let ApiError::RateLimited { retry_after_s } | ApiError::Busy { retry_after_s } = self {
+            builder.insert_header(("Retry-After", retry_after_s.to_string()));
         }
         builder
             .content_type("application/problem+json")
@@ -206,6 +250,8 @@ impl From<CheckError> for ApiError {
         match e {
             CheckError::UnknownProfile(p) => ApiError::UnknownProfile(p),
             CheckError::Store(s) => ApiError::internal(s),
+            CheckError::Busy => ApiError::Busy { retry_after_s: 1 },
+            e @ CheckError::Panicked => ApiError::internal(e),
         }
     }
 }

@@ -6,14 +6,16 @@ mod model;
 pub use model::{Check, CheckState, Company, SourceSummary};
 
 use crate::cache::SourceCache;
-use crate::config::CheckSettings;
+use crate::config::{CheckSettings, Settings};
 use crate::domain::Inn;
 use crate::facts;
 use crate::metrics::Metrics;
 use crate::scoring::{ActiveRules, Ruleset};
 use crate::sources::{ConfiguredSource, SourceError, SourceReport, SourceStatus};
 use crate::storage::{Store, StoreError, StoredCheck};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -24,6 +26,23 @@ pub enum CheckError {
     UnknownProfile(String),
     #[error("storage failed")]
     Store(#[from] StoreError),
+    #[error("the check task panicked")]
+    Panicked,
+    #[error("too many checks are running; try again shortly")]
+    Busy,
+}
+
+/// The largest `max_age_s` a request may give: ten years.
+pub const MAX_AGE_S: u64 = 10 * 365 * 24 * 3600;
+
+/// `now` minus `seconds`, saturating at the earliest representable time instead of
+/// overflowing (an absurd `max_age_s` means "any age").
+pub fn cutoff(now: DateTime<Utc>, seconds: u64) -> DateTime<Utc> {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(chrono::TimeDelta::try_seconds)
+        .and_then(|age| now.checked_sub_signed(age))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// What a caller asks for.
@@ -44,6 +63,8 @@ pub struct CheckService {
     default_profile: String,
     http: reqwest::Client,
     metrics: Arc<Metrics>,
+    /// One permit per check running (`limits.max_running_checks`).
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 impl CheckService {
@@ -52,8 +73,7 @@ impl CheckService {
         cache: SourceCache,
         store: Arc<dyn Store>,
         rules: Arc<ActiveRules>,
-        settings: CheckSettings,
-        default_profile: String,
+        settings: &Settings,
         metrics: Arc<Metrics>,
     ) -> CheckService {
         CheckService {
@@ -61,10 +81,13 @@ impl CheckService {
             cache,
             store,
             rules,
-            settings,
-            default_profile,
+            settings: settings.check.clone(),
+            default_profile: settings.rules.default_profile.clone(),
             http: reqwest::Client::new(),
             metrics,
+            running: Arc::new(tokio::sync::Semaphore::new(
+                settings.limits.max_running_checks as usize,
+            )),
         }
     }
 
@@ -94,6 +117,11 @@ impl CheckService {
         if ruleset.profile(&profile).is_none() {
             return Err(CheckError::UnknownProfile(profile));
         }
+        // A bounded number of checks at once; past it the caller is told to come back,
+        // rather than queueing without limit in front of the registries.
+        let permit = Arc::clone(&self.running)
+            .try_acquire_owned()
+            .map_err(|_| CheckError::Busy)?;
         let pending = Check {
             id: Uuid::now_v7(),
             inn: request.inn.to_string(),
@@ -107,18 +135,74 @@ impl CheckService {
             ruleset_version: None,
             created_at: Utc::now(),
             checked_at: None,
+            error: None,
         };
         self.store.save_check(&stored(&pending, None)?).await?;
         let service = Arc::clone(self);
         let started = pending.clone();
         let handle = tokio::spawn(async move {
-            let done = service.complete(started, &request, ruleset).await;
+            let _running = permit;
+            // A failure or a panic while completing is recorded: no check stays pending.
+            let outcome = AssertUnwindSafe(service.complete(started.clone(), &request, ruleset))
+                .catch_unwind()
+                .await;
+            let done = match outcome {
+                Ok(Ok(check)) => Ok(check),
+                Ok(Err(e)) => {
+                    tracing::error!(check = %started.id, error = ?e, "check failed");
+                    service.record_failure(started, "internal error").await;
+                    Err(e)
+                }
+                Err(_) => {
+                    tracing::error!(check = %started.id, "check task panicked");
+                    service.record_failure(started, "internal error").await;
+                    Err(CheckError::Panicked)
+                }
+            };
             if let (Ok(check), Some(url)) = (&done, callback_url) {
                 service.deliver_callback(&url, check).await;
             }
             done
         });
         Ok((pending, handle))
+    }
+
+    /// Stores `check` as `failed`; a storage error here is only logged (the row may then
+    /// stay pending until the next start marks it abandoned).
+    async fn record_failure(&self, mut check: Check, error: &str) {
+        check.state = CheckState::Failed;
+        check.error = Some(error.to_owned());
+        check.checked_at = Some(Utc::now());
+        let saved = match stored(&check, None) {
+            Ok(row) => self.store.save_check(&row).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = saved {
+            tracing::error!(check = %check.id, error = ?e, "cannot record the failed check");
+        }
+    }
+
+    /// Marks as `failed` every check still `pending` past the check deadline (a process
+    /// stopped while it ran). Called at start; returns how many were marked.
+    pub async fn fail_abandoned(&self) -> Result<usize, CheckError> {
+        let grace = Duration::from_millis(self.settings.deadline_ms.saturating_mul(2));
+        let before = cutoff(Utc::now(), grace.as_secs());
+        let abandoned = self.store.pending_checks_before(before).await?;
+        let count = abandoned.len();
+        for row in abandoned {
+            let Ok(check) = serde_json::from_value::<Check>(row.document) else {
+                continue;
+            };
+            self.record_failure(
+                check,
+                "abandoned: the service stopped before the check finished",
+            )
+            .await;
+        }
+        if count > 0 {
+            tracing::warn!(count, "pending checks from before the start marked failed");
+        }
+        Ok(count)
     }
 
     /// Runs a check to the end in the caller's task (the CLI does this).
@@ -201,20 +285,15 @@ impl CheckService {
         }
         let max_age_s = max_age_s.unwrap_or(source.settings.ttl_s);
         if max_age_s == 0 {
-            return Arc::new(self.fetch_or_stale(source, inn).await);
+            return self.fresh_report(source, inn).await;
         }
-        let max_age =
-            chrono::Duration::seconds(i64::try_from(max_age_s).unwrap_or(i64::MAX / 1000));
-        if let Some(hit) = self.cache.get_fresh(name, inn, max_age).await {
+        let since = cutoff(Utc::now(), max_age_s);
+        if let Some(hit) = self.cache.get_fresh(name, inn, since).await {
             return hit;
         }
         self.cache
             .get_or_load(name, inn, async {
-                match self
-                    .store
-                    .latest_snapshot(name, inn, Utc::now() - max_age)
-                    .await
-                {
+                match self.store.latest_snapshot(name, inn, since).await {
                     Ok(Some(snapshot)) => return Ok(Arc::new(snapshot)),
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "snapshot lookup failed"),
@@ -229,6 +308,32 @@ impl CheckService {
             .await
     }
 
+    /// An answer the registry gave after this call began. Concurrent callers share one
+    /// fetch: "fresh" means asked after the caller asked, not one request per caller.
+    async fn fresh_report(&self, source: &ConfiguredSource, inn: &Inn) -> Arc<SourceReport> {
+        let asked = crate::sources::now_ms();
+        let name = source.name();
+        self.cache.invalidate(name, inn).await;
+        let shared = self
+            .cache
+            .get_or_load(name, inn, async {
+                let report = Arc::new(self.fetch_or_stale(source, inn).await);
+                if report.is_cacheable() {
+                    Ok(report)
+                } else {
+                    Err(report)
+                }
+            })
+            .await;
+        // A load we joined may have come from a stored snapshot: only a live answer counts.
+        let live = shared.fetched_at >= asked || shared.status == SourceStatus::Stale;
+        if live || shared.status == SourceStatus::Unavailable {
+            shared
+        } else {
+            Arc::new(self.fetch_or_stale(source, inn).await)
+        }
+    }
+
     /// Fetches live; when the registry fails, falls back to a stored answer younger than
     /// the source's `max_stale_s` (reported as `stale`, with the live failure as detail).
     /// Risks the failed call had already seen are kept on top of the stored answer.
@@ -237,12 +342,13 @@ impl CheckService {
         if live.status != SourceStatus::Unavailable || source.settings.max_stale_s == 0 {
             return live;
         }
-        let max_stale = chrono::Duration::seconds(
-            i64::try_from(source.settings.max_stale_s).unwrap_or(i64::MAX / 1000),
-        );
         match self
             .store
-            .latest_snapshot(source.name(), inn, Utc::now() - max_stale)
+            .latest_snapshot(
+                source.name(),
+                inn,
+                cutoff(Utc::now(), source.settings.max_stale_s),
+            )
             .await
         {
             Ok(Some(mut stored)) => {
@@ -300,6 +406,7 @@ fn stored(check: &Check, facts: Option<&facts::Facts>) -> Result<StoredCheck, St
         state: match check.state {
             CheckState::Pending => "pending".into(),
             CheckState::Done => "done".into(),
+            CheckState::Failed => "failed".into(),
         },
         decision: check.decision.map(|d| d.as_str().to_owned()),
         score: check.score,

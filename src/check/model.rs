@@ -13,6 +13,8 @@ use uuid::Uuid;
 pub enum CheckState {
     Pending,
     Done,
+    /// The check could not be completed (see `error`); it never stays `pending`.
+    Failed,
 }
 
 /// How one source answered in this check.
@@ -160,4 +162,8 @@ pub struct Check {
     pub created_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<DateTime<Utc>>,
+    /// Why a `failed` check failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "internal error")]
+    pub error: Option<String>,
 }

@@ -99,6 +99,10 @@ pub enum SourceError {
     TooManyRequests { retry_after_s: Option<u64> },
     #[error("the circuit breaker is open after repeated failures")]
     CircuitOpen,
+    /// The service's own rate limit for the registry (`rps`) could not start the flow in
+    /// time: the registry was never asked, so this says nothing about it.
+    #[error("the service's own rate limit for this registry did not let the request start in time")]
+    Throttled,
 }
 
 impl SourceError {
@@ -114,6 +118,7 @@ impl SourceError {
             SourceError::Network(_) => "network".into(),
             SourceError::TooManyRequests { .. } => "http_429".into(),
             SourceError::CircuitOpen => "circuit_open".into(),
+            SourceError::Throttled => "throttled".into(),
         }
     }
 
@@ -131,7 +136,10 @@ impl SourceError {
 
     /// Counts towards opening the circuit breaker: the registry itself failed.
     pub fn is_registry_failure(&self) -> bool {
-        !matches!(self, SourceError::Incomplete(_) | SourceError::CircuitOpen)
+        !matches!(
+            self,
+            SourceError::Incomplete(_) | SourceError::CircuitOpen | SourceError::Throttled
+        )
     }
 }
 
@@ -234,15 +242,23 @@ impl ConfiguredSource {
         if !self.settings.enabled {
             return SourceReport::disabled(name);
         }
+        // The wait for the rate limit and the flow share `timeout_ms`; the wait may take
+        // at most half of it, so a flow that starts always has time to finish.
+        let budget = Duration::from_millis(self.settings.timeout_ms);
+        let started = tokio::time::Instant::now();
+        if let Some(limiter) = &self.limiter
+            && tokio::time::timeout(budget / 2, limiter.until_ready())
+                .await
+                .is_err()
+        {
+            return SourceReport::unavailable(name, &SourceError::Throttled);
+        }
         let Some(permit) = self.breaker.acquire() else {
             return SourceReport::unavailable(name, &SourceError::CircuitOpen);
         };
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
-        }
         let mut flow = Flow::new(self.http.clone(), &self.settings);
-        let budget = Duration::from_millis(self.settings.timeout_ms);
-        let result = match tokio::time::timeout(budget, self.source.run(inn, &mut flow)).await {
+        let remaining = budget.saturating_sub(started.elapsed());
+        let result = match tokio::time::timeout(remaining, self.source.run(inn, &mut flow)).await {
             Ok(r) => r,
             Err(_) => Err(SourceError::Timeout),
         };

@@ -34,7 +34,7 @@ pub enum StoreError {
 pub struct StoredCheck {
     pub id: Uuid,
     pub inn: String,
-    /// `pending` or `done`.
+    /// `pending`, `done` or `failed`.
     pub state: String,
     pub decision: Option<String>,
     pub score: Option<i64>,
@@ -184,6 +184,12 @@ pub trait Store: CatalogStore + Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         limit: i64,
+    ) -> Result<Vec<StoredCheck>, StoreError>;
+
+    /// Checks still `pending` that were created before `before` (at most 10 000).
+    async fn pending_checks_before(
+        &self,
+        before: DateTime<Utc>,
     ) -> Result<Vec<StoredCheck>, StoreError>;
 
     /// The newest finished check of an INN.

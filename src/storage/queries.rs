@@ -212,6 +212,23 @@ macro_rules! impl_store {
                 row.map(|r| $crate::storage::queries::read_check!(r)).transpose()
             }
 
+            async fn pending_checks_before(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::storage::StoredCheck>, $crate::storage::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::storage::queries::CHECK_COLUMNS!(),
+                    " FROM checks WHERE state = 'pending' AND created_at < $1 ORDER BY created_at LIMIT 10000"
+                ))
+                .bind($crate::storage::millis(before))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|r| $crate::storage::queries::read_check!(r))
+                    .collect()
+            }
+
             async fn latest_check(
                 &self,
                 inn: &$crate::domain::Inn,

@@ -202,7 +202,8 @@ async fn sources_are_queried_in_parallel() {
 #[tokio::test]
 async fn the_rate_limit_is_shared_by_concurrent_checks() {
     // One flow per 30 s: of two checks of different INNs, only one may reach the registry
-    // before the 3 s deadline; the other waits its turn and times out.
+    // before the deadline; the other waits its turn and is reported `throttled` (the
+    // service's own limit, not the registry's failure).
     let egrul = mocks::egrul(fixture!("egrul-empty.json")).await;
     let app = spawn_app_with(
         Registries::Custom {
@@ -221,7 +222,7 @@ async fn the_rate_limit_is_shared_by_concurrent_checks() {
     assert_eq!(statuses[0], ("not_found".to_owned(), None));
     assert_eq!(
         statuses[1],
-        ("unavailable".to_owned(), Some("timeout".to_owned()))
+        ("unavailable".to_owned(), Some("throttled".to_owned()))
     );
     assert_eq!(mocks::hits(&egrul, "/").await, 1);
 }

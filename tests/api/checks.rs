@@ -1,6 +1,6 @@
 //! The check resource: stored, retrievable, asynchronous past `wait_ms`, with callbacks.
 
-use crate::helpers::{Registries, spawn_app, spawn_app_with};
+use crate::helpers::{Registries, spawn_app, spawn_app_from, spawn_app_with, test_settings};
 use serde_json::{Value, json};
 use std::time::Duration;
 use wiremock::matchers::{method, path};
@@ -128,4 +128,78 @@ async fn a_bad_ruleset_stops_start_up_naming_the_rule() {
         err.contains("rule `typo` (line 6)") && err.contains("company.statsu"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn an_absurd_max_age_is_refused_and_a_large_one_is_safe() {
+    let app = spawn_app().await;
+    let r = app
+        .post_check(&json!({"inn": "7701000019", "max_age_s": 9_000_000_000_000u64}))
+        .await;
+    assert_eq!(r.status(), 422);
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(problem["code"], "invalid_field");
+    assert_eq!(problem["field"], "max_age_s");
+    // The largest allowed age reaches back before the Unix epoch: no overflow either.
+    let r = app
+        .post_check(&json!({"inn": "7701000019", "max_age_s": 315_360_000}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let check: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(check["state"], "done");
+}
+
+#[tokio::test]
+async fn checks_past_the_running_cap_are_told_to_retry() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
+        s.limits.max_running_checks = 1;
+    })
+    .await;
+    // 7701000107: every registry is slow, so the first check holds the only slot.
+    let first = app
+        .post_check(&json!({"inn": "7701000107", "wait_ms": 0}))
+        .await;
+    assert_eq!(first.status(), 202);
+    let second = app.post_check(&json!({"inn": "7701000019"})).await;
+    assert_eq!(second.status(), 503);
+    assert_eq!(second.headers()["retry-after"], "1");
+    let problem: serde_json::Value = second.json().await.unwrap();
+    assert_eq!(problem["code"], "service_busy");
+}
+
+#[tokio::test]
+async fn a_check_left_pending_by_a_stopped_process_is_failed_at_start() {
+    let settings = test_settings(Registries::Sandbox).await;
+    let store = kontragent::storage::connect(&settings.database.url, 1)
+        .await
+        .unwrap();
+    let id = uuid::Uuid::now_v7();
+    let created = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    let document = json!({"id": id, "inn": "7701000019", "state": "pending", "profile": "default",
+        "reasons": [], "sources": {}, "created_at": created});
+    store
+        .save_check(&kontragent::storage::StoredCheck {
+            id,
+            inn: "7701000019".into(),
+            state: "pending".into(),
+            decision: None,
+            score: None,
+            profile: "default".into(),
+            ruleset_version: None,
+            created_at: created,
+            checked_at: None,
+            document,
+            facts: None,
+        })
+        .await
+        .unwrap();
+    let app = spawn_app_from(settings).await;
+    let check: Value = app
+        .get(&format!("/v1/checks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(check["state"], "failed", "{check}");
+    assert!(check["error"].as_str().unwrap().starts_with("abandoned"));
 }
