@@ -121,10 +121,14 @@ pub struct CacheSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
-    /// When true every `/v1` call needs `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
-    pub enabled: bool,
-    /// Accepted API keys (secrets: never logged).
-    pub api_keys: Vec<String>,
+    /// Unset: open while no key exists (and then only on a loopback address), keys with
+    /// scopes as soon as one exists. `true`: keys always. `false`: never (say so explicitly,
+    /// e.g. behind a gateway that authenticates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Keys from the config with the `admin` scope, recorded as actor `config` (secrets:
+    /// never logged). Prefer `kontragent keys create`, which stores only a hash.
+    pub api_keys: Vec<Secret>,
 }
 
 /// Abuse limits: what one client and the whole service may ask for.
@@ -137,6 +141,9 @@ pub struct LimitsSettings {
     pub public_per_minute: u32,
     /// Checks running at once in this process; past it `POST /v1/checks` answers 503.
     pub max_running_checks: u32,
+    /// A header the proxy in front sets to the client's IP (`X-Forwarded-For`,
+    /// `X-Real-IP`; its last entry is used); empty = the connection's peer address.
+    pub client_ip_header: String,
 }
 
 /// Cross-origin calls from the website's own pages.
@@ -319,13 +326,14 @@ impl Default for Settings {
                 max_entries: 100_000,
             },
             auth: AuthSettings {
-                enabled: false,
+                enabled: None,
                 api_keys: Vec::new(),
             },
             limits: LimitsSettings {
                 checks_per_minute: 60,
                 public_per_minute: 20,
                 max_running_checks: 64,
+                client_ip_header: String::new(),
             },
             cors: CorsSettings {
                 allowed_origins: Vec::new(),
@@ -473,9 +481,6 @@ impl Settings {
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return invalid("log.format", "must be `pretty` or `json`");
-        }
-        if self.auth.enabled && self.auth.api_keys.iter().all(|k| k.trim().is_empty()) {
-            return invalid("auth.api_keys", "auth is enabled but no key is configured");
         }
         for (name, s) in self.sources.iter() {
             let key = |k: &str| format!("sources.{name}.{k}");

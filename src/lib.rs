@@ -4,6 +4,7 @@
 //! → `facts` → `scoring` → `storage`. [`startup::Application::build`] wires it all.
 
 pub mod api;
+pub mod auth;
 pub mod cache;
 pub mod catalog;
 pub mod check;

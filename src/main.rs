@@ -65,6 +65,28 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Manage API keys (stored hashed in the database).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; the key itself is printed once, alone on the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: checks, catalog:read, catalog:write, rules:admin,
+        /// monitoring:admin, webhooks:admin, applications, metrics, public, admin.
+        #[arg(long)]
+        scopes: String,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by id or name (every instance stops accepting it within seconds).
+    Revoke { id_or_name: String },
 }
 
 #[derive(Subcommand)]
@@ -155,7 +177,53 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             kontragent::storage::connect(&settings.database.url, 1).await?;
-            println!("database ready: {}", settings.database.url);
+            println!(
+                "database ready: {}",
+                kontragent::storage::redacted_url(&settings.database.url)
+            );
+        }
+        Command::Keys { command } => {
+            let store = kontragent::storage::connect(&settings.database.url, 1).await?;
+            let keys = kontragent::auth::KeyService::new(store, &settings.auth);
+            match command {
+                KeysCommand::Create { name, scopes } => {
+                    let (key, secret) = keys.create(&name, &scopes).await?;
+                    println!(
+                        "created key {} `{}` with scopes {}; it is shown only now:",
+                        key.id,
+                        key.name,
+                        kontragent::auth::scope_list(&key.scopes)
+                    );
+                    println!("{secret}");
+                }
+                KeysCommand::List => {
+                    let at = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                        t.map_or_else(
+                            || "-".to_owned(),
+                            |t| t.format("%Y-%m-%d %H:%M").to_string(),
+                        )
+                    };
+                    println!(
+                        "{:<36}  {:<20}  {:<30}  {:<16}  {:<16}  revoked",
+                        "id", "name", "scopes", "created", "last used"
+                    );
+                    for k in keys.list().await? {
+                        println!(
+                            "{:<36}  {:<20}  {:<30}  {:<16}  {:<16}  {}",
+                            k.id,
+                            k.name,
+                            kontragent::auth::scope_list(&k.scopes),
+                            at(Some(k.created_at)),
+                            at(k.last_used_at),
+                            at(k.revoked_at)
+                        );
+                    }
+                }
+                KeysCommand::Revoke { id_or_name } => {
+                    let key = keys.revoke(&id_or_name).await?;
+                    println!("revoked key {} `{}`", key.id, key.name);
+                }
+            }
         }
         Command::Openapi => print!("{}", api::openapi_json()),
         Command::Rules { command } => match command {

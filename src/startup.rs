@@ -3,6 +3,7 @@
 //! Tests call it with port 0 and run exactly what production runs.
 
 use crate::api::{self, AppState};
+use crate::auth::{AuthMode, KeyService};
 use crate::cache::SourceCache;
 use crate::catalog::CatalogService;
 use crate::check::CheckService;
@@ -31,6 +32,14 @@ pub enum StartupError {
     Store(#[from] storage::StoreError),
     #[error("cannot build the HTTP client")]
     Http(#[from] reqwest::Error),
+    #[error(
+        "no API key exists and the server would listen on {0}, which is not a loopback address: \
+         create a key first (`kontragent keys create --name NAME --scopes admin`), or set \
+         auth.enabled=false explicitly to serve without keys"
+    )]
+    OpenOnNetwork(String),
+    #[error("cannot check the API keys")]
+    Keys(#[source] storage::StoreError),
     #[error("cannot listen on {address}")]
     Bind {
         address: String,
@@ -53,6 +62,7 @@ pub struct Services {
     pub policy: Arc<Policy>,
     pub catalog: Arc<CatalogService>,
     pub monitor: Arc<Monitor>,
+    pub keys: Arc<KeyService>,
 }
 
 /// Everything a check needs, without the HTTP server (the CLI's `check` uses this).
@@ -102,6 +112,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         },
     })?;
     let sources = sources::build_sources(settings)?;
+    let keys = Arc::new(KeyService::new(Arc::clone(&store), &settings.auth));
     let catalog = Arc::new(CatalogService::new(
         Arc::clone(&store),
         settings.catalog.clone(),
@@ -129,7 +140,38 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         policy,
         catalog,
         monitor,
+        keys,
     })
+}
+
+/// Refuses to serve without keys on a network address; says so when serving open.
+async fn guard_exposure(keys: &KeyService, host: &str) -> Result<(), StartupError> {
+    match keys.mode() {
+        AuthMode::Off => {
+            tracing::warn!("auth.enabled=false: every route is open to anyone who can reach it");
+        }
+        AuthMode::On => {}
+        AuthMode::Auto => {
+            if !keys.required().await.map_err(StartupError::Keys)? {
+                if !is_loopback(host) {
+                    return Err(StartupError::OpenOnNetwork(host.to_owned()));
+                }
+                tracing::warn!(
+                    "no API key exists: serving open on {host}; create one with `kontragent keys create` and every /v1 route will need it"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 pub struct Application {
@@ -148,7 +190,9 @@ impl Application {
             policy,
             catalog,
             monitor,
+            keys,
         } = build_services(&settings).await?;
+        guard_exposure(&keys, &settings.server.host).await?;
         if let Err(e) = checks.fail_abandoned().await {
             tracing::error!(error = ?e, "cannot mark abandoned checks failed");
         }
@@ -179,6 +223,8 @@ impl Application {
             catalog,
             monitor: Arc::clone(&monitor),
             metrics,
+            keys,
+            limits: api::guard::RateLimits::new(&settings.limits),
             settings,
         });
         let server = HttpServer::new(move || {
@@ -189,6 +235,11 @@ impl Application {
                         .limit(json_limit)
                         .error_handler(api::errors::json_error),
                 )
+                .app_data(web::QueryConfig::default().error_handler(api::errors::query_error))
+                .app_data(web::PathConfig::default().error_handler(api::errors::path_error))
+                .app_data(web::PayloadConfig::default().limit(json_limit))
+                .wrap(actix_web::middleware::from_fn(api::guard::guard))
+                .wrap(actix_web::middleware::from_fn(api::cors::cors))
                 .wrap(api::problem_for_bare_errors())
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .into_utoipa_app();

@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
+use crate::auth::{AuditEntry, Principal};
 use crate::catalog::{
     CatalogEntry, CatalogFilter, CatalogStatus, Event, FeedbackInput, Listing, Override,
     StatusAction, StatusTransition,
@@ -43,7 +44,7 @@ pub struct ListingBody {
     /// Lists without a fresh `approve`; recorded in the timeline.
     #[serde(rename = "override")]
     pub override_by: Option<OverrideBody>,
-    /// Who lists it.
+    /// The person who lists it; recorded beside the API key's name, never instead of it.
     pub actor: Option<String>,
 }
 
@@ -63,10 +64,16 @@ pub struct ListingBody {
 #[post("/catalog")]
 pub async fn list_contractor(
     state: web::Data<AppState>,
+    principal: web::ReqData<Principal>,
     body: web::Json<ListingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let inn = Inn::parse(body.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
+    let detail = body
+        .override_by
+        .as_ref()
+        .map(|o| format!("override: {}", o.reason));
+    let actor = principal.actor(body.actor.as_deref());
     let listing = Listing {
         name: body.name,
         region: body.region,
@@ -74,19 +81,28 @@ pub async fn list_contractor(
         services: body.services,
         external_ids: body.external_ids,
         override_by: body.override_by.map(|o| Override {
-            by: o.by,
+            by: principal.actor(Some(&o.by)),
             reason: o.reason,
         }),
-        actor: body.actor,
+        actor: Some(actor.clone()),
     };
     let entry = state.catalog.list(&inn, listing).await?;
+    state
+        .keys
+        .audit(AuditEntry::new(
+            &actor,
+            "catalog.list",
+            Some(inn.as_str()),
+            detail,
+        ))
+        .await;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/catalog/{}", entry.inn)))
         .json(entry))
 }
 
+/// Unknown query parameters (cache-busters, UTM tags) are ignored.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
 pub struct CatalogQuery {
     /// `active`, `under_review`, `suspended` or `removed`.
     pub status: Option<String>,
@@ -133,7 +149,51 @@ pub async fn browse_catalog(
     state: web::Data<AppState>,
     query: web::Query<CatalogQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    catalog_page(&state, query.into_inner()).await
+}
+
+/// What the website may ask of the public catalog.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PublicCatalogQuery {
+    pub region: Option<String>,
+    /// Text to find in the name, INN or services.
+    pub text: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// The public catalog for the website: active contractors with the fields a site shows
+/// (scope `public`: a publishable key; rate-limited per client IP).
+#[utoipa::path(
+    tag = "catalog",
+    params(PublicCatalogQuery),
+    responses(
+        (status = 200, description = "Items are `PublicEntry`", body = CatalogPage),
+        (status = 422, description = "`invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "seconds"))),
+    )
+)]
+#[get("/public/catalog")]
+pub async fn public_catalog(
+    state: web::Data<AppState>,
+    query: web::Query<PublicCatalogQuery>,
+) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
+    let query = CatalogQuery {
+        status: None,
+        region: q.region,
+        text: q.text,
+        cursor: q.cursor,
+        limit: q.limit,
+        view: Some("public".into()),
+    };
+    catalog_page(&state, query).await
+}
+
+async fn catalog_page(state: &AppState, q: CatalogQuery) -> Result<HttpResponse, ApiError> {
     let public = match q.view.as_deref() {
         None | Some("full") => false,
         Some("public") => true,
@@ -244,7 +304,8 @@ pub struct StatusBody {
     /// `suspend`, `review`, `reinstate` or `remove`.
     pub action: String,
     pub comment: String,
-    pub actor: String,
+    /// The person acting; recorded beside the API key's name, never instead of it.
+    pub actor: Option<String>,
 }
 
 /// Suspend, put under review, reinstate or remove a contractor (recorded with who and why).
@@ -262,6 +323,7 @@ pub struct StatusBody {
 #[post("/catalog/{inn}/status")]
 pub async fn change_status(
     state: web::Data<AppState>,
+    principal: web::ReqData<Principal>,
     inn: web::Path<String>,
     body: web::Json<StatusBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -270,10 +332,20 @@ pub async fn change_status(
         field: "action",
         message: "suspend, review, reinstate or remove".into(),
     })?;
+    let actor = principal.actor(body.actor.as_deref());
     let entry = state
         .catalog
-        .set_status(inn.as_str(), action, &body.actor, &body.comment)
+        .set_status(inn.as_str(), action, &actor, &body.comment)
         .await?;
+    state
+        .keys
+        .audit(AuditEntry::new(
+            &actor,
+            &format!("catalog.{}", body.action),
+            Some(inn.as_str()),
+            Some(body.comment.clone()),
+        ))
+        .await;
     Ok(HttpResponse::Ok().json(entry))
 }
 
@@ -317,11 +389,18 @@ pub struct FeedbackAccepted {
 #[post("/catalog/{inn}/feedback")]
 pub async fn add_feedback(
     state: web::Data<AppState>,
+    principal: web::ReqData<Principal>,
     inn: web::Path<String>,
     body: web::Json<FeedbackBody>,
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
     let b = body.into_inner();
+    let audit = AuditEntry::new(
+        &principal.actor(None),
+        "catalog.feedback",
+        Some(inn.as_str()),
+        Some(b.kind.clone()),
+    );
     let input = FeedbackInput {
         kind: b.kind,
         rating: b.rating,
@@ -332,6 +411,7 @@ pub async fn add_feedback(
         external_id: b.external_id,
     };
     if state.catalog.feedback(inn.as_str(), input).await? {
+        state.keys.audit(audit).await;
         Ok(HttpResponse::Created().json(FeedbackAccepted {
             accepted: true,
             duplicate: false,
@@ -345,7 +425,6 @@ pub async fn add_feedback(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Events after this cursor (`next_cursor` of the previous page; 0 from the start).
     pub after: Option<i64>,
@@ -413,7 +492,19 @@ pub async fn contractor_events(
 /// Re-check every contractor that is due now (the scheduler does this on its own).
 #[utoipa::path(tag = "catalog", responses((status = 200, body = RunReport)))]
 #[post("/monitoring/run")]
-pub async fn run_monitoring(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn run_monitoring(
+    state: web::Data<AppState>,
+    principal: web::ReqData<Principal>,
+) -> Result<HttpResponse, ApiError> {
     let report = state.monitor.run_due().await.map_err(ApiError::internal)?;
+    state
+        .keys
+        .audit(AuditEntry::new(
+            &principal.actor(None),
+            "monitoring.run",
+            None,
+            None,
+        ))
+        .await;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -279,3 +279,36 @@ pub fn json_error(
     };
     api.into()
 }
+
+/// Maps the query extractor's failures (`?limit=abc`) to `invalid_query`, naming the field.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    let message = err.to_string();
+    ApiError::InvalidQuery {
+        field: field_in(&message),
+        message,
+    }
+    .into()
+}
+
+/// Maps the path extractor's failures to `invalid_query` (a path segment of the wrong shape).
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::InvalidQuery {
+        field: None,
+        message: err.to_string(),
+    }
+    .into()
+}
+
+/// The field serde names in a message such as "`limit`: invalid digit" or
+/// "unknown field `x`", when it names one.
+fn field_in(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_owned())
+}

@@ -1,18 +1,21 @@
 //! The HTTP API: handlers, the problem+json errors, auth, and the OpenAPI document
 //! collected from the handlers themselves.
 
+mod audit;
 mod catalog;
 mod checks;
+pub mod cors;
 mod counterparties;
 pub mod errors;
+pub mod guard;
 mod health;
 mod rules;
 
 use crate::check::CheckService;
 use crate::config::Settings;
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
 use errors::ApiError;
 use std::sync::Arc;
@@ -26,6 +29,8 @@ pub struct AppState {
     pub catalog: Arc<crate::catalog::CatalogService>,
     pub monitor: Arc<crate::monitoring::Monitor>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub keys: Arc<crate::auth::KeyService>,
+    pub limits: guard::RateLimits,
     pub settings: Settings,
 }
 
@@ -44,11 +49,41 @@ pub struct AppState {
         (name = "catalog", description = "Approved contractors and their monitoring"),
         (name = "events", description = "The event feed: changes and status transitions, in order"),
         (name = "rules", description = "The scoring policy: versions, validation, dry-run, reload"),
+        (name = "audit", description = "Who did what, and when"),
         (name = "health", description = "Liveness and readiness"),
     ),
-    components(schemas(errors::Problem))
+    components(schemas(errors::Problem)),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("api_key" = []))
 )]
 struct ApiDoc;
+
+/// The two ways to present an API key, so Swagger UI's Authorize button offers them.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`Authorization: Bearer <key>`; the key from `kontragent keys create`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+    }
+}
 
 /// Registers every documented route on a utoipa-aware app and returns the spec with it.
 pub fn register<T>(
@@ -68,7 +103,6 @@ where
         .service(health::metrics)
         .service(
             scope::scope("/v1")
-                .wrap(actix_web::middleware::from_fn(require_api_key))
                 .service(checks::create_check)
                 .service(checks::get_check)
                 .service(counterparties::get_counterparty)
@@ -84,7 +118,9 @@ where
                 .service(catalog::add_feedback)
                 .service(catalog::contractor_events)
                 .service(catalog::events)
-                .service(catalog::run_monitoring),
+                .service(catalog::run_monitoring)
+                .service(catalog::public_catalog)
+                .service(audit::audit),
         )
         .split_for_parts()
 }
@@ -99,32 +135,6 @@ pub fn openapi_json() -> String {
     let mut s = openapi().to_pretty_json().unwrap_or_default();
     s.push('\n');
     s
-}
-
-/// Checks `Authorization: Bearer <key>` or `X-Api-Key: <key>` when auth is enabled.
-async fn require_api_key(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    if let Some(state) = state {
-        let auth = &state.settings.auth;
-        if auth.enabled {
-            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-            let presented = header("x-api-key").or_else(|| {
-                header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::trim))
-            });
-            let valid = presented
-                .is_some_and(|key| auth.api_keys.iter().any(|k| !k.is_empty() && k == key));
-            if !valid {
-                let response = ApiError::Unauthorized.error_response();
-                return Ok(req.into_response(response).map_into_right_body());
-            }
-        }
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
 }
 
 /// The documented routes, to tell "no such resource" (404) from "no such method" (405).

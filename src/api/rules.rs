@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
+use crate::auth::{AuditEntry, Principal};
 use crate::policy::{self, DryRunLimits, DryRunReport, DryRunRequest, PolicyError, Validation};
 use crate::storage::StoredRuleset;
 use actix_web::{HttpResponse, get, post, web};
@@ -65,7 +66,7 @@ pub struct VersionsView {
     pub versions: Vec<StoredRuleset>,
 }
 
-/// Who reloads and why (both optional).
+/// Who reloads and why (both optional); the author is recorded beside the API key's name.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"author": "a.ivanova", "comment": "mass address penalty raised to 25"}))]
@@ -167,6 +168,7 @@ pub struct ReloadReport {
 #[post("/rules/reload")]
 pub async fn reload_rules(
     state: web::Data<AppState>,
+    principal: web::ReqData<Principal>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let request: ReloadRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -181,7 +183,7 @@ pub async fn reload_rules(
             }
         })?
     };
-    let author = request.author.unwrap_or_else(|| "api".into());
+    let author = principal.actor(request.author.as_deref());
     let rules = state
         .policy
         .reload(&author, request.comment.clone())
@@ -193,6 +195,15 @@ pub async fn reload_rules(
         .reload(&author, request.comment)
         .await
         .map_err(invalid)?;
+    state
+        .keys
+        .audit(AuditEntry::new(
+            &author,
+            "rules.reload",
+            None,
+            Some(format!("{} / {}", rules.version, monitoring.version)),
+        ))
+        .await;
     Ok(HttpResponse::Ok().json(ReloadReport {
         version: rules.version,
         changed: rules.changed,

@@ -4,6 +4,7 @@
 //! Both speak the same SQL (`$1` placeholders, `ON CONFLICT`, times as unix milliseconds),
 //! so the queries are written once, in [`queries`], and instantiated for each pool.
 
+mod auth_queries;
 mod catalog_queries;
 mod queries;
 
@@ -25,6 +26,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored JSON is corrupt")]
     Json(#[from] serde_json::Error),
+    /// A failure shared by every caller waiting on one cached lookup.
+    #[error("{0}")]
+    Shared(String),
     #[error("cannot create the database directory {0}")]
     Directory(String, #[source] std::io::Error),
 }
@@ -148,8 +152,41 @@ pub trait CatalogStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// API keys and the audit trail.
 #[async_trait::async_trait]
-pub trait Store: CatalogStore + Send + Sync {
+pub trait AuthStore: Send + Sync {
+    /// Stores a new key; `false` when an active key has that name.
+    async fn insert_key(&self, key: &crate::auth::ApiKey) -> Result<bool, StoreError>;
+
+    /// Every key, revoked ones too, oldest first.
+    async fn list_keys(&self) -> Result<Vec<crate::auth::ApiKey>, StoreError>;
+
+    /// Revokes the active key with this id or name.
+    async fn revoke_key(
+        &self,
+        id_or_name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<crate::auth::ApiKey>, StoreError>;
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<crate::auth::ApiKey>, StoreError>;
+
+    async fn count_active_keys(&self) -> Result<i64, StoreError>;
+
+    async fn touch_key(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    async fn record_audit(&self, entry: &crate::auth::AuditEntry) -> Result<(), StoreError>;
+
+    /// Audit entries after the cursor (an entry id), oldest first, of one INN when given.
+    async fn audit_after(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+        inn: Option<&str>,
+    ) -> Result<Vec<crate::auth::AuditEntry>, StoreError>;
+}
+
+#[async_trait::async_trait]
+pub trait Store: CatalogStore + AuthStore + Send + Sync {
     /// The database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -206,6 +243,8 @@ pub struct PgStore {
 
 queries::impl_store!(SqliteStore);
 queries::impl_store!(PgStore);
+auth_queries::impl_auth_store!(SqliteStore);
+auth_queries::impl_auth_store!(PgStore);
 
 mod sqlite_catalog {
     use super::SqliteStore;
@@ -255,6 +294,17 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
     }
 }
 
+/// The database URL with any password replaced by `***`, for printing.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The file path of a `sqlite://path?options` URL (none for in-memory databases).
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
@@ -278,6 +328,18 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::sqlite_file;
+
+    #[test]
+    fn a_password_in_the_url_is_never_shown() {
+        assert_eq!(
+            super::redacted_url("postgres://kt:s3cret@db:5432/kt"),
+            "postgres://kt:***@db:5432/kt"
+        );
+        assert_eq!(
+            super::redacted_url("sqlite://data/k.db"),
+            "sqlite://data/k.db"
+        );
+    }
 
     #[test]
     fn finds_the_sqlite_file() {

@@ -73,7 +73,7 @@ async fn listing_needs_a_fresh_approve_or_an_override() {
     .await;
     assert_eq!(r.status(), 201);
     let detail = get(&app, "/v1/catalog/7701000072").await;
-    assert_eq!(detail["timeline"][0]["actor"], "m.petrova");
+    assert_eq!(detail["timeline"][0]["actor"], "anonymous (m.petrova)");
     assert!(
         detail["timeline"][0]["reason"]
             .as_str()

@@ -168,8 +168,8 @@ async fn invalid_callback_url_and_unknown_profile_get_422() {
 #[tokio::test]
 async fn api_keys_are_required_when_auth_is_enabled() {
     let app = crate::helpers::spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
-        s.auth.enabled = true;
-        s.auth.api_keys = vec!["secret-key".into()];
+        s.auth.enabled = Some(true);
+        s.auth.api_keys = vec![kontragent::config::Secret::new("secret-key")];
     })
     .await;
     let (s, p) = problem(app.post_check(&json!({"inn": "7701000019"})).await).await;

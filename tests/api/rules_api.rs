@@ -117,7 +117,7 @@ async fn reload_activates_a_changed_file_and_refuses_a_bad_one() {
     assert!(
         listed
             .iter()
-            .any(|v| v["author"] == "a.ivanova" && v["comment"] == "mass address −30")
+            .any(|v| v["author"] == "anonymous (a.ivanova)" && v["comment"] == "mass address −30")
     );
 
     // The same file again changes nothing.
@@ -411,7 +411,7 @@ async fn the_monitoring_policy_is_versioned_and_reloaded_too() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|v| v["version"] == after && v["author"] == "a.ivanova")
+            .any(|v| v["version"] == after && v["author"] == "anonymous (a.ivanova)")
     );
 
     std::fs::write(
