@@ -228,7 +228,8 @@ pub enum AuthMode {
     Off,
     /// `auth.enabled = true`: every protected route needs a key, even before one exists.
     On,
-    /// Unset: open while no key exists (only on a loopback address), keys as soon as one does.
+    /// Unset: open while no key was ever created (only on a loopback address), keys as soon
+    /// as one is (revoking every key does not open the service again).
     Auto,
 }
 
@@ -334,17 +335,14 @@ impl KeyService {
         match self.mode {
             AuthMode::Off => Ok(false),
             AuthMode::On => Ok(true),
-            AuthMode::Auto => Ok(!self.configured.is_empty() || self.any_active_key().await?),
+            AuthMode::Auto => Ok(!self.configured.is_empty() || self.any_key_ever().await?),
         }
     }
 
-    pub async fn any_active_key(&self) -> Result<bool, StoreError> {
+    pub async fn any_key_ever(&self) -> Result<bool, StoreError> {
         let store = Arc::clone(&self.store);
         self.any_key
-            .try_get_with(
-                (),
-                async move { store.count_active_keys().await.map(|n| n > 0) },
-            )
+            .try_get_with((), async move { store.count_keys().await.map(|n| n > 0) })
             .await
             .map_err(|e| StoreError::Shared(e.to_string()))
     }

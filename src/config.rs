@@ -121,7 +121,7 @@ pub struct CacheSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
-    /// Unset: open while no key exists (and then only on a loopback address), keys with
+    /// Unset: open while no key was ever created (and then only on a loopback address), keys with
     /// scopes as soon as one exists. `true`: keys always. `false`: never (say so explicitly,
     /// e.g. behind a gateway that authenticates).
     #[serde(default, skip_serializing_if = "Option::is_none")]

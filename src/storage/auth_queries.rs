@@ -67,9 +67,9 @@ macro_rules! impl_auth_store {
                 row.map(|r| $crate::storage::auth_queries::read_key!(r)).transpose()
             }
 
-            async fn count_active_keys(&self) -> Result<i64, $crate::storage::StoreError> {
+            async fn count_keys(&self) -> Result<i64, $crate::storage::StoreError> {
                 use sqlx::Row;
-                let row = sqlx::query("SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL")
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM api_keys")
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(row.try_get("n")?)

@@ -170,7 +170,8 @@ pub trait AuthStore: Send + Sync {
 
     async fn key_by_hash(&self, hash: &str) -> Result<Option<crate::auth::ApiKey>, StoreError>;
 
-    async fn count_active_keys(&self) -> Result<i64, StoreError>;
+    /// Every key ever created, revoked ones too: revoking the last key must not open the service.
+    async fn count_keys(&self) -> Result<i64, StoreError>;
 
     async fn touch_key(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 

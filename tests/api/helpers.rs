@@ -73,6 +73,8 @@ pub async fn test_settings(registries: Registries) -> Settings {
     s.rules.path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.toml").into();
     s.log.filter = "warn".into();
     s.monitoring.enabled = false;
+    // Suites make many checks quickly; the rate-limit tests set their own limits.
+    s.limits.checks_per_minute = 0;
     s.monitoring.max_age_s = 0;
     s.monitoring.rules_path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/monitoring.toml").into();
     for (_, src) in s.sources.iter_mut() {

@@ -1,0 +1,520 @@
+//! Keys with scopes: every route × {no key, revoked key, wrong scope, right scope}, the
+//! open mode and its limits, revocation on a running server, the actor of writes and the
+//! audit trail, rate limits and CORS.
+
+use crate::helpers::{Registries, TestApp, spawn_app_from, test_settings};
+use kontragent::auth::KeyService;
+use kontragent::config::Settings;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const DEFAULT_RULES: &str = include_str!("../../rules/default.toml");
+
+/// A running app and a key per name; the keys were made before it started.
+struct Keyed {
+    app: TestApp,
+    keys: BTreeMap<&'static str, String>,
+    service: KeyService,
+}
+
+async fn keyed_app(
+    keys: &[(&'static str, &str)],
+    revoke: &[&str],
+    tweak: impl FnOnce(&mut Settings),
+) -> Keyed {
+    let mut settings = test_settings(Registries::Sandbox).await;
+    tweak(&mut settings);
+    let store = kontragent::storage::connect(&settings.database.url, 1)
+        .await
+        .unwrap();
+    let service = KeyService::new(store, &settings.auth);
+    let mut made = BTreeMap::new();
+    for (name, scopes) in keys {
+        let (_, secret) = service.create(name, scopes).await.unwrap();
+        made.insert(*name, secret);
+    }
+    for name in revoke {
+        service.revoke(name).await.unwrap();
+    }
+    Keyed {
+        app: spawn_app_from(settings).await,
+        keys: made,
+        service,
+    }
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, key: Option<&str>, body: &Value) -> u16 {
+    let url = format!("{}{path}", app.address);
+    let mut request = match method {
+        "GET" => app.client.get(url),
+        _ => app.client.post(url),
+    };
+    if let Some(key) = key {
+        request = request.header("x-api-key", key);
+    }
+    request = match body {
+        Value::Null => request,
+        Value::String(text) => request
+            .header("content-type", "text/plain")
+            .body(text.clone()),
+        json => request.json(json),
+    };
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// Every operation of the spec with a body that succeeds, in an order where each finds
+/// what it needs (the check before its id, the listing before the status change).
+fn operations(check_id: &str) -> Vec<(&'static str, String, Value, u16)> {
+    vec![
+        (
+            "POST",
+            "/v1/checks".into(),
+            json!({"inn": "7701000019"}),
+            200,
+        ),
+        ("GET", format!("/v1/checks/{check_id}"), Value::Null, 200),
+        (
+            "GET",
+            "/v1/counterparties/7701000019".into(),
+            Value::Null,
+            200,
+        ),
+        ("GET", "/v1/rules".into(), Value::Null, 200),
+        ("GET", "/v1/rules/versions".into(), Value::Null, 200),
+        ("POST", "/v1/rules/reload".into(), Value::Null, 200),
+        (
+            "POST",
+            "/v1/rules/validate".into(),
+            Value::String(DEFAULT_RULES.into()),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/rules/dry-run".into(),
+            json!({"ruleset": DEFAULT_RULES}),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/catalog".into(),
+            json!({"inn": "7701000019"}),
+            201,
+        ),
+        ("GET", "/v1/catalog".into(), Value::Null, 200),
+        ("GET", "/v1/catalog/7701000019".into(), Value::Null, 200),
+        (
+            "POST",
+            "/v1/catalog/7701000019/status".into(),
+            json!({"action": "review", "comment": "проверка"}),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/catalog/7701000019/feedback".into(),
+            json!({"kind": "complaint", "text": "опоздали"}),
+            201,
+        ),
+        (
+            "GET",
+            "/v1/catalog/7701000019/events".into(),
+            Value::Null,
+            200,
+        ),
+        ("GET", "/v1/events".into(), Value::Null, 200),
+        ("POST", "/v1/monitoring/run".into(), Value::Null, 200),
+        ("GET", "/v1/audit".into(), Value::Null, 200),
+        ("GET", "/v1/public/catalog".into(), Value::Null, 200),
+        ("GET", "/metrics".into(), Value::Null, 200),
+    ]
+}
+
+#[tokio::test]
+async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
+    let scopes: Vec<&str> = kontragent::auth::Scope::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let keys: Vec<(&'static str, &str)> = scopes
+        .iter()
+        .map(|s| {
+            (
+                Box::leak(s.to_string().into_boxed_str()) as &'static str,
+                *s,
+            )
+        })
+        .chain([("revoked", "admin")])
+        .collect();
+    let k = keyed_app(&keys, &["revoked"], |_| {}).await;
+    let check_id = {
+        let r = k
+            .app
+            .client
+            .post(format!("{}/v1/checks", k.app.address))
+            .header("x-api-key", &k.keys["admin"])
+            .json(&json!({"inn": "7701000019"}))
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let ops = operations(&check_id);
+    // Every documented operation is in the table, with the scope the guard asks for.
+    let spec = kontragent::api::openapi();
+    for (path, item) in &spec.paths.paths {
+        for (method, present) in [("GET", item.get.is_some()), ("POST", item.post.is_some())] {
+            if present && (path.starts_with("/v1/") || path == "/metrics") {
+                assert!(
+                    kontragent::api::guard::ROUTE_SCOPES
+                        .iter()
+                        .any(|(m, p, _)| *m == method && p == path),
+                    "{method} {path} has no scope in ROUTE_SCOPES"
+                );
+                let template = ResourceTemplate(path);
+                assert!(
+                    ops.iter()
+                        .any(|(m, p, _, _)| *m == method && template.matches(p)),
+                    "{method} {path} is not exercised by this test"
+                );
+            }
+        }
+    }
+    for (method, path, body, success) in &ops {
+        let needed = kontragent::api::guard::scope_for(method, path.split('?').next().unwrap())
+            .expect("a protected route");
+        let wrong = if needed == kontragent::auth::Scope::Public {
+            "checks"
+        } else {
+            "public"
+        };
+        let cases = [
+            (None, 401),
+            (Some(k.keys["revoked"].as_str()), 401),
+            (Some(k.keys[wrong].as_str()), 403),
+            (Some(k.keys[needed.as_str()].as_str()), *success),
+        ];
+        for (key, expected) in cases {
+            let got = call(&k.app, method, path, key, body).await;
+            assert_eq!(
+                got,
+                expected,
+                "{method} {path} with {}",
+                match key {
+                    None => "no key".to_owned(),
+                    Some(k) if k.len() > 10 => format!("key …{}", &k[k.len() - 4..]),
+                    Some(_) => "a key".to_owned(),
+                }
+            );
+        }
+        // `admin` may do everything (GETs are repeatable; writes were done above).
+        if *method == "GET" {
+            let got = call(&k.app, method, path, Some(&k.keys["admin"]), body).await;
+            assert_eq!(got, *success, "{method} {path} with admin");
+        }
+    }
+    // Health, docs and the spec stay open for probes and people.
+    for open in ["/healthz", "/readyz", "/openapi.json"] {
+        assert_eq!(k.app.get(open).await.status(), 200, "{open}");
+    }
+}
+
+/// `/v1/catalog/{inn}` matched against `/v1/catalog/7701000019`.
+struct ResourceTemplate<'a>(&'a str);
+
+impl ResourceTemplate<'_> {
+    fn matches(&self, path: &str) -> bool {
+        let (a, b): (Vec<&str>, Vec<&str>) =
+            (self.0.split('/').collect(), path.split('/').collect());
+        a.len() == b.len() && a.iter().zip(&b).all(|(t, p)| t.starts_with('{') || t == p)
+    }
+}
+
+#[tokio::test]
+async fn bearer_is_case_insensitive_and_a_revoked_key_stops_within_seconds() {
+    let k = keyed_app(&[("crm", "checks")], &[], |_| {}).await;
+    let key = &k.keys["crm"];
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let r = k
+            .app
+            .client
+            .get(format!("{}/v1/counterparties/7701000019", k.app.address))
+            .header("authorization", format!("{scheme} {key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{scheme}: a valid key reaches the handler");
+    }
+    k.service.revoke("crm").await.unwrap();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = call(
+            &k.app,
+            "GET",
+            "/v1/counterparties/7701000019",
+            Some(key),
+            &Value::Null,
+        )
+        .await;
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 401, "the revoked key is refused within 10 s");
+}
+
+#[tokio::test]
+async fn open_on_loopback_until_the_first_key_then_closed() {
+    let k = keyed_app(&[], &[], |_| {}).await;
+    assert_eq!(
+        call(&k.app, "GET", "/v1/catalog", None, &Value::Null).await,
+        200,
+        "no key exists: open on a loopback address"
+    );
+    k.service.create("first", "admin").await.unwrap();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = call(&k.app, "GET", "/v1/catalog", None, &Value::Null).await;
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 401, "once a key exists every /v1 route needs one");
+}
+
+#[tokio::test]
+async fn without_keys_the_server_refuses_a_network_address() {
+    let mut settings = test_settings(Registries::Sandbox).await;
+    settings.server.host = "0.0.0.0".into();
+    let err = match kontragent::startup::Application::build(settings).await {
+        Ok(_) => panic!("served open on 0.0.0.0"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("auth.enabled=false"), "{err}");
+    assert!(kontragent::startup::is_loopback("127.0.0.2"));
+    assert!(kontragent::startup::is_loopback("::1"));
+    assert!(kontragent::startup::is_loopback("localhost"));
+    assert!(!kontragent::startup::is_loopback("10.0.0.5"));
+}
+
+#[tokio::test]
+async fn the_actor_of_a_write_is_the_key_and_the_audit_says_so() {
+    let k = keyed_app(
+        &[
+            ("crm", "checks,catalog:write,catalog:read"),
+            ("boss", "admin"),
+        ],
+        &[],
+        |_| {},
+    )
+    .await;
+    let crm = &k.keys["crm"];
+    let send = |path: &str, body: Value| {
+        k.app
+            .client
+            .post(format!("{}{path}", k.app.address))
+            .header("x-api-key", crm)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        send("/v1/checks", json!({"inn": "7701000072"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = send(
+        "/v1/catalog",
+        json!({"inn": "7701000072", "actor": "monitoring", "override": {"by": "director", "reason": "проверен вручную"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = send(
+        "/v1/catalog/7701000072/status",
+        json!({"action": "suspend", "comment": "жалоба", "actor": "m.petrova"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let detail: Value = k
+        .app
+        .client
+        .get(format!("{}/v1/catalog/7701000072", k.app.address))
+        .header("x-api-key", crm)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actors: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["actor"].as_str().unwrap())
+        .collect();
+    // A body may add a person's name; it never replaces the key's.
+    assert_eq!(actors, ["crm (director)", "crm (m.petrova)"]);
+    let audit: Value = k
+        .app
+        .client
+        .get(format!("{}/v1/audit?inn=7701000072", k.app.address))
+        .header("authorization", format!("Bearer {}", k.keys["boss"]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries: Vec<(&str, &str)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("catalog.list", "crm (monitoring)"),
+            ("catalog.suspend", "crm (m.petrova)")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn checks_are_limited_per_key_and_public_calls_per_ip() {
+    let k = keyed_app(
+        &[("a", "checks"), ("b", "checks"), ("site", "public")],
+        &[],
+        |s| {
+            s.limits.checks_per_minute = 2;
+            s.limits.public_per_minute = 3;
+        },
+    )
+    .await;
+    let check = |key: &'static str| {
+        k.app
+            .client
+            .post(format!("{}/v1/checks", k.app.address))
+            .header("x-api-key", &k.keys[key])
+            .json(&json!({"inn": "7701000019"}))
+            .send()
+    };
+    assert_eq!(check("a").await.unwrap().status(), 200);
+    assert_eq!(check("a").await.unwrap().status(), 200);
+    let limited = check("a").await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let problem: Value = limited.json().await.unwrap();
+    assert_eq!(problem["code"], "rate_limited");
+    assert_eq!(
+        check("b").await.unwrap().status(),
+        200,
+        "another key has its own budget"
+    );
+    for _ in 0..3 {
+        let s = call(
+            &k.app,
+            "GET",
+            "/v1/public/catalog?utm_source=x",
+            Some(&k.keys["site"]),
+            &Value::Null,
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+    let s = call(
+        &k.app,
+        "GET",
+        "/v1/public/catalog",
+        Some(&k.keys["site"]),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(s, 429);
+}
+
+#[tokio::test]
+async fn cors_answers_allowed_origins_only() {
+    let k = keyed_app(&[("site", "public")], &[], |s| {
+        s.cors.allowed_origins = vec!["https://example.ru".into()];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        k.app
+            .client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/v1/public/catalog", k.app.address),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "x-api-key")
+            .send()
+    };
+    let ok = preflight("https://example.ru").await.unwrap();
+    assert_eq!(ok.status(), 204, "a preflight needs no key");
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://example.ru"
+    );
+    let allowed_headers = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    for h in [
+        "Authorization",
+        "X-Api-Key",
+        "Content-Type",
+        "Idempotency-Key",
+    ] {
+        assert!(allowed_headers.contains(h), "{allowed_headers}");
+    }
+    assert!(
+        ok.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let get = k
+        .app
+        .client
+        .get(format!("{}/v1/public/catalog", k.app.address))
+        .header("origin", "https://example.ru")
+        .header("x-api-key", &k.keys["site"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(
+        get.headers()["access-control-allow-origin"],
+        "https://example.ru"
+    );
+    let denied = k
+        .app
+        .client
+        .get(format!("{}/v1/public/catalog", k.app.address))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    assert!(
+        denied
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
