@@ -235,13 +235,14 @@ impl Application {
                         .limit(json_limit)
                         .error_handler(api::errors::json_error),
                 )
-                .app_data(web::QueryConfig::default().error_handler(api::errors::query_error))
                 .app_data(web::PathConfig::default().error_handler(api::errors::path_error))
                 .app_data(web::PayloadConfig::default().limit(json_limit))
                 .wrap(actix_web::middleware::from_fn(api::guard::guard))
                 .wrap(actix_web::middleware::from_fn(api::cors::cors))
                 .wrap(api::problem_for_bare_errors())
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(tracing_actix_web::TracingLogger::<
+                    crate::telemetry::MaskedRootSpan,
+                >::new())
                 .into_utoipa_app();
             let (app, spec) = api::register(app);
             let routes = web::Data::new(api::RouteTable::from_spec(&spec));

@@ -2,6 +2,7 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
+use super::query::Query;
 use crate::auth::AuditEntry;
 use crate::domain::Inn;
 use actix_web::{HttpResponse, get, web};
@@ -39,7 +40,7 @@ pub struct AuditPage {
 #[get("/audit")]
 pub async fn audit(
     state: web::Data<AppState>,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = q.limit.unwrap_or(100);

@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
+use super::query::Query;
 use crate::auth::{AuditEntry, Principal};
 use crate::catalog::{
     CatalogEntry, CatalogFilter, CatalogStatus, Event, FeedbackInput, Listing, Override,
@@ -147,7 +148,7 @@ pub struct CatalogPage {
 #[get("/catalog")]
 pub async fn browse_catalog(
     state: web::Data<AppState>,
-    query: web::Query<CatalogQuery>,
+    query: Query<CatalogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     catalog_page(&state, query.into_inner()).await
 }
@@ -179,7 +180,7 @@ pub struct PublicCatalogQuery {
 #[get("/public/catalog")]
 pub async fn public_catalog(
     state: web::Data<AppState>,
-    query: web::Query<PublicCatalogQuery>,
+    query: Query<PublicCatalogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let query = CatalogQuery {
@@ -468,7 +469,7 @@ async fn event_page(
 #[get("/events")]
 pub async fn events(
     state: web::Data<AppState>,
-    query: web::Query<EventsQuery>,
+    query: Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     event_page(&state, query.into_inner(), None).await
 }
@@ -483,7 +484,7 @@ pub async fn events(
 pub async fn contractor_events(
     state: web::Data<AppState>,
     inn: web::Path<String>,
-    query: web::Query<EventsQuery>,
+    query: Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
     event_page(&state, query.into_inner(), Some(inn.as_str())).await

@@ -55,11 +55,12 @@ pub async fn create_check(
     let body = body.into_inner();
     let inn = Inn::parse(body.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
     if let Some(url) = &body.callback_url {
-        let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        let ok = url.len() <= 2048
+            && url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
         if !ok {
             return Err(ApiError::InvalidField {
                 field: "callback_url",
-                message: "must be an absolute http(s) URL".into(),
+                message: "must be an absolute http(s) URL of at most 2048 bytes".into(),
             });
         }
     }

@@ -33,7 +33,7 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<crate::scoring::RuleError>>,
     /// Stable machine code: `inn_required`, `inn_digits`, `inn_length`, `inn_checksum`,
-    /// `malformed_json`, `unknown_field`, `body_too_large`, `unsupported_media_type`, `invalid_ruleset`,
+    /// `malformed_json`, `malformed_body`, `unknown_field`, `body_too_large`, `unsupported_media_type`, `invalid_ruleset`,
     /// `ruleset_too_costly`,
     /// `invalid_field`, `unknown_profile`, `not_checked`, `not_approved`, `decision_too_old`,
     /// `already_listed`, `invalid_transition`, `conflict`, `not_found`, `method_not_allowed`,
@@ -50,6 +50,8 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("{0}")]
     UnknownField(String),
+    #[error("the body cannot be read (for a text body: UTF-8)")]
+    MalformedBody,
     #[error("the body is larger than {0} bytes")]
     BodyTooLarge(usize),
     #[error("send the body as application/json")]
@@ -100,6 +102,7 @@ impl ApiError {
         match self {
             ApiError::Inn(e) => e.code(),
             ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::MalformedBody => "malformed_body",
             ApiError::UnknownField(_) => "unknown_field",
             ApiError::BodyTooLarge(_) => "body_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -123,7 +126,9 @@ impl ApiError {
     fn title(&self) -> &'static str {
         match self {
             ApiError::Inn(_) => "Invalid INN",
-            ApiError::MalformedJson(_) | ApiError::UnknownField(_) => "Bad request body",
+            ApiError::MalformedJson(_) | ApiError::UnknownField(_) | ApiError::MalformedBody => {
+                "Bad request body"
+            }
             ApiError::BodyTooLarge(_) => "Body too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::InvalidField { .. } | ApiError::UnknownProfile(_) => "Invalid request",
@@ -156,7 +161,9 @@ impl ResponseError for ApiError {
             | ApiError::UnknownProfile(_)
             | ApiError::InvalidRuleset(_)
             | ApiError::RulesetTooCostly(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::MalformedJson(_) | ApiError::UnknownField(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_) | ApiError::UnknownField(_) | ApiError::MalformedBody => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -280,19 +287,6 @@ pub fn json_error(
     api.into()
 }
 
-/// Maps the query extractor's failures (`?limit=abc`) to `invalid_query`, naming the field.
-pub fn query_error(
-    err: actix_web::error::QueryPayloadError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    let message = err.to_string();
-    ApiError::InvalidQuery {
-        field: field_in(&message),
-        message,
-    }
-    .into()
-}
-
 /// Maps the path extractor's failures to `invalid_query` (a path segment of the wrong shape).
 pub fn path_error(
     err: actix_web::error::PathError,
@@ -303,12 +297,4 @@ pub fn path_error(
         message: err.to_string(),
     }
     .into()
-}
-
-/// The field serde names in a message such as "`limit`: invalid digit" or
-/// "unknown field `x`", when it names one.
-fn field_in(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let end = start + message[start..].find('`')?;
-    Some(message[start..end].to_owned())
 }

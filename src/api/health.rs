@@ -31,12 +31,11 @@ pub async fn healthz() -> HttpResponse {
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .checks
-        .store()
-        .ping()
-        .await
-        .map_err(|e| ApiError::NotReady(format!("database: {e}")))?;
+    state.checks.store().ping().await.map_err(|e| {
+        // The cause goes to the log only: a probe's answer says nothing internal.
+        tracing::error!(error = ?e, "readiness: the database does not answer");
+        ApiError::NotReady("the database does not answer".into())
+    })?;
     let version = state.checks.rules().current().version.clone();
     Ok(HttpResponse::Ok().json(Health {
         status: "ready",

@@ -9,6 +9,7 @@ mod counterparties;
 pub mod errors;
 pub mod guard;
 mod health;
+pub mod query;
 mod rules;
 
 use crate::check::CheckService;
@@ -213,5 +214,19 @@ pub fn problem_for_bare_errors() -> ErrorHandlers<BoxBody> {
         })
         .handler(StatusCode::METHOD_NOT_ALLOWED, |res| {
             rewrite(res, ApiError::MethodNotAllowed)
+        })
+        // Extractors without an error hook of their own (raw bodies, text bodies).
+        .handler(StatusCode::BAD_REQUEST, |res| {
+            rewrite(res, ApiError::MalformedBody)
+        })
+        .handler(StatusCode::PAYLOAD_TOO_LARGE, |res| {
+            let limit = res
+                .request()
+                .app_data::<web::Data<AppState>>()
+                .map_or(0, |s| s.settings.server.max_body_bytes);
+            rewrite(res, ApiError::BodyTooLarge(limit))
+        })
+        .handler(StatusCode::UNSUPPORTED_MEDIA_TYPE, |res| {
+            rewrite(res, ApiError::UnsupportedMediaType)
         })
 }

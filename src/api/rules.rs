@@ -183,6 +183,16 @@ pub async fn reload_rules(
             }
         })?
     };
+    if request
+        .comment
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 2000)
+    {
+        return Err(ApiError::InvalidField {
+            field: "comment",
+            message: "at most 2000 characters".into(),
+        });
+    }
     let author = principal.actor(request.author.as_deref());
     let rules = state
         .policy

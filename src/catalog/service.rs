@@ -134,6 +134,25 @@ fn invalid(field: &'static str, message: impl Into<String>) -> CatalogError {
     }
 }
 
+/// At most `max_items` strings of at most 200 characters each.
+fn check_items<'a>(
+    field: &'static str,
+    items: impl Iterator<Item = &'a String>,
+    max_items: usize,
+) -> Result<(), CatalogError> {
+    let mut count = 0;
+    for item in items {
+        count += 1;
+        if count > max_items {
+            return Err(invalid(field, format!("at most {max_items} entries")));
+        }
+        if item.chars().count() > 200 {
+            return Err(invalid(field, "each entry at most 200 characters"));
+        }
+    }
+    Ok(())
+}
+
 fn check_len(field: &'static str, value: &Option<String>, max: usize) -> Result<(), CatalogError> {
     match value {
         Some(v) if v.chars().count() > max => {
@@ -200,9 +219,21 @@ impl CatalogService {
         for (field, value, max) in [
             ("name", &listing.name, 500),
             ("region", &listing.region, 200),
+            (
+                "override",
+                &listing.override_by.as_ref().map(|o| o.reason.clone()),
+                2000,
+            ),
         ] {
             check_len(field, value, max)?;
         }
+        for (field, map) in [
+            ("contacts", &listing.contacts),
+            ("external_ids", &listing.external_ids),
+        ] {
+            check_items(field, map.iter().flat_map(|(k, v)| [k, v]), 40)?;
+        }
+        check_items("services", listing.services.iter(), 50)?;
         let name = listing
             .name
             .clone()
@@ -294,6 +325,7 @@ impl CatalogService {
         if comment.trim().is_empty() {
             return Err(invalid("comment", "say why"));
         }
+        check_len("comment", &Some(comment.to_owned()), 2000)?;
         if actor.trim().is_empty() {
             return Err(invalid("actor", "say who"));
         }

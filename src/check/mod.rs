@@ -255,7 +255,7 @@ impl CheckService {
         self.store
             .save_check(&stored(&check, Some(&facts))?)
             .await?;
-        tracing::info!(check = %check.id, inn = %check.inn, decision = ?check.decision, "check done");
+        tracing::info!(check = %check.id, inn = %crate::domain::mask_inns(&check.inn), decision = ?check.decision, "check done");
         Ok(check)
     }
 

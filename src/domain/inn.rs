@@ -43,7 +43,41 @@ fn check_digit(digits: &[u32], weights: &[u32]) -> u32 {
     sum % 11 % 10
 }
 
+/// Masks every run of exactly 12 digits in `text` (a person's INN: personal data) as
+/// `3664******85`, for logs. Ten-digit INNs of companies stay as they are.
+pub fn mask_inns(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start == 12 {
+                runs.push(start);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    if runs.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = text.to_owned();
+    for start in runs {
+        out.replace_range(start + 4..start + 10, "******");
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl Inn {
+    /// The INN as logs may show it: a person's 12 digits masked (`3664******85`).
+    pub fn masked(&self) -> std::borrow::Cow<'_, str> {
+        mask_inns(&self.0)
+    }
+
     /// Parses an INN, checking in order: present, digits only, length, check digits.
     pub fn parse(input: &str) -> Result<Inn, InnError> {
         let s = input.trim();
@@ -118,6 +152,23 @@ impl fmt::Display for Inn {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn twelve_digit_inns_are_masked_in_any_text() {
+        assert_eq!(mask_inns("366412345685"), "3664******85");
+        assert_eq!(
+            mask_inns("GET /v1/counterparties/366412345685?x=1"),
+            "GET /v1/counterparties/3664******85?x=1"
+        );
+        assert_eq!(
+            mask_inns("7707083893 and 1234567890123"),
+            "7707083893 and 1234567890123"
+        );
+        assert_eq!(
+            mask_inns("a 770100000142 b 770100000216"),
+            "a 7701******42 b 7701******16"
+        );
+    }
 
     /// The weighted sums mod 11 (before `mod 10`), written out again independently of `check_digit`.
     fn raw_remainders(s: &str) -> Vec<u32> {

@@ -10,7 +10,7 @@ mod ogrn;
 
 pub use company::{CompanyStatus, EntityKind};
 pub use decision::Decision;
-pub use inn::{Inn, InnError};
+pub use inn::{Inn, InnError, mask_inns};
 pub use ogrn::{Ogrn, OgrnError};
 
 /// Digits of an ASCII string as numbers; callers check the string is all digits first.

@@ -115,7 +115,7 @@ impl Monitor {
                             &[("outcome", "failed")],
                         );
                         report.failed += 1;
-                        tracing::error!(inn, error = ?e, "monitoring pass failed");
+                        tracing::error!(inn = %crate::domain::mask_inns(&inn), error = ?e, "monitoring pass failed");
                     }
                 }
             }

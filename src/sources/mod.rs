@@ -270,7 +270,7 @@ impl ConfiguredSource {
             Ok(Presence::Found) => (SourceStatus::Ok, None),
             Ok(Presence::NotFound) => (SourceStatus::NotFound, None),
             Err(e) => {
-                tracing::warn!(source = name, inn = %inn, error = %e, "source unavailable");
+                tracing::warn!(source = name, inn = %inn.masked(), error = %e, "source unavailable");
                 (SourceStatus::Unavailable, Some(e.reason()))
             }
         };

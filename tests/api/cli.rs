@@ -153,3 +153,103 @@ async fn serve_reloads_the_rules_on_sighup() {
     let _ = child.wait();
     assert_eq!(author, "SIGHUP");
 }
+
+#[tokio::test]
+async fn keys_are_created_listed_and_revoked_and_shown_only_once() {
+    let db = crate::helpers::fresh_database_url().await;
+    let run = |args: &[&str]| {
+        kontragent()
+            .args(args)
+            .env("KONTRAGENT__DATABASE__URL", &db)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "keys",
+        "create",
+        "--name",
+        "website",
+        "--scopes",
+        "public,checks",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout.lines().last().unwrap().trim().to_owned();
+    assert!(key.starts_with("kt_") && key.len() == 67, "{stdout}");
+    let out = run(&[
+        "keys",
+        "create",
+        "--name",
+        "x",
+        "--scopes",
+        "catalog:delete",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("catalog:delete"));
+    let list = String::from_utf8_lossy(&run(&["keys", "list"]).stdout).into_owned();
+    assert!(
+        list.contains("website") && list.contains("checks,public"),
+        "{list}"
+    );
+    assert!(!list.contains(&key[3..]), "the key itself is never listed");
+    let out = run(&["keys", "revoke", "website"]);
+    assert!(out.status.success());
+    let out = run(&["keys", "revoke", "website"]);
+    assert!(!out.status.success(), "no active key of that name is left");
+}
+
+#[tokio::test]
+async fn a_persons_inn_is_masked_in_the_logs() {
+    let db = crate::helpers::fresh_database_url().await;
+    let (port, sandbox) = (free_port(), free_port());
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_kontragent"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["serve", "--sandbox"])
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .env("KONTRAGENT__SERVER__PORT", port.to_string())
+        .env("KONTRAGENT__SANDBOX__PORT", sandbox.to_string())
+        .env("KONTRAGENT__MONITORING__ENABLED", "false")
+        .env("KONTRAGENT__LOG__FILTER", "info")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server started");
+    // A person (found) and one the registries do not know (a 4xx path too).
+    for inn in ["770100000142", "770100000216"] {
+        let r = client
+            .post(format!("{base}/v1/checks"))
+            .json(&serde_json::json!({"inn": inn}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = client
+        .get(format!("{base}/v1/catalog/770100000142"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    server.start_kill().unwrap();
+    let out = server.wait_with_output().await.unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("7701******42"), "{logs}");
+    assert!(!logs.contains("770100000142"), "{logs}");
+    assert!(!logs.contains("770100000216"), "{logs}");
+}

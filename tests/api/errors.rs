@@ -194,3 +194,116 @@ async fn api_keys_are_required_when_auth_is_enabled() {
     // Health stays open for probes.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn query_path_and_raw_body_errors_are_problems_too() {
+    let app = spawn_app().await;
+    for path in [
+        "/v1/catalog?limit=abc",
+        "/v1/events?limit=abc",
+        "/v1/events?after=x",
+    ] {
+        let (s, p) = problem(app.get(path).await).await;
+        assert_eq!(
+            (s, p["code"].as_str().unwrap()),
+            (400, "invalid_query"),
+            "{path}"
+        );
+        assert!(p["field"].is_string(), "{path}: {p}");
+    }
+    // Cache-busters and UTM tags do not break a listing.
+    let r = app.get("/v1/catalog?utm_source=mail&_=1733000000").await;
+    assert_eq!(r.status(), 200);
+    let r = app.get("/v1/events?nocache=1").await;
+    assert_eq!(r.status(), 200);
+    let post = |path: &str, content_type: &str, body: Vec<u8>| {
+        app.client
+            .post(format!("{}{path}", app.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let (s, p) = problem(
+        post("/v1/rules/validate", "text/plain", vec![0xff, 0xfe, 0x00])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (400, "malformed_body"));
+    let (s, p) = problem(
+        post("/v1/rules/validate", "text/plain", vec![b'#'; 70_000])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (413, "body_too_large"));
+    let (s, p) = problem(
+        post(
+            "/v1/checks",
+            "text/plain",
+            b"{\"inn\":\"7701000019\"}".to_vec(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, p["code"].as_str().unwrap()),
+        (415, "unsupported_media_type")
+    );
+    let (s, p) = problem(
+        post("/v1/rules/dry-run", "application/json", b"{".to_vec())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (400, "malformed_json"));
+}
+
+#[tokio::test]
+async fn free_text_is_capped() {
+    let app = spawn_app().await;
+    app.check("7701000019").await;
+    let list = |body: Value| {
+        app.client
+            .post(format!("{}/v1/catalog", app.address))
+            .json(&body)
+            .send()
+    };
+    let many: Vec<String> = (0..60).map(|i| format!("услуга {i}")).collect();
+    let (s, p) = problem(
+        list(json!({"inn": "7701000019", "services": many}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["field"].as_str().unwrap()), (422, "services"));
+    let long = "я".repeat(300);
+    let (s, p) = problem(
+        list(json!({"inn": "7701000019", "contacts": {"phone": long}}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, p["field"].as_str().unwrap()), (422, "contacts"));
+    let r = list(json!({"inn": "7701000019"})).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let r = app
+        .client
+        .post(format!("{}/v1/catalog/7701000019/status", app.address))
+        .json(&json!({"action": "suspend", "comment": "x".repeat(2001)}))
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!((s, p["field"].as_str().unwrap()), (422, "comment"));
+    let r = app
+        .client
+        .post(format!("{}/v1/rules/reload", app.address))
+        .json(&json!({"comment": "x".repeat(2001)}))
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!((s, p["field"].as_str().unwrap()), (422, "comment"));
+}
