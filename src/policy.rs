@@ -441,11 +441,15 @@ pub struct DryRunRequest {
     /// Checks finished before this time (default: now).
     pub to: Option<DateTime<Utc>>,
     /// Most checks to replay, newest first (default and upper bound `rules.dry_run_max_checks`).
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
     pub limit: Option<u32>,
     /// Replay the latest check of every contractor in the catalog (not removed) instead of
     /// the checks of a time range.
     pub catalog: Option<bool>,
     /// Most examples of changed decisions to return (default 20).
+    #[schema(minimum = 0, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
     pub examples: Option<u32>,
 }
 

@@ -1,7 +1,7 @@
 //! `GET /v1/audit`: who did what to which INN, and when.
 
 use super::AppState;
-use super::errors::{ApiError, Problem};
+use super::errors::ApiError;
 use super::query::Query;
 use crate::auth::AuditEntry;
 use crate::domain::Inn;
@@ -13,8 +13,10 @@ pub struct AuditQuery {
     /// Entries after this cursor (`next_cursor` of the previous page).
     pub after: Option<String>,
     /// Only entries about this INN.
+    #[param(pattern = "^[0-9]{10}([0-9]{2})?$")]
     pub inn: Option<String>,
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -34,7 +36,6 @@ pub struct AuditPage {
     params(AuditQuery),
     responses(
         (status = 200, body = AuditPage),
-        (status = 422, description = "`invalid_field`, INN codes", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/audit")]
@@ -45,17 +46,14 @@ pub async fn audit(
     let q = query.into_inner();
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::InvalidField {
-            field: "limit",
-            message: "from 1 to 1000".into(),
-        });
+        return Err(ApiError::query("limit", "from 1 to 1000"));
     }
     let inn = q
         .inn
         .as_deref()
         .map(Inn::parse)
         .transpose()
-        .map_err(ApiError::Inn)?;
+        .map_err(|e| ApiError::query("inn", &e.to_string()))?;
     let items = state
         .keys
         .audit_after(q.after.as_deref(), limit, inn.as_ref().map(Inn::as_str))

@@ -32,6 +32,7 @@ pub struct OverrideBody {
 #[schema(example = json!({"inn": "7701000019", "region": "Москва", "contacts": {"phone": "+74950000000"},
     "services": ["грузоперевозки"], "external_ids": {"bitrix24": "1234"}, "actor": "m.petrova"}))]
 pub struct ListingBody {
+    #[schema(value_type = String, required = true, pattern = "^\\s*[0-9]{10}([0-9]{2})?\\s*$")]
     pub inn: Option<String>,
     /// Defaults to the name the registries gave.
     pub name: Option<String>,
@@ -105,17 +106,27 @@ pub async fn list_contractor(
 /// Unknown query parameters (cache-busters, UTM tags) are ignored.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct CatalogQuery {
-    /// `active`, `under_review`, `suspended` or `removed`.
-    pub status: Option<String>,
+    pub status: Option<CatalogStatus>,
     pub region: Option<String>,
     /// Text to find in the name, INN or services.
     pub text: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `public`: only active contractors, and only the fields a website shows.
-    pub view: Option<String>,
+    pub view: Option<CatalogView>,
+}
+
+/// How much of each entry a catalog page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CatalogView {
+    /// Every field (the default).
+    Full,
+    /// Active contractors only, with the fields a website shows.
+    Public,
 }
 
 /// What the public listing shows of a contractor.
@@ -162,6 +173,7 @@ pub struct PublicCatalogQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -189,40 +201,21 @@ pub async fn public_catalog(
         text: q.text,
         cursor: q.cursor,
         limit: q.limit,
-        view: Some("public".into()),
+        view: Some(CatalogView::Public),
     };
     catalog_page(&state, query).await
 }
 
 async fn catalog_page(state: &AppState, q: CatalogQuery) -> Result<HttpResponse, ApiError> {
-    let public = match q.view.as_deref() {
-        None | Some("full") => false,
-        Some("public") => true,
-        Some(_) => {
-            return Err(ApiError::InvalidField {
-                field: "view",
-                message: "`public` or `full`".into(),
-            });
-        }
-    };
-    let status = match (public, q.status.as_deref()) {
-        (true, _) => Some(CatalogStatus::Active),
-        (false, None) => None,
-        (false, Some(s)) => {
-            Some(
-                CatalogStatus::parse(s).ok_or_else(|| ApiError::InvalidField {
-                    field: "status",
-                    message: "active, under_review, suspended or removed".into(),
-                })?,
-            )
-        }
+    let public = q.view == Some(CatalogView::Public);
+    let status = if public {
+        Some(CatalogStatus::Active)
+    } else {
+        q.status
     };
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::InvalidField {
-            field: "limit",
-            message: "from 1 to 200".into(),
-        });
+        return Err(ApiError::query("limit", "from 1 to 200"));
     }
     let filter = CatalogFilter {
         status,
@@ -276,7 +269,7 @@ pub struct CatalogDetail {
 /// One contractor: the entry, its latest decision and its timeline.
 #[utoipa::path(
     tag = "catalog",
-    params(("inn" = String, Path, description = "INN")),
+    params(("inn" = String, Path, description = "INN, 10 or 12 digits", pattern = "^[0-9]{10}([0-9]{2})?$")),
     responses((status = 200, body = CatalogDetail), (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/catalog/{inn}")]
@@ -303,6 +296,7 @@ pub async fn catalog_entry(
 #[schema(example = json!({"action": "reinstate", "comment": "Претензия урегулирована", "actor": "m.petrova"}))]
 pub struct StatusBody {
     /// `suspend`, `review`, `reinstate` or `remove`.
+    #[schema(pattern = "^(suspend|review|reinstate|remove)$")]
     pub action: String,
     pub comment: String,
     /// The person acting; recorded beside the API key's name, never instead of it.
@@ -312,7 +306,7 @@ pub struct StatusBody {
 /// Suspend, put under review, reinstate or remove a contractor (recorded with who and why).
 #[utoipa::path(
     tag = "catalog",
-    params(("inn" = String, Path, description = "INN")),
+    params(("inn" = String, Path, description = "INN, 10 or 12 digits", pattern = "^[0-9]{10}([0-9]{2})?$")),
     request_body = StatusBody,
     responses(
         (status = 200, body = CatalogEntry),
@@ -357,7 +351,9 @@ pub async fn change_status(
 pub struct FeedbackBody {
     /// `review` (with `rating` 1–5), `complaint` (with `category` or `text`), `sla_breach`,
     /// `job_completed` (with `on_time`).
+    #[schema(pattern = "^(review|complaint|sla_breach|job_completed)$")]
     pub kind: String,
+    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
     pub rating: Option<i64>,
     pub category: Option<String>,
     pub text: Option<String>,
@@ -378,7 +374,7 @@ pub struct FeedbackAccepted {
 /// Record a review, complaint, SLA breach or completed job.
 #[utoipa::path(
     tag = "catalog",
-    params(("inn" = String, Path, description = "INN")),
+    params(("inn" = String, Path, description = "INN, 10 or 12 digits", pattern = "^[0-9]{10}([0-9]{2})?$")),
     request_body = FeedbackBody,
     responses(
         (status = 201, description = "Recorded", body = FeedbackAccepted),
@@ -428,8 +424,10 @@ pub async fn add_feedback(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct EventsQuery {
     /// Events after this cursor (`next_cursor` of the previous page; 0 from the start).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -448,12 +446,12 @@ async fn event_page(
     inn: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
     let after = query.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::query("after", "0 or a `next_cursor`"));
+    }
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::InvalidField {
-            field: "limit",
-            message: "from 1 to 1000".into(),
-        });
+        return Err(ApiError::query("limit", "from 1 to 1000"));
     }
     let items = state
         .catalog
@@ -477,7 +475,7 @@ pub async fn events(
 /// One contractor's events.
 #[utoipa::path(
     tag = "events",
-    params(("inn" = String, Path, description = "INN"), EventsQuery),
+    params(("inn" = String, Path, description = "INN, 10 or 12 digits", pattern = "^[0-9]{10}([0-9]{2})?$"), EventsQuery),
     responses((status = 200, body = EventPage))
 )]
 #[get("/catalog/{inn}/events")]

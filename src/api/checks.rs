@@ -8,19 +8,27 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use std::time::Duration;
 
+/// The largest `wait_ms` a request may give.
+const MAX_WAIT_MS: u64 = 3_600_000;
+
 /// A check request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"inn": "7707083893", "max_age_s": 3600, "wait_ms": 15000}))]
 pub struct CheckRequestBody {
     /// 10 digits (legal entity) or 12 digits (individual); surrounding spaces are ignored.
+    #[schema(value_type = String, required = true, pattern = "^\\s*[0-9]{10}([0-9]{2})?\\s*$")]
     pub inn: Option<String>,
     /// Reuse registry answers no older than this many seconds (at most ten years); `0`
     /// asks the registries again (concurrent callers share one fetch). Without it each
     /// source's own TTL applies.
     #[schema(maximum = 315_360_000)]
+    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
     pub max_age_s: Option<u64>,
-    /// How long to wait for the result before answering `202` (default 15000).
+    /// How long to wait for the result before answering `202` (default 15000; at most
+    /// `check.max_wait_ms` is waited).
+    #[schema(maximum = 3_600_000)]
+    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
     pub wait_ms: Option<u64>,
     /// Where to POST the finished Check.
     pub callback_url: Option<String>,
@@ -64,6 +72,12 @@ pub async fn create_check(
             });
         }
     }
+    if body.wait_ms.is_some_and(|ms| ms > MAX_WAIT_MS) {
+        return Err(ApiError::InvalidField {
+            field: "wait_ms",
+            message: format!("at most {MAX_WAIT_MS} (an hour); a wait ends at check.max_wait_ms"),
+        });
+    }
     if body
         .max_age_s
         .is_some_and(|age| age > crate::check::MAX_AGE_S)
@@ -97,7 +111,7 @@ pub async fn create_check(
 /// Get a check by id: `pending` while it runs, then `done` with the decision.
 #[utoipa::path(
     tag = "checks",
-    params(("id" = String, Path, description = "Check id (UUID)")),
+    params(("id" = String, Path, description = "Check id (UUID)", format = Uuid)),
     responses(
         (status = 200, description = "The check", body = Check),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),

@@ -23,7 +23,7 @@ pub struct Counterparty {
 /// The latest dossier and decision for an INN (from the newest finished check).
 #[utoipa::path(
     tag = "counterparties",
-    params(("inn" = String, Path, description = "INN, 10 or 12 digits")),
+    params(("inn" = String, Path, description = "INN, 10 or 12 digits", pattern = "^[0-9]{10}([0-9]{2})?$")),
     responses(
         (status = 200, description = "The latest dossier", body = Counterparty),
         (status = 404, description = "`not_found`: never checked", body = Problem, content_type = "application/problem+json"),

@@ -148,6 +148,14 @@ impl ApiError {
         }
     }
 
+    /// A query parameter with a value the route cannot use.
+    pub fn query(field: &str, message: &str) -> ApiError {
+        ApiError::InvalidQuery {
+            field: Some(field.to_owned()),
+            message: format!("`{field}`: {message}"),
+        }
+    }
+
     pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> ApiError {
         ApiError::Internal(Box::new(e))
     }

@@ -59,13 +59,22 @@ pub fn scope_for(method: &str, path: &str) -> Option<Scope> {
 }
 
 /// The key a request presents: `X-Api-Key`, or `Authorization: Bearer` (any case).
+/// Two different keys in one request present none: the caller must say which it means.
 fn presented_key(req: &ServiceRequest) -> Option<&str> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    header("x-api-key").map(str::trim).or_else(|| {
-        let value = header("authorization")?.trim();
-        let (scheme, key) = value.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
-    })
+    let api_key = header("x-api-key").map(str::trim);
+    let bearer = header("authorization").map(|value| {
+        value
+            .trim()
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, key)| key.trim())
+    });
+    match (api_key, bearer) {
+        (Some(a), Some(b)) if a != b => None,
+        (Some(a), _) => Some(a),
+        (None, b) => b,
+    }
 }
 
 /// Per-caller rate limits: checks per API key, public calls per client IP.
@@ -171,4 +180,80 @@ pub async fn guard(
     };
     let response = refused.error_response();
     Ok(req.into_response(response))
+}
+
+/// Documents the guard in the spec: each protected operation names its scope, takes a
+/// key (`security`), and lists the answers the guard and the extractors may give before
+/// its handler runs (401, 403, 429; 400, 413, 415 for a body; 400 for a query).
+pub fn document(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::security::SecurityRequirement;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in spec.paths.paths.iter_mut() {
+        for (method, operation) in [
+            ("GET", item.get.as_mut()),
+            ("POST", item.post.as_mut()),
+            ("PATCH", item.patch.as_mut()),
+            ("DELETE", item.delete.as_mut()),
+        ] {
+            let Some(op) = operation else { continue };
+            let responses = &mut op.responses.responses;
+            let mut add = |code: &str, description: &str| {
+                responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| problem(description));
+            };
+            let has_query =
+                op.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)),
+                );
+            if op.request_body.is_some() {
+                add(
+                    "400",
+                    "`malformed_json`, `malformed_body` or `unknown_field`",
+                );
+                add("413", "`body_too_large`");
+                add("415", "`unsupported_media_type`");
+            } else if has_query {
+                add("400", "`invalid_query`, with the parameter in `field`");
+            }
+            if path.contains('{') {
+                add("404", "`not_found`");
+            }
+            if path.contains("{inn}") {
+                add("422", "`inn_digits`, `inn_length`, `inn_checksum`");
+            }
+            let Some(scope) = scope_for(method, path) else {
+                op.security = Some(Vec::new());
+                continue;
+            };
+            add(
+                "401",
+                "`unauthorized`: no key, or an unknown or revoked one",
+            );
+            add("403", "`forbidden`: the key lacks the scope");
+            if method == "POST" && path == "/v1/checks" || path.starts_with("/v1/public/") {
+                add("429", "`rate_limited`; retry after `Retry-After` seconds");
+            }
+            op.security = Some(vec![
+                SecurityRequirement::new("bearer", Vec::<String>::new()),
+                SecurityRequirement::new("api_key", Vec::<String>::new()),
+            ]);
+            let note = format!("\n\nScope: `{}` (or `admin`).", scope.as_str());
+            op.description = Some(op.description.take().unwrap_or_default() + &note);
+        }
+    }
 }

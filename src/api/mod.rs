@@ -9,6 +9,7 @@ mod counterparties;
 pub mod errors;
 pub mod guard;
 mod health;
+pub mod lenient;
 pub mod query;
 mod rules;
 
@@ -54,8 +55,7 @@ pub struct AppState {
         (name = "health", description = "Liveness and readiness"),
     ),
     components(schemas(errors::Problem)),
-    modifiers(&SecuritySchemes),
-    security(("bearer" = []), ("api_key" = []))
+    modifiers(&SecuritySchemes)
 )]
 struct ApiDoc;
 
@@ -98,7 +98,8 @@ where
             InitError = (),
         >,
 {
-    app.openapi(ApiDoc::openapi())
+    let (app, mut spec) = app
+        .openapi(ApiDoc::openapi())
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics)
@@ -123,7 +124,9 @@ where
                 .service(catalog::public_catalog)
                 .service(audit::audit),
         )
-        .split_for_parts()
+        .split_for_parts();
+    guard::document(&mut spec);
+    (app, spec)
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed in `openapi/openapi.json`.

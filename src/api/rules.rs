@@ -174,14 +174,22 @@ pub async fn reload_rules(
     let request: ReloadRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ReloadRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            let message = e.to_string();
-            if message.starts_with("unknown field") {
-                ApiError::UnknownField(message)
-            } else {
-                ApiError::MalformedJson(message)
-            }
-        })?
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .and_then(|v| match v {
+                serde_json::Value::Null => Ok(ReloadRequest::default()),
+                object @ serde_json::Value::Object(_) => serde_json::from_value(object),
+                _ => Err(serde::de::Error::custom(
+                    "the body is a JSON object or null",
+                )),
+            })
+            .map_err(|e| {
+                let message = e.to_string();
+                if message.starts_with("unknown field") {
+                    ApiError::UnknownField(message)
+                } else {
+                    ApiError::MalformedJson(message)
+                }
+            })?
     };
     if request
         .comment
@@ -225,7 +233,7 @@ pub async fn reload_rules(
 /// Validate a candidate ruleset file (its text as the body) without activating it.
 #[utoipa::path(
     tag = "rules",
-    request_body(content = String, content_type = "text/plain", description = "The TOML file"),
+    request_body(content = Option<String>, content_type = "text/plain", description = "The TOML file"),
     responses((status = 200, description = "`valid` says whether it compiles; `errors` name the rule and line", body = Validation))
 )]
 #[post("/rules/validate")]
@@ -248,6 +256,18 @@ pub async fn dry_run(
     state: web::Data<AppState>,
     body: web::Json<DryRunRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    if body.limit.is_some_and(|l| !(1..=1_000_000).contains(&l)) {
+        return Err(ApiError::InvalidField {
+            field: "limit",
+            message: "from 1 to 1000000 (at most rules.dry_run_max_checks are replayed)".into(),
+        });
+    }
+    if body.examples.is_some_and(|e| e > 1000) {
+        return Err(ApiError::InvalidField {
+            field: "examples",
+            message: "at most 1000".into(),
+        });
+    }
     let rules = &state.settings.rules;
     let limits = DryRunLimits {
         max_checks: rules.dry_run_max_checks,

@@ -13,7 +13,7 @@ pub struct Input {
     /// The fact's dotted name.
     #[schema(example = "company.status")]
     pub fact: String,
-    #[schema(value_type = Object, example = "LIQUIDATED")]
+    #[schema(example = "LIQUIDATED")]
     pub value: serde_json::Value,
     /// The source that gave it (absent for coverage facts the service computes).
     #[serde(skip_serializing_if = "Option::is_none")]

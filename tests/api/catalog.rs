@@ -164,11 +164,11 @@ async fn the_catalog_is_filtered_paged_and_has_a_public_view() {
     );
     assert_eq!(
         code(app.get("/v1/catalog?status=gone").await).await,
-        (422, "invalid_field".into())
+        (400, "invalid_query".into())
     );
     assert_eq!(
         code(app.get("/v1/catalog?limit=0").await).await,
-        (422, "invalid_field".into())
+        (400, "invalid_query".into())
     );
 }
 
