@@ -81,8 +81,11 @@ impl Condition {
         is_fact: &dyn Fn(&str) -> bool,
     ) -> Result<Condition, ConditionError> {
         bounds::check_condition_text(source)?;
-        let program =
-            Program::compile(source).map_err(|e| ConditionError::invalid(e.to_string()))?;
+        // The parser is third-party code reading untrusted text: a panic in it is a
+        // refusal of this condition, never the end of the process.
+        let program = std::panic::catch_unwind(|| Program::compile(source))
+            .map_err(|_| ConditionError::invalid("the condition cannot be parsed"))?
+            .map_err(|e| ConditionError::invalid(e.to_string()))?;
         let depth = bounds::depth(program.expression());
         if depth > bounds::MAX_DEPTH {
             return Err(BoundError::TooDeepExpression(depth).into());
@@ -122,7 +125,12 @@ impl Condition {
 
     /// Evaluates against a context built by [`context`]. Anything but a boolean is an error.
     pub fn evaluate(&self, ctx: &Context) -> Result<bool, String> {
-        match self.program.execute(ctx) {
+        let run =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.program.execute(ctx)));
+        let Ok(outcome) = run else {
+            return Err("the evaluator failed on this condition".into());
+        };
+        match outcome {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!("the condition gave {other:?}, not true or false")),
             Err(e) => Err(e.to_string()),
@@ -348,5 +356,96 @@ mod tests {
         let f = facts(&[("company.status", json!("ACTIVE"))]);
         let c = Condition::compile("company.status", &known).unwrap();
         assert!(c.evaluate(&context(&f)).is_err());
+    }
+
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+
+        /// Expressions built from the pieces rules use: facts, literals, comparisons,
+        /// logic, arithmetic, lists, `has()` and the comprehension macros.
+        fn expression() -> impl Strategy<Value = String> {
+            let leaf = prop_oneof![
+                Just("company.status".to_owned()),
+                Just("company.age_months".to_owned()),
+                Just("sources.unavailable".to_owned()),
+                Just("sources.pb.status".to_owned()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                "[a-zA-Z ]{0,8}".prop_map(|s| format!("'{s}'")),
+                Just("true".to_owned()),
+                Just("null".to_owned()),
+                Just("x".to_owned()),
+            ];
+            leaf.prop_recursive(6, 64, 4, |inner| {
+                prop_oneof![
+                    (
+                        inner.clone(),
+                        prop::sample::select(vec![
+                            "==", "!=", "<", ">=", "&&", "||", "+", "-", "*", "/", "%", "in"
+                        ]),
+                        inner.clone()
+                    )
+                        .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+                    inner.clone().prop_map(|a| format!("!{a}")),
+                    prop::collection::vec(inner.clone(), 0..4)
+                        .prop_map(|v| format!("[{}]", v.join(", "))),
+                    (
+                        inner.clone(),
+                        prop::sample::select(vec!["exists", "all", "map", "filter", "exists_one"]),
+                        inner.clone()
+                    )
+                        .prop_map(|(list, m, body)| format!("{list}.{m}(x, {body})")),
+                    inner.clone().prop_map(|a| format!("size({a})")),
+                    Just("has(sources.pb.status)".to_owned()),
+                ]
+            })
+        }
+
+        /// Runs a property on a thread with the compiler's stack, as the service does.
+        fn on_compiler_stack(property: impl FnOnce() + Send + 'static) {
+            std::thread::Builder::new()
+                .stack_size(64 * 1024 * 1024)
+                .spawn(property)
+                .unwrap()
+                .join()
+                .expect("the property holds without a panic");
+        }
+
+        #[test]
+        fn generated_expressions_compile_or_are_refused_and_never_crash_evaluation() {
+            on_compiler_stack(|| {
+                let f = facts(&[
+                    ("company.status", json!("ACTIVE")),
+                    ("company.age_months", json!(30)),
+                    ("sources.unavailable", json!(["kad"])),
+                    ("sources.pb.status", json!("ok")),
+                ]);
+                let mut runner = TestRunner::new(Config::with_cases(512));
+                runner
+                    .run(&expression(), |source| {
+                        if let Ok(condition) = Condition::compile(&source, &known) {
+                            prop_assert!(condition.cost() <= bounds::MAX_CONDITION_COST);
+                            let _ = condition.evaluate(&context(&f));
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
+            });
+        }
+
+        #[test]
+        fn arbitrary_text_never_crashes_the_compiler() {
+            on_compiler_stack(|| {
+                let mut runner = TestRunner::new(Config::with_cases(1024));
+                let text = prop_oneof![".{0,400}", "[()\\[\\]{}.+!a-c0-9' ,]{0,3000}",];
+                runner
+                    .run(&text, |source| {
+                        let _ = Condition::compile(&source, &known);
+                        Ok(())
+                    })
+                    .unwrap();
+            });
+        }
     }
 }

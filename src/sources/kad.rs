@@ -173,21 +173,16 @@ fn parse_html(text: &str, inn: &Inn) -> Result<Page, SourceError> {
         };
         cases.push(parse_row(row, num, inn));
     }
-    let total = match total_input.and_then(|v| v.trim().parse::<u64>().ok()) {
-        Some(t) => t,
-        // An empty result may come without the paging inputs; anything else is not a result.
-        None if cases.is_empty()
-            && !text.contains("<html")
-            && !text.to_lowercase().contains("<!doctype") =>
-        {
-            0
-        }
-        None if !cases.is_empty() => cases.len() as u64,
-        None => {
-            return Err(SourceError::Garbage(
-                "an HTML page, not a search result".into(),
-            ));
-        }
+    // The hidden inputs come after the rows (registries.md §7): without the total the
+    // answer may be cut off, and a cut-off page proves neither absence nor a count.
+    let Some(total) = total_input.and_then(|v| v.trim().parse::<u64>().ok()) else {
+        return Err(
+            if text.contains("<html") || text.to_lowercase().contains("<!doctype") {
+                SourceError::Garbage("an HTML page, not a search result".into())
+            } else {
+                SourceError::Incomplete("no documentsTotalCount: the answer may be cut off".into())
+            },
+        );
     };
     Ok(Page { total, cases })
 }
@@ -413,6 +408,24 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_page_cut_before_its_hidden_inputs_proves_nothing() {
+        let inn = Inn::parse("7701000040").unwrap();
+        let page = include_str!("../sandbox/fixtures/kad-many-respondent.html");
+        let cut = &page[..page.find("documentsPage").unwrap_or(page.len() / 2)];
+        let cut = &cut[..cut.rfind('<').unwrap_or(cut.len())];
+        assert!(matches!(
+            parse(cut.as_bytes(), &inn),
+            Err(SourceError::Incomplete(_))
+        ));
+        // Cut inside the first row: no rows, no total — once read as "no cases".
+        let first_row = &page[..page.find("td class=\"court\"").unwrap_or(10)];
+        assert!(matches!(
+            parse(first_row.as_bytes(), &inn),
+            Err(SourceError::Incomplete(_))
+        ));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod checks;
 mod cli;
 mod egrul;
 mod errors;
+mod fuzz_registries;
 mod health;
 mod helpers;
 mod hostile_rules;
