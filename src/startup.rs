@@ -65,6 +65,24 @@ pub struct Services {
     pub keys: Arc<KeyService>,
 }
 
+/// Why a policy file (`path`) could not be loaded at start.
+fn policy_failed(path: &str, e: PolicyError) -> StartupError {
+    let rules = |errors| StartupError::Rules {
+        path: path.to_owned(),
+        errors,
+    };
+    match e {
+        PolicyError::Invalid(errors) => rules(errors),
+        PolicyError::Store(s) => StartupError::Store(s),
+        PolicyError::Replay(message) => rules(vec![RuleError {
+            too_costly: false,
+            rule_id: None,
+            line: None,
+            message,
+        }]),
+    }
+}
+
 /// Everything a check needs, without the HTTP server (the CLI's `check` uses this).
 pub async fn build_services(settings: &Settings) -> Result<Services, StartupError> {
     let store = storage::connect(&settings.database.url, settings.database.max_connections).await?;
@@ -74,43 +92,13 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         Arc::clone(&store),
     )
     .await
-    .map_err(|e| match e {
-        PolicyError::Invalid(errors) => StartupError::Rules {
-            path: settings.rules.path.clone(),
-            errors,
-        },
-        PolicyError::Store(s) => StartupError::Store(s),
-        PolicyError::Replay(message) => StartupError::Rules {
-            path: settings.rules.path.clone(),
-            errors: vec![RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: None,
-                message,
-            }],
-        },
-    })?;
+    .map_err(|e| policy_failed(&settings.rules.path, e))?;
     let monitoring_rules = ActiveMonitoring::start(
         PathBuf::from(&settings.monitoring.rules_path),
         Arc::clone(&store),
     )
     .await
-    .map_err(|e| match e {
-        PolicyError::Invalid(errors) => StartupError::Rules {
-            path: settings.monitoring.rules_path.clone(),
-            errors,
-        },
-        PolicyError::Store(s) => StartupError::Store(s),
-        PolicyError::Replay(message) => StartupError::Rules {
-            path: settings.rules.path.clone(),
-            errors: vec![RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: None,
-                message,
-            }],
-        },
-    })?;
+    .map_err(|e| policy_failed(&settings.monitoring.rules_path, e))?;
     let sources = sources::build_sources(settings)?;
     let keys = Arc::new(KeyService::new(Arc::clone(&store), &settings.auth));
     let catalog = Arc::new(CatalogService::new(
@@ -157,7 +145,7 @@ async fn guard_exposure(keys: &KeyService, host: &str) -> Result<(), StartupErro
                     return Err(StartupError::OpenOnNetwork(host.to_owned()));
                 }
                 tracing::warn!(
-                    "no API key exists: serving open on {host}; create one with `kontragent keys create` and every /v1 route will need it"
+                    "no API key was ever created: serving open on {host}; create one with `kontragent keys create` and every /v1 route will need it"
                 );
             }
         }

@@ -46,6 +46,39 @@ async fn concurrent_checks_of_one_inn_cause_one_registry_request() {
 }
 
 #[tokio::test]
+async fn concurrent_fresh_checks_of_one_inn_share_one_fetch() {
+    let egrul = slow_egrul().await;
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: Some(egrul.uri()),
+            pb: None,
+        },
+        |_| {},
+    )
+    .await;
+    // Fresh means "asked after this request", not "one request per caller": twenty
+    // `max_age_s: 0` checks at once make one registry search, not twenty.
+    let body = json!({"inn": "7701000019", "max_age_s": 0});
+    let checks = (0..20).map(|_| app.post_check(&body));
+    for response in futures::future::join_all(checks).await {
+        assert_eq!(response.status(), 200);
+        let check: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(source(&check, "egrul").0, "ok");
+    }
+    assert_eq!(
+        mocks::hits(&egrul, "/").await,
+        1,
+        "one search for twenty fresh checks"
+    );
+    // A fresh check after they finished asks again.
+    let again = app
+        .post_check(&json!({"inn": "7701000019", "max_age_s": 0}))
+        .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(mocks::hits(&egrul, "/").await, 2);
+}
+
+#[tokio::test]
 async fn a_fresh_answer_is_reused_and_max_age_zero_fetches_again() {
     let egrul = mocks::egrul(fixture!("egrul-clean.json")).await;
     let app = spawn_app_with(

@@ -43,6 +43,25 @@ async fn check_prints_a_verdict_against_the_sandbox() {
         .unwrap();
     let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(check["decision"], "approve");
+
+    // An absurd age reaches back before any time there is: no overflow, just "any age".
+    let out = kontragent()
+        .args([
+            "check",
+            "7701000019",
+            "--sandbox",
+            "--max-age-s",
+            "9000000000000",
+        ])
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .env("KONTRAGENT__SANDBOX__PORT", &port)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
