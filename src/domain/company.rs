@@ -54,6 +54,26 @@ pub enum CompanyStatus {
     Liquidated,
 }
 
+/// Words (lower case, prefixes) that say a procedure ended.
+const ENDED_WORDS: &[&str] = &["заверш", "прекращ"];
+/// Words of a bankruptcy under way: the procedure or one of its stages.
+const BANKRUPTCY_WORDS: &[&str] = &[
+    "банкрот",
+    "несостоятельн",
+    "конкурсное производство",
+    "наблюдение",
+    "внешнее управление",
+    "финансовое оздоровление",
+    "реструктуризация долгов",
+    "реализация имущества",
+];
+const ACTIVE_WORDS: &[&str] = &["действующ"];
+
+fn contains_any(text: &str, words: &[&str]) -> bool {
+    let t = text.to_lowercase();
+    words.iter().any(|w| t.contains(w))
+}
+
 impl CompanyStatus {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -84,6 +104,22 @@ impl CompanyStatus {
         })
     }
 
+    /// The text says a procedure ended («завершено», «прекращено»). Every registry's text
+    /// is read with this one list, and it takes precedence over the stage words.
+    pub fn says_procedure_ended(text: &str) -> bool {
+        contains_any(text, ENDED_WORDS)
+    }
+
+    /// The text names a bankruptcy stage («наблюдение», «конкурсное производство»…).
+    pub fn says_bankruptcy(text: &str) -> bool {
+        contains_any(text, BANKRUPTCY_WORDS)
+    }
+
+    /// The text says the company operates («действующее»).
+    pub fn says_active(text: &str) -> bool {
+        contains_any(text, ACTIVE_WORDS)
+    }
+
     /// Classifies a registry's free-text status (PB `НаимСтатусЮЛ`, `sulst_name_ex`,
     /// fedresurs `status`). Words that say something ended take precedence over stage
     /// words. `None` means the text is not recognised: the caller must not treat that as clean.
@@ -104,21 +140,12 @@ impl CompanyStatus {
         {
             return Some(Liquidated);
         }
-        if has(&["заверш", "прекращ"]) {
+        if has(ENDED_WORDS) {
             // A procedure that ended («производство по делу прекращено», «завершено»)
             // says nothing bad about the present state by itself.
             return Some(Active);
         }
-        if has(&[
-            "банкрот",
-            "несостоятельн",
-            "конкурсное производство",
-            "наблюдение",
-            "внешнее управление",
-            "финансовое оздоровление",
-            "реструктуризация долгов",
-            "реализация имущества",
-        ]) {
+        if has(BANKRUPTCY_WORDS) {
             return Some(Bankruptcy);
         }
         if has(&["предстоящ", "исключени"]) {
@@ -137,7 +164,7 @@ impl CompanyStatus {
             }
             return Some(ReorganizingContinues);
         }
-        if has(&["действующ"]) {
+        if has(ACTIVE_WORDS) {
             return Some(Active);
         }
         None

@@ -3,7 +3,7 @@
 //! is `total` (not `found`), and names may carry HTML entities.
 
 use super::http::{date_field, flag_field, number_field, str_field};
-use super::{Flow, Presence, Source, SourceError};
+use super::{Flow, Presence, Source, SourceError, shared};
 use crate::domain::{CompanyStatus, Inn};
 use serde_json::Value;
 
@@ -44,17 +44,9 @@ impl Source for Bankrot {
             Some(Value::Array(rows)) => rows.as_slice(),
             _ => return Err(SourceError::Garbage("no `pageData` list".into())),
         };
-        let Some(row) = rows
-            .iter()
-            .find(|r| str_field(r, "inn").as_deref() == Some(inn.as_str()))
-        else {
-            let total = number_field(&answer, "total").unwrap_or(0.0) as usize;
-            if total > rows.len() {
-                return Err(SourceError::Incomplete(format!(
-                    "{total} matches, {} rows read, INN not among them",
-                    rows.len()
-                )));
-            }
+        // bankrot names its total `total` (not fedresurs' `found`).
+        let total = number_field(&answer, "total").unwrap_or(0.0) as usize;
+        let Some(row) = shared::exact_row(rows, "inn", inn, total)? else {
             return Ok(Presence::NotFound);
         };
         let f = &mut flow.findings;
@@ -68,10 +60,9 @@ impl Source for Bankrot {
             .or_else(|| str_field(row, "status"))
             .map(|s| s.into_owned());
         f.bankruptcy_case_number = str_field(case, "number").map(|s| s.into_owned());
-        let ended = stage.as_deref().is_some_and(|s| {
-            let s = s.to_lowercase();
-            s.contains("заверш") || s.contains("прекращ")
-        });
+        let ended = stage
+            .as_deref()
+            .is_some_and(CompanyStatus::says_procedure_ended);
         let active = flag_field(row, "isActive").unwrap_or(!ended) && !ended;
         f.bankruptcy_active = Some(active);
         if active {

@@ -5,7 +5,7 @@
 //! bankruptcy, reorganization) come from `pb`.
 
 use super::http::{date_field, str_field};
-use super::{Flow, Presence, Source, SourceError};
+use super::{Flow, Presence, Source, SourceError, shared};
 use crate::domain::{CompanyStatus, EntityKind, Inn};
 use serde_json::Value;
 
@@ -37,27 +37,20 @@ impl Source for Egrul {
             ("PreventChromeAutocomplete", ""),
         ];
         let answer = flow.post_form("/", &form, HEADERS).await?;
-        reject_captcha_or_errors(&answer)?;
+        shared::reject_captcha_or_errors(&answer)?;
         let token = str_field(&answer, "t")
             .ok_or_else(|| SourceError::Garbage("no search token".into()))?
             .into_owned();
 
         let rows = poll_rows(flow, &token).await?;
-        let matching: Vec<&Value> = rows
-            .iter()
-            .filter(|r| str_field(r, "i").as_deref() == Some(inn.as_str()))
-            .collect();
+        // Every row carries the search's total (`tot`, in older answers `cnt`).
+        let first = rows.first().unwrap_or(&Value::Null);
+        let total = str_field(first, "tot")
+            .or_else(|| str_field(first, "cnt"))
+            .and_then(|t| t.parse::<usize>().ok())
+            .unwrap_or(rows.len());
+        let matching = shared::exact_rows(&rows, "i", inn, total)?;
         let Some(row) = pick_current(&matching) else {
-            let total = str_field(rows.first().unwrap_or(&Value::Null), "tot")
-                .or_else(|| str_field(rows.first().unwrap_or(&Value::Null), "cnt"))
-                .and_then(|t| t.parse::<usize>().ok())
-                .unwrap_or(rows.len());
-            if total > rows.len() {
-                return Err(SourceError::Incomplete(format!(
-                    "{total} matches, {} rows read, INN not among them",
-                    rows.len()
-                )));
-            }
             return Ok(Presence::NotFound);
         };
         read_row(row, flow);
@@ -65,48 +58,29 @@ impl Source for Egrul {
     }
 }
 
-fn reject_captcha_or_errors(answer: &Value) -> Result<(), SourceError> {
-    if answer.get("captchaRequired").and_then(Value::as_bool) == Some(true) {
-        return Err(SourceError::Captcha);
-    }
-    if let Some(errors) = answer.get("ERRORS") {
-        let text = errors.to_string().to_lowercase();
-        return Err(if text.contains("captcha") {
-            SourceError::Captcha
-        } else {
-            SourceError::Garbage(format!("ERRORS: {text}"))
-        });
-    }
-    Ok(())
-}
-
-/// Polls `search-result/<t>` while the answer is `{"status":"wait"}` (or empty).
+/// Polls `search-result/<t>` until it has `rows`.
 async fn poll_rows(flow: &mut Flow, token: &str) -> Result<Vec<Value>, SourceError> {
-    for attempt in 0..flow.max_polls {
-        if attempt > 0 {
-            flow.pause().await;
-        }
-        let ms = chrono::Utc::now().timestamp_millis();
-        let answer = flow
-            .get_json(&format!("/search-result/{token}?r={ms}&_={ms}"), HEADERS)
-            .await?;
-        reject_captcha_or_errors(&answer)?;
-        match answer.get("rows") {
-            Some(Value::Array(rows)) => return Ok(rows.clone()),
-            Some(_) => return Err(SourceError::Garbage("`rows` is not a list".into())),
-            None => {
-                let waiting = answer.is_null()
-                    || answer.get("status").and_then(Value::as_str) == Some("wait")
-                    || answer.as_object().is_some_and(|o| o.is_empty());
-                if !waiting {
-                    return Err(SourceError::Garbage(
-                        "no `rows` in the search result".into(),
-                    ));
-                }
-            }
-        }
+    let token = token.to_owned();
+    let ask: shared::Ask = Box::new(move |flow| {
+        let token = token.clone();
+        Box::pin(async move {
+            let ms = chrono::Utc::now().timestamp_millis();
+            flow.get_json(&format!("/search-result/{token}?r={ms}&_={ms}"), HEADERS)
+                .await
+        })
+    });
+    let answer = shared::poll(
+        flow,
+        "search-result",
+        false,
+        |a| a.get("rows").is_some(),
+        ask,
+    )
+    .await?;
+    match answer.get("rows") {
+        Some(Value::Array(rows)) => Ok(rows.clone()),
+        _ => Err(SourceError::Garbage("`rows` is not a list".into())),
     }
-    Err(SourceError::Timeout)
 }
 
 /// An ИП can have several rows under one INN: prefer the one still in force, then the newest.

@@ -3,7 +3,7 @@
 //! rules of §4.3 — a message counts only when the company's role in it says so.
 
 use super::http::{date_field, flag_field, number_field, str_field};
-use super::{Flow, Presence, Source, SourceError};
+use super::{Flow, Presence, Source, SourceError, shared};
 use crate::domain::{CompanyStatus, Inn};
 use chrono::NaiveDate;
 use serde_json::Value;
@@ -34,17 +34,8 @@ impl Source for Fedresurs {
             )
             .await?;
         let rows = page_data(&search)?;
-        let Some(row) = rows
-            .iter()
-            .find(|r| str_field(r, "inn").as_deref() == Some(inn.as_str()))
-        else {
-            let found = number_field(&search, "found").unwrap_or(0.0) as usize;
-            if found > rows.len() {
-                return Err(SourceError::Incomplete(format!(
-                    "{found} matches, {} rows read, INN not among them",
-                    rows.len()
-                )));
-            }
+        let found = number_field(&search, "found").unwrap_or(0.0) as usize;
+        let Some(row) = shared::exact_row(rows, "inn", inn, found)? else {
             return Ok(Presence::NotFound);
         };
         let guid = str_field(row, "guid")
@@ -102,28 +93,18 @@ fn page_data(answer: &Value) -> Result<&[Value], SourceError> {
     }
 }
 
-/// The words of S-FR1: an ended procedure first, then an active stage, then "active".
+/// The words of S-FR1: an ended procedure first, then an active stage, then "active"
+/// (the vocabulary is the domain's, shared with pb and bankrot).
 fn read_status_text(text: &str, flow: &mut Flow) {
-    let t = text.to_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
     let f = &mut flow.findings;
     f.status_text = Some(text.to_owned());
-    if has(&["прекращ", "заверш"]) {
+    if CompanyStatus::says_procedure_ended(text) {
         f.bankruptcy_active.get_or_insert(false);
-    } else if has(&[
-        "несостоятельн",
-        "банкрот",
-        "конкурсное производство",
-        "наблюдение",
-        "внешнее управление",
-        "финансовое оздоровление",
-        "реструктуризация долгов",
-        "реализация имущества",
-    ]) {
+    } else if CompanyStatus::says_bankruptcy(text) {
         f.bankruptcy_active = Some(true);
         f.bankruptcy_stage.get_or_insert_with(|| text.to_owned());
         f.raise_status(CompanyStatus::Bankruptcy);
-    } else if has(&["действующ"]) {
+    } else if CompanyStatus::says_active(text) {
         f.bankruptcy_active.get_or_insert(false);
         f.raise_status(CompanyStatus::Active);
     } else {
@@ -145,10 +126,9 @@ fn read_bankruptcy_card(card: &Value, flow: &mut Flow) {
             .map(|s| s.into_owned())
             .unwrap_or_default();
         let ended = code.eq_ignore_ascii_case("Completed")
-            || name.as_deref().is_some_and(|n| {
-                let n = n.to_lowercase();
-                n.contains("заверш") || n.contains("прекращ")
-            });
+            || name
+                .as_deref()
+                .is_some_and(CompanyStatus::says_procedure_ended);
         f.bankruptcy_case_number = str_field(case, "number").map(|s| s.into_owned());
         if ended {
             f.bankruptcy_active.get_or_insert(false);

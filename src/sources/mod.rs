@@ -13,6 +13,7 @@ mod findings;
 mod http;
 mod kad;
 mod pb;
+mod shared;
 
 pub use bankrot::Bankrot;
 pub use egrul::Egrul;

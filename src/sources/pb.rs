@@ -7,7 +7,7 @@
 //! mass address, tax arrears and missing reports.
 
 use super::http::{date_field, flag_field, number_field, str_field};
-use super::{Flow, Presence, Source, SourceError};
+use super::{Flow, Presence, Source, SourceError, shared};
 use crate::domain::{CompanyStatus, EntityKind, Inn};
 use serde_json::Value;
 
@@ -42,7 +42,7 @@ impl Source for Pb {
             ("pageSize", "10"),
         ];
         let first = flow.post_form("/search-proc.json", &form, HEADERS).await?;
-        reject_captcha_or_errors(&first)?;
+        shared::reject_captcha_or_errors(&first)?;
         let result = if has_sections(&first) {
             first
         } else {
@@ -59,17 +59,11 @@ impl Source for Pb {
             None | Some(Value::Null) => &[],
             Some(_) => return Err(SourceError::Garbage("`data` is not a list".into())),
         };
-        let Some(row) = rows
-            .iter()
-            .find(|r| str_field(r, "inn").as_deref() == Some(inn.as_str()))
-        else {
-            let total = number_field(part, "rowCount").unwrap_or(0.0) as usize;
-            if flag_field(part, "hasMore") == Some(true) || total > rows.len() {
-                return Err(SourceError::Incomplete(format!(
-                    "{total} matches, {} rows read, INN not among them",
-                    rows.len()
-                )));
-            }
+        let mut total = number_field(part, "rowCount").unwrap_or(0.0) as usize;
+        if flag_field(part, "hasMore") == Some(true) {
+            total = total.max(rows.len() + 1);
+        }
+        let Some(row) = shared::exact_row(rows, "inn", inn, total)? else {
             return Ok(Presence::NotFound);
         };
         read_search_row(row, inn, flow);
@@ -84,7 +78,7 @@ impl Source for Pb {
                 HEADERS,
             )
             .await?;
-        reject_captcha_or_errors(&request)?;
+        shared::reject_captcha_or_errors(&request)?;
         let card = if has_card(&request) {
             request
         } else {
@@ -114,46 +108,26 @@ fn has_card(v: &Value) -> bool {
     v.get("vyp").is_some_and(Value::is_object)
 }
 
-/// Polls a `get-response` until `ready` holds; `null`, `{}` and `{"status":"wait"}` mean "not yet".
+/// Polls a `get-response` (the form) at `path` until `ready` holds.
 async fn poll(
     flow: &mut Flow,
-    path: &str,
+    path: &'static str,
     form: &[(&str, &str)],
     ready: fn(&Value) -> bool,
 ) -> Result<Value, SourceError> {
-    for _ in 0..flow.max_polls {
-        flow.pause().await;
-        let answer = flow.post_form(path, form, HEADERS).await?;
-        reject_captcha_or_errors(&answer)?;
-        if ready(&answer) {
-            return Ok(answer);
-        }
-        let waiting = answer.is_null()
-            || answer.as_object().is_some_and(|o| {
-                o.is_empty() || o.get("status").and_then(Value::as_str) == Some("wait")
-            });
-        if !waiting {
-            return Err(SourceError::Garbage(format!(
-                "unexpected answer from {path}"
-            )));
-        }
-    }
-    Err(SourceError::Timeout)
-}
-
-fn reject_captcha_or_errors(answer: &Value) -> Result<(), SourceError> {
-    if flag_field(answer, "captchaRequired") == Some(true) {
-        return Err(SourceError::Captcha);
-    }
-    if let Some(errors) = answer.get("ERRORS") {
-        let text = errors.to_string().to_lowercase();
-        return Err(if text.contains("captcha") || text.contains("ratelimit") {
-            SourceError::Captcha
-        } else {
-            SourceError::Garbage(format!("ERRORS: {text}"))
-        });
-    }
-    Ok(())
+    let form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let ask: shared::Ask = Box::new(move |flow| {
+        let form = form.clone();
+        Box::pin(async move {
+            let pairs: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            flow.post_form(path, &pairs, HEADERS).await
+        })
+    });
+    shared::poll(flow, path, true, ready, ask).await
 }
 
 fn or_flag(current: Option<bool>, new: Option<bool>) -> Option<bool> {
