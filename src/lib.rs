@@ -14,6 +14,7 @@ pub mod facts;
 pub mod metrics;
 pub mod monitoring;
 pub mod policy;
+pub mod rulefile;
 pub mod sandbox;
 pub mod scoring;
 pub mod sources;

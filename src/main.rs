@@ -347,7 +347,9 @@ fn report_cases(outcomes: &[golden::CaseOutcome]) {
 /// `kill -HUP` reloads the ruleset (a bad file is refused; the active one stays).
 fn reload_on_sighup(
     policy: std::sync::Arc<kontragent::policy::Policy>,
-    monitoring: std::sync::Arc<kontragent::monitoring::policy::ActiveMonitoring>,
+    monitoring: std::sync::Arc<
+        kontragent::rulefile::Reloadable<kontragent::monitoring::policy::MonitoringPolicy>,
+    >,
 ) {
     tokio::spawn(async move {
         let Ok(mut hangups) =
@@ -360,7 +362,7 @@ fn reload_on_sighup(
             if let Err(e) = monitoring.reload("SIGHUP", None).await {
                 tracing::error!(error = ?e, "monitoring policy not reloaded");
             }
-            match policy.reload("SIGHUP", None).await {
+            match policy.active().reload("SIGHUP", None).await {
                 Ok(outcome) => {
                     tracing::info!(version = %outcome.version, changed = outcome.changed, "SIGHUP reload")
                 }

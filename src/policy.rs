@@ -4,185 +4,55 @@
 
 use crate::domain::Decision;
 use crate::facts::{self, Facts};
-use crate::scoring::{ActiveRules, RuleError, Ruleset, compile_off_thread, version_of};
-use crate::storage::{Store, StoreError, StoredRuleset};
+use crate::rulefile::{Reloadable, Requirement, compile_off_thread};
+use crate::scoring::{RuleError, Ruleset};
+use crate::storage::Store;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    #[error("the ruleset is invalid")]
-    Invalid(Vec<RuleError>),
-    #[error("storage failed")]
-    Store(#[from] StoreError),
-    #[error("the replay failed: {0}")]
-    Replay(String),
-}
+pub use crate::rulefile::{PolicyError, ReloadOutcome};
 
-/// What a reload did.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929", "changed": true}))]
-pub struct ReloadOutcome {
-    /// The version now active.
-    pub version: String,
-    /// False when the file had not changed.
-    pub changed: bool,
-}
-
+/// The scoring ruleset in force, and what an analyst does with candidates.
 pub struct Policy {
-    active: Arc<ActiveRules>,
-    store: Arc<dyn Store>,
-    path: PathBuf,
-    default_profile: String,
-    info: RwLock<StoredRuleset>,
-    /// One reload at a time, so versions are stored and swapped in order.
-    reloading: tokio::sync::Mutex<()>,
-}
-
-/// Compiles `text` (off the async workers) and checks it has the profile the service
-/// defaults to.
-async fn compile(text: &str, default_profile: &str) -> Result<Ruleset, Vec<RuleError>> {
-    let owned = text.to_owned();
-    let ruleset = compile_off_thread(move || Ruleset::parse(&owned)).await?;
-    if ruleset.profile(default_profile).is_none() {
-        return Err(vec![RuleError {
-            too_costly: false,
-            rule_id: None,
-            line: None,
-            message: format!(
-                "the ruleset has no profile `{default_profile}` (rules.default_profile)"
-            ),
-        }]);
-    }
-    Ok(ruleset)
+    active: Arc<Reloadable<Ruleset>>,
 }
 
 impl Policy {
-    /// Loads the configured file (a bad one stops start-up) and records its version.
+    /// Loads the configured ruleset (a bad one stops start-up); it must have the profile
+    /// the service defaults to.
     pub async fn start(
         path: PathBuf,
         default_profile: String,
         store: Arc<dyn Store>,
     ) -> Result<Arc<Policy>, PolicyError> {
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            PolicyError::Invalid(vec![RuleError {
+        let has_default: Requirement<Ruleset> = Box::new(move |ruleset: &Ruleset| {
+            if ruleset.profile(&default_profile).is_some() {
+                return Ok(());
+            }
+            Err(vec![RuleError {
                 too_costly: false,
                 rule_id: None,
                 line: None,
-                message: format!("cannot read {}: {e}", path.display()),
+                message: format!(
+                    "the ruleset has no profile `{default_profile}` (rules.default_profile)"
+                ),
             }])
-        })?;
-        let ruleset = compile(&text, &default_profile)
-            .await
-            .map_err(PolicyError::Invalid)?;
-        let info = StoredRuleset {
-            version: ruleset.version.clone(),
-            content: text,
-            path: path.display().to_string(),
-            loaded_at: Utc::now(),
-            author: "startup".into(),
-            comment: None,
-        };
-        store.save_ruleset(&info).await?;
-        Ok(Arc::new(Policy {
-            active: Arc::new(ActiveRules::new(ruleset)),
-            store,
-            path,
-            default_profile,
-            info: RwLock::new(info),
-            reloading: tokio::sync::Mutex::new(()),
-        }))
+        });
+        let active = Reloadable::start(path, store, has_default).await?;
+        Ok(Arc::new(Policy { active }))
     }
 
-    pub fn active(&self) -> &Arc<ActiveRules> {
+    /// The ruleset in force, its versions and its reload.
+    pub fn active(&self) -> &Arc<Reloadable<Ruleset>> {
         &self.active
     }
 
-    /// The active version's record.
-    pub fn info(&self) -> StoredRuleset {
-        match self.info.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    /// Reads the file again; a valid, changed file becomes active for every new check.
-    /// An invalid one is refused and the active ruleset stays.
-    pub async fn reload(
-        &self,
-        author: &str,
-        comment: Option<String>,
-    ) -> Result<ReloadOutcome, PolicyError> {
-        let _one_at_a_time = self.reloading.lock().await;
-        let text = tokio::fs::read_to_string(&self.path).await.map_err(|e| {
-            PolicyError::Invalid(vec![RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: None,
-                message: format!("cannot read {}: {e}", self.path.display()),
-            }])
-        })?;
-        let current = self.info().version;
-        if version_of(&text) == current {
-            return Ok(ReloadOutcome {
-                version: current,
-                changed: false,
-            });
-        }
-        let ruleset = compile(&text, &self.default_profile)
-            .await
-            .map_err(PolicyError::Invalid)?;
-        let info = StoredRuleset {
-            version: ruleset.version.clone(),
-            content: text,
-            path: self.path.display().to_string(),
-            loaded_at: Utc::now(),
-            author: author.to_owned(),
-            comment,
-        };
-        self.store.save_ruleset(&info).await?;
-        let version = info.version.clone();
-        self.active.replace(ruleset);
-        match self.info.write() {
-            Ok(mut g) => *g = info,
-            Err(p) => *p.into_inner() = info,
-        }
-        tracing::info!(%version, author, "ruleset reloaded");
-        Ok(ReloadOutcome {
-            version,
-            changed: true,
-        })
-    }
-
-    /// Watches the file: when its content changes, reloads it.
-    pub fn spawn_watch(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let policy = Arc::clone(self);
-        watch_file(self.path.clone(), every, move || {
-            let policy = Arc::clone(&policy);
-            async move {
-                if version_of(
-                    &tokio::fs::read_to_string(&policy.path)
-                        .await
-                        .unwrap_or_default(),
-                ) == policy.info().version
-                {
-                    return Ok(false);
-                }
-                policy.reload("file-watch", None).await.map(|o| o.changed)
-            }
-        })
+    fn store(&self) -> &Arc<dyn Store> {
+        self.active.store()
     }
 
     /// The latest check of every catalog entry still listed (not removed), up to `limit`.
@@ -196,7 +66,7 @@ impl Policy {
             ..Default::default()
         };
         loop {
-            let page = self.store.list_entries(&filter).await?;
+            let page = self.store().list_entries(&filter).await?;
             let Some(last) = page.last() else { break };
             filter.after = Some(last.inn.clone());
             for entry in &page {
@@ -206,7 +76,7 @@ impl Policy {
                 let Ok(inn) = crate::domain::Inn::parse(&entry.inn) else {
                     continue;
                 };
-                if let Some(check) = self.store.latest_check(&inn).await? {
+                if let Some(check) = self.store().latest_check(&inn).await? {
                     out.push(check);
                 }
                 if out.len() as i64 >= limit {
@@ -254,7 +124,7 @@ impl Policy {
         let checks = if request.catalog.unwrap_or(false) {
             self.catalog_checks(limit).await?
         } else {
-            self.store.done_checks(from, to, limit).await?
+            self.store().done_checks(from, to, limit).await?
         };
         let replay = Replay {
             ruleset,
@@ -348,40 +218,6 @@ impl Replay {
             .collect();
         report
     }
-}
-
-/// Polls a policy file every `every`; when its content differs from the last content seen,
-/// runs `reload`. A refused file is reported once per distinct content and otherwise
-/// ignored, so a half-saved file never stops the service.
-pub fn watch_file<F, Fut>(path: PathBuf, every: Duration, reload: F) -> tokio::task::JoinHandle<()>
-where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<bool, PolicyError>> + Send,
-{
-    tokio::spawn(async move {
-        let mut seen: Option<String> = None;
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Ok(text) = tokio::fs::read_to_string(&path).await else {
-                continue;
-            };
-            let version = version_of(&text);
-            if seen.as_ref() == Some(&version) {
-                continue;
-            }
-            match reload().await {
-                Ok(_) => seen = Some(version),
-                Err(PolicyError::Invalid(errors)) => {
-                    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                    tracing::error!(file = %path.display(), errors = ?list, "changed policy file refused; the previous one stays active");
-                    seen = Some(version);
-                }
-                Err(e) => tracing::error!(error = ?e, "policy reload failed"),
-            }
-        }
-    })
 }
 
 /// The result of validating a candidate file.

@@ -10,8 +10,9 @@ use crate::check::CheckService;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::monitoring::Monitor;
-use crate::monitoring::policy::ActiveMonitoring;
+use crate::monitoring::policy::MonitoringPolicy;
 use crate::policy::{Policy, PolicyError};
+use crate::rulefile::Reloadable;
 use crate::scoring::RuleError;
 use crate::{sources, storage};
 use actix_web::{App, HttpServer, web};
@@ -93,9 +94,10 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
     )
     .await
     .map_err(|e| policy_failed(&settings.rules.path, e))?;
-    let monitoring_rules = ActiveMonitoring::start(
+    let monitoring_rules = Reloadable::<MonitoringPolicy>::start(
         PathBuf::from(&settings.monitoring.rules_path),
         Arc::clone(&store),
+        Box::new(|_| Ok(())),
     )
     .await
     .map_err(|e| policy_failed(&settings.monitoring.rules_path, e))?;
@@ -189,7 +191,7 @@ impl Application {
         }
         if settings.rules.watch_interval_ms > 0 {
             let every = std::time::Duration::from_millis(settings.rules.watch_interval_ms);
-            policy.spawn_watch(every);
+            policy.active().spawn_watch(every);
             monitor.policy().spawn_watch(every);
         }
         let address = format!("{}:{}", settings.server.host, settings.server.port);

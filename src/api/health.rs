@@ -53,7 +53,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
          # TYPE kontragent_ruleset_info gauge\n\
          kontragent_ruleset_info{{kind=\"scoring\",version=\"{}\"}} 1\n\
          kontragent_ruleset_info{{kind=\"monitoring\",version=\"{}\"}} 1\n",
-        state.policy.info().version,
+        state.policy.active().info().version,
         state.monitor.policy().current().version
     );
     HttpResponse::Ok()

@@ -89,7 +89,7 @@ fn invalid(e: PolicyError) -> ApiError {
 #[utoipa::path(tag = "rules", responses((status = 200, body = ActiveRulesetView)))]
 #[get("/rules")]
 pub async fn active_rules(state: web::Data<AppState>) -> HttpResponse {
-    let info = state.policy.info();
+    let info = StoredRuleset::clone(&state.policy.active().info());
     let ruleset = state.policy.active().current();
     let monitoring = state.monitor.policy();
     HttpResponse::Ok().json(ActiveRulesetView {
@@ -134,9 +134,9 @@ pub async fn active_rules(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(tag = "rules", responses((status = 200, body = VersionsView)))]
 #[get("/rules/versions")]
 pub async fn rule_versions(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let versions = state.policy.store().list_rulesets().await?;
+    let versions = state.policy.active().store().list_rulesets().await?;
     Ok(HttpResponse::Ok().json(VersionsView {
-        active: state.policy.info().version,
+        active: state.policy.active().info().version.clone(),
         versions,
     }))
 }
@@ -204,6 +204,7 @@ pub async fn reload_rules(
     let author = principal.actor(request.author.as_deref());
     let rules = state
         .policy
+        .active()
         .reload(&author, request.comment.clone())
         .await
         .map_err(invalid)?;

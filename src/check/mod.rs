@@ -10,7 +10,8 @@ use crate::config::{CheckSettings, Settings};
 use crate::domain::Inn;
 use crate::facts;
 use crate::metrics::Metrics;
-use crate::scoring::{ActiveRules, Ruleset};
+use crate::rulefile::Reloadable;
+use crate::scoring::Ruleset;
 use crate::sources::{ConfiguredSource, SourceError, SourceReport, SourceStatus};
 use crate::storage::{Store, StoreError, StoredCheck};
 use chrono::{DateTime, Utc};
@@ -58,7 +59,7 @@ pub struct CheckService {
     sources: Vec<Arc<ConfiguredSource>>,
     cache: SourceCache,
     store: Arc<dyn Store>,
-    rules: Arc<ActiveRules>,
+    rules: Arc<Reloadable<Ruleset>>,
     settings: CheckSettings,
     default_profile: String,
     http: reqwest::Client,
@@ -72,7 +73,7 @@ impl CheckService {
         sources: Vec<Arc<ConfiguredSource>>,
         cache: SourceCache,
         store: Arc<dyn Store>,
-        rules: Arc<ActiveRules>,
+        rules: Arc<Reloadable<Ruleset>>,
         settings: &Settings,
         metrics: Arc<Metrics>,
     ) -> CheckService {
@@ -95,7 +96,7 @@ impl CheckService {
         &self.store
     }
 
-    pub fn rules(&self) -> &Arc<ActiveRules> {
+    pub fn rules(&self) -> &Arc<Reloadable<Ruleset>> {
         &self.rules
     }
 

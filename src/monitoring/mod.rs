@@ -14,6 +14,7 @@ use crate::check::{CheckError, CheckRequest, CheckService};
 use crate::config::MonitoringSettings;
 use crate::domain::Inn;
 use crate::facts::{Fact, Facts};
+use crate::rulefile::Reloadable;
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -46,7 +47,7 @@ pub struct RunReport {
 pub struct Monitor {
     catalog: Arc<CatalogService>,
     checks: Arc<CheckService>,
-    policy: Arc<policy::ActiveMonitoring>,
+    policy: Arc<Reloadable<policy::MonitoringPolicy>>,
     settings: MonitoringSettings,
     /// This instance's name on its leases.
     owner: String,
@@ -55,14 +56,14 @@ pub struct Monitor {
 
 impl Monitor {
     /// The monitoring policy in force (for reloads).
-    pub fn policy(&self) -> &Arc<policy::ActiveMonitoring> {
+    pub fn policy(&self) -> &Arc<Reloadable<policy::MonitoringPolicy>> {
         &self.policy
     }
 
     pub fn new(
         catalog: Arc<CatalogService>,
         checks: Arc<CheckService>,
-        policy: Arc<policy::ActiveMonitoring>,
+        policy: Arc<Reloadable<policy::MonitoringPolicy>>,
         settings: MonitoringSettings,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Monitor {

@@ -46,6 +46,14 @@ pub struct MonitoringPolicy {
     pub rules: Vec<MonitoringRule>,
 }
 
+impl crate::rulefile::RuleFile for MonitoringPolicy {
+    const KIND: &'static str = "monitoring policy";
+
+    fn parse(text: &str) -> Result<MonitoringPolicy, Vec<RuleError>> {
+        MonitoringPolicy::parse(text)
+    }
+}
+
 /// A rule that fired, with its rendered reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -306,110 +314,5 @@ pub mod golden {
             }
         }
         Ok(out)
-    }
-}
-
-/// The monitoring policy in force, its stored versions and its reload (the same triggers as
-/// the scoring rules: file watch, SIGHUP, `POST /v1/rules/reload`). A bad file is refused
-/// and the last good policy stays.
-pub struct ActiveMonitoring {
-    current: std::sync::RwLock<std::sync::Arc<MonitoringPolicy>>,
-    path: std::path::PathBuf,
-    store: std::sync::Arc<dyn crate::storage::Store>,
-    reloading: tokio::sync::Mutex<()>,
-}
-
-impl ActiveMonitoring {
-    /// Loads the file (a bad one stops start-up) and records its version.
-    pub async fn start(
-        path: std::path::PathBuf,
-        store: std::sync::Arc<dyn crate::storage::Store>,
-    ) -> Result<std::sync::Arc<ActiveMonitoring>, crate::policy::PolicyError> {
-        let active = ActiveMonitoring {
-            current: std::sync::RwLock::new(std::sync::Arc::new(MonitoringPolicy {
-                version: String::new(),
-                rules: Vec::new(),
-            })),
-            path,
-            store,
-            reloading: tokio::sync::Mutex::new(()),
-        };
-        active.reload("startup", None).await?;
-        Ok(std::sync::Arc::new(active))
-    }
-
-    pub fn current(&self) -> std::sync::Arc<MonitoringPolicy> {
-        match self.current.read() {
-            Ok(g) => std::sync::Arc::clone(&g),
-            Err(p) => std::sync::Arc::clone(&p.into_inner()),
-        }
-    }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-
-    /// Reads the file again; a valid, changed policy replaces the active one.
-    pub async fn reload(
-        &self,
-        author: &str,
-        comment: Option<String>,
-    ) -> Result<crate::policy::ReloadOutcome, crate::policy::PolicyError> {
-        use crate::policy::{PolicyError, ReloadOutcome};
-        let _one_at_a_time = self.reloading.lock().await;
-        let text = tokio::fs::read_to_string(&self.path).await.map_err(|e| {
-            PolicyError::Invalid(vec![RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: None,
-                message: format!("cannot read {}: {e}", self.path.display()),
-            }])
-        })?;
-        let current = self.current().version.clone();
-        if version_of(&text) == current {
-            return Ok(ReloadOutcome {
-                version: current,
-                changed: false,
-            });
-        }
-        let owned = text.clone();
-        let policy = crate::scoring::compile_off_thread(move || MonitoringPolicy::parse(&owned))
-            .await
-            .map_err(PolicyError::Invalid)?;
-        let version = policy.version.clone();
-        self.store
-            .save_ruleset(&crate::storage::StoredRuleset {
-                version: version.clone(),
-                content: text,
-                path: self.path.display().to_string(),
-                loaded_at: chrono::Utc::now(),
-                author: author.to_owned(),
-                comment,
-            })
-            .await?;
-        let next = std::sync::Arc::new(policy);
-        match self.current.write() {
-            Ok(mut g) => *g = next,
-            Err(p) => *p.into_inner() = next,
-        }
-        if author != "startup" {
-            tracing::info!(%version, author, "monitoring policy reloaded");
-        }
-        Ok(ReloadOutcome {
-            version,
-            changed: true,
-        })
-    }
-
-    /// Watches the file and reloads it when it changes.
-    pub fn spawn_watch(
-        self: &std::sync::Arc<Self>,
-        every: std::time::Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        let active = std::sync::Arc::clone(self);
-        crate::policy::watch_file(self.path.clone(), every, move || {
-            let active = std::sync::Arc::clone(&active);
-            async move { active.reload("file-watch", None).await.map(|o| o.changed) }
-        })
     }
 }

@@ -6,7 +6,6 @@ use super::template::Template;
 use crate::facts;
 use crate::sources::SOURCE_NAMES;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -136,11 +135,6 @@ enum RawEffect {
     Reject,
     Review,
     Score,
-}
-
-/// The version of a ruleset: the SHA-256 of its text.
-pub fn version_of(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// The id of the `[[rules]]` entry that contains `offset`: the nearest `[[rules]]` header
@@ -313,7 +307,7 @@ impl Ruleset {
         }
         super::bounds::check_rules(rules.iter().map(|r| r.condition.cost()))?;
         Ok(Ruleset {
-            version: version_of(text),
+            version: crate::rulefile::version_of(text),
             source: text.to_owned(),
             profiles,
             rules,

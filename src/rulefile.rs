@@ -1,0 +1,255 @@
+//! A policy file in force: the scoring ruleset and the monitoring policy are both a
+//! [`RuleFile`] held by one [`Reloadable`] — loaded at start (a bad file stops start-up),
+//! every version stored, reloaded by file watch, SIGHUP or the API, a bad file refused
+//! while the last good one stays. The new version is swapped in whole (`arc-swap`): a
+//! check in flight keeps the version it started with.
+
+use crate::scoring::RuleError;
+use crate::storage::{Store, StoreError, StoredRuleset};
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A policy file's compiled form.
+pub trait RuleFile: Send + Sync + Sized + 'static {
+    /// What the file is, for logs (`scoring ruleset`, `monitoring policy`).
+    const KIND: &'static str;
+
+    /// Compiles the file's text, reporting every problem with its rule and line.
+    fn parse(text: &str) -> Result<Self, Vec<RuleError>>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the policy file is invalid")]
+    Invalid(Vec<RuleError>),
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+    #[error("the replay failed: {0}")]
+    Replay(String),
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929", "changed": true}))]
+pub struct ReloadOutcome {
+    /// The version now active.
+    pub version: String,
+    /// False when the file had not changed.
+    pub changed: bool,
+}
+
+/// The version of a policy file: the SHA-256 of its text.
+pub fn version_of(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A check the service adds to a file's own (the ruleset must have the default profile).
+pub type Requirement<T> = Box<dyn Fn(&T) -> Result<(), Vec<RuleError>> + Send + Sync>;
+
+/// A policy file in force, with its stored versions and its reload.
+pub struct Reloadable<T: RuleFile> {
+    current: ArcSwap<T>,
+    info: ArcSwap<StoredRuleset>,
+    path: PathBuf,
+    store: Arc<dyn Store>,
+    requirement: Requirement<T>,
+    /// One reload at a time, so versions are stored and swapped in order.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl<T: RuleFile> Reloadable<T> {
+    /// Loads the file (a bad one stops start-up) and records its version.
+    pub async fn start(
+        path: PathBuf,
+        store: Arc<dyn Store>,
+        requirement: Requirement<T>,
+    ) -> Result<Arc<Reloadable<T>>, PolicyError> {
+        let text = read(&path).await?;
+        let compiled = compile(&text, &requirement).await?;
+        let info = record(&store, &path, text, "startup", None).await?;
+        Ok(Arc::new(Reloadable {
+            current: ArcSwap::from_pointee(compiled),
+            info: ArcSwap::from_pointee(info),
+            path,
+            store,
+            requirement,
+            reloading: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The version every new check uses.
+    pub fn current(&self) -> Arc<T> {
+        self.current.load_full()
+    }
+
+    /// The active version's record.
+    pub fn info(&self) -> Arc<StoredRuleset> {
+        self.info.load_full()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Reads the file again; a valid, changed file becomes active for every new check.
+    /// An invalid one is refused and the active version stays.
+    pub async fn reload(
+        &self,
+        author: &str,
+        comment: Option<String>,
+    ) -> Result<ReloadOutcome, PolicyError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let text = read(&self.path).await?;
+        let current = self.info().version.clone();
+        if version_of(&text) == current {
+            return Ok(ReloadOutcome {
+                version: current,
+                changed: false,
+            });
+        }
+        let compiled = compile(&text, &self.requirement).await?;
+        let info = record(&self.store, &self.path, text, author, comment).await?;
+        let version = info.version.clone();
+        self.current.store(Arc::new(compiled));
+        self.info.store(Arc::new(info));
+        tracing::info!(%version, author, kind = T::KIND, "policy file reloaded");
+        Ok(ReloadOutcome {
+            version,
+            changed: true,
+        })
+    }
+
+    /// Watches the file: when its content changes, reloads it.
+    pub fn spawn_watch(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        watch_file(self.path.clone(), every, move || {
+            let this = Arc::clone(&this);
+            async move { this.reload("file-watch", None).await.map(|o| o.changed) }
+        })
+    }
+}
+
+async fn read(path: &Path) -> Result<String, PolicyError> {
+    tokio::fs::read_to_string(path).await.map_err(|e| {
+        PolicyError::Invalid(vec![RuleError {
+            too_costly: false,
+            rule_id: None,
+            line: None,
+            message: format!("cannot read {}: {e}", path.display()),
+        }])
+    })
+}
+
+/// Compiles off the async workers, then applies the service's own requirement.
+async fn compile<T: RuleFile>(text: &str, requirement: &Requirement<T>) -> Result<T, PolicyError> {
+    let owned = text.to_owned();
+    let compiled = compile_off_thread(move || T::parse(&owned))
+        .await
+        .map_err(PolicyError::Invalid)?;
+    requirement(&compiled).map_err(PolicyError::Invalid)?;
+    Ok(compiled)
+}
+
+/// Stores a version (a version already stored keeps its first record) and returns it.
+async fn record(
+    store: &Arc<dyn Store>,
+    path: &Path,
+    text: String,
+    author: &str,
+    comment: Option<String>,
+) -> Result<StoredRuleset, PolicyError> {
+    let info = StoredRuleset {
+        version: version_of(&text),
+        content: text,
+        path: path.display().to_string(),
+        loaded_at: chrono::Utc::now(),
+        author: author.to_owned(),
+        comment,
+    };
+    store.save_ruleset(&info).await?;
+    Ok(info)
+}
+
+/// Polls a policy file every `every`; when its content differs from the last content seen,
+/// runs `reload`. A refused file is reported once per distinct content and otherwise
+/// ignored, so a half-saved file never stops the service.
+fn watch_file<F, Fut>(path: PathBuf, every: Duration, reload: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<bool, PolicyError>> + Send,
+{
+    tokio::spawn(async move {
+        let mut seen: Option<String> = None;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Ok(text) = tokio::fs::read_to_string(&path).await else {
+                continue;
+            };
+            let version = version_of(&text);
+            if seen.as_ref() == Some(&version) {
+                continue;
+            }
+            match reload().await {
+                Ok(_) => seen = Some(version),
+                Err(PolicyError::Invalid(errors)) => {
+                    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    tracing::error!(file = %path.display(), errors = ?list, "changed policy file refused; the previous one stays active");
+                    seen = Some(version);
+                }
+                Err(e) => tracing::error!(error = ?e, "policy reload failed"),
+            }
+        }
+    })
+}
+
+/// Stack of the thread that compiles untrusted rule text: the TOML and CEL parsers
+/// recurse, and the bounds of [`crate::scoring::bounds`] keep them far below this.
+const COMPILER_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// At most this many compilations at once, so a burst of requests cannot start
+/// a thread each.
+static COMPILER_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs `compile` (parsing rule text that came from outside) on its own thread with an
+/// ample stack, off the async workers, and waits for it without blocking them.
+pub async fn compile_off_thread<T>(
+    compile: impl FnOnce() -> Result<T, Vec<RuleError>> + Send + 'static,
+) -> Result<T, Vec<RuleError>>
+where
+    T: Send + 'static,
+{
+    let failed = |message: &str| {
+        vec![RuleError {
+            too_costly: false,
+            rule_id: None,
+            line: None,
+            message: message.to_owned(),
+        }]
+    };
+    let _slot = COMPILER_SLOTS
+        .acquire()
+        .await
+        .map_err(|_| failed("the rule compiler is shut down"))?;
+    let (send, receive) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("rule-compiler".into())
+        .stack_size(COMPILER_STACK_BYTES)
+        .spawn(move || {
+            let _ = send.send(compile());
+        })
+        .map_err(|_| failed("cannot start the rule compiler"))?;
+    receive
+        .await
+        .unwrap_or_else(|_| Err(failed("the rule compiler failed")))
+}
