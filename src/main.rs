@@ -229,7 +229,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Rules { command } => match command {
             RulesCommand::Validate { path } => {
                 let path = path.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
-                match Ruleset::load_file(&path) {
+                match kontragent::rulefile::load_file::<Ruleset>(&path) {
                     Ok(rs) => println!(
                         "{}: ok — {} rules, profiles: {}; version {}",
                         path.display(),
@@ -251,16 +251,18 @@ async fn main() -> anyhow::Result<()> {
                 cases,
             } => {
                 let path = rules.unwrap_or_else(|| PathBuf::from(&settings.monitoring.rules_path));
-                let policy =
-                    match kontragent::monitoring::policy::MonitoringPolicy::load_file(&path) {
-                        Ok(p) => p,
-                        Err(errors) => {
-                            for e in &errors {
-                                eprintln!("{}: {e}", path.display());
-                            }
-                            std::process::exit(1);
+                let policy = match kontragent::rulefile::load_file::<
+                    kontragent::monitoring::policy::MonitoringPolicy,
+                >(&path)
+                {
+                    Ok(p) => p,
+                    Err(errors) => {
+                        for e in &errors {
+                            eprintln!("{}: {e}", path.display());
                         }
-                    };
+                        std::process::exit(1);
+                    }
+                };
                 let cases = cases.unwrap_or_else(|| {
                     path.parent()
                         .unwrap_or(std::path::Path::new("."))
@@ -272,7 +274,7 @@ async fn main() -> anyhow::Result<()> {
             }
             RulesCommand::Test { rules, cases, .. } => {
                 let rules = rules.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
-                let ruleset = match Ruleset::load_file(&rules) {
+                let ruleset = match kontragent::rulefile::load_file::<Ruleset>(&rules) {
                     Ok(rs) => rs,
                     Err(errors) => {
                         for e in &errors {

@@ -43,6 +43,103 @@ pub struct ReloadOutcome {
     pub changed: bool,
 }
 
+/// Reads and compiles a policy file (the CLI and the golden cases; the server reloads
+/// through [`Reloadable`]).
+pub fn load_file<T: RuleFile>(path: &Path) -> Result<T, Vec<RuleError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![RuleError {
+            too_costly: false,
+            rule_id: None,
+            line: None,
+            message: format!("cannot read {}: {e}", path.display()),
+        }]
+    })?;
+    T::parse(&text)
+}
+
+/// The TOML of a policy file, bounded in size first; a syntax or shape error names its
+/// line and, inside a `[[rules]]` entry, that rule's id.
+pub fn parse_toml<R: serde::de::DeserializeOwned>(text: &str) -> Result<R, Vec<RuleError>> {
+    crate::scoring::bounds::check_file_size(text)?;
+    toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|s| s.start);
+        vec![RuleError {
+            too_costly: false,
+            rule_id: at.and_then(|offset| rule_id_at(text, offset)),
+            line: at.map(|offset| line_of(text, offset)),
+            message: e.message().to_owned(),
+        }]
+    })
+}
+
+/// The 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The id of the `[[rules]]` entry that contains `offset`: the nearest `[[rules]]` header
+/// before it, and the `id = "…"` line of that entry (so a wrong value inside a rule, such as
+/// an unknown effect, is reported with the rule's id).
+fn rule_id_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let header = before.rfind("[[rules]]")?;
+    if before[header..]
+        .lines()
+        .skip(1)
+        .any(|l| l.trim_start().starts_with('['))
+    {
+        return None; // another table started after the last rule header
+    }
+    let entry = &text[header + "[[rules]]".len()..];
+    let entry = entry.find("\n[").map_or(entry, |end| &entry[..end]);
+    entry.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "id").then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// Whether a dotted name is a fact, or a prefix of one (`sources.pb`), of `names`.
+pub fn fact_matcher(names: impl IntoIterator<Item = String>) -> impl Fn(&str) -> bool {
+    let names: std::collections::BTreeSet<String> = names.into_iter().collect();
+    move |name: &str| {
+        let prefix = format!("{name}.");
+        names.contains(name)
+            || names
+                .range(prefix.clone()..)
+                .next()
+                .is_some_and(|f| f.starts_with(&prefix))
+    }
+}
+
+/// The problems found in a policy file, each with its rule and line.
+#[derive(Default)]
+pub struct Problems(pub Vec<RuleError>);
+
+impl Problems {
+    /// A problem in the rule `id` on `line`.
+    pub fn in_rule(&mut self, id: &str, line: usize, message: impl Into<String>) {
+        self.0.push(RuleError {
+            too_costly: false,
+            rule_id: Some(id.to_owned()),
+            line: Some(line),
+            message: message.into(),
+        });
+    }
+
+    pub fn push(&mut self, problem: RuleError) {
+        self.0.push(problem);
+    }
+
+    /// `Ok(value)` when nothing was found wrong.
+    pub fn or<T>(self, value: T) -> Result<T, Vec<RuleError>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
 /// The version of a policy file: the SHA-256 of its text.
 pub fn version_of(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))

@@ -6,6 +6,7 @@
 use super::diff::EVENT_KINDS;
 use crate::catalog::CatalogStatus;
 use crate::facts::{self, Facts};
+use crate::rulefile::{Problems, fact_matcher, line_of, parse_toml};
 use crate::scoring::condition::{self, Condition};
 use crate::scoring::{RuleError, Template, version_of};
 use serde::Deserialize;
@@ -81,68 +82,37 @@ struct RawRule {
 }
 
 impl MonitoringPolicy {
-    pub fn load_file(path: &std::path::Path) -> Result<MonitoringPolicy, Vec<RuleError>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: None,
-                message: format!("cannot read {}: {e}", path.display()),
-            }]
-        })?;
-        MonitoringPolicy::parse(&text)
-    }
-
     pub fn parse(text: &str) -> Result<MonitoringPolicy, Vec<RuleError>> {
-        crate::scoring::bounds::check_file_size(text)?;
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
-            vec![RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: e.span().map(|s| line_of(s.start)),
-                message: e.message().to_owned(),
-            }]
-        })?;
-        let known: BTreeSet<String> = monitoring_fact_names().into_iter().collect();
-        let is_fact = |name: &str| {
-            known.contains(name) || known.iter().any(|k| k.starts_with(&format!("{name}.")))
-        };
-        let mut errors = Vec::new();
+        let raw: RawPolicy = parse_toml(text)?;
+        let is_fact = fact_matcher(monitoring_fact_names());
+        let mut problems = Problems::default();
         let mut rules = Vec::new();
         let mut seen = BTreeSet::new();
         for spanned in raw.rules {
-            let line = line_of(spanned.span().start);
+            let line = line_of(text, spanned.span().start);
             let r = spanned.into_inner();
-            // A macro, not a closure: the condition's own error is pushed between its uses.
-            macro_rules! fail {
-                ($message:expr) => {
-                    errors.push(RuleError {
-                        too_costly: false,
-                        rule_id: Some(r.id.clone()),
-                        line: Some(line),
-                        message: $message,
-                    })
-                };
-            }
             if !seen.insert(r.id.clone()) {
-                fail!("duplicate id".into());
+                problems.in_rule(&r.id, line, "duplicate id");
             }
             let status = match CatalogStatus::parse(&r.status) {
                 Some(CatalogStatus::Active) | None => {
-                    fail!(format!(
-                        "status `{}`: one of under_review, suspended, removed",
-                        r.status
-                    ));
+                    problems.in_rule(
+                        &r.id,
+                        line,
+                        format!(
+                            "status `{}`: one of under_review, suspended, removed",
+                            r.status
+                        ),
+                    );
                     None
                 }
                 s => s,
             };
             let condition = Condition::compile(&r.when, &is_fact)
-                .map_err(|e| errors.push(e.for_rule(&r.id, line)))
+                .map_err(|e| problems.push(e.for_rule(&r.id, line)))
                 .ok();
             let message = Template::parse(r.message.as_deref().unwrap_or(&r.title), &is_fact)
-                .map_err(|m| fail!(m))
+                .map_err(|m| problems.in_rule(&r.id, line, m))
                 .ok();
             if let (Some(status), Some(condition), Some(message)) = (status, condition, message) {
                 rules.push(MonitoringRule {
@@ -154,9 +124,7 @@ impl MonitoringPolicy {
                 });
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let rules = problems.or(rules)?;
         crate::scoring::bounds::check_rules(rules.iter().map(|r| r.condition.cost()))?;
         Ok(MonitoringPolicy {
             version: version_of(text),
@@ -193,7 +161,7 @@ mod tests {
     #[test]
     fn the_shipped_monitoring_policy_loads() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/monitoring.toml");
-        let p = MonitoringPolicy::load_file(std::path::Path::new(path))
+        let p = crate::rulefile::load_file::<MonitoringPolicy>(std::path::Path::new(path))
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(p.rules.len() >= 5);
     }

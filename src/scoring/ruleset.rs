@@ -4,9 +4,10 @@
 use super::condition::Condition;
 use super::template::Template;
 use crate::facts;
+use crate::rulefile::{Problems, fact_matcher, line_of, parse_toml};
 use crate::sources::SOURCE_NAMES;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A problem in a ruleset file.
@@ -137,70 +138,16 @@ enum RawEffect {
     Score,
 }
 
-/// The id of the `[[rules]]` entry that contains `offset`: the nearest `[[rules]]` header
-/// before it, and the `id = "…"` line of that entry (so a wrong value inside a rule, such as
-/// an unknown effect, is reported with the rule's id).
-fn rule_id_at(text: &str, offset: usize) -> Option<String> {
-    let before = &text[..offset.min(text.len())];
-    let header = before.rfind("[[rules]]")?;
-    if before[header..]
-        .lines()
-        .skip(1)
-        .any(|l| l.trim_start().starts_with('['))
-    {
-        return None; // another table started after the last rule header
-    }
-    let entry = &text[header + "[[rules]]".len()..];
-    let entry = entry.find("\n[").map_or(entry, |end| &entry[..end]);
-    entry.lines().find_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        (key.trim() == "id").then(|| value.trim().trim_matches('"').to_owned())
-    })
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 impl Ruleset {
-    /// Reads and compiles a ruleset file.
-    pub fn load_file(path: &std::path::Path) -> Result<Ruleset, Vec<RuleError>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: None,
-                message: format!("cannot read {}: {e}", path.display()),
-            }]
-        })?;
-        Ruleset::parse(&text)
-    }
-
     /// Compiles a ruleset from its text, collecting every problem.
     pub fn parse(text: &str) -> Result<Ruleset, Vec<RuleError>> {
-        super::bounds::check_file_size(text)?;
-        let raw: RawRuleset = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| s.start);
-            vec![RuleError {
-                too_costly: false,
-                rule_id: at.and_then(|offset| rule_id_at(text, offset)),
-                line: at.map(|offset| line_of(text, offset)),
-                message: e.message().to_owned(),
-            }]
-        })?;
-        let catalog: BTreeSet<String> = facts::catalog().into_iter().map(|d| d.name).collect();
-        let is_fact = |name: &str| {
-            catalog.contains(name)
-                || catalog
-                    .range(format!("{name}.")..)
-                    .next()
-                    .is_some_and(|f| f.starts_with(&format!("{name}.")))
-        };
-        let mut errors = Vec::new();
+        let raw: RawRuleset = parse_toml(text)?;
+        let is_fact = fact_matcher(facts::catalog().into_iter().map(|d| d.name));
+        let mut problems = Problems::default();
 
         let mut profiles = BTreeMap::new();
         if raw.profiles.is_empty() {
-            errors.push(RuleError {
+            problems.push(RuleError {
                 too_costly: false,
                 rule_id: None,
                 line: None,
@@ -211,7 +158,7 @@ impl Ruleset {
             let line = Some(line_of(text, spanned.span().start));
             let p = spanned.into_inner();
             let mut fail = |message: String| {
-                errors.push(RuleError {
+                problems.push(RuleError {
                     too_costly: false,
                     rule_id: None,
                     line,
@@ -249,45 +196,42 @@ impl Ruleset {
         for spanned in raw.rules {
             let line = line_of(text, spanned.span().start);
             let r = spanned.into_inner();
-            // A macro, not a closure: the condition's own error is pushed between its uses.
-            macro_rules! fail {
-                ($message:expr) => {
-                    errors.push(RuleError {
-                        too_costly: false,
-                        rule_id: Some(r.id.clone()),
-                        line: Some(line),
-                        message: $message,
-                    })
-                };
-            }
             if r.id.trim().is_empty() {
-                fail!("the id is empty".into());
+                problems.in_rule(&r.id, line, "the id is empty");
             }
             if let Some(first) = seen.insert(r.id.clone(), line) {
-                fail!(format!("duplicate id (first defined on line {first})"));
+                problems.in_rule(
+                    &r.id,
+                    line,
+                    format!("duplicate id (first defined on line {first})"),
+                );
             }
             let effect = match (r.effect, r.delta) {
                 (RawEffect::Reject, None) => Some(Effect::Reject),
                 (RawEffect::Review, None) => Some(Effect::Review),
                 (RawEffect::Score, Some(d)) => Some(Effect::Score(d)),
                 (RawEffect::Score, None) => {
-                    fail!("effect `score` needs a `delta` (e.g. delta = -10)".into());
+                    problems.in_rule(
+                        &r.id,
+                        line,
+                        "effect `score` needs a `delta` (e.g. delta = -10)",
+                    );
                     None
                 }
                 (_, Some(_)) => {
-                    fail!("`delta` is only for effect `score`".into());
+                    problems.in_rule(&r.id, line, "`delta` is only for effect `score`");
                     None
                 }
             };
             let condition = Condition::compile(&r.when, &is_fact)
-                .map_err(|e| errors.push(e.for_rule(&r.id, line)))
+                .map_err(|e| problems.push(e.for_rule(&r.id, line)))
                 .ok();
             let message = Template::parse(r.message.as_deref().unwrap_or(&r.title), &is_fact)
-                .map_err(|m| fail!(m))
+                .map_err(|m| problems.in_rule(&r.id, line, m))
                 .ok();
             for p in r.profiles.iter().flatten() {
                 if !profiles.contains_key(p) {
-                    fail!(format!("unknown profile `{p}` in profiles"));
+                    problems.in_rule(&r.id, line, format!("unknown profile `{p}` in profiles"));
                 }
             }
             if let (Some(effect), Some(condition), Some(message)) = (effect, condition, message) {
@@ -302,9 +246,7 @@ impl Ruleset {
                 });
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let rules = problems.or(rules)?;
         super::bounds::check_rules(rules.iter().map(|r| r.condition.cost()))?;
         Ok(Ruleset {
             version: crate::rulefile::version_of(text),

@@ -7,7 +7,7 @@ use std::path::Path;
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 fn default_ruleset() -> Ruleset {
-    Ruleset::load_file(&Path::new(DIR).join("rules/default.toml"))
+    kontragent::rulefile::load_file::<Ruleset>(&Path::new(DIR).join("rules/default.toml"))
         .expect("the default ruleset loads")
 }
 
@@ -91,8 +91,10 @@ fn the_facts_reference_matches_the_code() {
 #[test]
 fn every_monitoring_case_passes_and_every_monitoring_rule_fires_in_one() {
     use kontragent::monitoring::policy::{MonitoringPolicy, golden as monitoring_golden};
-    let policy =
-        MonitoringPolicy::load_file(&Path::new(DIR).join("rules/monitoring.toml")).expect("loads");
+    let policy = kontragent::rulefile::load_file::<MonitoringPolicy>(
+        &Path::new(DIR).join("rules/monitoring.toml"),
+    )
+    .expect("loads");
     let outcomes =
         monitoring_golden::run_dir(&policy, &Path::new(DIR).join("rules/tests/monitoring"))
             .unwrap();
