@@ -197,6 +197,11 @@ impl<T: RuleFile> Reloadable<T> {
         &self.store
     }
 
+    /// Every version loaded so far (of either policy file), newest first.
+    pub async fn versions(&self) -> Result<Vec<StoredRuleset>, StoreError> {
+        self.store.list_rulesets().await
+    }
+
     /// Reads the file again; a valid, changed file becomes active for every new check.
     /// An invalid one is refused and the active version stays.
     pub async fn reload(

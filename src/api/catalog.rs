@@ -453,11 +453,7 @@ async fn event_page(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::query("limit", "from 1 to 1000"));
     }
-    let items = state
-        .catalog
-        .store()
-        .events_after(after, limit, inn)
-        .await?;
+    let items = state.catalog.events(after, limit, inn).await?;
     let next_cursor = items.last().map_or(after, |e| e.seq);
     Ok(HttpResponse::Ok().json(EventPage { items, next_cursor }))
 }

@@ -124,11 +124,6 @@ pub async fn get_check(
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound(format!("no check with id {id}"));
     let uuid: uuid::Uuid = id.parse().map_err(|_| not_found())?;
-    let stored = state
-        .checks
-        .store()
-        .get_check(uuid)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(stored.document))
+    let check = state.checks.get(uuid).await?.ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(check))
 }

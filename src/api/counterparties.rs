@@ -36,13 +36,11 @@ pub async fn get_counterparty(
     inn: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
-    let stored = state
+    let check = state
         .checks
-        .store()
-        .latest_check(&inn)
+        .latest(&inn)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("INN {inn} has never been checked")))?;
-    let check: Check = serde_json::from_value(stored.document).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(Counterparty {
         inn: inn.to_string(),
         company: check.company.clone(),

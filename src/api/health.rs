@@ -31,7 +31,7 @@ pub async fn healthz() -> HttpResponse {
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.checks.store().ping().await.map_err(|e| {
+    state.checks.ping().await.map_err(|e| {
         // The cause goes to the log only: a probe's answer says nothing internal.
         tracing::error!(error = ?e, "readiness: the database does not answer");
         ApiError::NotReady("the database does not answer".into())

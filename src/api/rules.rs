@@ -134,7 +134,7 @@ pub async fn active_rules(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(tag = "rules", responses((status = 200, body = VersionsView)))]
 #[get("/rules/versions")]
 pub async fn rule_versions(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let versions = state.policy.active().store().list_rulesets().await?;
+    let versions = state.policy.active().versions().await?;
     Ok(HttpResponse::Ok().json(VersionsView {
         active: state.policy.active().info().version.clone(),
         versions,

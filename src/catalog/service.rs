@@ -181,6 +181,16 @@ impl CatalogService {
         &self.store
     }
 
+    /// Events after the cursor, in order (of one INN when given).
+    pub async fn events(
+        &self,
+        after: i64,
+        limit: i64,
+        inn: Option<&str>,
+    ) -> Result<Vec<crate::catalog::Event>, CatalogError> {
+        Ok(self.store.events_after(after, limit, inn).await?)
+    }
+
     /// Lists a contractor: its latest check must be a fresh `approve`, unless a manager
     /// overrides with who and why. The first re-check is spread over the interval, so a
     /// catalog filled at once is not re-checked at once.

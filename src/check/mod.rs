@@ -96,6 +96,27 @@ impl CheckService {
         &self.store
     }
 
+    /// A check by id, pending or finished.
+    pub async fn get(&self, id: Uuid) -> Result<Option<Check>, CheckError> {
+        let Some(row) = self.store.get_check(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(serde_json::from_value(row.document).map_err(StoreError::from)?))
+    }
+
+    /// The newest finished check of an INN.
+    pub async fn latest(&self, inn: &Inn) -> Result<Option<Check>, CheckError> {
+        let Some(row) = self.store.latest_check(inn).await? else {
+            return Ok(None);
+        };
+        Ok(Some(serde_json::from_value(row.document).map_err(StoreError::from)?))
+    }
+
+    /// The database answers.
+    pub async fn ping(&self) -> Result<(), CheckError> {
+        Ok(self.store.ping().await?)
+    }
+
     pub fn rules(&self) -> &Arc<Reloadable<Ruleset>> {
         &self.rules
     }

@@ -199,15 +199,6 @@ macro_rules! impl_catalog_store {
                     .collect()
             }
 
-            async fn append_events(&self, events: &[$crate::catalog::NewEvent]) -> Result<(), $crate::storage::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                for ev in events {
-                    insert_event(&mut tx, ev).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
             async fn events_after(
                 &self,
                 after: i64,

@@ -119,8 +119,6 @@ pub trait CatalogStore: Send + Sync {
         since: DateTime<Utc>,
     ) -> Result<Vec<crate::catalog::Feedback>, StoreError>;
 
-    async fn append_events(&self, events: &[crate::catalog::NewEvent]) -> Result<(), StoreError>;
-
     /// Events after the cursor, in order (of one INN when given).
     async fn events_after(
         &self,
