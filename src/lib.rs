@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod policy;
 pub mod rulefile;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod scoring;
 pub mod sources;

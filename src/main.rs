@@ -8,7 +8,7 @@ use kontragent::config::Settings;
 use kontragent::domain::Inn;
 use kontragent::scoring::{Ruleset, golden};
 use kontragent::startup::{self, Application};
-use kontragent::{api, facts, sandbox, telemetry};
+use kontragent::{api, facts, telemetry};
 use std::net::TcpListener;
 use std::path::PathBuf;
 
@@ -173,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
             let listener = TcpListener::bind(&address)
                 .with_context(|| format!("cannot listen on {address}"))?;
             tracing::info!("sandbox registries on http://{address} (scenario list at /)");
-            sandbox::serve(listener)?.await?;
+            sandbox_server(listener)?.await?;
         }
         Command::Migrate => {
             kontragent::storage::connect(&settings.database.url, 1).await?;
@@ -379,13 +379,25 @@ fn reload_on_sighup(
     });
 }
 
+/// The fake registries' server (the cargo feature `sandbox`, on by default).
+#[cfg(feature = "sandbox")]
+fn sandbox_server(listener: TcpListener) -> anyhow::Result<actix_web::dev::Server> {
+    Ok(kontragent::sandbox::serve(listener)?)
+}
+
+/// Built without the sandbox: `--sandbox` can still use one running elsewhere.
+#[cfg(not(feature = "sandbox"))]
+fn sandbox_server(_: TcpListener) -> anyhow::Result<actix_web::dev::Server> {
+    anyhow::bail!("this binary was built without the sandbox (cargo feature `sandbox`)")
+}
+
 /// Starts the sandbox in this process unless something already listens on its port
 /// (e.g. a `kontragent sandbox` in another terminal).
 fn start_sandbox_if_free(settings: &Settings) -> anyhow::Result<()> {
     let address = format!("{}:{}", settings.sandbox.host, settings.sandbox.port);
     match TcpListener::bind(&address) {
         Ok(listener) => {
-            tokio::spawn(sandbox::serve(listener)?);
+            tokio::spawn(sandbox_server(listener)?);
             tracing::info!("sandbox registries started on http://{address}");
         }
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {

@@ -211,7 +211,7 @@ async fn scenario_list() -> HttpResponse {
 
 // ── egrul.nalog.ru ──────────────────────────────────────────────────────────────
 
-const EGRUL_EMPTY: &str = include_str!("fixtures/egrul-empty.json");
+const EGRUL_EMPTY: &str = include_str!("../../fixtures/egrul-empty.json");
 
 #[get("/index.html")]
 async fn egrul_index() -> HttpResponse {
@@ -244,7 +244,7 @@ async fn egrul_result(state: web::Data<SandboxState>, token: web::Path<String>) 
     match plan(&inn, |s| s.egrul) {
         (Plan::Answer { wait: true, .. }, _) if polls_before == 0 => json(r#"{"status":"wait"}"#),
         (Plan::Answer { search, .. }, s) => json_for(search, s),
-        (Plan::Active, s) => json_for(include_str!("fixtures/egrul-active-template.json"), s),
+        (Plan::Active, s) => json_for(include_str!("../../fixtures/egrul-active-template.json"), s),
         (Plan::Garbage(body, content_type), _) => raw(body, content_type),
         _ => json(EGRUL_EMPTY),
     }
@@ -252,9 +252,9 @@ async fn egrul_result(state: web::Data<SandboxState>, token: web::Path<String>) 
 
 // ── pb.nalog.ru ────────────────────────────────────────────────────────────────
 
-const PB_EMPTY: &str = include_str!("fixtures/pb-search-empty.json");
-const PB_ACTIVE_SEARCH: &str = include_str!("fixtures/pb-search-active-template.json");
-const PB_ACTIVE_CARD: &str = include_str!("fixtures/pb-card-active-template.json");
+const PB_EMPTY: &str = include_str!("../../fixtures/pb-search-empty.json");
+const PB_ACTIVE_SEARCH: &str = include_str!("../../fixtures/pb-search-active-template.json");
+const PB_ACTIVE_CARD: &str = include_str!("../../fixtures/pb-card-active-template.json");
 
 #[post("/search-proc.json")]
 async fn pb_search(state: web::Data<SandboxState>, form: Form) -> HttpResponse {
@@ -366,7 +366,7 @@ async fn fedresurs_search(req: HttpRequest, query: Query) -> HttpResponse {
     match fed {
         Plan::Fedresurs { search, .. } => json_for(search, scenario),
         Plan::Garbage(body, content_type) => raw(body, content_type),
-        _ => json(include_str!("fixtures/fedresurs-empty.json")),
+        _ => json(include_str!("../../fixtures/fedresurs-empty.json")),
     }
 }
 
@@ -424,7 +424,7 @@ async fn fedresurs_publications(
         Some((Plan::Fedresurs { pages, .. }, s)) if page < pages.len() => {
             json_for(pages[page], Some(s))
         }
-        _ => json(include_str!("fixtures/fedresurs-empty.json")),
+        _ => json(include_str!("../../fixtures/fedresurs-empty.json")),
     }
 }
 
@@ -449,7 +449,7 @@ async fn bankrot_search(state: web::Data<SandboxState>, query: Query) -> HttpRes
     match bankrot {
         Plan::Answer { search, .. } => json_for(search, scenario),
         Plan::Garbage(body, content_type) => raw(body, content_type),
-        _ => json(include_str!("fixtures/bankrot-empty.json")),
+        _ => json(include_str!("../../fixtures/bankrot-empty.json")),
     }
 }
 
@@ -470,7 +470,7 @@ async fn kad_search(req: HttpRequest, body: web::Json<serde_json::Value>) -> Htt
     let blocked = || {
         HttpResponse::build(actix_web::http::StatusCode::from_u16(451).unwrap_or_default())
             .content_type("text/html; charset=utf-8")
-            .body(include_str!("fixtures/kad-451.html"))
+            .body(include_str!("../../fixtures/kad-451.html"))
     };
     if !has_wasm {
         return blocked();
@@ -491,7 +491,7 @@ async fn kad_search(req: HttpRequest, body: web::Json<serde_json::Value>) -> Htt
             "<input type=\"hidden\" id=\"documentsPage\" value=\"1\" />\n<input type=\"hidden\" id=\"documentsTotalCount\" value=\"{n}\" />\n"
         )
     };
-    let empty = include_str!("fixtures/kad-empty.html");
+    let empty = include_str!("../../fixtures/kad-empty.html");
     match kad {
         Plan::Kad {
             respondent,

@@ -1,5 +1,6 @@
 //! The sandbox's scenario table: which INN shows which registry behaviour.
-//! The answers themselves are hand-written fixture files in `fixtures/`, in the
+//! The answers themselves are hand-written fixture files in the crate's `fixtures/` (the
+//! tests read the same files), in the
 //! registries' own formats (registries.md §2, §3).
 
 /// How one registry behaves for a scenario INN.
@@ -76,7 +77,7 @@ const BASE: Scenario = Scenario {
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_str!(concat!("fixtures/", $name))
+        include_str!(concat!("../../fixtures/", $name))
     };
 }
 

@@ -413,7 +413,7 @@ mod tests {
     #[test]
     fn a_page_cut_before_its_hidden_inputs_proves_nothing() {
         let inn = Inn::parse("7701000040").unwrap();
-        let page = include_str!("../sandbox/fixtures/kad-many-respondent.html");
+        let page = include_str!("../../fixtures/kad-many-respondent.html");
         let cut = &page[..page.find("documentsPage").unwrap_or(page.len() / 2)];
         let cut = &cut[..cut.rfind('<').unwrap_or(cut.len())];
         assert!(matches!(

@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Every registry fixture the sandbox serves, as mutation seeds.
 fn seeds() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/sandbox/fixtures");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
     let mut out: Vec<Vec<u8>> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())

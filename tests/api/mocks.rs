@@ -9,7 +9,7 @@ macro_rules! fixture {
     ($name:literal) => {
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/src/sandbox/fixtures/",
+            "/fixtures/",
             $name
         ))
     };
