@@ -145,6 +145,18 @@ pub fn version_of(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// The last content of the file that a reload refused, while an older version stays
+/// in force: an analyst sees why an edit did not take.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"version": "9b1c…", "at": "2026-12-01T10:00:00Z",
+    "errors": [{"rule_id": "typo", "line": 12, "message": "condition: unknown fact `company.statsu`"}]}))]
+pub struct Refusal {
+    /// The refused content's version (SHA-256).
+    pub version: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub errors: Vec<RuleError>,
+}
+
 /// A check the service adds to a file's own (the ruleset must have the default profile).
 pub type Requirement<T> = Box<dyn Fn(&T) -> Result<(), Vec<RuleError>> + Send + Sync>;
 
@@ -152,6 +164,7 @@ pub type Requirement<T> = Box<dyn Fn(&T) -> Result<(), Vec<RuleError>> + Send + 
 pub struct Reloadable<T: RuleFile> {
     current: ArcSwap<T>,
     info: ArcSwap<StoredRuleset>,
+    refused: arc_swap::ArcSwapOption<Refusal>,
     path: PathBuf,
     store: Arc<dyn Store>,
     requirement: Requirement<T>,
@@ -172,6 +185,7 @@ impl<T: RuleFile> Reloadable<T> {
         Ok(Arc::new(Reloadable {
             current: ArcSwap::from_pointee(compiled),
             info: ArcSwap::from_pointee(info),
+            refused: arc_swap::ArcSwapOption::empty(),
             path,
             store,
             requirement,
@@ -191,6 +205,11 @@ impl<T: RuleFile> Reloadable<T> {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The last refused content, when the file on disk is not the version in force.
+    pub fn refused(&self) -> Option<Arc<Refusal>> {
+        self.refused.load_full()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -213,16 +232,29 @@ impl<T: RuleFile> Reloadable<T> {
         let text = read(&self.path).await?;
         let current = self.info().version.clone();
         if version_of(&text) == current {
+            self.refused.store(None);
             return Ok(ReloadOutcome {
                 version: current,
                 changed: false,
             });
         }
-        let compiled = compile(&text, &self.requirement).await?;
+        let compiled = match compile(&text, &self.requirement).await {
+            Ok(compiled) => compiled,
+            Err(PolicyError::Invalid(errors)) => {
+                self.refused.store(Some(Arc::new(Refusal {
+                    version: version_of(&text),
+                    at: chrono::Utc::now(),
+                    errors: errors.clone(),
+                })));
+                return Err(PolicyError::Invalid(errors));
+            }
+            Err(other) => return Err(other),
+        };
         let info = record(&self.store, &self.path, text, author, comment).await?;
         let version = info.version.clone();
         self.current.store(Arc::new(compiled));
         self.info.store(Arc::new(info));
+        self.refused.store(None);
         tracing::info!(%version, author, kind = T::KIND, "policy file reloaded");
         Ok(ReloadOutcome {
             version,

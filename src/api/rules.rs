@@ -55,6 +55,10 @@ pub struct ActiveRulesetView {
     pub comment: Option<String>,
     pub profiles: Vec<ProfileView>,
     pub rules: Vec<RuleView>,
+    /// The last edit of the file that was refused (its problems), while this version stays
+    /// in force; absent when the file on disk is the version in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_refused: Option<crate::rulefile::Refusal>,
 }
 
 /// Every version the service has loaded.
@@ -100,6 +104,7 @@ pub async fn active_rules(state: web::Data<AppState>) -> HttpResponse {
         loaded_at: info.loaded_at,
         author: info.author,
         comment: info.comment,
+        last_refused: state.policy.active().refused().map(|r| (*r).clone()),
         profiles: ruleset
             .profiles
             .values()

@@ -101,7 +101,9 @@ impl CheckService {
         let Some(row) = self.store.get_check(id).await? else {
             return Ok(None);
         };
-        Ok(Some(serde_json::from_value(row.document).map_err(StoreError::from)?))
+        Ok(Some(
+            serde_json::from_value(row.document).map_err(StoreError::from)?,
+        ))
     }
 
     /// The newest finished check of an INN.
@@ -109,7 +111,9 @@ impl CheckService {
         let Some(row) = self.store.latest_check(inn).await? else {
             return Ok(None);
         };
-        Ok(Some(serde_json::from_value(row.document).map_err(StoreError::from)?))
+        Ok(Some(
+            serde_json::from_value(row.document).map_err(StoreError::from)?,
+        ))
     }
 
     /// The database answers.

@@ -7,11 +7,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 #[macro_export]
 macro_rules! fixture {
     ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/",
-            $name
-        ))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name))
     };
 }
 

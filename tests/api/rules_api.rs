@@ -158,10 +158,25 @@ async fn the_file_is_watched_and_reloaded_without_a_restart() {
     let file = rules_copy();
     let app = app_with_rules(&file, 50).await;
     let first = get_json(&app, "/v1/rules").await["version"].clone();
-    // A broken edit is ignored…
-    std::fs::write(&file, "[profiles.default]\nbase_score = ").unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(get_json(&app, "/v1/rules").await["version"], first);
+    // A broken edit is refused — visibly, with its problem — and the version stays…
+    let broken = "[profiles.default]\nbase_score = ";
+    std::fs::write(&file, broken).unwrap();
+    let broken_version = kontragent::scoring::version_of(broken);
+    let mut active = json!(null);
+    for _ in 0..250 {
+        active = get_json(&app, "/v1/rules").await;
+        if active["last_refused"]["version"] == broken_version.as_str() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        active["last_refused"]["version"],
+        broken_version.as_str(),
+        "{active}"
+    );
+    assert_eq!(active["last_refused"]["errors"][0]["line"], 2, "{active}");
+    assert_eq!(active["version"], first);
     // …and the fixed file is picked up.
     std::fs::write(
         &file,
@@ -177,7 +192,9 @@ async fn the_file_is_watched_and_reloaded_without_a_restart() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_ne!(now, first);
-    assert_eq!(get_json(&app, "/v1/rules").await["author"], "file-watch");
+    let active = get_json(&app, "/v1/rules").await;
+    assert_eq!(active["author"], "file-watch");
+    assert!(active.get("last_refused").is_none(), "{active}");
 }
 
 #[tokio::test]
