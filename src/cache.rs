@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct SourceCache {
-    by_source: HashMap<&'static str, Cache<Inn, Arc<SourceReport>>>,
+    by_source: HashMap<String, Cache<Inn, Arc<SourceReport>>>,
 }
 
 impl SourceCache {
@@ -25,7 +25,7 @@ impl SourceCache {
                     .max_capacity(settings.cache.max_entries)
                     .time_to_live(Duration::from_secs(s.ttl_s.max(1)))
                     .build();
-                (name, cache)
+                (name.to_owned(), cache)
             })
             .collect();
         SourceCache { by_source }

@@ -172,42 +172,45 @@ pub struct SandboxSettings {
     pub port: u16,
 }
 
-/// One entry per implemented registry.
+/// Settings per registry, keyed by its name (`sources.<name>.…`); defaults come from
+/// the registry list ([`crate::sources::REGISTRIES`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourcesSettings {
-    pub egrul: SourceSettings,
-    pub pb: SourceSettings,
-    pub fedresurs: SourceSettings,
-    pub bankrot: SourceSettings,
-    pub kad: SourceSettings,
-}
+#[serde(transparent)]
+pub struct SourcesSettings(BTreeMap<String, SourceSettings>);
 
 impl SourcesSettings {
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&'static str, &mut SourceSettings)> {
-        [
-            ("egrul", &mut self.egrul),
-            ("pb", &mut self.pb),
-            ("fedresurs", &mut self.fedresurs),
-            ("bankrot", &mut self.bankrot),
-            ("kad", &mut self.kad),
-        ]
-        .into_iter()
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &SourceSettings)> {
+        self.0.iter().map(|(name, s)| (name.as_str(), s))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &SourceSettings)> {
-        [
-            ("egrul", &self.egrul),
-            ("pb", &self.pb),
-            ("fedresurs", &self.fedresurs),
-            ("bankrot", &self.bankrot),
-            ("kad", &self.kad),
-        ]
-        .into_iter()
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut SourceSettings)> {
+        self.0.iter_mut().map(|(name, s)| (name.as_str(), s))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&SourceSettings> {
+        self.0.get(name)
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut SourceSettings> {
-        self.iter_mut().find(|(n, _)| *n == name).map(|(_, s)| s)
+        self.0.get_mut(name)
+    }
+}
+
+/// `settings.sources["kad"]`: a registry's settings (panics for a name not in the list,
+/// which [`Settings::load`] never lets through).
+impl std::ops::Index<&str> for SourcesSettings {
+    type Output = SourceSettings;
+
+    fn index(&self, name: &str) -> &SourceSettings {
+        &self.0[name]
+    }
+}
+
+impl std::ops::IndexMut<&str> for SourcesSettings {
+    fn index_mut(&mut self, name: &str) -> &mut SourceSettings {
+        self.0
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("no registry named `{name}`"))
     }
 }
 
@@ -275,7 +278,8 @@ impl std::fmt::Debug for Secret {
 }
 
 impl SourceSettings {
-    fn registry(base_url: &str) -> SourceSettings {
+    /// The defaults of a registry at `base_url` (the registry list adjusts some).
+    pub fn registry(base_url: &str) -> SourceSettings {
         SourceSettings {
             enabled: true,
             base_url: base_url.to_owned(),
@@ -362,17 +366,12 @@ impl Default for Settings {
                 rules_path: "rules/monitoring.toml".into(),
                 unavailable_alert_s: 24 * 3600,
             },
-            sources: SourcesSettings {
-                egrul: SourceSettings::registry("https://egrul.nalog.ru"),
-                pb: SourceSettings::registry("https://pb.nalog.ru"),
-                fedresurs: SourceSettings::registry("https://fedresurs.ru"),
-                bankrot: SourceSettings::registry("https://bankrot.fedresurs.ru"),
-                // kad bans quickly (12 h per IP, registries.md §0.3): one flow per 5 s.
-                kad: SourceSettings {
-                    rps: 0.2,
-                    ..SourceSettings::registry("https://kad.arbitr.ru")
-                },
-            },
+            sources: SourcesSettings(
+                crate::sources::REGISTRIES
+                    .iter()
+                    .map(|r| (r.name.to_owned(), (r.defaults)()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -435,6 +434,15 @@ impl Settings {
                 });
             }
             set_path(&mut tree, &path, env_value(raw));
+        }
+        if let Some(toml::Value::Table(sources)) = tree.get("sources") {
+            let known: Vec<&str> = crate::sources::REGISTRIES.iter().map(|r| r.name).collect();
+            if let Some(unknown) = sources.keys().find(|k| !known.contains(&k.as_str())) {
+                return Err(ConfigError::Invalid {
+                    key: format!("sources.{unknown}"),
+                    message: format!("no such registry (known: {})", known.join(", ")),
+                });
+            }
         }
         let settings: Settings =
             serde_path_to_error::deserialize(tree).map_err(|e| ConfigError::Invalid {
@@ -571,8 +579,10 @@ impl Settings {
             s.rps = 0.0;
         }
         // The sandbox's kad wants a `wasm` cookie like the real one; any value does.
-        if self.sources.kad.cookie.is_empty() {
-            self.sources.kad.cookie = Secret::new(SANDBOX_KAD_COOKIE);
+        if let Some(kad) = self.sources.get_mut("kad")
+            && kad.cookie.is_empty()
+        {
+            kad.cookie = Secret::new(SANDBOX_KAD_COOKIE);
         }
     }
 }
@@ -651,8 +661,8 @@ mod tests {
     fn defaults_load() {
         let s = Settings::load_from(None, &env(&[])).unwrap();
         assert_eq!(s.server.port, 8080);
-        assert_eq!(s.sources.egrul.base_url, "https://egrul.nalog.ru");
-        assert_eq!(s.sources.pb.base_url, "https://pb.nalog.ru");
+        assert_eq!(s.sources["egrul"].base_url, "https://egrul.nalog.ru");
+        assert_eq!(s.sources["pb"].base_url, "https://pb.nalog.ru");
     }
 
     #[test]
@@ -675,10 +685,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.server.port, 9000);
-        assert!(!s.sources.pb.enabled);
-        assert_eq!(s.sources.egrul.rps, 2.0);
-        assert_eq!(s.sources.egrul.base_url, "http://127.0.0.1:1/x");
-        assert_eq!(s.sources.egrul.timeout_ms, 12_000);
+        assert!(!s.sources["pb"].enabled);
+        assert_eq!(s.sources["egrul"].rps, 2.0);
+        assert_eq!(s.sources["egrul"].base_url, "http://127.0.0.1:1/x");
+        assert_eq!(s.sources["egrul"].timeout_ms, 12_000);
     }
 
     #[test]
@@ -752,8 +762,8 @@ mod tests {
             .unwrap();
         assert_eq!(s.server.port, 7001);
         assert_eq!(s.server.host, "0.0.0.0");
-        assert_eq!(s.sources.egrul.ttl_s, 60);
-        assert_eq!(s.sources.egrul.base_url, "https://egrul.nalog.ru");
+        assert_eq!(s.sources["egrul"].ttl_s, 60);
+        assert_eq!(s.sources["egrul"].base_url, "https://egrul.nalog.ru");
         std::fs::write(&file, "[server]\nport = 1\nbogus = 2\n").unwrap();
         let err = Settings::load_from(Some(&file), &env(&[])).unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");

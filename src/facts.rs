@@ -4,7 +4,7 @@
 //! (`kontragent rules facts` prints it).
 
 use crate::domain::CompanyStatus;
-use crate::sources::{Findings, SOURCE_NAMES, SourceReport, SourceStatus};
+use crate::sources::{Findings, SourceReport, SourceStatus, source_names};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -312,7 +312,7 @@ pub fn catalog() -> Vec<FactDef> {
             example,
         })
         .collect();
-    for name in SOURCE_NAMES {
+    for name in source_names() {
         out.push(FactDef {
             name: format!("sources.{name}.status"),
             kind: "string",
@@ -509,8 +509,8 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
         as_of: None,
     };
     let mut unavailable = Vec::new();
-    for name in SOURCE_NAMES {
-        let report = reports.iter().find(|r| r.source == *name);
+    for name in source_names() {
+        let report = reports.iter().find(|r| r.source == name);
         let (status, detail) = match report {
             Some(r) => (r.status, r.detail.clone()),
             None => (SourceStatus::Disabled, None),
@@ -556,9 +556,7 @@ pub fn apply_coverage(facts: &mut Facts, required: &[String]) {
         .iter()
         .filter(|n| !status(n).is_checked())
         .collect();
-    let unavailable: Vec<&str> = SOURCE_NAMES
-        .iter()
-        .copied()
+    let unavailable: Vec<&str> = source_names()
         .filter(|n| status(n) == SourceStatus::Unavailable)
         .collect();
     let service = |value: Value| Fact {

@@ -40,10 +40,10 @@ pub fn unavailable_sources(
     threshold: chrono::Duration,
 ) -> Vec<Change> {
     let mut out = Vec::new();
-    for name in crate::sources::SOURCE_NAMES {
+    for name in crate::sources::source_names() {
         let failing = value(after, &format!("sources.{name}.status")) == &json!("unavailable");
         if !failing {
-            tracked.remove(*name);
+            tracked.remove(name);
             continue;
         }
         let stretch =

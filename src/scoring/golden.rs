@@ -13,7 +13,7 @@
 use super::Ruleset;
 use crate::domain::Decision;
 use crate::facts::{self, Fact, Facts};
-use crate::sources::SOURCE_NAMES;
+use crate::sources::source_names;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -110,7 +110,7 @@ pub fn baseline() -> Facts {
             )
         })
         .collect();
-    for name in SOURCE_NAMES {
+    for name in source_names() {
         out.insert(
             format!("sources.{name}.status"),
             Fact {

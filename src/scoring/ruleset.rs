@@ -5,7 +5,7 @@ use super::condition::Condition;
 use super::template::Template;
 use crate::facts;
 use crate::rulefile::{Problems, fact_matcher, line_of, parse_toml};
-use crate::sources::SOURCE_NAMES;
+use crate::sources::source_names;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -172,10 +172,11 @@ impl Ruleset {
                 ));
             }
             for s in &p.required_sources {
-                if !SOURCE_NAMES.contains(&s.as_str()) {
+                if !source_names().any(|n| n == s) {
+                    let known: Vec<&str> = source_names().collect();
                     fail(format!(
                         "unknown source `{s}` in required_sources (known: {})",
-                        SOURCE_NAMES.join(", ")
+                        known.join(", ")
                     ));
                 }
             }

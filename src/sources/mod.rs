@@ -287,20 +287,61 @@ impl ConfiguredSource {
     }
 }
 
-/// Builds every implemented source from the settings, in a stable order.
+/// A registry: its name (in config, checks and facts), its adapter and its default
+/// settings. Adding a registry = its file, its fixtures, one entry in [`REGISTRIES`].
+pub struct Registry {
+    pub name: &'static str,
+    pub adapter: fn() -> Arc<dyn Source>,
+    pub defaults: fn() -> SourceSettings,
+}
+
+/// Every implemented registry, in the order they appear in a check.
+pub const REGISTRIES: &[Registry] = &[
+    Registry {
+        name: "egrul",
+        adapter: || Arc::new(Egrul),
+        defaults: || SourceSettings::registry("https://egrul.nalog.ru"),
+    },
+    Registry {
+        name: "pb",
+        adapter: || Arc::new(Pb),
+        defaults: || SourceSettings::registry("https://pb.nalog.ru"),
+    },
+    Registry {
+        name: "fedresurs",
+        adapter: || Arc::new(Fedresurs),
+        defaults: || SourceSettings::registry("https://fedresurs.ru"),
+    },
+    Registry {
+        name: "bankrot",
+        adapter: || Arc::new(Bankrot),
+        defaults: || SourceSettings::registry("https://bankrot.fedresurs.ru"),
+    },
+    Registry {
+        name: "kad",
+        adapter: || Arc::new(Kad),
+        // kad bans quickly (12 h per IP, registries.md §0.3): one flow per 5 s.
+        defaults: || SourceSettings {
+            rps: 0.2,
+            ..SourceSettings::registry("https://kad.arbitr.ru")
+        },
+    },
+];
+
+/// The registries' names, in order.
+pub fn source_names() -> impl Iterator<Item = &'static str> {
+    REGISTRIES.iter().map(|r| r.name)
+}
+
+/// Builds every registry's source from the settings, in the list's order.
 pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, reqwest::Error> {
     let mut out = Vec::new();
-    for (name, s) in settings.sources.iter() {
-        let source: Arc<dyn Source> = match name {
-            "egrul" => Arc::new(Egrul),
-            "pb" => Arc::new(Pb),
-            "fedresurs" => Arc::new(Fedresurs),
-            "bankrot" => Arc::new(Bankrot),
-            "kad" => Arc::new(Kad),
-            _ => continue,
+    for registry in REGISTRIES {
+        let Some(s) = settings.sources.get(registry.name) else {
+            continue;
         };
         out.push(Arc::new(ConfiguredSource {
-            source,
+            source: (registry.adapter)(),
             settings: s.clone(),
             http: RegistryHttp::new(s)?,
             limiter: rate_limiter(s.rps),
@@ -312,6 +353,3 @@ pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, 
     }
     Ok(out)
 }
-
-/// Names of every implemented source, in the order they appear in a check.
-pub const SOURCE_NAMES: &[&str] = &["egrul", "pb", "fedresurs", "bankrot", "kad"];

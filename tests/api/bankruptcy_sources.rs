@@ -232,7 +232,7 @@ async fn bankrot_empty_is_the_clean_answer() {
 const COOKIE: &str = "wasm=0123456789abcdef0123456789abcdef; CUID=1";
 
 fn with_cookie(s: &mut kontragent::config::Settings) {
-    s.sources.kad.cookie = kontragent::config::Secret::new(COOKIE);
+    s.sources["kad"].cookie = kontragent::config::Secret::new(COOKIE);
 }
 
 #[tokio::test]

@@ -244,7 +244,7 @@ async fn the_rate_limit_is_shared_by_concurrent_checks() {
             pb: None,
         },
         |s| {
-            s.sources.egrul.rps = 1.0 / 30.0;
+            s.sources["egrul"].rps = 1.0 / 30.0;
             s.check.deadline_ms = 3_000;
         },
     )

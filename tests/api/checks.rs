@@ -101,7 +101,7 @@ async fn the_finished_check_is_posted_to_the_callback_url() {
 
 #[tokio::test]
 async fn disabled_sources_are_reported_and_not_approved_when_required() {
-    let app = spawn_app_with(Registries::Sandbox, |s| s.sources.pb.enabled = false).await;
+    let app = spawn_app_with(Registries::Sandbox, |s| s.sources["pb"].enabled = false).await;
     let check = app.check("7701000019").await;
     assert_eq!(check["sources"]["pb"]["status"], "disabled");
     assert_eq!(check["decision"], "review");

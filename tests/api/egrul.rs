@@ -13,7 +13,7 @@ async fn app_on(server: &MockServer) -> TestApp {
             pb: None,
         },
         |s| {
-            s.sources.egrul.timeout_ms = 1_000;
+            s.sources["egrul"].timeout_ms = 1_000;
         },
     )
     .await
@@ -207,7 +207,7 @@ async fn an_oversized_answer_is_refused() {
             pb: None,
         },
         |s| {
-            s.sources.egrul.max_body_bytes = 10_000;
+            s.sources["egrul"].max_body_bytes = 10_000;
         },
     )
     .await;

@@ -69,7 +69,7 @@ fn settings(base: &str) -> Settings {
         src.max_attempts = 1;
         src.breaker_failures = 0;
     }
-    s.sources.kad.cookie = Secret::new(SANDBOX_KAD_COOKIE);
+    s.sources["kad"].cookie = Secret::new(SANDBOX_KAD_COOKIE);
     s
 }
 

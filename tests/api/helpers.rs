@@ -88,7 +88,7 @@ pub async fn test_settings(registries: Registries) -> Settings {
             for (_, src) in s.sources.iter_mut() {
                 src.base_url = base.clone();
             }
-            s.sources.kad.cookie =
+            s.sources["kad"].cookie =
                 kontragent::config::Secret::new(kontragent::config::SANDBOX_KAD_COOKIE);
         }
         Registries::Custom { egrul, pb } => {

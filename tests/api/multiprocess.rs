@@ -48,7 +48,7 @@ fn serve(db: &str, registries: &str, port: u16) -> Child {
         )
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for name in kontragent::sources::SOURCE_NAMES {
+    for name in kontragent::sources::source_names() {
         let key = name.to_uppercase();
         cmd.env(format!("KONTRAGENT__SOURCES__{key}__BASE_URL"), registries)
             .env(format!("KONTRAGENT__SOURCES__{key}__RPS"), "0")

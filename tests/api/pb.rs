@@ -13,7 +13,7 @@ async fn app_on(pb: &MockServer, egrul: Option<&MockServer>) -> TestApp {
             egrul: egrul.map(MockServer::uri),
             pb: Some(pb.uri()),
         },
-        |s| s.sources.pb.timeout_ms = 1_000,
+        |s| s.sources["pb"].timeout_ms = 1_000,
     )
     .await
 }

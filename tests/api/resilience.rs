@@ -18,8 +18,8 @@ async fn egrul_app(
             pb: None,
         },
         |s| {
-            s.sources.egrul.retry_base_ms = 10;
-            tweak(&mut s.sources.egrul);
+            s.sources["egrul"].retry_base_ms = 10;
+            tweak(&mut s.sources["egrul"]);
         },
     )
     .await
