@@ -17,68 +17,68 @@ use subtle::ConstantTimeEq;
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// What a key may do. `admin` may do everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    utoipa::ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 pub enum Scope {
     /// Create and read checks and counterparties.
     #[serde(rename = "checks")]
+    #[strum(serialize = "checks")]
     Checks,
     #[serde(rename = "catalog:read")]
+    #[strum(serialize = "catalog:read")]
     CatalogRead,
     /// Listing, status actions, feedback.
     #[serde(rename = "catalog:write")]
+    #[strum(serialize = "catalog:write")]
     CatalogWrite,
     /// Validate, dry-run and reload the rules.
     #[serde(rename = "rules:admin")]
+    #[strum(serialize = "rules:admin")]
     RulesAdmin,
     #[serde(rename = "monitoring:admin")]
+    #[strum(serialize = "monitoring:admin")]
     MonitoringAdmin,
     #[serde(rename = "webhooks:admin")]
+    #[strum(serialize = "webhooks:admin")]
     WebhooksAdmin,
     #[serde(rename = "applications")]
+    #[strum(serialize = "applications")]
     Applications,
     /// `GET /metrics`.
     #[serde(rename = "metrics")]
+    #[strum(serialize = "metrics")]
     Metrics,
     /// A publishable key for the website: only `/v1/public/*`.
     #[serde(rename = "public")]
+    #[strum(serialize = "public")]
     Public,
     #[serde(rename = "admin")]
+    #[strum(serialize = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 10] = [
-        Scope::Checks,
-        Scope::CatalogRead,
-        Scope::CatalogWrite,
-        Scope::RulesAdmin,
-        Scope::MonitoringAdmin,
-        Scope::WebhooksAdmin,
-        Scope::Applications,
-        Scope::Metrics,
-        Scope::Public,
-        Scope::Admin,
-    ];
+    pub const ALL: &'static [Scope] = <Scope as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Checks => "checks",
-            Scope::CatalogRead => "catalog:read",
-            Scope::CatalogWrite => "catalog:write",
-            Scope::RulesAdmin => "rules:admin",
-            Scope::MonitoringAdmin => "monitoring:admin",
-            Scope::WebhooksAdmin => "webhooks:admin",
-            Scope::Applications => "applications",
-            Scope::Metrics => "metrics",
-            Scope::Public => "public",
-            Scope::Admin => "admin",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Scope> {
-        Scope::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == s.trim())
+        s.trim().parse().ok()
     }
 
     /// Parses `a,b,c`, naming the first unknown scope.
@@ -480,7 +480,7 @@ mod tests {
         assert!(err.contains("catalog:delete"), "{err}");
         assert!(Scope::parse_list(" , ").is_err());
         for scope in Scope::ALL {
-            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+            assert_eq!(Scope::parse(scope.as_str()), Some(*scope));
         }
     }
 

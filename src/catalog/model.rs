@@ -17,8 +17,11 @@ use std::collections::BTreeMap;
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum CatalogStatus {
     Active,
     UnderReview,
@@ -28,22 +31,11 @@ pub enum CatalogStatus {
 
 impl CatalogStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CatalogStatus::Active => "active",
-            CatalogStatus::UnderReview => "under_review",
-            CatalogStatus::Suspended => "suspended",
-            CatalogStatus::Removed => "removed",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<CatalogStatus> {
-        Some(match s {
-            "active" => CatalogStatus::Active,
-            "under_review" => CatalogStatus::UnderReview,
-            "suspended" => CatalogStatus::Suspended,
-            "removed" => CatalogStatus::Removed,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 }
 
@@ -103,8 +95,18 @@ pub struct StatusTransition {
 }
 
 /// A quality signal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum FeedbackKind {
     Review,
     Complaint,
@@ -114,22 +116,11 @@ pub enum FeedbackKind {
 
 impl FeedbackKind {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            FeedbackKind::Review => "review",
-            FeedbackKind::Complaint => "complaint",
-            FeedbackKind::SlaBreach => "sla_breach",
-            FeedbackKind::JobCompleted => "job_completed",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<FeedbackKind> {
-        Some(match s {
-            "review" => FeedbackKind::Review,
-            "complaint" => FeedbackKind::Complaint,
-            "sla_breach" => FeedbackKind::SlaBreach,
-            "job_completed" => FeedbackKind::JobCompleted,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 }
 

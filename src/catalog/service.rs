@@ -68,7 +68,8 @@ pub struct Listing {
 }
 
 /// A manager's action on an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum StatusAction {
     Suspend,
     Reinstate,
@@ -78,22 +79,11 @@ pub enum StatusAction {
 
 impl StatusAction {
     pub fn parse(s: &str) -> Option<StatusAction> {
-        Some(match s {
-            "suspend" => StatusAction::Suspend,
-            "reinstate" => StatusAction::Reinstate,
-            "remove" => StatusAction::Remove,
-            "review" => StatusAction::Review,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 
     fn name(self) -> &'static str {
-        match self {
-            StatusAction::Suspend => "suspend",
-            StatusAction::Reinstate => "reinstate",
-            StatusAction::Remove => "remove",
-            StatusAction::Review => "review",
-        }
+        self.into()
     }
 
     /// The target status, when the action is allowed from `from`.

@@ -429,11 +429,7 @@ fn stored(check: &Check, facts: Option<&facts::Facts>) -> Result<StoredCheck, St
     Ok(StoredCheck {
         id: check.id,
         inn: check.inn.clone(),
-        state: match check.state {
-            CheckState::Pending => "pending".into(),
-            CheckState::Done => "done".into(),
-            CheckState::Failed => "failed".into(),
-        },
+        state: <&str>::from(check.state).to_owned(),
         decision: check.decision.map(|d| d.as_str().to_owned()),
         score: check.score,
         profile: check.profile.clone(),

@@ -3,8 +3,19 @@
 use serde::{Deserialize, Serialize};
 
 /// Legal entity (ЮЛ) or individual entrepreneur (ИП).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EntityKind {
     LegalEntity,
     Entrepreneur,
@@ -12,10 +23,7 @@ pub enum EntityKind {
 
 impl EntityKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            EntityKind::LegalEntity => "legal_entity",
-            EntityKind::Entrepreneur => "entrepreneur",
-        }
+        self.into()
     }
 }
 
@@ -34,8 +42,10 @@ impl EntityKind {
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    strum::IntoStaticStr,
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum CompanyStatus {
     /// No registry knows the INN.
     Unknown,
@@ -76,16 +86,7 @@ fn contains_any(text: &str, words: &[&str]) -> bool {
 
 impl CompanyStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CompanyStatus::Unknown => "UNKNOWN",
-            CompanyStatus::Active => "ACTIVE",
-            CompanyStatus::ReorganizingContinues => "REORGANIZING_CONTINUES",
-            CompanyStatus::ReorganizingCeases => "REORGANIZING_CEASES",
-            CompanyStatus::ExclusionPending => "EXCLUSION_PENDING",
-            CompanyStatus::Liquidating => "LIQUIDATING",
-            CompanyStatus::Bankruptcy => "BANKRUPTCY",
-            CompanyStatus::Liquidated => "LIQUIDATED",
-        }
+        self.into()
     }
 
     /// Maps a numeric ЕГРЮЛ status code (СЮЛСТ) to the vocabulary.

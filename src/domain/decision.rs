@@ -16,8 +16,11 @@ use serde::{Deserialize, Serialize};
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
 )]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Decision {
     Approve,
     Review,
@@ -26,20 +29,11 @@ pub enum Decision {
 
 impl Decision {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Approve => "approve",
-            Decision::Review => "review",
-            Decision::Reject => "reject",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Decision> {
-        match s {
-            "approve" => Some(Decision::Approve),
-            "review" => Some(Decision::Review),
-            "reject" => Some(Decision::Reject),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 

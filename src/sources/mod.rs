@@ -31,8 +31,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How one source answered for one INN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SourceStatus {
     /// The registry answered and has records for the INN.
     Ok,
@@ -48,24 +61,11 @@ pub enum SourceStatus {
 
 impl SourceStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            SourceStatus::Ok => "ok",
-            SourceStatus::NotFound => "not_found",
-            SourceStatus::Unavailable => "unavailable",
-            SourceStatus::Stale => "stale",
-            SourceStatus::Disabled => "disabled",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<SourceStatus> {
-        Some(match s {
-            "ok" => SourceStatus::Ok,
-            "not_found" => SourceStatus::NotFound,
-            "unavailable" => SourceStatus::Unavailable,
-            "stale" => SourceStatus::Stale,
-            "disabled" => SourceStatus::Disabled,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 
     /// A checked source: its answer counts as coverage for the rules.
