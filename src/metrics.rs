@@ -1,110 +1,148 @@
-//! Operational counters for `/metrics`, in the Prometheus text format. Kept by hand (a few
-//! counters and sums) rather than pulling a metrics stack in.
+//! Operational metrics for `/metrics` (OpenMetrics text, which Prometheus reads), kept by
+//! `prometheus-client`: typed counters, and per-source latency histograms.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use crate::catalog::CatalogStatus;
+use crate::domain::Decision;
+use crate::sources::SourceStatus;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 
-/// A metric name with its labels, e.g. (`kontragent_checks_total`, `decision="approve"`).
-type Key = (&'static str, String);
+/// Label pairs of one series.
+type Labels = Vec<(&'static str, String)>;
 
-#[derive(Default)]
-pub struct Metrics {
-    counters: Mutex<BTreeMap<Key, f64>>,
+/// Buckets of a registry flow's duration: 50 ms to about 25 s.
+fn flow_seconds() -> Histogram {
+    Histogram::new(exponential_buckets(0.05, 2.0, 10))
 }
 
-/// What each metric means, for the `# HELP` lines.
-const HELP: &[(&str, &str, &str)] = &[
-    (
-        "kontragent_checks_total",
-        "counter",
-        "Finished checks by decision.",
-    ),
-    (
-        "kontragent_source_fetches_total",
-        "counter",
-        "Live registry flows by source and outcome status.",
-    ),
-    (
-        "kontragent_source_fetch_seconds_total",
-        "counter",
-        "Time spent in live registry flows, by source.",
-    ),
-    (
-        "kontragent_monitoring_passes_total",
-        "counter",
-        "Monitoring passes by outcome (ok, failed).",
-    ),
-    (
-        "kontragent_catalog_transitions_total",
-        "counter",
-        "Automatic catalog status changes by target status.",
-    ),
-];
+pub struct Metrics {
+    registry: Registry,
+    checks: Family<Labels, Counter>,
+    source_fetches: Family<Labels, Counter>,
+    source_fetch_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    monitoring_passes: Family<Labels, Counter>,
+    catalog_transitions: Family<Labels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let checks = Family::<Labels, Counter>::default();
+        let source_fetches = Family::<Labels, Counter>::default();
+        let source_fetch_seconds =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(flow_seconds);
+        let monitoring_passes = Family::<Labels, Counter>::default();
+        let catalog_transitions = Family::<Labels, Counter>::default();
+        let mut registry = Registry::default();
+        // Counters are exposed with the `_total` suffix.
+        registry.register(
+            "kontragent_checks",
+            "Finished checks by decision",
+            checks.clone(),
+        );
+        registry.register(
+            "kontragent_source_fetches",
+            "Live registry flows by source and outcome status",
+            source_fetches.clone(),
+        );
+        registry.register(
+            "kontragent_source_fetch_seconds",
+            "Duration of live registry flows, by source",
+            source_fetch_seconds.clone(),
+        );
+        registry.register(
+            "kontragent_monitoring_passes",
+            "Monitoring passes by outcome (ok, failed)",
+            monitoring_passes.clone(),
+        );
+        registry.register(
+            "kontragent_catalog_transitions",
+            "Automatic catalog status changes by target status",
+            catalog_transitions.clone(),
+        );
+        Metrics {
+            registry,
+            checks,
+            source_fetches,
+            source_fetch_seconds,
+            monitoring_passes,
+            catalog_transitions,
+        }
+    }
+}
 
 impl Metrics {
-    pub fn add(&self, name: &'static str, labels: &[(&str, &str)], value: f64) {
-        let labels = labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut counters = match self.counters.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        *counters.entry((name, labels)).or_default() += value;
+    pub fn check_done(&self, decision: Decision) {
+        self.checks
+            .get_or_create(&vec![("decision", decision.as_str().to_owned())])
+            .inc();
     }
 
-    pub fn inc(&self, name: &'static str, labels: &[(&str, &str)]) {
-        self.add(name, labels, 1.0);
+    /// A live flow of `source` ended with `status` after `seconds`.
+    pub fn source_fetched(&self, source: &str, status: SourceStatus, seconds: f64) {
+        self.source_fetches
+            .get_or_create(&vec![
+                ("source", source.to_owned()),
+                ("status", status.as_str().to_owned()),
+            ])
+            .inc();
+        self.source_fetch_seconds
+            .get_or_create(&vec![("source", source.to_owned())])
+            .observe(seconds);
     }
 
-    /// The exposition text; `extra` lines (gauges computed at scrape time) are appended.
+    /// A monitoring pass ended: `ok` or `failed`.
+    pub fn monitoring_pass(&self, outcome: &'static str) {
+        self.monitoring_passes
+            .get_or_create(&vec![("outcome", outcome.to_owned())])
+            .inc();
+    }
+
+    pub fn catalog_transition(&self, to: CatalogStatus) {
+        self.catalog_transitions
+            .get_or_create(&vec![("to", to.as_str().to_owned())])
+            .inc();
+    }
+
+    /// The exposition text; `extra` lines (gauges computed at scrape time) go before the
+    /// closing `# EOF`.
     pub fn render(&self, extra: &str) -> String {
-        let counters = match self.counters.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
         let mut out = String::new();
-        for (name, kind, help) in HELP {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for ((n, labels), value) in counters.iter().filter(|((n, _), _)| n == name) {
-                if labels.is_empty() {
-                    let _ = writeln!(out, "{n} {value}");
-                } else {
-                    let _ = writeln!(out, "{n}{{{labels}}} {value}");
-                }
-            }
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
         }
-        out.push_str(extra);
-        out
+        let body = out.strip_suffix("# EOF\n").unwrap_or(&out).to_owned();
+        format!("{body}{extra}# EOF\n")
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Metrics;
+    use super::*;
 
     #[test]
-    fn renders_counters_with_labels() {
+    fn renders_counters_and_histograms_with_labels() {
         let m = Metrics::default();
-        m.inc("kontragent_checks_total", &[("decision", "approve")]);
-        m.inc("kontragent_checks_total", &[("decision", "approve")]);
-        m.add(
-            "kontragent_source_fetch_seconds_total",
-            &[("source", "pb")],
-            0.5,
-        );
-        let text = m.render("");
-        assert!(
-            text.contains("kontragent_checks_total{decision=\"approve\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("kontragent_source_fetch_seconds_total{source=\"pb\"} 0.5"),
-            "{text}"
-        );
-        assert!(text.contains("# TYPE kontragent_checks_total counter"));
+        m.check_done(Decision::Approve);
+        m.check_done(Decision::Approve);
+        m.source_fetched("pb", SourceStatus::Ok, 0.5);
+        m.monitoring_pass("ok");
+        m.catalog_transition(CatalogStatus::Suspended);
+        let text = m.render("kontragent_extra 1\n");
+        for line in [
+            "kontragent_checks_total{decision=\"approve\"} 2",
+            "kontragent_source_fetches_total{source=\"pb\",status=\"ok\"} 1",
+            "kontragent_source_fetch_seconds_sum{source=\"pb\"} 0.5",
+            "kontragent_source_fetch_seconds_count{source=\"pb\"} 1",
+            "kontragent_source_fetch_seconds_bucket{le=\"0.8\",source=\"pb\"} 1",
+            "kontragent_monitoring_passes_total{outcome=\"ok\"} 1",
+            "kontragent_catalog_transitions_total{to=\"suspended\"} 1",
+            "# TYPE kontragent_checks counter",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+        assert!(text.ends_with("kontragent_extra 1\n# EOF\n"), "{text}");
     }
 }

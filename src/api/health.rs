@@ -45,7 +45,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 
 /// Prometheus metrics: checks by decision, registry flows by source and status (and their
 /// time), monitoring passes, automatic catalog transitions, the active policy versions.
-#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "OpenMetrics text (Prometheus reads it), with latency histograms per source", body = String, content_type = "application/openmetrics-text")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let extra = format!(
@@ -57,6 +57,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         state.monitor.policy().current().version
     );
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render(&extra))
 }

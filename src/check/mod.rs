@@ -274,10 +274,7 @@ impl CheckService {
         check.company = Some(Company::from_reports(&reports));
         check.ruleset_version = Some(ruleset.version.clone());
         check.checked_at = Some(now);
-        self.metrics.inc(
-            "kontragent_checks_total",
-            &[("decision", evaluation.decision.as_str())],
-        );
+        self.metrics.check_done(evaluation.decision);
         self.store
             .save_check(&stored(&check, Some(&facts))?)
             .await?;
@@ -395,15 +392,8 @@ impl CheckService {
         let started = std::time::Instant::now();
         let report = source.fetch(inn).await;
         let name = source.name();
-        self.metrics.inc(
-            "kontragent_source_fetches_total",
-            &[("source", name), ("status", report.status.as_str())],
-        );
-        self.metrics.add(
-            "kontragent_source_fetch_seconds_total",
-            &[("source", name)],
-            started.elapsed().as_secs_f64(),
-        );
+        self.metrics
+            .source_fetched(name, report.status, started.elapsed().as_secs_f64());
         if let Err(e) = self.store.save_snapshot(inn, &report).await {
             tracing::error!(error = ?e, source = source.name(), "cannot store snapshot");
         }

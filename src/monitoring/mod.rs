@@ -104,17 +104,13 @@ impl Monitor {
             while let Some((result, inn)) = passes.next().await {
                 match result {
                     Ok((events, transitions)) => {
-                        self.metrics
-                            .inc("kontragent_monitoring_passes_total", &[("outcome", "ok")]);
+                        self.metrics.monitoring_pass("ok");
                         report.checked += 1;
                         report.events += events;
                         report.transitions += transitions;
                     }
                     Err(e) => {
-                        self.metrics.inc(
-                            "kontragent_monitoring_passes_total",
-                            &[("outcome", "failed")],
-                        );
+                        self.metrics.monitoring_pass("failed");
                         report.failed += 1;
                         tracing::error!(inn = %crate::domain::mask_inns(&inn), error = ?e, "monitoring pass failed");
                     }
@@ -219,10 +215,7 @@ impl Monitor {
             {
                 Ok(()) => {
                     transitions = 1;
-                    self.metrics.inc(
-                        "kontragent_catalog_transitions_total",
-                        &[("to", target.as_str())],
-                    );
+                    self.metrics.catalog_transition(target);
                 }
                 // A manager moved it meanwhile: their word stands.
                 Err(CatalogError::Conflict) => {}

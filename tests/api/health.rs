@@ -34,7 +34,7 @@ async fn metrics_count_checks_and_registry_flows() {
         r.headers()["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain")
+            .starts_with("application/openmetrics-text")
     );
     let text = r.text().await.unwrap();
     for line in [
@@ -43,7 +43,9 @@ async fn metrics_count_checks_and_registry_flows() {
         "kontragent_source_fetches_total{source=\"egrul\",status=\"ok\"} 1",
         "kontragent_source_fetches_total{source=\"egrul\",status=\"unavailable\"} 1",
         "kontragent_ruleset_info{kind=\"scoring\"",
+        "kontragent_source_fetch_seconds_count{source=\"egrul\"} 2",
     ] {
         assert!(text.contains(line), "missing `{line}` in\n{text}");
     }
+    assert!(text.ends_with("# EOF\n"), "{text}");
 }
