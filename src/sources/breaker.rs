@@ -10,6 +10,8 @@ pub struct CircuitBreaker {
     threshold: u32,
     cooldown: Duration,
     state: Mutex<State>,
+    /// The time, injected so tests move it instead of sleeping.
+    now: Box<dyn Fn() -> Instant + Send + Sync>,
 }
 
 #[derive(Default)]
@@ -29,10 +31,19 @@ pub struct Permit<'a> {
 
 impl CircuitBreaker {
     pub fn new(threshold: u32, cooldown: Duration) -> CircuitBreaker {
+        CircuitBreaker::with_clock(threshold, cooldown, Box::new(Instant::now))
+    }
+
+    fn with_clock(
+        threshold: u32,
+        cooldown: Duration,
+        now: Box<dyn Fn() -> Instant + Send + Sync>,
+    ) -> CircuitBreaker {
         CircuitBreaker {
             threshold,
             cooldown,
             state: Mutex::new(State::default()),
+            now,
         }
     }
 
@@ -59,7 +70,7 @@ impl CircuitBreaker {
                 probe: false,
                 recorded: false,
             }),
-            Some(until) if Instant::now() >= until && !s.probing => {
+            Some(until) if (self.now)() >= until && !s.probing => {
                 s.probing = true;
                 Some(Permit {
                     breaker: self,
@@ -85,7 +96,7 @@ impl CircuitBreaker {
         }
         s.failures = s.failures.saturating_add(1);
         if probe || s.failures >= self.threshold {
-            s.open_until = Some(Instant::now() + self.cooldown);
+            s.open_until = Some((self.now)() + self.cooldown);
         }
     }
 }
@@ -108,19 +119,38 @@ impl Drop for Permit<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A breaker on a clock the test moves by hand, and the hand.
+    fn on_manual_clock(threshold: u32, cooldown: Duration) -> (CircuitBreaker, Arc<AtomicU64>) {
+        let start = Instant::now();
+        let elapsed_ms = Arc::new(AtomicU64::new(0));
+        let hand = Arc::clone(&elapsed_ms);
+        let clock = Box::new(move || start + Duration::from_millis(hand.load(Ordering::SeqCst)));
+        (
+            CircuitBreaker::with_clock(threshold, cooldown, clock),
+            elapsed_ms,
+        )
+    }
 
     #[test]
     fn opens_after_the_threshold_and_probes_after_the_cooldown() {
-        let b = CircuitBreaker::new(2, Duration::from_millis(30));
+        let (b, clock) = on_manual_clock(2, Duration::from_secs(30));
         b.acquire().unwrap().record(false);
         b.acquire().unwrap().record(false);
         assert!(b.acquire().is_none(), "open after two failures");
-        std::thread::sleep(Duration::from_millis(40));
+        clock.store(29_999, Ordering::SeqCst);
+        assert!(
+            b.acquire().is_none(),
+            "still open a moment before the cool-down ends"
+        );
+        clock.store(30_000, Ordering::SeqCst);
         let probe = b.acquire().expect("one probe after the cool-down");
         assert!(b.acquire().is_none(), "only one probe at a time");
         probe.record(false);
         assert!(b.acquire().is_none(), "a failed probe re-opens");
-        std::thread::sleep(Duration::from_millis(40));
+        clock.store(60_000, Ordering::SeqCst);
         b.acquire().unwrap().record(true);
         assert!(b.acquire().is_some(), "a good probe closes");
     }
@@ -136,11 +166,19 @@ mod tests {
 
     #[test]
     fn a_dropped_probe_reopens_the_circuit() {
-        let b = CircuitBreaker::new(1, Duration::from_millis(10));
+        let (b, clock) = on_manual_clock(1, Duration::from_secs(10));
         b.acquire().unwrap().record(false);
-        std::thread::sleep(Duration::from_millis(20));
-        drop(b.acquire().unwrap());
-        assert!(b.acquire().is_none());
+        clock.store(10_000, Ordering::SeqCst);
+        drop(b.acquire().expect("the probe"));
+        assert!(
+            b.acquire().is_none(),
+            "the dropped probe counted as a failure"
+        );
+        clock.store(20_000, Ordering::SeqCst);
+        assert!(
+            b.acquire().is_some(),
+            "and the next cool-down lets another probe through"
+        );
     }
 
     #[test]
