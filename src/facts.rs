@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Fact {
     /// `null` when no source could say.
-    #[schema(value_type = Object)]
     pub value: Value,
     /// The source that gave it; absent for facts the service computes about coverage.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -724,6 +723,25 @@ pub fn months_between(from: NaiveDate, to: NaiveDate) -> i64 {
         months -= 1;
     }
     months.max(0)
+}
+
+/// Facts from `(name, value)` pairs, all from `source` (a test helper shared by the unit
+/// tests of the rules, the engine and monitoring).
+#[cfg(test)]
+pub(crate) fn from_pairs(pairs: &[(&str, Value)], source: Option<&str>) -> Facts {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            (
+                (*name).to_owned(),
+                Fact {
+                    value: value.clone(),
+                    source: source.map(str::to_owned),
+                    as_of: None,
+                },
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

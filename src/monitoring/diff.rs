@@ -137,22 +137,9 @@ pub fn changes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::Fact;
 
-    fn facts(pairs: &[(&str, Value)]) -> Facts {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    Fact {
-                        value: v.clone(),
-                        source: None,
-                        as_of: None,
-                    },
-                )
-            })
-            .collect()
+    fn facts(pairs: &[(&str, serde_json::Value)]) -> Facts {
+        crate::facts::from_pairs(pairs, None)
     }
 
     #[test]

@@ -281,23 +281,10 @@ fn dotted(e: &Expr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::Fact;
     use serde_json::json;
 
     fn facts(pairs: &[(&str, serde_json::Value)]) -> Facts {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    Fact {
-                        value: v.clone(),
-                        source: None,
-                        as_of: None,
-                    },
-                )
-            })
-            .collect()
+        crate::facts::from_pairs(pairs, None)
     }
 
     fn known(name: &str) -> bool {

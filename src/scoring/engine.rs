@@ -133,7 +133,6 @@ impl Ruleset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::Fact;
     use serde_json::json;
 
     const RULES: &str = r#"
@@ -171,19 +170,7 @@ effect = "review"
 "#;
 
     fn facts(pairs: &[(&str, serde_json::Value)]) -> Facts {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    Fact {
-                        value: v.clone(),
-                        source: Some("pb".into()),
-                        as_of: None,
-                    },
-                )
-            })
-            .collect()
+        crate::facts::from_pairs(pairs, Some("pb"))
     }
 
     fn eval(pairs: &[(&str, serde_json::Value)]) -> Evaluation {
