@@ -160,7 +160,8 @@ async fn main() -> anyhow::Result<()> {
                     max_age_s,
                     profile,
                 })
-                .await?;
+                .await?
+                .check;
             if json {
                 println!("{}", serde_json::to_string_pretty(&check)?);
             } else {

@@ -99,7 +99,7 @@ pub async fn create_check(
     };
     let (pending, handle) = state.checks.start(request, body.callback_url).await?;
     match tokio::time::timeout(Duration::from_millis(wait), handle).await {
-        Ok(Ok(Ok(check))) => Ok(HttpResponse::Ok().json(check)),
+        Ok(Ok(Ok(done))) => Ok(HttpResponse::Ok().json(done.check)),
         Ok(Ok(Err(e))) => Err(e.into()),
         Ok(Err(join)) => Err(ApiError::internal(join)),
         Err(_) => Ok(HttpResponse::Accepted()

@@ -171,6 +171,41 @@ impl CatalogService {
         &self.store
     }
 
+    /// Leases up to `limit` entries due for monitoring to `owner` until `lease_until`.
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        now: chrono::DateTime<Utc>,
+        lease_until: chrono::DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, CatalogError> {
+        Ok(self.store.claim_due(owner, now, lease_until, limit).await?)
+    }
+
+    /// Records a monitoring pass and releases its lease, only while `owner` holds it
+    /// (see [`crate::storage::CatalogStore::finish_monitoring`]).
+    pub async fn finish_monitoring(
+        &self,
+        inn: &str,
+        owner: &str,
+        last_check_id: Option<&str>,
+        next_check_at: chrono::DateTime<Utc>,
+        unavailable: &BTreeMap<String, crate::catalog::UnavailableSince>,
+        events: &[crate::catalog::NewEvent],
+    ) -> Result<bool, CatalogError> {
+        Ok(self
+            .store
+            .finish_monitoring(
+                inn,
+                owner,
+                last_check_id,
+                next_check_at,
+                unavailable,
+                events,
+            )
+            .await?)
+    }
+
     /// Events after the cursor, in order (of one INN when given).
     pub async fn events(
         &self,

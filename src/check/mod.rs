@@ -8,7 +8,7 @@ pub use model::{Check, CheckState, Company, SourceSummary};
 use crate::cache::SourceCache;
 use crate::config::{CheckSettings, Settings};
 use crate::domain::Inn;
-use crate::facts;
+use crate::facts::{self, Facts};
 use crate::metrics::Metrics;
 use crate::rulefile::Reloadable;
 use crate::scoring::Ruleset;
@@ -44,6 +44,13 @@ pub fn cutoff(now: DateTime<Utc>, seconds: u64) -> DateTime<Utc> {
         .and_then(chrono::TimeDelta::try_seconds)
         .and_then(|age| now.checked_sub_signed(age))
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// A finished check and the facts it was decided on (monitoring compares them).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub check: Check,
+    pub facts: Facts,
 }
 
 /// What a caller asks for.
@@ -96,6 +103,19 @@ impl CheckService {
         &self.store
     }
 
+    /// A stored check with the facts it was decided on (empty while pending).
+    pub async fn stored(&self, id: Uuid) -> Result<Option<Checked>, CheckError> {
+        let Some(row) = self.store.get_check(id).await? else {
+            return Ok(None);
+        };
+        let check = serde_json::from_value(row.document).map_err(StoreError::from)?;
+        let facts = match row.facts {
+            Some(f) => serde_json::from_value(f).map_err(StoreError::from)?,
+            None => Facts::default(),
+        };
+        Ok(Some(Checked { check, facts }))
+    }
+
     /// A check by id, pending or finished.
     pub async fn get(&self, id: Uuid) -> Result<Option<Check>, CheckError> {
         let Some(row) = self.store.get_check(id).await? else {
@@ -132,7 +152,7 @@ impl CheckService {
         self: &Arc<Self>,
         request: CheckRequest,
         callback_url: Option<String>,
-    ) -> Result<(Check, tokio::task::JoinHandle<Result<Check, CheckError>>), CheckError> {
+    ) -> Result<(Check, tokio::task::JoinHandle<Result<Checked, CheckError>>), CheckError> {
         // One ruleset for the whole check, even if a reload lands while it runs.
         let ruleset = self.rules.current();
         let profile = request
@@ -173,7 +193,7 @@ impl CheckService {
                 .catch_unwind()
                 .await;
             let done = match outcome {
-                Ok(Ok(check)) => Ok(check),
+                Ok(Ok(done)) => Ok(done),
                 Ok(Err(e)) => {
                     tracing::error!(check = %started.id, error = ?e, "check failed");
                     service.record_failure(started, "internal error").await;
@@ -185,8 +205,8 @@ impl CheckService {
                     Err(CheckError::Panicked)
                 }
             };
-            if let (Ok(check), Some(url)) = (&done, callback_url) {
-                service.deliver_callback(&url, check).await;
+            if let (Ok(done), Some(url)) = (&done, callback_url) {
+                service.deliver_callback(&url, &done.check).await;
             }
             done
         });
@@ -232,7 +252,7 @@ impl CheckService {
     }
 
     /// Runs a check to the end in the caller's task (the CLI does this).
-    pub async fn run(self: &Arc<Self>, request: CheckRequest) -> Result<Check, CheckError> {
+    pub async fn run(self: &Arc<Self>, request: CheckRequest) -> Result<Checked, CheckError> {
         let (_, handle) = self.start(request, None).await?;
         match handle.await {
             Ok(result) => result,
@@ -245,7 +265,7 @@ impl CheckService {
         mut check: Check,
         request: &CheckRequest,
         ruleset: Arc<Ruleset>,
-    ) -> Result<Check, CheckError> {
+    ) -> Result<Checked, CheckError> {
         let reports = self.gather(&request.inn, request.max_age_s).await;
         let profile = ruleset
             .profile(&check.profile)
@@ -279,7 +299,7 @@ impl CheckService {
             .save_check(&stored(&check, Some(&facts))?)
             .await?;
         tracing::info!(check = %check.id, inn = %crate::domain::mask_inns(&check.inn), decision = ?check.decision, "check done");
-        Ok(check)
+        Ok(Checked { check, facts })
     }
 
     /// Asks every source at once; each answer is bounded by the check's deadline.

@@ -10,7 +10,7 @@ pub mod diff;
 pub mod policy;
 
 use crate::catalog::{CatalogError, CatalogService, CatalogStatus, NewEvent};
-use crate::check::{CheckError, CheckRequest, CheckService};
+use crate::check::{CheckError, CheckRequest, CheckService, Checked};
 use crate::config::MonitoringSettings;
 use crate::domain::Inn;
 use crate::facts::{Fact, Facts};
@@ -86,7 +86,6 @@ impl Monitor {
             let now = Utc::now();
             let claimed = self
                 .catalog
-                .store()
                 .claim_due(
                     &self.owner,
                     now,
@@ -121,24 +120,26 @@ impl Monitor {
 
     /// One contractor's pass: check, compare, decide, record.
     async fn process(&self, inn_text: &str) -> Result<(u64, u64), MonitorError> {
-        let store = self.catalog.store();
         let entry = self.catalog.get(inn_text).await?;
         let previous = match entry
             .last_check_id
             .as_deref()
             .and_then(|id| id.parse().ok())
         {
-            Some(id) => store.get_check(id).await?,
+            Some(id) => self.checks.stored(id).await?,
             None => None,
         };
-        let previous_facts: Option<Facts> = previous
+        let previous_facts: Option<&Facts> = previous
             .as_ref()
-            .and_then(|c| c.facts.clone())
-            .and_then(|f| serde_json::from_value(f).ok());
-        let previous_decision = previous.as_ref().and_then(|c| c.decision.clone());
+            .map(|p| &p.facts)
+            .filter(|f| !f.is_empty());
+        let previous_decision = previous
+            .as_ref()
+            .and_then(|p| p.check.decision)
+            .map(|d| d.as_str().to_owned());
 
         let inn = Inn::parse(inn_text).map_err(|_| CatalogError::NotListed(inn_text.to_owned()))?;
-        let check = self
+        let Checked { check, facts } = self
             .checks
             .run(CheckRequest {
                 inn,
@@ -146,18 +147,11 @@ impl Monitor {
                 profile: None,
             })
             .await?;
-        let stored = store.get_check(check.id).await?;
-        let facts: Facts = stored
-            .and_then(|c| c.facts)
-            .and_then(|f| serde_json::from_value(f).ok())
-            .unwrap_or_default();
         let decision = check.decision.map(|d| d.as_str()).unwrap_or("review");
 
         let now = Utc::now();
         let mut changes = diff::changes(
-            previous_facts
-                .as_ref()
-                .map(|f| (f, previous_decision.as_deref())),
+            previous_facts.map(|f| (f, previous_decision.as_deref())),
             &facts,
             decision,
         );
@@ -237,7 +231,8 @@ impl Monitor {
             .collect();
         let interval =
             Duration::seconds(i64::try_from(self.settings.interval_s.max(1)).unwrap_or(86_400));
-        let recorded = store
+        let recorded = self
+            .catalog
             .finish_monitoring(
                 inn_text,
                 &self.owner,
@@ -249,7 +244,7 @@ impl Monitor {
             .await?;
         if !recorded {
             tracing::warn!(
-                inn = inn_text,
+                inn = %crate::domain::mask_inns(inn_text),
                 "lease lost before the pass was recorded; another instance redoes it"
             );
             return Ok((0, transitions));
