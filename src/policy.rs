@@ -19,16 +19,17 @@ pub use crate::rulefile::{PolicyError, ReloadOutcome};
 /// The scoring ruleset in force, and what an analyst does with candidates.
 pub struct Policy {
     active: Arc<Reloadable<Ruleset>>,
+    limits: DryRunLimits,
 }
 
 impl Policy {
     /// Loads the configured ruleset (a bad one stops start-up); it must have the profile
     /// the service defaults to.
     pub async fn start(
-        path: PathBuf,
-        default_profile: String,
+        settings: &crate::config::RulesSettings,
         store: Arc<dyn Store>,
     ) -> Result<Arc<Policy>, PolicyError> {
+        let default_profile = settings.default_profile.clone();
         let has_default: Requirement<Ruleset> = Box::new(move |ruleset: &Ruleset| {
             if ruleset.profile(&default_profile).is_some() {
                 return Ok(());
@@ -42,8 +43,12 @@ impl Policy {
                 ),
             }])
         });
-        let active = Reloadable::start(path, store, has_default).await?;
-        Ok(Arc::new(Policy { active }))
+        let active = Reloadable::start(PathBuf::from(&settings.path), store, has_default).await?;
+        let limits = DryRunLimits {
+            max_checks: settings.dry_run_max_checks,
+            timeout: Duration::from_millis(settings.dry_run_timeout_ms),
+        };
+        Ok(Arc::new(Policy { active, limits }))
     }
 
     /// The ruleset in force, its versions and its reload.
@@ -96,8 +101,8 @@ impl Policy {
         &self,
         candidate: &str,
         request: &DryRunRequest,
-        limits: DryRunLimits,
     ) -> Result<DryRunReport, PolicyError> {
+        let limits = self.limits;
         let started = std::time::Instant::now();
         let owned = candidate.to_owned();
         let ruleset = compile_off_thread(move || Ruleset::parse(&owned))

@@ -87,13 +87,9 @@ fn policy_failed(path: &str, e: PolicyError) -> StartupError {
 /// Everything a check needs, without the HTTP server (the CLI's `check` uses this).
 pub async fn build_services(settings: &Settings) -> Result<Services, StartupError> {
     let store = storage::connect(&settings.database.url, settings.database.max_connections).await?;
-    let policy = Policy::start(
-        PathBuf::from(&settings.rules.path),
-        settings.rules.default_profile.clone(),
-        Arc::clone(&store),
-    )
-    .await
-    .map_err(|e| policy_failed(&settings.rules.path, e))?;
+    let policy = Policy::start(&settings.rules, Arc::clone(&store))
+        .await
+        .map_err(|e| policy_failed(&settings.rules.path, e))?;
     let monitoring_rules = Reloadable::<MonitoringPolicy>::start(
         PathBuf::from(&settings.monitoring.rules_path),
         Arc::clone(&store),
@@ -215,11 +211,14 @@ impl Application {
             metrics,
             keys,
             limits: api::guard::RateLimits::new(&settings.limits),
-            settings,
         });
+        let origins = web::Data::new(api::cors::AllowedOrigins(
+            settings.cors.allowed_origins.clone(),
+        ));
         let server = HttpServer::new(move || {
             let app = App::new()
                 .app_data(state.clone())
+                .app_data(origins.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(json_limit)
@@ -229,7 +228,7 @@ impl Application {
                 .app_data(web::PayloadConfig::default().limit(json_limit))
                 .wrap(actix_web::middleware::from_fn(api::guard::guard))
                 .wrap(actix_web::middleware::from_fn(api::cors::cors))
-                .wrap(api::problem_for_bare_errors())
+                .wrap(api::problem_for_bare_errors(json_limit))
                 .wrap(tracing_actix_web::TracingLogger::<
                     crate::telemetry::MaskedRootSpan,
                 >::new())

@@ -6,7 +6,6 @@ use crate::check::{Check, CheckRequest};
 use crate::domain::Inn;
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
-use std::time::Duration;
 
 /// The largest `wait_ms` a request may give.
 const MAX_WAIT_MS: u64 = 3_600_000;
@@ -87,18 +86,14 @@ pub async fn create_check(
             message: format!("at most {} (ten years)", crate::check::MAX_AGE_S),
         });
     }
-    let settings = &state.settings.check;
-    let wait = body
-        .wait_ms
-        .unwrap_or(settings.default_wait_ms)
-        .min(settings.max_wait_ms);
+    let wait = state.checks.wait_for(body.wait_ms);
     let request = CheckRequest {
         inn,
         max_age_s: body.max_age_s,
         profile: body.profile,
     };
     let (pending, handle) = state.checks.start(request, body.callback_url).await?;
-    match tokio::time::timeout(Duration::from_millis(wait), handle).await {
+    match tokio::time::timeout(wait, handle).await {
         Ok(Ok(Ok(done))) => Ok(HttpResponse::Ok().json(done.check)),
         Ok(Ok(Err(e))) => Err(e.into()),
         Ok(Err(join)) => Err(ApiError::internal(join)),

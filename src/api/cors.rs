@@ -3,7 +3,6 @@
 //! allowed origin names it in `Access-Control-Allow-Origin`. Other origins get no CORS
 //! headers, so the browser keeps their pages out.
 
-use super::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
@@ -15,15 +14,16 @@ const ALLOW_HEADERS: &str =
     "Authorization, X-Api-Key, Content-Type, Idempotency-Key, Accept-Language";
 const EXPOSE_HEADERS: &str = "Location, Retry-After, Idempotency-Replayed";
 
+/// The origins whose pages may call the API (`cors.allowed_origins`).
+pub struct AllowedOrigins(pub Vec<String>);
+
 /// The request's `Origin` when it is one of the allowed ones.
 fn allowed_origin(req: &ServiceRequest) -> Option<HeaderValue> {
     let origin = req.headers().get(header::ORIGIN)?;
-    let state = req.app_data::<web::Data<AppState>>()?;
+    let allowed = req.app_data::<web::Data<AllowedOrigins>>()?;
     let text = origin.to_str().ok()?;
-    state
-        .settings
-        .cors
-        .allowed_origins
+    allowed
+        .0
         .iter()
         .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(text))
         .then(|| origin.clone())

@@ -14,7 +14,6 @@ pub mod query;
 mod rules;
 
 use crate::check::CheckService;
-use crate::config::Settings;
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
@@ -33,7 +32,6 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub keys: Arc<crate::auth::KeyService>,
     pub limits: guard::RateLimits,
-    pub settings: Settings,
 }
 
 #[derive(OpenApi)]
@@ -191,8 +189,9 @@ pub async fn unmatched(req: actix_web::HttpRequest, routes: web::Data<RouteTable
     }
 }
 
-/// Turns actix's bare 404 and 405 answers into problem documents.
-pub fn problem_for_bare_errors() -> ErrorHandlers<BoxBody> {
+/// Turns actix's bare error answers (404, 405, and the 400/413/415 of extractors without an
+/// error hook of their own) into problem documents.
+pub fn problem_for_bare_errors(max_body_bytes: usize) -> ErrorHandlers<BoxBody> {
     fn rewrite(
         res: ServiceResponse<BoxBody>,
         error: ApiError,
@@ -222,12 +221,8 @@ pub fn problem_for_bare_errors() -> ErrorHandlers<BoxBody> {
         .handler(StatusCode::BAD_REQUEST, |res| {
             rewrite(res, ApiError::MalformedBody)
         })
-        .handler(StatusCode::PAYLOAD_TOO_LARGE, |res| {
-            let limit = res
-                .request()
-                .app_data::<web::Data<AppState>>()
-                .map_or(0, |s| s.settings.server.max_body_bytes);
-            rewrite(res, ApiError::BodyTooLarge(limit))
+        .handler(StatusCode::PAYLOAD_TOO_LARGE, move |res| {
+            rewrite(res, ApiError::BodyTooLarge(max_body_bytes))
         })
         .handler(StatusCode::UNSUPPORTED_MEDIA_TYPE, |res| {
             rewrite(res, ApiError::UnsupportedMediaType)

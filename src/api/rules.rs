@@ -4,7 +4,7 @@
 use super::AppState;
 use super::errors::{ApiError, Problem};
 use crate::auth::{AuditEntry, Principal};
-use crate::policy::{self, DryRunLimits, DryRunReport, DryRunRequest, PolicyError, Validation};
+use crate::policy::{self, DryRunReport, DryRunRequest, PolicyError, Validation};
 use crate::storage::StoredRuleset;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -274,14 +274,9 @@ pub async fn dry_run(
             message: "at most 1000".into(),
         });
     }
-    let rules = &state.settings.rules;
-    let limits = DryRunLimits {
-        max_checks: rules.dry_run_max_checks,
-        timeout: std::time::Duration::from_millis(rules.dry_run_timeout_ms),
-    };
     let report = state
         .policy
-        .dry_run(&body.ruleset, &body, limits)
+        .dry_run(&body.ruleset, &body)
         .await
         .map_err(invalid)?;
     Ok(HttpResponse::Ok().json(report))

@@ -103,6 +103,16 @@ impl CheckService {
         &self.store
     }
 
+    /// How long a caller waits for a check before it gets `202`: what it asked for (or
+    /// `check.default_wait_ms`), at most `check.max_wait_ms`.
+    pub fn wait_for(&self, requested_ms: Option<u64>) -> Duration {
+        Duration::from_millis(
+            requested_ms
+                .unwrap_or(self.settings.default_wait_ms)
+                .min(self.settings.max_wait_ms),
+        )
+    }
+
     /// A stored check with the facts it was decided on (empty while pending).
     pub async fn stored(&self, id: Uuid) -> Result<Option<Checked>, CheckError> {
         let Some(row) = self.store.get_check(id).await? else {
