@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MAX_EXAMPLES="${MAX_EXAMPLES:-25}"
-BIN="${BIN:-target/debug/kontragent}"
+BIN="${BIN:-${CARGO_TARGET_DIR:-target}/debug/kontragent}"
 command -v st >/dev/null || pip install -q 'schemathesis>=4.32,<5'
 [ -x "$BIN" ] || cargo build
 
@@ -21,7 +21,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 PORT=$(free_port)
 SANDBOX_PORT=$(free_port)
 WORK=$(mktemp -d)
-trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+SERVER=""
+trap '[ -n "$SERVER" ] && { kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; }; rm -rf "$WORK"' EXIT
 
 export KONTRAGENT__DATABASE__URL="sqlite://$WORK/fuzz.db"
 # An admin key: the guard is part of what is tested (schemathesis also tries no key and
