@@ -166,6 +166,10 @@ pub struct Application {
     checks: Arc<CheckService>,
     policy: Arc<Policy>,
     monitor: Arc<Monitor>,
+    /// The scheduler and the file watchers, stopped when the server stops.
+    background: Vec<tokio::task::JoinHandle<()>>,
+    /// How long in-flight checks may take to finish at shutdown.
+    drain: std::time::Duration,
 }
 
 impl Application {
@@ -182,14 +186,16 @@ impl Application {
         if let Err(e) = checks.fail_abandoned().await {
             tracing::error!(error = ?e, "cannot mark abandoned checks failed");
         }
+        let mut background = Vec::new();
         if settings.monitoring.enabled {
-            Arc::clone(&monitor).spawn();
+            background.push(Arc::clone(&monitor).spawn());
         }
         if settings.rules.watch_interval_ms > 0 {
             let every = std::time::Duration::from_millis(settings.rules.watch_interval_ms);
-            policy.active().spawn_watch(every);
-            monitor.policy().spawn_watch(every);
+            background.push(policy.active().spawn_watch(every));
+            background.push(monitor.policy().spawn_watch(every));
         }
+        let drain = std::time::Duration::from_millis(settings.check.deadline_ms);
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
@@ -249,6 +255,8 @@ impl Application {
             checks,
             policy,
             monitor,
+            background,
+            drain,
         })
     }
 
@@ -268,7 +276,21 @@ impl Application {
         &self.monitor
     }
 
+    /// Serves until the server is stopped (SIGINT, SIGTERM), then shuts down gracefully:
+    /// the background tasks stop, in-flight checks get up to the check deadline to
+    /// finish, and those that do not are recorded `failed` — none is left `pending`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        for task in &self.background {
+            task.abort();
+        }
+        let interrupted = self.checks.drain(self.drain).await;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "checks still running at shutdown were marked failed"
+            );
+        }
+        served
     }
 }

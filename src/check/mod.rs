@@ -73,6 +73,8 @@ pub struct CheckService {
     metrics: Arc<Metrics>,
     /// One permit per check running (`limits.max_running_checks`).
     running: Arc<tokio::sync::Semaphore>,
+    /// The checks this process is running, so a shutdown can record the unfinished ones.
+    in_flight: std::sync::Mutex<std::collections::HashMap<Uuid, Check>>,
 }
 
 impl CheckService {
@@ -96,6 +98,7 @@ impl CheckService {
             running: Arc::new(tokio::sync::Semaphore::new(
                 settings.limits.max_running_checks as usize,
             )),
+            in_flight: std::sync::Mutex::default(),
         }
     }
 
@@ -194,10 +197,12 @@ impl CheckService {
             error: None,
         };
         self.store.save_check(&stored(&pending, None)?).await?;
+        self.in_flight().insert(pending.id, pending.clone());
         let service = Arc::clone(self);
         let started = pending.clone();
         let handle = tokio::spawn(async move {
             let _running = permit;
+            let id = started.id;
             // A failure or a panic while completing is recorded: no check stays pending.
             let outcome = AssertUnwindSafe(service.complete(started.clone(), &request, ruleset))
                 .catch_unwind()
@@ -215,12 +220,39 @@ impl CheckService {
                     Err(CheckError::Panicked)
                 }
             };
+            service.in_flight().remove(&id);
             if let (Ok(done), Some(url)) = (&done, callback_url) {
                 service.deliver_callback(&url, &done.check).await;
             }
             done
         });
         Ok((pending, handle))
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Uuid, Check>> {
+        match self.in_flight.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// At shutdown: waits up to `grace` for the running checks to finish, then records
+    /// the rest as `failed` ("interrupted"). Returns how many were interrupted.
+    pub async fn drain(&self, grace: Duration) -> usize {
+        let until = tokio::time::Instant::now() + grace;
+        while !self.in_flight().is_empty() && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left: Vec<Check> = self.in_flight().drain().map(|(_, c)| c).collect();
+        let count = left.len();
+        for check in left {
+            self.record_failure(
+                check,
+                "interrupted: the service stopped before the check finished",
+            )
+            .await;
+        }
+        count
     }
 
     /// Stores `check` as `failed`; a storage error here is only logged (the row may then

@@ -203,3 +203,30 @@ async fn a_check_left_pending_by_a_stopped_process_is_failed_at_start() {
     assert_eq!(check["state"], "failed", "{check}");
     assert!(check["error"].as_str().unwrap().starts_with("abandoned"));
 }
+
+#[tokio::test]
+async fn at_shutdown_unfinished_checks_are_recorded_failed_not_left_pending() {
+    let app = spawn_app().await;
+    // 7701000107: every registry takes 30 s.
+    let r = app
+        .post_check(&json!({"inn": "7701000107", "wait_ms": 0}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A fast check started at the same time finishes within the grace period.
+    let fast = app.check("7701000019").await;
+    assert_eq!(fast["state"], "done");
+    assert_eq!(app.app.drain(Duration::from_millis(200)).await, 1);
+    let check: Value = app
+        .get(&format!("/v1/checks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(check["state"], "failed", "{check}");
+    assert!(check["error"].as_str().unwrap().starts_with("interrupted"));
+    assert_eq!(app.app.drain(Duration::from_millis(10)).await, 0);
+}
