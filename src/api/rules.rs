@@ -61,13 +61,41 @@ pub struct ActiveRulesetView {
     pub last_refused: Option<crate::rulefile::Refusal>,
 }
 
+/// A policy file version the service has loaded.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929",
+    "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "a.ivanova", "comment": "mass address −30"}))]
+pub struct RulesetVersion {
+    /// SHA-256 of the file's bytes.
+    pub version: String,
+    pub path: String,
+    /// When this content was first loaded.
+    pub loaded_at: DateTime<Utc>,
+    /// Who loaded it: `startup`, `file-watch`, `SIGHUP`, or the API key (and person) that
+    /// reloaded it.
+    pub author: String,
+    pub comment: Option<String>,
+}
+
+impl From<StoredRuleset> for RulesetVersion {
+    fn from(stored: StoredRuleset) -> RulesetVersion {
+        RulesetVersion {
+            version: stored.version,
+            path: stored.path,
+            loaded_at: stored.loaded_at,
+            author: stored.author,
+            comment: stored.comment,
+        }
+    }
+}
+
 /// Every version the service has loaded.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"active": "3a59f4cd…", "versions": [{"version": "3a59f4cd…", "path": "rules/default.toml",
     "loaded_at": "2026-11-28T09:00:00Z", "author": "startup", "comment": null}]}))]
 pub struct VersionsView {
     pub active: String,
-    pub versions: Vec<StoredRuleset>,
+    pub versions: Vec<RulesetVersion>,
 }
 
 /// Who reloads and why (both optional); the author is recorded beside the API key's name.
@@ -142,7 +170,7 @@ pub async fn rule_versions(state: web::Data<AppState>) -> Result<HttpResponse, A
     let versions = state.policy.active().versions().await?;
     Ok(HttpResponse::Ok().json(VersionsView {
         active: state.policy.active().info().version.clone(),
-        versions,
+        versions: versions.into_iter().map(RulesetVersion::from).collect(),
     }))
 }
 

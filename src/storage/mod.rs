@@ -50,14 +50,11 @@ pub struct StoredCheck {
     pub facts: Option<serde_json::Value>,
 }
 
-/// A ruleset version as stored.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929",
-    "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "a.ivanova", "comment": "mass address −30"}))]
+/// A policy file version as stored (of the scoring ruleset or the monitoring policy).
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredRuleset {
     /// SHA-256 of the file's bytes.
     pub version: String,
-    #[serde(skip_serializing)]
     pub content: String,
     pub path: String,
     /// When this content was first loaded.
