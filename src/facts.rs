@@ -365,20 +365,12 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
         .iter()
         .filter(|r| r.status != SourceStatus::Disabled)
         .collect();
-    let from = |r: &SourceReport, value: Value| Fact {
-        value,
-        source: Some(r.source.clone()),
-        as_of: Some(r.fetched_at),
-    };
+    let from = from_report;
     let first = |pick: &dyn Fn(&Findings) -> Option<Value>| {
         usable
             .iter()
             .find_map(|r| pick(&r.findings).map(|v| from(r, v)))
-            .unwrap_or(Fact {
-                value: Value::Null,
-                source: None,
-                as_of: None,
-            })
+            .unwrap_or_else(null)
     };
     let any_true = |pick: &dyn Fn(&Findings) -> Option<bool>| {
         let said: Vec<(&SourceReport, bool)> = usable
@@ -502,21 +494,12 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
     bankruptcy_facts(&mut facts, &usable, now);
     court_facts(&mut facts, &usable);
 
-    let service = |value: Value| Fact {
-        value,
-        source: None,
-        as_of: None,
-    };
-    let mut unavailable = Vec::new();
     for name in source_names() {
         let report = reports.iter().find(|r| r.source == name);
         let (status, detail) = match report {
             Some(r) => (r.status, r.detail.clone()),
             None => (SourceStatus::Disabled, None),
         };
-        if status == SourceStatus::Unavailable {
-            unavailable.push(name.to_string());
-        }
         facts.insert(
             format!("sources.{name}.status"),
             Fact {
@@ -525,24 +508,16 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
                 as_of: report.map(|r| r.fetched_at),
             },
         );
-        facts.insert(format!("sources.{name}.detail"), service(json!(detail)));
+        facts.insert(format!("sources.{name}.detail"), computed(json!(detail)));
     }
-    let missing: Vec<&String> = required
-        .iter()
-        .filter(|name| {
-            !reports
-                .iter()
-                .any(|r| &r.source == *name && r.status.is_checked())
-        })
-        .collect();
-    facts.insert("sources.required_missing".into(), service(json!(missing)));
-    facts.insert("sources.unavailable".into(), service(json!(unavailable)));
+    apply_coverage(&mut facts, required);
     facts
 }
 
-/// Recomputes `sources.required_missing` and `sources.unavailable` from the
-/// `sources.<name>.status` facts, for a profile that requires `required` — so stored facts
-/// can be judged again under another profile (dry-run, golden tests).
+/// Computes `sources.required_missing` and `sources.unavailable` from the
+/// `sources.<name>.status` facts for a profile that requires `required`: once for a fresh
+/// check, and again when stored facts are judged under another profile (dry-run, golden
+/// cases).
 pub fn apply_coverage(facts: &mut Facts, required: &[String]) {
     let status = |name: &str| {
         facts
@@ -558,29 +533,30 @@ pub fn apply_coverage(facts: &mut Facts, required: &[String]) {
     let unavailable: Vec<&str> = source_names()
         .filter(|n| status(n) == SourceStatus::Unavailable)
         .collect();
-    let service = |value: Value| Fact {
+    let missing = computed(json!(missing));
+    let unavailable = computed(json!(unavailable));
+    facts.insert("sources.required_missing".into(), missing);
+    facts.insert("sources.unavailable".into(), unavailable);
+}
+
+/// No source could say.
+fn null() -> Fact {
+    computed(Value::Null)
+}
+
+/// A fact the service computes itself (coverage), with no source of its own.
+fn computed(value: Value) -> Fact {
+    Fact {
         value,
         source: None,
         as_of: None,
-    };
-    let missing = service(json!(missing));
-    let unavailable = service(json!(unavailable));
-    facts.insert("sources.required_missing".into(), missing);
-    facts.insert("sources.unavailable".into(), unavailable);
+    }
 }
 
 /// A creditor's intention older than this no longer counts as recent.
 pub const CREDITOR_INTENT_WINDOW_DAYS: i64 = 183;
 /// Debtor's intentions, reorganization and liquidation notices count for this long.
 pub const NOTICE_WINDOW_DAYS: i64 = 365;
-
-fn null() -> Fact {
-    Fact {
-        value: Value::Null,
-        source: None,
-        as_of: None,
-    }
-}
 
 fn from_report(r: &SourceReport, value: Value) -> Fact {
     Fact {
