@@ -4,7 +4,7 @@
 //! (`kontragent rules facts` prints it).
 
 use crate::domain::CompanyStatus;
-use crate::sources::{Findings, SourceReport, SourceStatus, source_names};
+use crate::sources::{Findings, SourceReport, SourceStatus, merge, source_names};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -361,16 +361,10 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
     let mut facts = Facts::new();
     // Sources that answered with usable data (an unavailable source keeps what it parsed
     // before failing, so a known risk still fires).
-    let usable: Vec<&SourceReport> = reports
-        .iter()
-        .filter(|r| r.status != SourceStatus::Disabled)
-        .collect();
+    let usable = merge::usable(reports);
     let from = from_report;
     let first = |pick: &dyn Fn(&Findings) -> Option<Value>| {
-        usable
-            .iter()
-            .find_map(|r| pick(&r.findings).map(|v| from(r, v)))
-            .unwrap_or_else(null)
+        merge::first_stated(&usable, pick).map_or_else(null, |(v, r)| from(r, v))
     };
     let any_true = |pick: &dyn Fn(&Findings) -> Option<bool>| {
         let said: Vec<(&SourceReport, bool)> = usable
@@ -379,11 +373,7 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
             .collect();
         match said.iter().find(|(_, b)| *b).or(said.first()) {
             Some((r, b)) => from(r, json!(b)),
-            None => Fact {
-                value: Value::Null,
-                source: None,
-                as_of: None,
-            },
+            None => null(),
         }
     };
 
@@ -395,18 +385,11 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
         "company.known".into(),
         match known {
             Some(r) => from(r, json!(true)),
-            None => Fact {
-                value: json!(false),
-                source: None,
-                as_of: None,
-            },
+            None => computed(json!(false)),
         },
     );
 
-    let worst = usable
-        .iter()
-        .filter_map(|r| r.findings.status.map(|s| (s, *r)))
-        .reduce(|best, next| if next.0 > best.0 { next } else { best });
+    let worst = merge::worst_status(&usable);
     let status = match worst {
         Some((s, r)) => from(r, json!(s.as_str())),
         None => Fact {
@@ -423,11 +406,7 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
             ..terminated_on.clone()
         },
         Some((_, r)) => from(r, json!(false)),
-        None => Fact {
-            value: Value::Null,
-            source: None,
-            as_of: None,
-        },
+        None => null(),
     };
     facts.insert("company.status".into(), status);
     facts.insert("company.terminated".into(), terminated);
@@ -467,11 +446,7 @@ pub fn compute(reports: &[SourceReport], required: &[String], now: DateTime<Utc>
             value: json!(months_between(d, now.date_naive())),
             ..registered.clone()
         },
-        None => Fact {
-            value: Value::Null,
-            source: None,
-            as_of: None,
-        },
+        None => null(),
     };
     facts.insert("company.registered_on".into(), registered);
     facts.insert("company.age_months".into(), age);

@@ -2,7 +2,7 @@
 
 use crate::domain::{CompanyStatus, Decision, EntityKind};
 use crate::scoring::Reason;
-use crate::sources::{CourtFindings, SourceReport, SourceStatus};
+use crate::sources::{CourtFindings, SourceReport, SourceStatus, merge};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -98,24 +98,18 @@ impl Company {
     /// Merges the sources' findings: the most severe status, otherwise the first source
     /// (in registration order) that states a field.
     pub fn from_reports(reports: &[SourceReport]) -> Company {
-        let usable: Vec<_> = reports
-            .iter()
-            .filter(|r| r.status != SourceStatus::Disabled)
-            .map(|r| &r.findings)
-            .collect();
+        let answers = merge::usable(reports);
         macro_rules! first {
             ($field:ident) => {
-                usable.iter().find_map(|f| f.$field.clone())
+                merge::first_stated(&answers, |f| f.$field.clone()).map(|(v, _)| v)
             };
         }
-        let worst = usable
-            .iter()
-            .filter_map(|f| f.status.map(|s| (s, f)))
-            .reduce(|best, next| if next.0 > best.0 { next } else { best });
+        let usable: Vec<&crate::sources::Findings> = answers.iter().map(|r| &r.findings).collect();
+        let worst = merge::worst_status(&answers);
         Company {
             status: worst.map_or(CompanyStatus::Unknown, |(s, _)| s),
             status_text: worst
-                .and_then(|(_, f)| f.status_text.clone())
+                .and_then(|(_, r)| r.findings.status_text.clone())
                 .or_else(|| first!(status_text)),
             kind: first!(kind),
             name: first!(name),

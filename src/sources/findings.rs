@@ -150,3 +150,41 @@ impl Findings {
         }
     }
 }
+
+/// How the sources' findings merge, for the facts and for the company card alike: an
+/// answer counts unless its source is switched off (an unavailable one keeps what it
+/// parsed before failing, so a known risk still counts); a field comes from the first
+/// answer, in registry order, that states it; the status is the most severe any states.
+pub mod merge {
+    use super::Findings;
+    use crate::domain::CompanyStatus;
+    use crate::sources::{SourceReport, SourceStatus};
+
+    /// The answers that count.
+    pub fn usable(reports: &[SourceReport]) -> Vec<&SourceReport> {
+        reports
+            .iter()
+            .filter(|r| r.status != SourceStatus::Disabled)
+            .collect()
+    }
+
+    /// The first answer that states a field, with that answer.
+    pub fn first_stated<'a, T>(
+        usable: &[&'a SourceReport],
+        pick: impl Fn(&Findings) -> Option<T>,
+    ) -> Option<(T, &'a SourceReport)> {
+        usable
+            .iter()
+            .find_map(|r| pick(&r.findings).map(|v| (v, *r)))
+    }
+
+    /// The most severe status any answer states, with that answer (the first of equals).
+    pub fn worst_status<'a>(
+        usable: &[&'a SourceReport],
+    ) -> Option<(CompanyStatus, &'a SourceReport)> {
+        usable
+            .iter()
+            .filter_map(|r| r.findings.status.map(|s| (s, *r)))
+            .reduce(|best, next| if next.0 > best.0 { next } else { best })
+    }
+}

@@ -18,7 +18,7 @@ mod shared;
 pub use bankrot::Bankrot;
 pub use egrul::Egrul;
 pub use fedresurs::Fedresurs;
-pub use findings::{CourtCase, CourtFindings, Findings};
+pub use findings::{CourtCase, CourtFindings, Findings, merge};
 pub use http::{Evidence, Flow, RegistryHttp};
 pub use kad::Kad;
 pub use pb::Pb;
