@@ -14,7 +14,12 @@ cd "$(dirname "$0")/.."
 
 MAX_EXAMPLES="${MAX_EXAMPLES:-25}"
 BIN="${BIN:-${CARGO_TARGET_DIR:-target}/debug/kontragent}"
-command -v st >/dev/null || pip install -q 'schemathesis>=4.32,<5'
+if ! command -v st >/dev/null; then
+    python3 -m pip install -q 'schemathesis>=4.32,<5'
+    pyenv rehash 2>/dev/null || true
+fi
+# The CLI as installed, even where the scripts folder is not on PATH yet.
+ST=$(command -v st || echo "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/st")
 [ -x "$BIN" ] || cargo build
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -56,7 +61,7 @@ for inn in ["7701000019", "7701000072", "770100000142"]:
 PY
 
 run() {
-    st run openapi/openapi.json --url "http://127.0.0.1:$PORT" \
+    "$ST" run openapi/openapi.json --url "http://127.0.0.1:$PORT" \
         --checks all --exclude-checks positive_data_acceptance \
         --max-examples "$MAX_EXAMPLES" --seed 1 \
         --workers 2 --request-timeout 30 --warnings off \
