@@ -11,7 +11,7 @@ use crate::catalog::{
 };
 use crate::check::Check;
 use crate::domain::Inn;
-use crate::monitoring::RunReport;
+use crate::monitoring::MonitoringRun;
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -484,22 +484,72 @@ pub async fn contractor_events(
     event_page(&state, query.into_inner(), Some(inn.as_str())).await
 }
 
+/// How long `POST /v1/monitoring/run` waits for its run.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RunQuery {
+    /// Milliseconds to wait before answering `202` (default 60000, at most 600000).
+    #[param(minimum = 0, maximum = 600_000)]
+    pub wait_ms: Option<u64>,
+}
+
 /// Re-check every contractor that is due now (the scheduler does this on its own).
-#[utoipa::path(tag = "catalog", responses((status = 200, body = RunReport)))]
+///
+/// The run goes on in the background whatever happens to this request: `200` with the
+/// finished run when it ends within `wait_ms`, else `202` with `Location` to poll.
+#[utoipa::path(
+    tag = "catalog",
+    params(RunQuery),
+    responses(
+        (status = 200, description = "The finished run", body = MonitoringRun),
+        (status = 202, description = "Still running; poll `Location`", body = MonitoringRun,
+            headers(("Location" = String, description = "/v1/monitoring/runs/{id}"))),
+    )
+)]
 #[post("/monitoring/run")]
 pub async fn run_monitoring(
     state: web::Data<AppState>,
     principal: web::ReqData<Principal>,
+    query: Query<RunQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let report = state.monitor.run_due().await.map_err(ApiError::internal)?;
+    let wait_ms = query.into_inner().wait_ms.unwrap_or(60_000);
+    if wait_ms > 600_000 {
+        return Err(ApiError::query("wait_ms", "at most 600000"));
+    }
+    let (started, handle) = state.monitor.start_run();
     state
         .keys
         .audit(AuditEntry::new(
             &principal.actor(None),
             "monitoring.run",
             None,
-            None,
+            Some(started.id.to_string()),
         ))
         .await;
-    Ok(HttpResponse::Ok().json(report))
+    match tokio::time::timeout(std::time::Duration::from_millis(wait_ms), handle).await {
+        Ok(Ok(run)) => Ok(HttpResponse::Ok().json(run)),
+        Ok(Err(join)) => Err(ApiError::internal(join)),
+        Err(_) => Ok(HttpResponse::Accepted()
+            .insert_header(("Location", format!("/v1/monitoring/runs/{}", started.id)))
+            .json(started)),
+    }
+}
+
+/// A monitoring run started through the API on this instance.
+#[utoipa::path(
+    tag = "catalog",
+    params(("id" = String, Path, description = "Run id (UUID)", format = Uuid)),
+    responses(
+        (status = 200, body = MonitoringRun),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/monitoring/runs/{id}")]
+pub async fn monitoring_run(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no monitoring run {id} on this instance"));
+    let id: uuid::Uuid = id.parse().map_err(|_| not_found())?;
+    let run = state.monitor.run(id).ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(run))
 }

@@ -34,6 +34,7 @@ pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
     ("GET", "/v1/catalog/{inn}/events", Scope::CatalogRead),
     ("GET", "/v1/events", Scope::CatalogRead),
     ("POST", "/v1/monitoring/run", Scope::MonitoringAdmin),
+    ("GET", "/v1/monitoring/runs/{id}", Scope::MonitoringAdmin),
     ("GET", "/v1/audit", Scope::Admin),
     ("GET", "/v1/public/catalog", Scope::Public),
     ("GET", "/metrics", Scope::Metrics),

@@ -119,6 +119,7 @@ where
                 .service(catalog::contractor_events)
                 .service(catalog::events)
                 .service(catalog::run_monitoring)
+                .service(catalog::monitoring_run)
                 .service(catalog::public_catalog)
                 .service(audit::audit),
         )

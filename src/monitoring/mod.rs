@@ -44,7 +44,39 @@ pub struct RunReport {
     pub failed: u64,
 }
 
+/// A run started through the API: running in the background, observed by its id.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "0193…", "state": "done", "started_at": "2026-12-01T10:00:00Z",
+    "finished_at": "2026-12-01T10:00:04Z", "checked": 12, "events": 3, "transitions": 1, "failed": 0}))]
+pub struct MonitoringRun {
+    pub id: uuid::Uuid,
+    /// `running`, `done` or `failed`.
+    pub state: RunState,
+    pub started_at: chrono::DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<chrono::DateTime<Utc>>,
+    /// What the run did, once done.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub report: Option<RunReport>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Running,
+    Done,
+    Failed,
+}
+
+/// Runs started through the API that this instance keeps to show (the newest ones).
+const RUNS_KEPT: usize = 100;
+
 pub struct Monitor {
+    /// Runs started through the API, by id (this instance's).
+    runs: std::sync::Mutex<std::collections::VecDeque<MonitoringRun>>,
     catalog: Arc<CatalogService>,
     checks: Arc<CheckService>,
     policy: Arc<Reloadable<policy::MonitoringPolicy>>,
@@ -69,6 +101,7 @@ impl Monitor {
     ) -> Monitor {
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         Monitor {
+            runs: std::sync::Mutex::default(),
             catalog,
             checks,
             policy,
@@ -250,6 +283,65 @@ impl Monitor {
             return Ok((0, transitions));
         }
         Ok((events.len() as u64, transitions))
+    }
+
+    /// Starts a run over the due contractors in the background (not in the caller's
+    /// request); the handle yields the run once it ends. Observe it with [`Monitor::run`].
+    pub fn start_run(self: &Arc<Self>) -> (MonitoringRun, tokio::task::JoinHandle<MonitoringRun>) {
+        let run = MonitoringRun {
+            id: uuid::Uuid::now_v7(),
+            state: RunState::Running,
+            started_at: Utc::now(),
+            finished_at: None,
+            report: None,
+            error: None,
+        };
+        self.keep(run.clone());
+        let monitor = Arc::clone(self);
+        let mut finished = run.clone();
+        let handle = tokio::spawn(async move {
+            match monitor.run_due().await {
+                Ok(report) => {
+                    finished.state = RunState::Done;
+                    finished.report = Some(report);
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "monitoring run failed");
+                    finished.state = RunState::Failed;
+                    finished.error = Some("the run failed; see the service log".into());
+                }
+            }
+            finished.finished_at = Some(Utc::now());
+            monitor.keep(finished.clone());
+            finished
+        });
+        (run, handle)
+    }
+
+    /// A run started through the API on this instance.
+    pub fn run(&self, id: uuid::Uuid) -> Option<MonitoringRun> {
+        self.runs().iter().find(|r| r.id == id).cloned()
+    }
+
+    fn runs(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<MonitoringRun>> {
+        match self.runs.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Records a run's latest state, keeping the newest [`RUNS_KEPT`].
+    fn keep(&self, run: MonitoringRun) {
+        let mut runs = self.runs();
+        match runs.iter_mut().find(|r| r.id == run.id) {
+            Some(kept) => *kept = run,
+            None => {
+                runs.push_back(run);
+                while runs.len() > RUNS_KEPT {
+                    runs.pop_front();
+                }
+            }
+        }
     }
 
     /// Runs the due contractors every `tick_ms`, forever.

@@ -65,7 +65,7 @@ async fn call(app: &TestApp, method: &str, path: &str, key: Option<&str>, body: 
 
 /// Every operation of the spec with a body that succeeds, in an order where each finds
 /// what it needs (the check before its id, the listing before the status change).
-fn operations(check_id: &str) -> Vec<(&'static str, String, Value, u16)> {
+fn operations(check_id: &str, run_id: &str) -> Vec<(&'static str, String, Value, u16)> {
     vec![
         (
             "POST",
@@ -123,6 +123,12 @@ fn operations(check_id: &str) -> Vec<(&'static str, String, Value, u16)> {
         ),
         ("GET", "/v1/events".into(), Value::Null, 200),
         ("POST", "/v1/monitoring/run".into(), Value::Null, 200),
+        (
+            "GET",
+            format!("/v1/monitoring/runs/{run_id}"),
+            Value::Null,
+            200,
+        ),
         ("GET", "/v1/audit".into(), Value::Null, 200),
         ("GET", "/v1/public/catalog".into(), Value::Null, 200),
         ("GET", "/metrics".into(), Value::Null, 200),
@@ -161,7 +167,21 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
             .unwrap()
             .to_owned()
     };
-    let ops = operations(&check_id);
+    let run_id = {
+        let r = k
+            .app
+            .client
+            .post(format!("{}/v1/monitoring/run", k.app.address))
+            .header("x-api-key", &k.keys["admin"])
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let ops = operations(&check_id, &run_id);
     // Every documented operation is in the table, with the scope the guard asks for.
     let spec = kontragent::api::openapi();
     for (path, item) in &spec.paths.paths {

@@ -495,3 +495,47 @@ async fn a_source_failing_longer_than_the_threshold_is_reported_once() {
         true
     );
 }
+
+#[tokio::test]
+async fn a_monitoring_run_goes_on_in_the_background_and_is_observed_by_its_id() {
+    let app = crate::helpers::spawn_app().await;
+    let r = app
+        .client
+        .post(format!("{}/v1/monitoring/run?wait_ms=0", app.address))
+        .send()
+        .await
+        .unwrap();
+    // Nothing is due, but with no time to wait the answer is 202 whenever the run has
+    // not ended at once; either way the run can be read back by its id.
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let started: serde_json::Value = r.json().await.unwrap();
+    assert!(status == 202 || status == 200, "{status}");
+    if status == 202 {
+        assert_eq!(
+            location.as_deref(),
+            Some(format!("/v1/monitoring/runs/{}", started["id"].as_str().unwrap()).as_str())
+        );
+    }
+    let path = format!("/v1/monitoring/runs/{}", started["id"].as_str().unwrap());
+    let mut run = serde_json::json!(null);
+    for _ in 0..100 {
+        run = app.get(&path).await.json().await.unwrap();
+        if run["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(run["state"], "done", "{run}");
+    assert_eq!(run["checked"], 0, "{run}");
+    assert!(run["finished_at"].is_string());
+    assert_eq!(
+        app.get("/v1/monitoring/runs/00000000-0000-0000-0000-000000000000")
+            .await
+            .status(),
+        404
+    );
+}
