@@ -55,9 +55,18 @@ pub struct MonitoringRun {
     pub started_at: chrono::DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<chrono::DateTime<Utc>>,
-    /// What the run did, once done.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub report: Option<RunReport>,
+    /// Contractors re-checked, once done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<u64>,
+    /// Change events recorded, once done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// Automatic status changes, once done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<u64>,
+    /// Contractors whose pass failed (retried when their lease expires), once done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<u64>,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -293,7 +302,10 @@ impl Monitor {
             state: RunState::Running,
             started_at: Utc::now(),
             finished_at: None,
-            report: None,
+            checked: None,
+            events: None,
+            transitions: None,
+            failed: None,
             error: None,
         };
         self.keep(run.clone());
@@ -303,7 +315,10 @@ impl Monitor {
             match monitor.run_due().await {
                 Ok(report) => {
                     finished.state = RunState::Done;
-                    finished.report = Some(report);
+                    finished.checked = Some(report.checked);
+                    finished.events = Some(report.events);
+                    finished.transitions = Some(report.transitions);
+                    finished.failed = Some(report.failed);
                 }
                 Err(e) => {
                     tracing::error!(error = ?e, "monitoring run failed");

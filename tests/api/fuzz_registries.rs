@@ -224,7 +224,7 @@ fn a_spoiled_answer_at_any_step_of_a_real_flow_never_crashes_an_adapter() {
         prop::sample::select(inns.to_vec()),
         0..5usize,
         0..6usize,
-        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
         prop::option::of(any::<prop::sample::Index>()),
     );
     // What each registry says when nothing is spoiled.
@@ -244,16 +244,20 @@ fn a_spoiled_answer_at_any_step_of_a_real_flow_never_crashes_an_adapter() {
             *spoil.lock().unwrap() = Spoil {
                 step,
                 seen: 0,
-                flips,
+                flips: flips.clone(),
                 cut,
             };
             let report = rt.block_on(source.fetch(&Inn::parse(inn).unwrap()));
-            // The core promise: a spoiled answer never turns a company with records clean.
-            prop_assert!(
-                !(unspoiled == SourceStatus::Ok && report.status == SourceStatus::NotFound),
-                "{} for {inn}: a spoiled answer at step {step} read as not found",
-                source.name()
-            );
+            // The core promise: an answer cut short never turns a company with records
+            // clean. (Flipped bytes can forge any well-formed answer, "none" included —
+            // no parser can tell; those cases only have to fail without a panic.)
+            if flips.is_empty() && cut.is_some() {
+                prop_assert!(
+                    !(unspoiled == SourceStatus::Ok && report.status == SourceStatus::NotFound),
+                    "{} for {inn}: an answer cut short at step {step} read as not found",
+                    source.name()
+                );
+            }
             if report.status == SourceStatus::Unavailable {
                 prop_assert!(
                     report.detail.as_deref().is_some_and(|d| !d.is_empty()),
