@@ -63,6 +63,19 @@ async fn call(app: &TestApp, method: &str, path: &str, key: Option<&str>, body: 
     request.send().await.unwrap().status().as_u16()
 }
 
+/// GETs `path` every 200 ms until it answers `wanted` (at most 10 s); the last status.
+async fn status_within_10s(app: &TestApp, path: &str, key: Option<&str>, wanted: u16) -> u16 {
+    let mut status = 0;
+    for _ in 0..50 {
+        status = call(app, "GET", path, key, &Value::Null).await;
+        if status == wanted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    status
+}
+
 /// Every operation of the spec with a body that succeeds, in an order where each finds
 /// what it needs (the check before its id, the listing before the status change).
 fn operations(check_id: &str, run_id: &str) -> Vec<(&'static str, String, Value, u16)> {
@@ -268,21 +281,7 @@ async fn bearer_is_case_insensitive_and_a_revoked_key_stops_within_seconds() {
         assert_eq!(r.status(), 404, "{scheme}: a valid key reaches the handler");
     }
     k.service.revoke("crm").await.unwrap();
-    let mut status = 0;
-    for _ in 0..50 {
-        status = call(
-            &k.app,
-            "GET",
-            "/v1/counterparties/7701000019",
-            Some(key),
-            &Value::Null,
-        )
-        .await;
-        if status == 401 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let status = status_within_10s(&k.app, "/v1/counterparties/7701000019", Some(key), 401).await;
     assert_eq!(status, 401, "the revoked key is refused within 10 s");
 }
 
@@ -295,14 +294,7 @@ async fn open_on_loopback_until_the_first_key_then_closed() {
         "no key exists: open on a loopback address"
     );
     k.service.create("first", "admin").await.unwrap();
-    let mut status = 0;
-    for _ in 0..50 {
-        status = call(&k.app, "GET", "/v1/catalog", None, &Value::Null).await;
-        if status == 401 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let status = status_within_10s(&k.app, "/v1/catalog", None, 401).await;
     assert_eq!(status, 401, "once a key exists every /v1 route needs one");
 }
 
