@@ -34,14 +34,9 @@ impl Policy {
             if ruleset.profile(&default_profile).is_some() {
                 return Ok(());
             }
-            Err(vec![RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: None,
-                message: format!(
-                    "the ruleset has no profile `{default_profile}` (rules.default_profile)"
-                ),
-            }])
+            Err(vec![RuleError::general(format!(
+                "the ruleset has no profile `{default_profile}` (rules.default_profile)"
+            ))])
         });
         let active = Reloadable::start(PathBuf::from(&settings.path), store, has_default).await?;
         let limits = DryRunLimits {
@@ -111,12 +106,9 @@ impl Policy {
         if let Some(p) = &request.profile
             && ruleset.profile(p).is_none()
         {
-            return Err(PolicyError::Invalid(vec![RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: None,
-                message: format!("the candidate has no profile `{p}`"),
-            }]));
+            return Err(PolicyError::Invalid(vec![RuleError::general(format!(
+                "the candidate has no profile `{p}`"
+            ))]));
         }
         let to = request.to.unwrap_or_else(Utc::now);
         let from = request.from.unwrap_or(DateTime::<Utc>::MIN_UTC);

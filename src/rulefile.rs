@@ -47,12 +47,10 @@ pub struct ReloadOutcome {
 /// through [`Reloadable`]).
 pub fn load_file<T: RuleFile>(path: &Path) -> Result<T, Vec<RuleError>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![RuleError {
-            too_costly: false,
-            rule_id: None,
-            line: None,
-            message: format!("cannot read {}: {e}", path.display()),
-        }]
+        vec![RuleError::general(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))]
     })?;
     T::parse(&text)
 }
@@ -274,12 +272,10 @@ impl<T: RuleFile> Reloadable<T> {
 
 async fn read(path: &Path) -> Result<String, PolicyError> {
     tokio::fs::read_to_string(path).await.map_err(|e| {
-        PolicyError::Invalid(vec![RuleError {
-            too_costly: false,
-            rule_id: None,
-            line: None,
-            message: format!("cannot read {}: {e}", path.display()),
-        }])
+        PolicyError::Invalid(vec![RuleError::general(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))])
     })
 }
 
@@ -363,14 +359,7 @@ pub async fn compile_off_thread<T>(
 where
     T: Send + 'static,
 {
-    let failed = |message: &str| {
-        vec![RuleError {
-            too_costly: false,
-            rule_id: None,
-            line: None,
-            message: message.to_owned(),
-        }]
-    };
+    let failed = |message: &str| vec![RuleError::general(message.to_owned())];
     let _slot = COMPILER_SLOTS
         .acquire()
         .await

@@ -75,12 +75,7 @@ fn policy_failed(path: &str, e: PolicyError) -> StartupError {
     match e {
         PolicyError::Invalid(errors) => rules(errors),
         PolicyError::Store(s) => StartupError::Store(s),
-        PolicyError::Replay(message) => rules(vec![RuleError {
-            too_costly: false,
-            rule_id: None,
-            line: None,
-            message,
-        }]),
+        PolicyError::Replay(message) => rules(vec![RuleError::general(message)]),
     }
 }
 

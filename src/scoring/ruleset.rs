@@ -24,6 +24,18 @@ pub struct RuleError {
     pub too_costly: bool,
 }
 
+impl RuleError {
+    /// A problem of the whole file (or of reading it), in no rule and on no line.
+    pub fn general(message: impl Into<String>) -> RuleError {
+        RuleError {
+            too_costly: false,
+            rule_id: None,
+            line: None,
+            message: message.into(),
+        }
+    }
+}
+
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.rule_id, self.line) {
@@ -147,12 +159,9 @@ impl Ruleset {
 
         let mut profiles = BTreeMap::new();
         if raw.profiles.is_empty() {
-            problems.push(RuleError {
-                too_costly: false,
-                rule_id: None,
-                line: None,
-                message: "a ruleset needs at least one [profiles.<name>] table".into(),
-            });
+            problems.push(RuleError::general(
+                "a ruleset needs at least one [profiles.<name>] table",
+            ));
         }
         for (name, spanned) in raw.profiles {
             let line = Some(line_of(text, spanned.span().start));
