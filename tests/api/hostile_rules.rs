@@ -92,9 +92,10 @@ async fn dry_run_answers_ruleset_too_costly_for_every_attack_shape() {
 }
 
 #[tokio::test]
-async fn a_whole_file_over_the_size_bound_is_refused_before_parsing() {
+async fn deeply_nested_toml_is_refused_without_crashing() {
     let app = spawn_app().await;
-    // Deeply nested TOML arrays: refused by size, and parsed on the compiler's stack anyway.
+    // Deeply nested TOML arrays: too big for a request body, and, smaller, refused by the
+    // TOML parser running on the compiler's own stack.
     let nested = format!("x = {}1{}\n", "[".repeat(40_000), "]".repeat(40_000));
     let r = app
         .client
@@ -171,4 +172,56 @@ async fn concurrent_costly_dry_runs_leave_healthz_responsive() {
     for run in runs {
         assert_eq!(run.await.unwrap().unwrap().status(), 200);
     }
+}
+
+#[tokio::test]
+async fn a_rules_file_over_the_size_or_rule_count_bound_is_refused_on_reload() {
+    let dir = std::env::temp_dir().join(format!("kt-big-rules-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rules.toml");
+    std::fs::write(&file, include_str!("../../rules/default.toml")).unwrap();
+    let path = file.display().to_string();
+    let app = spawn_app_with(crate::helpers::Registries::Sandbox, move |s| {
+        s.rules.path = path;
+        s.rules.watch_interval_ms = 0;
+    })
+    .await;
+    let reload = || {
+        app.client
+            .post(format!("{}/v1/rules/reload", app.address))
+            .send()
+    };
+    // Over 256 KiB: refused before the TOML parser sees it.
+    let padding = format!("# {}\n", "x".repeat(1_000)).repeat(300);
+    std::fs::write(&file, format!("{PROFILE}{padding}")).unwrap();
+    let r = reload().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "ruleset_too_costly", "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bytes"),
+        "{v}"
+    );
+    // 501 small rules: refused for their number.
+    let rules = (0..501).fold(PROFILE.to_owned(), |text, i| {
+        format!("{text}\n[[rules]]\nid = \"r{i}\"\ntitle = \"R\"\nwhen = \"true\"\neffect = \"review\"\n")
+    });
+    std::fs::write(&file, rules).unwrap();
+    let r = reload().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "ruleset_too_costly", "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("501 rules"),
+        "{v}"
+    );
+    // The version in force never changed.
+    let active: Value = app.get("/v1/rules").await.json().await.unwrap();
+    assert_eq!(active["author"], "startup");
 }
