@@ -257,7 +257,7 @@ async fn catalog_page(state: &AppState, q: CatalogQuery) -> Result<HttpResponse,
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"entry": {"inn": "7702000332", "name": "ООО \"ПОВОРОТ\"", "status": "suspended"},
     "latest_check": {"decision": "reject"}, "timeline": [
-        {"from": null, "to": "active", "reason": "listed after check 01a2… decided approve", "rule_ids": [], "actor": "api", "at": "2026-11-27T10:00:00Z"},
+        {"from": null, "to": "active", "reason": "listed after check 01a2… decided approve", "rule_ids": [], "actor": "crm (m.petrova)", "at": "2026-11-27T10:00:00Z"},
         {"from": "active", "to": "suspended", "reason": "The latest check decided reject (before: approve)", "rule_ids": ["decision_reject", "bankruptcy_started"], "actor": "monitoring", "at": "2026-11-28T10:00:00Z"}]}))]
 pub struct CatalogDetail {
     pub entry: CatalogEntry,

@@ -64,7 +64,7 @@ pub struct ActiveRulesetView {
 /// A policy file version the service has loaded.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929",
-    "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "a.ivanova", "comment": "mass address −30"}))]
+    "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "analyst (a.ivanova)", "comment": "mass address −30"}))]
 pub struct RulesetVersion {
     /// SHA-256 of the file's bytes.
     pub version: String,
