@@ -530,3 +530,28 @@ async fn cors_answers_allowed_origins_only() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn behind_a_proxy_each_client_ip_has_its_own_public_budget() {
+    let k = keyed_app(&[("site", "public")], &[], |s| {
+        s.limits.public_per_minute = 1;
+        s.limits.client_ip_header = "X-Real-IP".into();
+    })
+    .await;
+    let from = |ip: &'static str| {
+        k.app
+            .client
+            .get(format!("{}/v1/public/catalog", k.app.address))
+            .header("x-api-key", &k.keys["site"])
+            // The proxy appends the client it saw last; that entry counts.
+            .header("x-real-ip", format!("10.9.9.9, {ip}"))
+            .send()
+    };
+    assert_eq!(from("203.0.113.1").await.unwrap().status(), 200);
+    assert_eq!(from("203.0.113.1").await.unwrap().status(), 429);
+    assert_eq!(
+        from("203.0.113.2").await.unwrap().status(),
+        200,
+        "another client behind the same proxy has its own budget"
+    );
+}
