@@ -121,12 +121,14 @@ impl CheckService {
         let Some(row) = self.store.get_check(id).await? else {
             return Ok(None);
         };
-        let check = serde_json::from_value(row.document).map_err(StoreError::from)?;
-        let facts = match row.facts {
+        let facts = match row.facts.clone() {
             Some(f) => serde_json::from_value(f).map_err(StoreError::from)?,
             None => Facts::default(),
         };
-        Ok(Some(Checked { check, facts }))
+        Ok(Some(Checked {
+            check: document(row)?,
+            facts,
+        }))
     }
 
     /// A check by id, pending or finished.
@@ -278,7 +280,7 @@ impl CheckService {
         let abandoned = self.store.pending_checks_before(before).await?;
         let count = abandoned.len();
         for row in abandoned {
-            let Ok(check) = serde_json::from_value::<Check>(row.document) else {
+            let Ok(check) = document(row) else {
                 continue;
             };
             self.record_failure(
@@ -475,6 +477,11 @@ impl CheckService {
             tracing::warn!(check = %check.id, error = %e.without_url(), "callback delivery failed");
         }
     }
+}
+
+/// The Check a stored row holds.
+fn document(row: StoredCheck) -> Result<Check, CheckError> {
+    Ok(serde_json::from_value(row.document).map_err(StoreError::from)?)
 }
 
 fn stored(check: &Check, facts: Option<&facts::Facts>) -> Result<StoredCheck, StoreError> {
