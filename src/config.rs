@@ -1,7 +1,10 @@
 //! Settings: defaults in code, then an optional TOML file, then `KONTRAGENT__SECTION__KEY`
-//! environment variables. Every layer is merged into one TOML tree and deserialized once,
-//! so an unknown key or a bad value fails at start with the key's dotted path.
+//! environment variables, layered with figment and deserialized once, so an unknown key or a
+//! bad value fails at start with the key's dotted path.
 
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -128,6 +131,7 @@ pub struct AuthSettings {
     pub enabled: Option<bool>,
     /// Keys from the config with the `admin` scope, recorded as actor `config` (secrets:
     /// never logged). Prefer `kontragent keys create`, which stores only a hash.
+    #[serde(deserialize_with = "list")]
     pub api_keys: Vec<Secret>,
 }
 
@@ -152,6 +156,7 @@ pub struct LimitsSettings {
 pub struct CorsSettings {
     /// Origins (`https://example.ru`) allowed to call the API from a browser; in env a
     /// comma-separated string.
+    #[serde(deserialize_with = "list")]
     pub allowed_origins: Vec<String>,
 }
 
@@ -271,6 +276,12 @@ impl Secret {
     }
 }
 
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
@@ -384,13 +395,26 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
-    #[error("config file {path} is not valid TOML: {source}")]
-    Toml {
-        path: String,
-        source: Box<toml::de::Error>,
-    },
     #[error("setting `{key}`: {message}")]
     Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    /// Names the dotted key a figment error is about, and the layer that gave the value.
+    fn from_figment(error: figment::Error) -> ConfigError {
+        let key = match error.path.join(".") {
+            path if path.is_empty() => "<config>".to_owned(),
+            path => path,
+        };
+        let message = match &error.metadata {
+            Some(layer) => match &layer.source {
+                Some(source) => format!("{} (from {} {source})", error.kind, layer.name),
+                None => format!("{} (from {})", error.kind, layer.name),
+            },
+            None => error.kind.to_string(),
+        };
+        ConfigError::Invalid { key, message }
+    }
 }
 
 impl Settings {
@@ -405,50 +429,30 @@ impl Settings {
         file: Option<&Path>,
         env: &BTreeMap<String, String>,
     ) -> Result<Settings, ConfigError> {
-        let mut tree =
-            toml::Value::try_from(Settings::default()).map_err(|e| ConfigError::Invalid {
-                key: "<defaults>".into(),
-                message: e.to_string(),
-            })?;
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = file {
-            let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: shown.clone(),
+            // Opened here first: figment takes a missing file for an empty one.
+            std::fs::File::open(path).map_err(|source| ConfigError::Read {
+                path: path.display().to_string(),
                 source,
             })?;
-            let layer: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Toml {
-                path: shown,
-                source: Box::new(e),
-            })?;
-            merge(&mut tree, toml::Value::Table(layer));
+            figment = figment.merge(Toml::file_exact(path));
         }
-        for (name, raw) in env {
-            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            let path: Vec<String> = rest.split("__").map(|s| s.to_lowercase()).collect();
-            if path.iter().any(|s| s.is_empty()) {
-                return Err(ConfigError::Invalid {
-                    key: name.clone(),
-                    message: "empty segment in variable name".into(),
-                });
-            }
-            set_path(&mut tree, &path, env_value(raw));
-        }
-        if let Some(toml::Value::Table(sources)) = tree.get("sources") {
+        let figment = figment.merge(EnvLayer::new(env)?);
+        if let Ok(sources) = figment.find_value("sources")
+            && let Some(names) = sources.as_dict()
+        {
             let known: Vec<&str> = crate::sources::REGISTRIES.iter().map(|r| r.name).collect();
-            if let Some(unknown) = sources.keys().find(|k| !known.contains(&k.as_str())) {
+            if let Some(unknown) = names.keys().find(|k| !known.contains(&k.as_str())) {
                 return Err(ConfigError::Invalid {
                     key: format!("sources.{unknown}"),
                     message: format!("no such registry (known: {})", known.join(", ")),
                 });
             }
         }
-        let settings: Settings =
-            serde_path_to_error::deserialize(tree).map_err(|e| ConfigError::Invalid {
-                key: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
+        // Lossy: an env string becomes the number or boolean a field asks for, and stays a
+        // string where a string is wanted (a digits-only key, a host).
+        let settings: Settings = figment.extract_lossy().map_err(ConfigError::from_figment)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -587,63 +591,81 @@ impl Settings {
     }
 }
 
-/// An env value is read as a TOML value when it is one (`8080`, `true`, `[1, 2]`), else as a string.
-fn env_value(raw: &str) -> toml::Value {
-    toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
-}
+/// The `KONTRAGENT__SECTION__KEY` variables as a figment layer. Every value is kept as a
+/// string (figment's own `Env` would turn `0123` into a number before the field is known);
+/// [`Figment::extract_lossy`] converts it to what the field wants.
+struct EnvLayer(Dict);
 
-fn merge(base: &mut toml::Value, layer: toml::Value) {
-    match (base, layer) {
-        (toml::Value::Table(b), toml::Value::Table(l)) => {
-            for (k, v) in l {
-                match b.get_mut(&k) {
-                    Some(existing) => merge(existing, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (b, l) => *b = l,
-    }
-}
-
-fn set_path(tree: &mut toml::Value, path: &[String], value: toml::Value) {
-    let mut node = tree;
-    for (i, seg) in path.iter().enumerate() {
-        let toml::Value::Table(table) = node else {
-            return;
-        };
-        if i + 1 == path.len() {
-            // A string field given digits (`api_keys`, a host) keeps its type from the default.
-            let value = match (table.get(seg), value) {
-                (
-                    Some(toml::Value::String(_)),
-                    v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
-                ) => toml::Value::String(v.to_string()),
-                (Some(toml::Value::Float(_)), toml::Value::Integer(n)) => {
-                    toml::Value::Float(n as f64)
-                }
-                // A list given as `a,b,c` (DESIGN.md: list values in env are comma-separated).
-                (Some(toml::Value::Array(_)), toml::Value::String(list)) => toml::Value::Array(
-                    list.split(',')
-                        .map(str::trim)
-                        .filter(|item| !item.is_empty())
-                        .map(|item| toml::Value::String(item.to_owned()))
-                        .collect(),
-                ),
-                (_, v) => v,
+impl EnvLayer {
+    fn new(env: &BTreeMap<String, String>) -> Result<EnvLayer, ConfigError> {
+        let mut dict = Dict::new();
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
             };
-            table.insert(seg.clone(), value);
-            return;
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            if path.iter().any(|s| s.is_empty()) {
+                return Err(ConfigError::Invalid {
+                    key: name.clone(),
+                    message: "empty segment in variable name".into(),
+                });
+            }
+            let (leaf, parents) = path
+                .split_last()
+                .expect("split yields one segment at least");
+            let mut table = &mut dict;
+            for segment in parents {
+                let entry = table
+                    .entry(segment.clone())
+                    .or_insert_with(|| Value::from(Dict::new()));
+                table = match entry {
+                    Value::Dict(_, inner) => inner,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            key: name.clone(),
+                            message: "another variable sets this path to a value".into(),
+                        });
+                    }
+                };
+            }
+            table.insert(leaf.clone(), Value::from(raw.clone()));
         }
-        node = table
-            .entry(seg.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        Ok(EnvLayer(dict))
     }
+}
+
+impl Provider for EnvLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("`{ENV_PREFIX}*` environment variables"))
+    }
+
+    fn data(&self) -> Result<figment::value::Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+/// A list setting: a TOML array, or in env a comma-separated string (DESIGN.md).
+fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: From<String>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        List(Vec<String>),
+        Joined(String),
+    }
+    let items = match Given::deserialize(deserializer)? {
+        Given::List(items) => items,
+        Given::Joined(joined) => joined
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    Ok(items.into_iter().map(T::from).collect())
 }
 
 #[cfg(test)]
@@ -702,6 +724,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.cors.allowed_origins, ["https://a.ru", "https://b.ru"]);
+    }
+
+    #[test]
+    fn a_digits_only_string_keeps_its_leading_zeros() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("KONTRAGENT__AUTH__API_KEYS", "0012345678901234567890"),
+                ("KONTRAGENT__RULES__DEFAULT_PROFILE", "007"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.auth.api_keys, [Secret::new("0012345678901234567890")]);
+        assert_eq!(s.rules.default_profile, "007");
+    }
+
+    #[test]
+    fn a_variable_that_nests_below_a_value_is_refused() {
+        // The old loader dropped such a variable without a word.
+        let err =
+            Settings::load_from(None, &env(&[("KONTRAGENT__SERVER__PORT__X", "1")])).unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
     }
 
     #[test]
