@@ -300,13 +300,13 @@ async fn main() -> anyhow::Result<()> {
                 report_cases(&outcomes);
             }
             RulesCommand::Facts { json, markdown } => {
-                let catalog = facts::catalog();
+                let definitions = facts::definitions();
                 if markdown {
-                    print!("{}", facts::catalog_markdown());
+                    print!("{}", facts::definitions_markdown());
                 } else if json {
-                    println!("{}", serde_json::to_string_pretty(&catalog)?);
+                    println!("{}", serde_json::to_string_pretty(&definitions)?);
                 } else {
-                    for f in catalog {
+                    for f in definitions {
                         let unit = if f.unit.is_empty() {
                             String::new()
                         } else {

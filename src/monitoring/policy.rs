@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 /// Facts only monitoring has, beside every scoring fact.
 pub fn monitoring_fact_names() -> Vec<String> {
-    let mut names: Vec<String> = facts::catalog().into_iter().map(|d| d.name).collect();
+    let mut names: Vec<String> = facts::names().collect();
     names.extend(
         [
             "decision.current",

@@ -154,7 +154,7 @@ impl Ruleset {
     /// Compiles a ruleset from its text, collecting every problem.
     pub fn parse(text: &str) -> Result<Ruleset, Vec<RuleError>> {
         let raw: RawRuleset = parse_toml(text)?;
-        let is_fact = fact_matcher(facts::catalog().into_iter().map(|d| d.name));
+        let is_fact = fact_matcher(facts::names());
         let mut problems = Problems::default();
 
         let mut profiles = BTreeMap::new();

@@ -291,6 +291,8 @@ impl ConfiguredSource {
 /// settings. Adding a registry = its file, its fixtures, one entry in [`REGISTRIES`].
 pub struct Registry {
     pub name: &'static str,
+    /// What its findings speak to; the facts ask for a topic, never for a registry by name.
+    pub covers: &'static [Topic],
     pub adapter: fn() -> Arc<dyn Source>,
     pub defaults: fn() -> SourceSettings,
 }
@@ -299,26 +301,31 @@ pub struct Registry {
 pub const REGISTRIES: &[Registry] = &[
     Registry {
         name: "egrul",
+        covers: &[Topic::Company],
         adapter: || Arc::new(Egrul),
         defaults: || SourceSettings::registry("https://egrul.nalog.ru"),
     },
     Registry {
         name: "pb",
+        covers: &[Topic::Company],
         adapter: || Arc::new(Pb),
         defaults: || SourceSettings::registry("https://pb.nalog.ru"),
     },
     Registry {
         name: "fedresurs",
+        covers: &[Topic::Bankruptcy, Topic::Notices],
         adapter: || Arc::new(Fedresurs),
         defaults: || SourceSettings::registry("https://fedresurs.ru"),
     },
     Registry {
         name: "bankrot",
+        covers: &[Topic::Bankruptcy],
         adapter: || Arc::new(Bankrot),
         defaults: || SourceSettings::registry("https://bankrot.fedresurs.ru"),
     },
     Registry {
         name: "kad",
+        covers: &[Topic::Court],
         adapter: || Arc::new(Kad),
         // kad bans quickly (12 h per IP, registries.md §0.3): one flow per 5 s.
         defaults: || SourceSettings {
@@ -327,6 +334,29 @@ pub const REGISTRIES: &[Registry] = &[
         },
     },
 ];
+
+/// What a registry's findings can speak to. A checked source that covers a topic and says
+/// nothing about it means "no" (no bankruptcy case, no notice), not "unknown".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// Existence, status, identity and risk markers (egrul, pb).
+    Company,
+    /// A bankruptcy case and its stage.
+    Bankruptcy,
+    /// Dated notices: creditors' and debtor's intentions, reorganization, liquidation.
+    Notices,
+    /// Arbitration court cases.
+    Court,
+}
+
+impl Topic {
+    /// Whether the registry `source` covers this topic.
+    pub fn covered_by(self, source: &str) -> bool {
+        REGISTRIES
+            .iter()
+            .any(|r| r.name == source && r.covers.contains(&self))
+    }
+}
 
 /// The registries' names, in order.
 pub fn source_names() -> impl Iterator<Item = &'static str> {

@@ -77,7 +77,7 @@ fn a_failing_case_says_what_differs() {
 #[test]
 fn the_facts_reference_matches_the_code() {
     let path = Path::new(DIR).join("rules/FACTS.md");
-    let generated = kontragent::facts::catalog_markdown();
+    let generated = kontragent::facts::definitions_markdown();
     if std::env::var_os("UPDATE_FACTS").is_some() {
         std::fs::write(&path, &generated).unwrap();
     }
