@@ -1,7 +1,7 @@
 //! kontragent: counterparty due diligence for Russian companies and entrepreneurs.
 //!
 //! Data flows one way: `api` → `check` (the use case) → `cache` → `sources` (registries)
-//! → `facts` → `scoring` → `storage`. [`startup::Application::build`] wires it all.
+//! → `facts` → `scoring` (written in the `rules` engine) → `storage`. [`startup::Application::build`] wires it all.
 
 pub mod api;
 pub mod auth;
@@ -13,8 +13,7 @@ pub mod domain;
 pub mod facts;
 pub mod metrics;
 pub mod monitoring;
-pub mod policy;
-pub mod rulefile;
+pub mod rules;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod scoring;

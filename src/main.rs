@@ -230,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Rules { command } => match command {
             RulesCommand::Validate { path } => {
                 let path = path.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
-                match kontragent::rulefile::load_file::<Ruleset>(&path) {
+                match kontragent::rules::load_file::<Ruleset>(&path) {
                     Ok(rs) => println!(
                         "{}: ok — {} rules, profiles: {}; version {}",
                         path.display(),
@@ -252,8 +252,8 @@ async fn main() -> anyhow::Result<()> {
                 cases,
             } => {
                 let path = rules.unwrap_or_else(|| PathBuf::from(&settings.monitoring.rules_path));
-                let policy = match kontragent::rulefile::load_file::<
-                    kontragent::monitoring::policy::MonitoringPolicy,
+                let policy = match kontragent::rules::load_file::<
+                    kontragent::monitoring::rules::MonitoringPolicy,
                 >(&path)
                 {
                     Ok(p) => p,
@@ -269,13 +269,13 @@ async fn main() -> anyhow::Result<()> {
                         .unwrap_or(std::path::Path::new("."))
                         .join("tests/monitoring")
                 });
-                let outcomes = kontragent::monitoring::policy::golden::run_dir(&policy, &cases)
+                let outcomes = kontragent::monitoring::rules::golden::run_dir(&policy, &cases)
                     .map_err(|e| anyhow::anyhow!(e))?;
                 report_cases(&outcomes);
             }
             RulesCommand::Test { rules, cases, .. } => {
                 let rules = rules.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
-                let ruleset = match kontragent::rulefile::load_file::<Ruleset>(&rules) {
+                let ruleset = match kontragent::rules::load_file::<Ruleset>(&rules) {
                     Ok(rs) => rs,
                     Err(errors) => {
                         for e in &errors {
@@ -349,9 +349,9 @@ fn report_cases(outcomes: &[golden::CaseOutcome]) {
 
 /// `kill -HUP` reloads the ruleset (a bad file is refused; the active one stays).
 fn reload_on_sighup(
-    policy: std::sync::Arc<kontragent::policy::Policy>,
+    policy: std::sync::Arc<kontragent::scoring::policy::Policy>,
     monitoring: std::sync::Arc<
-        kontragent::rulefile::Reloadable<kontragent::monitoring::policy::MonitoringPolicy>,
+        kontragent::rules::Reloadable<kontragent::monitoring::rules::MonitoringPolicy>,
     >,
 ) {
     tokio::spawn(async move {
@@ -369,7 +369,7 @@ fn reload_on_sighup(
                 Ok(outcome) => {
                     tracing::info!(version = %outcome.version, changed = outcome.changed, "SIGHUP reload")
                 }
-                Err(kontragent::policy::PolicyError::Invalid(errors)) => {
+                Err(kontragent::scoring::policy::PolicyError::Invalid(errors)) => {
                     for e in errors {
                         tracing::error!("ruleset refused: {e}");
                     }

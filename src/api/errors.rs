@@ -31,7 +31,7 @@ pub struct Problem {
     pub field: Option<String>,
     /// Problems in a ruleset (`invalid_ruleset`, `ruleset_too_costly`): rule id, line, message.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<crate::scoring::RuleError>>,
+    pub errors: Option<Vec<crate::rules::RuleError>>,
     /// Stable machine code: `inn_required`, `inn_digits`, `inn_length`, `inn_checksum`,
     /// `malformed_json`, `malformed_body`, `unknown_field`, `body_too_large`, `unsupported_media_type`, `invalid_ruleset`,
     /// `ruleset_too_costly`,
@@ -64,9 +64,9 @@ pub enum ApiError {
     #[error("unknown scoring profile `{0}`")]
     UnknownProfile(String),
     #[error("the ruleset has {} problem(s); see `errors`", .0.len())]
-    InvalidRuleset(Vec<crate::scoring::RuleError>),
+    InvalidRuleset(Vec<crate::rules::RuleError>),
     #[error("the ruleset is over the size or cost bounds; see `errors`")]
-    RulesetTooCostly(Vec<crate::scoring::RuleError>),
+    RulesetTooCostly(Vec<crate::rules::RuleError>),
     #[error("{0}")]
     NotFound(String),
     #[error("this resource does not accept that method")]

@@ -26,7 +26,7 @@ use utoipa_actix_web::{AppExt, scope};
 /// What every handler can reach.
 pub struct AppState {
     pub checks: Arc<CheckService>,
-    pub policy: Arc<crate::policy::Policy>,
+    pub policy: Arc<crate::scoring::policy::Policy>,
     pub catalog: Arc<crate::catalog::CatalogService>,
     pub monitor: Arc<crate::monitoring::Monitor>,
     pub metrics: Arc<crate::metrics::Metrics>,

@@ -4,7 +4,7 @@
 use super::AppState;
 use super::errors::{ApiError, Problem};
 use crate::auth::{AuditEntry, Principal};
-use crate::policy::{self, DryRunReport, DryRunRequest, PolicyError, Validation};
+use crate::scoring::policy::{self, DryRunReport, DryRunRequest, PolicyError, Validation};
 use crate::storage::StoredRuleset;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -58,14 +58,17 @@ pub struct ActiveRulesetView {
     /// The last edit of the file that was refused (its problems), while this version stays
     /// in force; absent when the file on disk is the version in force.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_refused: Option<crate::rulefile::Refusal>,
+    pub last_refused: Option<crate::rules::Refusal>,
 }
 
 /// A policy file version the service has loaded.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929",
+#[schema(example = json!({"kind": "scoring", "version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929",
     "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "analyst (a.ivanova)", "comment": "mass address −30"}))]
 pub struct RulesetVersion {
+    /// Which policy file: `scoring` (the ruleset) or `monitoring` (the monitoring policy).
+    #[schema(example = "scoring")]
+    pub kind: String,
     /// SHA-256 of the file's bytes.
     pub version: String,
     pub path: String,
@@ -80,6 +83,7 @@ pub struct RulesetVersion {
 impl From<StoredRuleset> for RulesetVersion {
     fn from(stored: StoredRuleset) -> RulesetVersion {
         RulesetVersion {
+            kind: stored.kind,
             version: stored.version,
             path: stored.path,
             loaded_at: stored.loaded_at,
@@ -91,10 +95,15 @@ impl From<StoredRuleset> for RulesetVersion {
 
 /// Every version the service has loaded.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"active": "3a59f4cd…", "versions": [{"version": "3a59f4cd…", "path": "rules/default.toml",
-    "loaded_at": "2026-11-28T09:00:00Z", "author": "startup", "comment": null}]}))]
+#[schema(example = json!({"active": "3a59f4cd…", "monitoring_active": "77ab01…", "versions": [
+    {"kind": "scoring", "version": "3a59f4cd…", "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "startup", "comment": null},
+    {"kind": "monitoring", "version": "77ab01…", "path": "rules/monitoring.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "startup", "comment": null}]}))]
 pub struct VersionsView {
+    /// The scoring ruleset in force.
     pub active: String,
+    /// The monitoring policy in force.
+    pub monitoring_active: String,
+    /// Both files' versions, newest first.
     pub versions: Vec<RulesetVersion>,
 }
 
@@ -163,13 +172,17 @@ pub async fn active_rules(state: web::Data<AppState>) -> HttpResponse {
     })
 }
 
-/// Every ruleset version loaded so far, newest first; each check's `ruleset_version` is one of them.
+/// Every version of the ruleset and of the monitoring policy loaded so far, newest first;
+/// each check's `ruleset_version` is one of the `scoring` ones.
 #[utoipa::path(tag = "rules", responses((status = 200, body = VersionsView)))]
 #[get("/rules/versions")]
 pub async fn rule_versions(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let versions = state.policy.active().versions().await?;
+    let mut versions = state.policy.active().versions().await?;
+    versions.extend(state.monitor.policy().versions().await?);
+    versions.sort_by(|a, b| b.loaded_at.cmp(&a.loaded_at).then(a.kind.cmp(&b.kind)));
     Ok(HttpResponse::Ok().json(VersionsView {
         active: state.policy.active().info().version.clone(),
+        monitoring_active: state.monitor.policy().info().version.clone(),
         versions: versions.into_iter().map(RulesetVersion::from).collect(),
     }))
 }

@@ -10,7 +10,7 @@ use crate::config::{CheckSettings, Settings};
 use crate::domain::Inn;
 use crate::facts::{self, Facts};
 use crate::metrics::Metrics;
-use crate::rulefile::Reloadable;
+use crate::rules::Reloadable;
 use crate::scoring::Ruleset;
 use crate::sources::{ConfiguredSource, SourceError, SourceReport, SourceStatus};
 use crate::storage::{Store, StoreError, StoredCheck};

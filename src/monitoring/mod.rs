@@ -7,14 +7,14 @@
 //! the lease in one transaction, and a crashed instance's leases expire and are taken over.
 
 pub mod diff;
-pub mod policy;
+pub mod rules;
 
 use crate::catalog::{CatalogError, CatalogService, CatalogStatus, NewEvent};
 use crate::check::{CheckError, CheckRequest, CheckService, Checked};
 use crate::config::MonitoringSettings;
 use crate::domain::Inn;
 use crate::facts::{Fact, Facts};
-use crate::rulefile::Reloadable;
+use crate::rules::Reloadable;
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -88,7 +88,7 @@ pub struct Monitor {
     runs: std::sync::Mutex<std::collections::VecDeque<MonitoringRun>>,
     catalog: Arc<CatalogService>,
     checks: Arc<CheckService>,
-    policy: Arc<Reloadable<policy::MonitoringPolicy>>,
+    policy: Arc<Reloadable<rules::MonitoringPolicy>>,
     settings: MonitoringSettings,
     /// This instance's name on its leases.
     owner: String,
@@ -97,14 +97,14 @@ pub struct Monitor {
 
 impl Monitor {
     /// The monitoring policy in force (for reloads).
-    pub fn policy(&self) -> &Arc<Reloadable<policy::MonitoringPolicy>> {
+    pub fn policy(&self) -> &Arc<Reloadable<rules::MonitoringPolicy>> {
         &self.policy
     }
 
     pub fn new(
         catalog: Arc<CatalogService>,
         checks: Arc<CheckService>,
-        policy: Arc<Reloadable<policy::MonitoringPolicy>>,
+        policy: Arc<Reloadable<rules::MonitoringPolicy>>,
         settings: MonitoringSettings,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Monitor {

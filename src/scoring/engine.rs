@@ -1,9 +1,9 @@
 //! Evaluating a ruleset over facts: the decision, the score and every fired rule.
 
-use super::condition;
 use super::ruleset::{Effect, Profile, Ruleset};
 use crate::domain::Decision;
 use crate::facts::Facts;
+use crate::rules::condition;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -4,21 +4,19 @@
 //! `review`, or a score delta) and a reason template. A ruleset is compiled and validated
 //! once, at load; evaluation reports every rule that fired with the facts it read.
 
-pub mod bounds;
-pub mod condition;
 mod engine;
 pub mod golden;
+pub mod policy;
 mod ruleset;
-pub mod template;
 
-pub use crate::rulefile::version_of;
-pub use condition::{Condition, ConditionError};
+pub use crate::rules::{RuleError, version_of};
 pub use engine::{Evaluation, Input, Reason};
-pub use ruleset::{Effect, Profile, Rule, RuleError, Ruleset};
-pub use template::Template;
+pub use policy::Policy;
+pub use ruleset::{Effect, Profile, Rule, Ruleset};
 
-impl crate::rulefile::RuleFile for Ruleset {
+impl crate::rules::RuleFile for Ruleset {
     const KIND: &'static str = "scoring ruleset";
+    const STORED_KIND: &'static str = "scoring";
 
     fn parse(text: &str) -> Result<Ruleset, Vec<RuleError>> {
         Ruleset::parse(text)

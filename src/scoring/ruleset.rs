@@ -1,51 +1,12 @@
 //! Loading a ruleset file: TOML → validated, compiled [`Ruleset`]. Every problem is
 //! reported with the rule id and the line, and a file with any problem is refused whole.
 
-use super::condition::Condition;
-use super::template::Template;
 use crate::facts;
-use crate::rulefile::{Problems, fact_matcher, line_of, parse_toml};
+use crate::rules::{Condition, RuleError, Template};
+use crate::rules::{Problems, fact_matcher, line_of, parse_toml};
 use crate::sources::source_names;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
-
-/// A problem in a ruleset file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"rule_id": "mass_address", "line": 142, "message": "condition: unknown fact `company.mass_adress`"}))]
-pub struct RuleError {
-    /// The rule the problem is in, when it is in one.
-    pub rule_id: Option<String>,
-    /// 1-based line in the file.
-    pub line: Option<usize>,
-    pub message: String,
-    /// The problem is a bound on size or cost (`ruleset_too_costly`), not a mistake in the policy.
-    #[serde(skip)]
-    pub too_costly: bool,
-}
-
-impl RuleError {
-    /// A problem of the whole file (or of reading it), in no rule and on no line.
-    pub fn general(message: impl Into<String>) -> RuleError {
-        RuleError {
-            too_costly: false,
-            rule_id: None,
-            line: None,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for RuleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.rule_id, self.line) {
-            (Some(id), Some(line)) => write!(f, "rule `{id}` (line {line}): {}", self.message),
-            (Some(id), None) => write!(f, "rule `{id}`: {}", self.message),
-            (None, Some(line)) => write!(f, "line {line}: {}", self.message),
-            (None, None) => f.write_str(&self.message),
-        }
-    }
-}
 
 /// What a fired rule does to the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,9 +218,9 @@ impl Ruleset {
             }
         }
         let rules = problems.or(rules)?;
-        super::bounds::check_rules(rules.iter().map(|r| r.condition.cost()))?;
+        crate::rules::bounds::check_rules(rules.iter().map(|r| r.condition.cost()))?;
         Ok(Ruleset {
-            version: crate::rulefile::version_of(text),
+            version: crate::rules::version_of(text),
             source: text.to_owned(),
             profiles,
             rules,

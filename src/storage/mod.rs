@@ -53,6 +53,8 @@ pub struct StoredCheck {
 /// A policy file version as stored (of the scoring ruleset or the monitoring policy).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRuleset {
+    /// Which policy file: `scoring` or `monitoring`.
+    pub kind: String,
     /// SHA-256 of the file's bytes.
     pub version: String,
     pub content: String,
@@ -208,8 +210,8 @@ pub trait Store: CatalogStore + AuthStore + Send + Sync {
     /// Records a ruleset version; a version already stored keeps its first record.
     async fn save_ruleset(&self, ruleset: &StoredRuleset) -> Result<(), StoreError>;
 
-    /// Every stored ruleset version, newest first.
-    async fn list_rulesets(&self) -> Result<Vec<StoredRuleset>, StoreError>;
+    /// Every stored version of the `kind` policy file, newest first.
+    async fn list_rulesets(&self, kind: &str) -> Result<Vec<StoredRuleset>, StoreError>;
 
     /// Finished checks with their facts, checked within `[from, to)`, newest first.
     async fn done_checks(

@@ -117,8 +117,8 @@ macro_rules! impl_store {
                 r: &$crate::storage::StoredRuleset,
             ) -> Result<(), $crate::storage::StoreError> {
                 sqlx::query(
-                    "INSERT INTO rulesets (version, content, path, loaded_at, author, comment) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO NOTHING",
+                    "INSERT INTO rulesets (version, content, path, loaded_at, author, comment, kind) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (version) DO NOTHING",
                 )
                 .bind(&r.version)
                 .bind(&r.content)
@@ -126,22 +126,25 @@ macro_rules! impl_store {
                 .bind($crate::storage::millis(r.loaded_at))
                 .bind(&r.author)
                 .bind(&r.comment)
+                .bind(&r.kind)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
-            async fn list_rulesets(&self) -> Result<Vec<$crate::storage::StoredRuleset>, $crate::storage::StoreError> {
+            async fn list_rulesets(&self, kind: &str) -> Result<Vec<$crate::storage::StoredRuleset>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query(
-                    "SELECT version, content, path, loaded_at, author, comment FROM rulesets \
-                     ORDER BY loaded_at DESC, version",
+                    "SELECT kind, version, content, path, loaded_at, author, comment FROM rulesets \
+                     WHERE kind = $1 ORDER BY loaded_at DESC, version",
                 )
+                .bind(kind)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter()
                     .map(|r| {
                         Ok($crate::storage::StoredRuleset {
+                            kind: r.try_get("kind")?,
                             version: r.try_get("version")?,
                             content: r.try_get("content")?,
                             path: r.try_get("path")?,

@@ -7,7 +7,7 @@ use std::path::Path;
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 fn default_ruleset() -> Ruleset {
-    kontragent::rulefile::load_file::<Ruleset>(&Path::new(DIR).join("rules/default.toml"))
+    kontragent::rules::load_file::<Ruleset>(&Path::new(DIR).join("rules/default.toml"))
         .expect("the default ruleset loads")
 }
 
@@ -90,8 +90,8 @@ fn the_facts_reference_matches_the_code() {
 
 #[test]
 fn every_monitoring_case_passes_and_every_monitoring_rule_fires_in_one() {
-    use kontragent::monitoring::policy::{MonitoringPolicy, golden as monitoring_golden};
-    let policy = kontragent::rulefile::load_file::<MonitoringPolicy>(
+    use kontragent::monitoring::rules::{MonitoringPolicy, golden as monitoring_golden};
+    let policy = kontragent::rules::load_file::<MonitoringPolicy>(
         &Path::new(DIR).join("rules/monitoring.toml"),
     )
     .expect("loads");

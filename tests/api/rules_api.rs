@@ -64,17 +64,22 @@ async fn the_active_ruleset_is_shown_and_recorded_on_every_check() {
     let versions = get_json(&app, "/v1/rules/versions").await;
     assert_eq!(versions["active"], active["version"]);
     let listed = versions["versions"].as_array().unwrap();
-    assert!(
-        listed
-            .iter()
-            .any(|v| v["version"] == active["version"] && v["author"] == "startup")
+    assert_eq!(versions["monitoring_active"], active["monitoring_version"]);
+    let kinds: Vec<(&Value, &Value)> = listed.iter().map(|v| (&v["kind"], &v["version"])).collect();
+    assert_eq!(
+        kinds.len(),
+        2,
+        "one version of each file at start: {kinds:?}"
     );
     assert!(
-        listed
-            .iter()
-            .any(|v| v["version"] == active["monitoring_version"]),
-        "the monitoring policy's version too"
+        kinds.contains(&(&json!("scoring"), &active["version"])),
+        "{kinds:?}"
     );
+    assert!(
+        kinds.contains(&(&json!("monitoring"), &active["monitoring_version"])),
+        "{kinds:?}"
+    );
+    assert!(listed.iter().all(|v| v["author"] == "startup"));
 }
 
 #[tokio::test]

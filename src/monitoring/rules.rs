@@ -6,9 +6,9 @@
 use super::diff::EVENT_KINDS;
 use crate::catalog::CatalogStatus;
 use crate::facts::{self, Facts};
-use crate::rulefile::{Problems, fact_matcher, line_of, parse_toml};
-use crate::scoring::condition::{self, Condition};
-use crate::scoring::{RuleError, Template, version_of};
+use crate::rules::condition::{self, Condition};
+use crate::rules::{Problems, fact_matcher, line_of, parse_toml};
+use crate::rules::{RuleError, Template, version_of};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -47,8 +47,9 @@ pub struct MonitoringPolicy {
     pub rules: Vec<MonitoringRule>,
 }
 
-impl crate::rulefile::RuleFile for MonitoringPolicy {
+impl crate::rules::RuleFile for MonitoringPolicy {
     const KIND: &'static str = "monitoring policy";
+    const STORED_KIND: &'static str = "monitoring";
 
     fn parse(text: &str) -> Result<MonitoringPolicy, Vec<RuleError>> {
         MonitoringPolicy::parse(text)
@@ -125,7 +126,7 @@ impl MonitoringPolicy {
             }
         }
         let rules = problems.or(rules)?;
-        crate::scoring::bounds::check_rules(rules.iter().map(|r| r.condition.cost()))?;
+        crate::rules::bounds::check_rules(rules.iter().map(|r| r.condition.cost()))?;
         Ok(MonitoringPolicy {
             version: version_of(text),
             rules,
@@ -161,7 +162,7 @@ mod tests {
     #[test]
     fn the_shipped_monitoring_policy_loads() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/monitoring.toml");
-        let p = crate::rulefile::load_file::<MonitoringPolicy>(std::path::Path::new(path))
+        let p = crate::rules::load_file::<MonitoringPolicy>(std::path::Path::new(path))
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(p.rules.len() >= 5);
     }

@@ -4,7 +4,7 @@
 
 use crate::domain::Decision;
 use crate::facts::{self, Facts};
-use crate::rulefile::{Reloadable, Requirement, compile_off_thread};
+use crate::rules::{Reloadable, Requirement, compile_off_thread};
 use crate::scoring::{RuleError, Ruleset};
 use crate::storage::Store;
 use chrono::{DateTime, Utc};
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::rulefile::{PolicyError, ReloadOutcome};
+pub use crate::rules::{PolicyError, ReloadOutcome};
 
 /// The scoring ruleset in force, and what an analyst does with candidates.
 pub struct Policy {

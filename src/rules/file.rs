@@ -4,7 +4,7 @@
 //! while the last good one stays. The new version is swapped in whole (`arc-swap`): a
 //! check in flight keeps the version it started with.
 
-use crate::scoring::RuleError;
+use crate::rules::RuleError;
 use crate::storage::{Store, StoreError, StoredRuleset};
 use arc_swap::ArcSwap;
 use serde::Serialize;
@@ -18,6 +18,8 @@ use std::time::Duration;
 pub trait RuleFile: Send + Sync + Sized + 'static {
     /// What the file is, for logs (`scoring ruleset`, `monitoring policy`).
     const KIND: &'static str;
+    /// Its versions' `kind` in storage (`scoring`, `monitoring`).
+    const STORED_KIND: &'static str;
 
     /// Compiles the file's text, reporting every problem with its rule and line.
     fn parse(text: &str) -> Result<Self, Vec<RuleError>>;
@@ -58,7 +60,7 @@ pub fn load_file<T: RuleFile>(path: &Path) -> Result<T, Vec<RuleError>> {
 /// The TOML of a policy file, bounded in size first; a syntax or shape error names its
 /// line and, inside a `[[rules]]` entry, that rule's id.
 pub fn parse_toml<R: serde::de::DeserializeOwned>(text: &str) -> Result<R, Vec<RuleError>> {
-    crate::scoring::bounds::check_file_size(text)?;
+    crate::rules::bounds::check_file_size(text)?;
     toml::from_str(text).map_err(|e| {
         let at = e.span().map(|s| s.start);
         vec![RuleError {
@@ -179,7 +181,7 @@ impl<T: RuleFile> Reloadable<T> {
     ) -> Result<Arc<Reloadable<T>>, PolicyError> {
         let text = read(&path).await?;
         let compiled = compile(&text, &requirement).await?;
-        let info = record(&store, &path, text, "startup", None).await?;
+        let info = record::<T>(&store, &path, text, "startup", None).await?;
         Ok(Arc::new(Reloadable {
             current: ArcSwap::from_pointee(compiled),
             info: ArcSwap::from_pointee(info),
@@ -214,9 +216,9 @@ impl<T: RuleFile> Reloadable<T> {
         &self.store
     }
 
-    /// Every version loaded so far (of either policy file), newest first.
+    /// Every version of this policy file loaded so far, newest first.
     pub async fn versions(&self) -> Result<Vec<StoredRuleset>, StoreError> {
-        self.store.list_rulesets().await
+        self.store.list_rulesets(T::STORED_KIND).await
     }
 
     /// Reads the file again; a valid, changed file becomes active for every new check.
@@ -248,7 +250,7 @@ impl<T: RuleFile> Reloadable<T> {
             }
             Err(other) => return Err(other),
         };
-        let info = record(&self.store, &self.path, text, author, comment).await?;
+        let info = record::<T>(&self.store, &self.path, text, author, comment).await?;
         let version = info.version.clone();
         self.current.store(Arc::new(compiled));
         self.info.store(Arc::new(info));
@@ -290,7 +292,7 @@ async fn compile<T: RuleFile>(text: &str, requirement: &Requirement<T>) -> Resul
 }
 
 /// Stores a version (a version already stored keeps its first record) and returns it.
-async fn record(
+async fn record<T: RuleFile>(
     store: &Arc<dyn Store>,
     path: &Path,
     text: String,
@@ -298,6 +300,7 @@ async fn record(
     comment: Option<String>,
 ) -> Result<StoredRuleset, PolicyError> {
     let info = StoredRuleset {
+        kind: T::STORED_KIND.to_owned(),
         version: version_of(&text),
         content: text,
         path: path.display().to_string(),
@@ -344,7 +347,7 @@ where
 }
 
 /// Stack of the thread that compiles untrusted rule text: the TOML and CEL parsers
-/// recurse, and the bounds of [`crate::scoring::bounds`] keep them far below this.
+/// recurse, and the bounds of [`crate::rules::bounds`] keep them far below this.
 const COMPILER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
 /// At most this many compilations at once, so a burst of requests cannot start

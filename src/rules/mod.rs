@@ -1,0 +1,18 @@
+//! The rules engine both policies are written in (the scoring ruleset, `rules/default.toml`,
+//! and the monitoring policy, `rules/monitoring.toml`): CEL conditions over the facts and
+//! their bounds, reason templates, problems with line numbers, and the lifecycle of a
+//! policy file — parsing, off-thread compilation, versions, reload and file watch.
+
+pub mod bounds;
+pub mod condition;
+mod error;
+pub mod file;
+pub mod template;
+
+pub use condition::{Condition, ConditionError};
+pub use error::RuleError;
+pub use file::{
+    PolicyError, Problems, Refusal, ReloadOutcome, Reloadable, Requirement, RuleFile,
+    compile_off_thread, fact_matcher, line_of, load_file, parse_toml, version_of,
+};
+pub use template::Template;
