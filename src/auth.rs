@@ -478,7 +478,8 @@ mod tests {
         );
         let err = Scope::parse_list("checks,catalog:delete").unwrap_err();
         assert!(err.contains("catalog:delete"), "{err}");
-        assert!(Scope::parse_list(" , ").is_err());
+        let err = Scope::parse_list(" , ").unwrap_err();
+        assert!(err.contains("at least one scope"), "{err}");
         for scope in Scope::ALL {
             assert_eq!(Scope::parse(scope.as_str()), Some(*scope));
         }

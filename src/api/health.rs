@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"status": "ok", "ruleset_version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929"}))]
 pub struct Health {
     #[schema(example = "ok")]
     pub status: &'static str,

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 /// A profile of the active ruleset.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "default", "base_score": 100, "approve_from": 70, "review_from": 40,
+    "required_sources": ["egrul", "pb", "fedresurs", "bankrot"]}))]
 pub struct ProfileView {
     #[schema(example = "default")]
     pub name: String,
@@ -23,6 +25,8 @@ pub struct ProfileView {
 
 /// A rule of the active ruleset.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "mass_address", "title": "Mass registration address", "effect": "score", "delta": -30,
+    "reads": ["company.mass_address"], "line": 174}))]
 pub struct RuleView {
     #[schema(example = "terminated")]
     pub id: String,

@@ -244,7 +244,10 @@ mod tests {
             Err(BoundError::TooManyOperators(400))
         ));
         let index = format!("a{}", "[0]".repeat(200));
-        assert!(check_condition_text(&index).is_err());
+        assert_eq!(
+            check_condition_text(&index),
+            Err(BoundError::TooManyOperators(200))
+        );
         let parens = format!("{}1{}", "(".repeat(100), ")".repeat(100));
         assert_eq!(check_condition_text(&parens), Err(BoundError::TooDeep(100)));
     }

@@ -105,6 +105,7 @@ mod tests {
             },
         );
         assert_eq!(t.render(&facts), "{x} 7 and pb, egrul");
-        assert!(Template::parse("{nope}", &is_fact).is_err());
+        let err = Template::parse("{nope}", &is_fact).unwrap_err();
+        assert!(err.contains("nope"), "names the unknown fact: {err}");
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A fact a rule read, with its value and provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"fact": "company.status", "value": "LIQUIDATED", "source": "pb", "as_of": "2026-11-20T10:00:00Z"}))]
 pub struct Input {
     /// The fact's dotted name.
     #[schema(example = "company.status")]
@@ -26,6 +27,9 @@ pub struct Input {
 
 /// One rule that fired, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"rule_id": "mass_address", "title": "Mass registration address", "effect": "score", "delta": -30,
+        "message": "The address is a mass registration address (pb)",
+        "inputs": [{"fact": "company.mass_address", "value": true, "source": "pb", "as_of": "2026-11-20T10:00:00Z"}]}))]
 pub struct Reason {
     #[schema(example = "liquidated")]
     pub rule_id: String,

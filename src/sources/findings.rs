@@ -82,6 +82,8 @@ pub struct CourtFindings {
 
 /// One arbitration case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"number": "А40-123456/2025", "link": "https://kad.arbitr.ru/Card/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+    "filed_on": "2025-06-02", "kind": "civil", "role": "respondent", "court": "АС города Москвы", "judge": "Петров П. П."}))]
 pub struct CourtCase {
     #[schema(example = "А40-123456/2025")]
     pub number: String,

@@ -442,7 +442,10 @@ mod tests {
             page.cases[0].link.as_deref(),
             Some("https://kad.arbitr.ru/Card/abc")
         );
-        assert!(parse(br#"{"Success":false,"Message":"Bad request"}"#, &inn).is_err());
+        assert!(matches!(
+            parse(br#"{"Success":false,"Message":"Bad request"}"#, &inn),
+            Err(SourceError::Garbage(reason)) if reason == "kad refused: Bad request"
+        ));
     }
 
     #[test]

@@ -16,14 +16,24 @@ fn committed_spec_matches_the_code() {
     );
 }
 
+/// Swagger UI shows a schema's example as the sample body: every schema has one of its own,
+/// is an enum, or gives one on every property (a property that is another schema has its).
 #[test]
-fn every_schema_has_an_example_or_examples_on_its_fields() {
+fn every_schema_has_an_example() {
     let spec: serde_json::Value = serde_json::from_str(&kontragent::api::openapi_json()).unwrap();
     let schemas = spec["components"]["schemas"].as_object().unwrap();
+    let has_own = |schema: &serde_json::Value| {
+        ["example", "examples", "enum", "$ref", "allOf", "oneOf"]
+            .iter()
+            .any(|key| schema.get(key).is_some())
+    };
     let missing: Vec<&String> = schemas
         .iter()
         .filter(|(_, schema)| {
-            !(schema.to_string().contains("\"example") || schema.get("enum").is_some())
+            !has_own(schema)
+                && !schema["properties"]
+                    .as_object()
+                    .is_some_and(|props| props.values().all(has_own))
         })
         .map(|(name, _)| name)
         .collect();

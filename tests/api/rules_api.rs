@@ -147,7 +147,15 @@ async fn reload_activates_a_changed_file_and_refuses_a_bad_one() {
     let problem: Value = r.json().await.unwrap();
     assert_eq!(problem["code"], "invalid_ruleset");
     assert_eq!(problem["errors"][0]["rule_id"], "mass_address");
-    assert!(problem["errors"][0]["line"].as_u64().is_some());
+    let text = std::fs::read_to_string(&file).unwrap();
+    // The line of the rule's `[[rules]]` header, 1-based.
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.trim() == "id = \"mass_address\"")
+        .unwrap();
+    assert_eq!(lines[header - 1], "[[rules]]");
+    assert_eq!(problem["errors"][0]["line"], json!(header));
     assert!(
         problem["errors"][0]["message"]
             .as_str()
