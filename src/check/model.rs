@@ -44,12 +44,7 @@ pub struct SourceSummary {
 
 /// What the registries say about the company.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"status": "ACTIVE", "kind": "legal_entity", "name": "ООО \"СЕВЕРНЫЙ ВЕТЕР\"",
-        "full_name": "ОБЩЕСТВО С ОГРАНИЧЕННОЙ ОТВЕТСТВЕННОСТЬЮ \"СЕВЕРНЫЙ ВЕТЕР\"", "ogrn": "1027700123000",
-        "kpp": "770101001", "status_text": "Действующее", "registered_on": "2015-03-12", "region": "Москва",
-        "address": "г. Москва, ул. Тверская, д. 1", "head": "ГЕНЕРАЛЬНЫЙ ДИРЕКТОР: Иванов Иван Иванович",
-        "bankruptcy_active": false,
-        "court": {"respondent_total": 2, "respondent_12m": 1, "plaintiff_total": 0, "bankruptcy_as_debtor": 0, "cases": []}}))]
+#[schema(example = Company::example)]
 pub struct Company {
     pub status: CompanyStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,9 +141,22 @@ impl Company {
     }
 }
 
-/// A counterparty check. While `state` is `pending` only the identity fields are set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": "0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d", "inn": "7701000019", "state": "done", "decision": "approve",
+impl Company {
+    /// The example the API documentation shows.
+    pub fn example() -> serde_json::Value {
+        serde_json::json!({"status": "ACTIVE", "kind": "legal_entity", "name": "ООО \"СЕВЕРНЫЙ ВЕТЕР\"",
+        "full_name": "ОБЩЕСТВО С ОГРАНИЧЕННОЙ ОТВЕТСТВЕННОСТЬЮ \"СЕВЕРНЫЙ ВЕТЕР\"", "ogrn": "1027700123000",
+        "kpp": "770101001", "status_text": "Действующее", "registered_on": "2015-03-12", "region": "Москва",
+        "address": "г. Москва, ул. Тверская, д. 1", "head": "ГЕНЕРАЛЬНЫЙ ДИРЕКТОР: Иванов Иван Иванович",
+        "bankruptcy_active": false,
+        "court": {"respondent_total": 2, "respondent_12m": 1, "plaintiff_total": 0, "bankruptcy_as_debtor": 0, "cases": []}})
+    }
+}
+
+impl Check {
+    /// The example the API documentation shows.
+    pub fn example() -> serde_json::Value {
+        serde_json::json!({"id": "0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d", "inn": "7701000019", "state": "done", "decision": "approve",
         "score": 70, "profile": "default", "reasons": [{"rule_id": "mass_address", "title": "Mass registration address", "effect": "score", "delta": -30,
         "message": "The address is a mass registration address (pb)",
         "inputs": [{"fact": "company.mass_address", "value": true, "source": "pb", "as_of": "2026-11-20T10:00:00Z"}]}],
@@ -157,14 +165,15 @@ impl Company {
         "fedresurs": {"status": "not_found", "fetched_at": "2026-11-20T10:00:02Z"},
         "bankrot": {"status": "not_found", "fetched_at": "2026-11-20T10:00:02Z"},
         "kad": {"status": "unavailable", "fetched_at": "2026-11-20T10:00:05Z", "detail": "captcha"}},
-        "company": {"status": "ACTIVE", "kind": "legal_entity", "name": "ООО \"СЕВЕРНЫЙ ВЕТЕР\"",
-        "full_name": "ОБЩЕСТВО С ОГРАНИЧЕННОЙ ОТВЕТСТВЕННОСТЬЮ \"СЕВЕРНЫЙ ВЕТЕР\"", "ogrn": "1027700123000",
-        "kpp": "770101001", "status_text": "Действующее", "registered_on": "2015-03-12", "region": "Москва",
-        "address": "г. Москва, ул. Тверская, д. 1", "head": "ГЕНЕРАЛЬНЫЙ ДИРЕКТОР: Иванов Иван Иванович",
-        "bankruptcy_active": false,
-        "court": {"respondent_total": 2, "respondent_12m": 1, "plaintiff_total": 0, "bankruptcy_as_debtor": 0, "cases": []}},
+        "company": Company::example(),
         "ruleset_version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929",
-        "created_at": "2026-11-20T10:00:00Z", "checked_at": "2026-11-20T10:00:05Z"}))]
+        "created_at": "2026-11-20T10:00:00Z", "checked_at": "2026-11-20T10:00:05Z"})
+    }
+}
+
+/// A counterparty check. While `state` is `pending` only the identity fields are set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = Check::example)]
 pub struct Check {
     pub id: Uuid,
     #[schema(example = "7707083893")]
