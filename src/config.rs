@@ -33,6 +33,7 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     pub catalog: CatalogSettings,
     pub monitoring: MonitoringSettings,
+    pub webhooks: WebhookSettings,
     pub sources: SourcesSettings,
 }
 
@@ -45,6 +46,37 @@ pub struct CatalogSettings {
     pub rating_window_days: u32,
     /// Window for complaints, SLA breaches and the on-time ratio.
     pub incident_window_days: u32,
+}
+
+/// Webhook deliveries and check callbacks, and the guard on every outbound URL taken from input.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Run the delivery worker in `serve` (every instance may; leases keep each attempt unique).
+    pub enabled: bool,
+    /// An attempt not answered 2xx within this is a failure.
+    pub timeout_ms: u64,
+    /// Waits before the 2nd, 3rd, … attempt (jittered ±10 %); after the last, the delivery
+    /// has failed and its subscription is disabled.
+    #[serde(deserialize_with = "list")]
+    pub retry_schedule_s: Vec<u64>,
+    /// A subscription failing this many deliveries in a row is disabled (`0` = only at the
+    /// end of a schedule).
+    pub disable_after_failures: u32,
+    /// How often the worker looks for due deliveries.
+    pub tick_ms: u64,
+    /// Deliveries claimed per look.
+    pub batch: u32,
+    /// How long a claim lasts; a killed instance's claims are taken over after it.
+    pub lease_s: u64,
+    /// Networks (CIDR or address) exempt from the SSRF guard: an on-premise CRM.
+    #[serde(deserialize_with = "list")]
+    pub allow_targets: Vec<String>,
+    /// Fixed addresses for host names (like `/etc/hosts`), used before DNS.
+    pub hosts: BTreeMap<String, std::net::IpAddr>,
+    /// The key check callbacks are signed with (`whsec_…`); empty: generated and stored at
+    /// first start (`kontragent webhooks callback-secret` prints it).
+    pub callback_secret: Secret,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -276,9 +308,11 @@ impl Secret {
     }
 }
 
-impl From<String> for Secret {
-    fn from(value: String) -> Secret {
-        Secret(value)
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Secret, Self::Err> {
+        Ok(Secret(value.to_owned()))
     }
 }
 
@@ -376,6 +410,19 @@ impl Default for Settings {
                 lease_s: 300,
                 rules_path: "rules/monitoring.toml".into(),
                 unavailable_alert_s: 24 * 3600,
+            },
+            webhooks: WebhookSettings {
+                enabled: true,
+                timeout_ms: 10_000,
+                // Standard Webhooks' schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+                retry_schedule_s: vec![5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+                disable_after_failures: 0,
+                tick_ms: 1_000,
+                batch: 16,
+                lease_s: 60,
+                allow_targets: Vec::new(),
+                hosts: BTreeMap::new(),
+                callback_secret: Secret::default(),
             },
             sources: SourcesSettings(
                 crate::sources::REGISTRIES
@@ -491,6 +538,33 @@ impl Settings {
                 return invalid(&key, "more than ten years; durations are bounded");
             }
         }
+        if self.webhooks.timeout_ms == 0 || self.webhooks.tick_ms == 0 || self.webhooks.lease_s == 0
+        {
+            return invalid(
+                "webhooks.timeout_ms",
+                "timeouts, ticks and leases must be positive",
+            );
+        }
+        if self
+            .webhooks
+            .retry_schedule_s
+            .iter()
+            .any(|s| *s > MAX_DURATION_S)
+        {
+            return invalid("webhooks.retry_schedule_s", "a wait of more than ten years");
+        }
+        if let Err(e) = crate::outbound::AllowList::parse(&self.webhooks.allow_targets) {
+            return invalid("webhooks.allow_targets", &e);
+        }
+        if !self.webhooks.callback_secret.is_empty()
+            && crate::webhooks::signing::SigningKey::parse(self.webhooks.callback_secret.expose())
+                .is_err()
+        {
+            return invalid(
+                "webhooks.callback_secret",
+                "must be `whsec_` and base64 of 24 to 64 bytes",
+            );
+        }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return invalid("log.format", "must be `pretty` or `json`");
         }
@@ -551,6 +625,9 @@ impl Settings {
             ),
             ("monitoring.max_age_s".to_owned(), self.monitoring.max_age_s),
             ("monitoring.tick_ms".to_owned(), self.monitoring.tick_ms),
+            ("webhooks.timeout_ms".to_owned(), self.webhooks.timeout_ms),
+            ("webhooks.tick_ms".to_owned(), self.webhooks.tick_ms),
+            ("webhooks.lease_s".to_owned(), self.webhooks.lease_s),
             ("monitoring.lease_s".to_owned(), self.monitoring.lease_s),
             (
                 "monitoring.unavailable_alert_s".to_owned(),
@@ -648,24 +725,24 @@ impl Provider for EnvLayer {
 fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
-    T: From<String>,
+    T: Deserialize<'de> + std::str::FromStr,
+    T::Err: std::fmt::Display,
 {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Given {
-        List(Vec<String>),
+    enum Given<T> {
+        List(Vec<T>),
         Joined(String),
     }
-    let items = match Given::deserialize(deserializer)? {
-        Given::List(items) => items,
+    match Given::<T>::deserialize(deserializer)? {
+        Given::List(items) => Ok(items),
         Given::Joined(joined) => joined
             .split(',')
             .map(str::trim)
             .filter(|item| !item.is_empty())
-            .map(str::to_owned)
+            .map(|item| item.parse::<T>().map_err(serde::de::Error::custom))
             .collect(),
-    };
-    Ok(items.into_iter().map(T::from).collect())
+    }
 }
 
 #[cfg(test)]

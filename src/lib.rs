@@ -13,6 +13,7 @@ pub mod domain;
 pub mod facts;
 pub mod metrics;
 pub mod monitoring;
+pub mod outbound;
 pub mod rules;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
@@ -21,3 +22,4 @@ pub mod sources;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod webhooks;

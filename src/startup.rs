@@ -14,6 +14,7 @@ use crate::monitoring::rules::MonitoringPolicy;
 use crate::rules::Reloadable;
 use crate::rules::RuleError;
 use crate::scoring::policy::{Policy, PolicyError};
+use crate::webhooks::{DeliveryWorker, WebhookService};
 use crate::{sources, storage};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
@@ -41,6 +42,8 @@ pub enum StartupError {
     OpenOnNetwork(String),
     #[error("cannot check the API keys")]
     Keys(#[source] storage::StoreError),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
     #[error("cannot listen on {address}")]
     Bind {
         address: String,
@@ -64,6 +67,7 @@ pub struct Services {
     pub catalog: Arc<CatalogService>,
     pub monitor: Arc<Monitor>,
     pub keys: Arc<KeyService>,
+    pub webhooks: Arc<WebhookService>,
 }
 
 /// Why a policy file (`path`) could not be loaded at start.
@@ -100,12 +104,20 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         &settings.monitoring,
     ));
     let metrics = Arc::new(Metrics::default());
+    let webhooks = WebhookService::start(
+        &settings.webhooks,
+        Arc::clone(&store),
+        Arc::new(crate::outbound::SystemResolver),
+    )
+    .await
+    .map_err(StartupError::Webhooks)?;
     let checks = Arc::new(CheckService::new(
         sources,
         SourceCache::new(settings),
         store,
         Arc::clone(policy.active()),
         settings,
+        Arc::clone(&webhooks),
         Arc::clone(&metrics),
     ));
     let monitor = Arc::new(Monitor::new(
@@ -122,6 +134,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         catalog,
         monitor,
         keys,
+        webhooks,
     })
 }
 
@@ -176,6 +189,7 @@ impl Application {
             catalog,
             monitor,
             keys,
+            webhooks,
         } = build_services(&settings).await?;
         guard_exposure(&keys, &settings.server.host).await?;
         if let Err(e) = checks.fail_abandoned().await {
@@ -184,6 +198,9 @@ impl Application {
         let mut background = Vec::new();
         if settings.monitoring.enabled {
             background.push(Arc::clone(&monitor).spawn());
+        }
+        if settings.webhooks.enabled {
+            background.push(DeliveryWorker::new(Arc::clone(&webhooks)).spawn());
         }
         if settings.rules.watch_interval_ms > 0 {
             let every = std::time::Duration::from_millis(settings.rules.watch_interval_ms);
@@ -211,6 +228,7 @@ impl Application {
             monitor: Arc::clone(&monitor),
             metrics,
             keys,
+            webhooks,
             limits: api::guard::RateLimits::new(&settings.limits),
         });
         let origins = web::Data::new(api::cors::AllowedOrigins(

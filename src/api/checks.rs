@@ -61,16 +61,11 @@ pub async fn create_check(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let inn = Inn::parse(body.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
-    if let Some(url) = &body.callback_url {
-        let ok = url.len() <= 2048
-            && url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-        if !ok {
-            return Err(ApiError::InvalidField {
-                field: "callback_url",
-                message: "must be an absolute http(s) URL of at most 2048 bytes".into(),
-            });
-        }
-    }
+    let callback_url = body
+        .callback_url
+        .as_deref()
+        .map(|url| state.webhooks.check_url("callback_url", url))
+        .transpose()?;
     if body.wait_ms.is_some_and(|ms| ms > MAX_WAIT_MS) {
         return Err(ApiError::InvalidField {
             field: "wait_ms",
@@ -92,7 +87,7 @@ pub async fn create_check(
         max_age_s: body.max_age_s,
         profile: body.profile,
     };
-    let (pending, handle) = state.checks.start(request, body.callback_url).await?;
+    let (pending, handle) = state.checks.start(request, callback_url).await?;
     match tokio::time::timeout(wait, handle).await {
         Ok(Ok(Ok(done))) => Ok(HttpResponse::Ok().json(done.check)),
         Ok(Ok(Err(e))) => Err(e.into()),

@@ -12,6 +12,7 @@ mod health;
 pub mod lenient;
 pub mod query;
 mod rules;
+mod webhooks;
 
 use crate::check::CheckService;
 use actix_web::body::BoxBody;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub monitor: Arc<crate::monitoring::Monitor>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub keys: Arc<crate::auth::KeyService>,
+    pub webhooks: Arc<crate::webhooks::WebhookService>,
     pub limits: guard::RateLimits,
 }
 
@@ -121,7 +123,17 @@ where
                 .service(catalog::run_monitoring)
                 .service(catalog::monitoring_run)
                 .service(catalog::public_catalog)
-                .service(audit::audit),
+                .service(audit::audit)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::patch_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::rotate_secret)
+                .service(webhooks::test_webhook)
+                .service(webhooks::deliveries)
+                .service(webhooks::retry_delivery)
+                .service(webhooks::check_callbacks),
         )
         .split_for_parts();
     guard::document(&mut spec);

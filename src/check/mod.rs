@@ -69,7 +69,8 @@ pub struct CheckService {
     rules: Arc<Reloadable<Ruleset>>,
     settings: CheckSettings,
     default_profile: String,
-    http: reqwest::Client,
+    /// Queues callbacks as signed, retried deliveries.
+    webhooks: Arc<crate::webhooks::WebhookService>,
     metrics: Arc<Metrics>,
     /// One permit per check running (`limits.max_running_checks`).
     running: Arc<tokio::sync::Semaphore>,
@@ -84,6 +85,7 @@ impl CheckService {
         store: Arc<dyn Store>,
         rules: Arc<Reloadable<Ruleset>>,
         settings: &Settings,
+        webhooks: Arc<crate::webhooks::WebhookService>,
         metrics: Arc<Metrics>,
     ) -> CheckService {
         CheckService {
@@ -93,7 +95,7 @@ impl CheckService {
             rules,
             settings: settings.check.clone(),
             default_profile: settings.rules.default_profile.clone(),
-            http: reqwest::Client::new(),
+            webhooks,
             metrics,
             running: Arc::new(tokio::sync::Semaphore::new(
                 settings.limits.max_running_checks as usize,
@@ -161,8 +163,8 @@ impl CheckService {
     }
 
     /// Records a pending check and runs it in the background. The handle yields the
-    /// finished check; dropping it does not stop the work. When `callback_url` is set,
-    /// the finished check is POSTed there.
+    /// finished check; dropping it does not stop the work. When `callback_url` is set
+    /// (vetted by the SSRF guard first), the finished check is queued as a signed delivery.
     pub async fn start(
         self: &Arc<Self>,
         request: CheckRequest,
@@ -223,8 +225,10 @@ impl CheckService {
                 }
             };
             service.in_flight().remove(&id);
-            if let (Ok(done), Some(url)) = (&done, callback_url) {
-                service.deliver_callback(&url, &done.check).await;
+            if let (Ok(done), Some(url)) = (&done, callback_url)
+                && let Err(e) = service.webhooks.enqueue_callback(&done.check, &url).await
+            {
+                tracing::error!(check = %id, error = ?e, "cannot queue the callback");
             }
             done
         });
@@ -462,20 +466,6 @@ impl CheckService {
             tracing::error!(error = ?e, source = source.name(), "cannot store snapshot");
         }
         report
-    }
-
-    async fn deliver_callback(&self, url: &str, check: &Check) {
-        let result = self
-            .http
-            .post(url)
-            .timeout(Duration::from_secs(10))
-            .json(check)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status());
-        if let Err(e) = result {
-            tracing::warn!(check = %check.id, error = %e.without_url(), "callback delivery failed");
-        }
     }
 }
 

@@ -363,14 +363,34 @@ macro_rules! tx_helpers {
                 .fetch_one(&mut **tx)
                 .await?
                 .try_get("last")?;
+            let created_at = chrono::Utc::now();
             sqlx::query("INSERT INTO events (seq, inn, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(seq)
                 .bind(&ev.inn)
                 .bind(&ev.kind)
                 .bind(serde_json::to_string(&ev.payload)?)
-                .bind($crate::storage::millis(chrono::Utc::now()))
+                .bind($crate::storage::millis(created_at))
                 .execute(&mut **tx)
                 .await?;
+            // The outbox: one delivery per subscription that wants this type, in the same
+            // transaction as the event, so no event is lost and none is sent twice.
+            let message = $crate::webhooks::FeedMessage::new(seq, ev, created_at);
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (id, webhook_id, message_id, event_type, body, state, \
+                 attempts, next_attempt_at, created_at) \
+                 SELECT $1 || '.' || w.id, w.id, $2, $3, $4, 'pending', 0, $5, $5 FROM webhooks w \
+                 WHERE w.state <> 'disabled' AND EXISTS (SELECT 1 FROM webhook_events p \
+                   WHERE p.webhook_id = w.id AND (p.pattern = '*' OR p.pattern = $3 \
+                     OR (p.pattern LIKE '%.*' \
+                         AND substr($3, 1, length(p.pattern) - 1) = substr(p.pattern, 1, length(p.pattern) - 1))))",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&message.id)
+            .bind(&message.event_type)
+            .bind(&message.body)
+            .bind($crate::storage::millis(created_at))
+            .execute(&mut **tx)
+            .await?;
             Ok(())
         }
     };

@@ -7,9 +7,11 @@
 mod auth_queries;
 mod catalog_queries;
 mod queries;
+mod webhook_queries;
 
 use crate::domain::Inn;
 use crate::sources::{Evidence, SourceReport};
+use crate::webhooks::{AttemptOutcome, AttemptRecord, Delivery, NewDelivery, Subscription};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -183,8 +185,68 @@ pub trait AuthStore: Send + Sync {
     ) -> Result<Vec<crate::auth::AuditEntry>, StoreError>;
 }
 
+/// Webhook subscriptions and the outbox of deliveries.
 #[async_trait::async_trait]
-pub trait Store: CatalogStore + AuthStore + Send + Sync {
+pub trait WebhookStore: Send + Sync {
+    async fn insert_webhook(&self, w: &Subscription) -> Result<(), StoreError>;
+
+    async fn get_webhook(&self, id: &str) -> Result<Option<Subscription>, StoreError>;
+
+    /// Every subscription, oldest first.
+    async fn list_webhooks(&self) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Saves every field of `w`; `false` when it no longer exists.
+    async fn update_webhook(&self, w: &Subscription) -> Result<bool, StoreError>;
+
+    /// Deletes a subscription and its deliveries; `false` when there was none.
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Adds a delivery due now and returns it.
+    async fn insert_delivery(&self, d: &NewDelivery) -> Result<Delivery, StoreError>;
+
+    /// Claims up to `limit` due deliveries for `owner` until `lease_until`: for each
+    /// subscription only its oldest pending one (order follows the feed), none of a paused or
+    /// disabled subscription, none another instance holds.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records an attempt and the delivery's next state; `false` (nothing written) when
+    /// `owner` no longer holds the lease.
+    async fn finish_attempt(
+        &self,
+        delivery_id: &str,
+        owner: &str,
+        outcome: &AttemptOutcome,
+    ) -> Result<bool, StoreError>;
+
+    async fn get_delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
+
+    /// A subscription's deliveries (or a check's callbacks), newest first, before the cursor.
+    async fn list_deliveries(
+        &self,
+        webhook_id: Option<&str>,
+        check_id: Option<&str>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    async fn attempts_of(&self, delivery_id: &str) -> Result<Vec<AttemptRecord>, StoreError>;
+
+    /// Makes a finished delivery due again now (its attempts are kept).
+    async fn retry_delivery(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// The value of a secret the service keeps for itself, storing `generated` first when
+    /// there is none (one value wins across instances).
+    async fn service_secret(&self, name: &str, generated: &str) -> Result<String, StoreError>;
+}
+
+#[async_trait::async_trait]
+pub trait Store: CatalogStore + AuthStore + WebhookStore + Send + Sync {
     /// The database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -255,6 +317,9 @@ mod pg_catalog {
     super::catalog_queries::tx_helpers!(sqlx::Postgres);
     super::catalog_queries::impl_catalog_store!(PgStore, " FOR UPDATE SKIP LOCKED");
 }
+
+webhook_queries::impl_webhook_store!(SqliteStore, "");
+webhook_queries::impl_webhook_store!(PgStore, " FOR UPDATE OF d SKIP LOCKED");
 
 /// What the catalog's text filter searches: name, INN and services, lower-cased.
 fn search_text(e: &crate::catalog::CatalogEntry) -> String {

@@ -1,10 +1,8 @@
-//! The check resource: stored, retrievable, asynchronous past `wait_ms`, with callbacks.
+//! The check resource: stored, retrievable, asynchronous past `wait_ms` (callbacks: `webhooks.rs`).
 
 use crate::helpers::{Registries, spawn_app, spawn_app_from, spawn_app_with, test_settings};
 use serde_json::{Value, json};
 use std::time::Duration;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn a_check_is_stored_and_can_be_fetched_by_id() {
@@ -68,35 +66,6 @@ async fn past_wait_ms_the_answer_is_202_with_a_location_to_poll() {
     }
     assert_eq!(done["state"], "done");
     assert_eq!(done["decision"], "review");
-}
-
-#[tokio::test]
-async fn the_finished_check_is_posted_to_the_callback_url() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(204))
-        .expect(1)
-        .mount(&receiver)
-        .await;
-    let app = spawn_app().await;
-    let r = app
-        .post_check(
-            &json!({"inn": "7701000026", "callback_url": format!("{}/hook", receiver.uri())}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let check: Value = r.json().await.unwrap();
-    for _ in 0..50 {
-        if !receiver.received_requests().await.unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let received = receiver.received_requests().await.unwrap();
-    let delivered: Value = serde_json::from_slice(&received[0].body).unwrap();
-    assert_eq!(delivered["id"], check["id"]);
-    assert_eq!(delivered["decision"], "reject");
 }
 
 #[tokio::test]

@@ -73,6 +73,12 @@ pub async fn test_settings(registries: Registries) -> Settings {
     s.rules.path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.toml").into();
     s.log.filter = "warn".into();
     s.monitoring.enabled = false;
+    s.webhooks.tick_ms = 20;
+    // Test host names resolve here, never through DNS; without `allow_targets` the guard
+    // refuses their loopback address, so nothing is connected to.
+    for (name, ip) in [("crm.test", "127.0.0.1"), ("other.test", "127.0.0.2")] {
+        s.webhooks.hosts.insert(name.into(), ip.parse().unwrap());
+    }
     // Suites make many checks quickly; the rate-limit tests set their own limits.
     s.limits.checks_per_minute = 0;
     s.monitoring.max_age_s = 0;

@@ -21,3 +21,4 @@ mod resilience;
 mod rules;
 mod rules_api;
 mod scenarios;
+mod webhooks;

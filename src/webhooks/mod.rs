@@ -1,0 +1,83 @@
+//! Webhooks: subscriptions to the event feed, delivered from the outbox (the
+//! `webhook_deliveries` rows written in the same transaction as each event) with Standard
+//! Webhooks signatures, retries on a schedule and leases so several instances deliver each
+//! message once. Check callbacks are deliveries too, signed with the callback secret.
+
+mod model;
+mod service;
+pub mod signing;
+
+pub use model::{
+    AttemptOutcome, AttemptRecord, Delivery, DeliveryState, NewDelivery, Subscription,
+    SubscriptionState,
+};
+pub use service::{
+    DeliveryWorker, NewSubscription, SubscriptionPatch, WebhookError, WebhookService,
+};
+
+use crate::catalog::NewEvent;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+
+/// The catalog's feed kinds as webhook event types (the feed keeps its kinds).
+pub fn event_type(kind: &str) -> String {
+    match kind {
+        "listed" => "catalog.listed".into(),
+        "status_changed" => "catalog.status_changed".into(),
+        "feedback" => "feedback.recorded".into(),
+        // What monitoring found: decision_changed, bankruptcy_opened, terminated, …
+        other => format!("monitoring.{other}"),
+    }
+}
+
+/// Every type a subscription may name (besides `*` and `prefix.*`).
+pub fn event_types() -> Vec<String> {
+    let mut out: Vec<String> = ["listed", "status_changed", "feedback"]
+        .iter()
+        .map(|k| event_type(k))
+        .collect();
+    out.extend(
+        crate::monitoring::diff::EVENT_KINDS
+            .iter()
+            .map(|k| event_type(k)),
+    );
+    out.extend(["check.completed".into(), "webhook.test".into()]);
+    out
+}
+
+/// Whether `pattern` is a type, `*`, or `prefix.*` a subscription may ask for.
+pub fn valid_pattern(pattern: &str) -> bool {
+    pattern == "*"
+        || match pattern.strip_suffix(".*") {
+            Some(prefix) => event_types()
+                .iter()
+                .any(|t| t.starts_with(&format!("{prefix}."))),
+            None => event_types().iter().any(|t| t == pattern),
+        }
+}
+
+/// An event of the feed as a webhook message: its stable id, type and body.
+pub struct FeedMessage {
+    /// `evt_<seq>`: the same for every subscriber and every attempt.
+    pub id: String,
+    pub event_type: String,
+    pub body: String,
+}
+
+impl FeedMessage {
+    pub fn new(seq: i64, event: &NewEvent, created_at: DateTime<Utc>) -> FeedMessage {
+        let event_type = event_type(&event.kind);
+        let at = created_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let body = json!({
+            "type": event_type,
+            "timestamp": at,
+            "data": {"seq": seq, "inn": event.inn, "kind": event.kind,
+                     "payload": event.payload, "created_at": at},
+        });
+        FeedMessage {
+            id: format!("evt_{seq}"),
+            event_type,
+            body: body.to_string(),
+        }
+    }
+}
