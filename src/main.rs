@@ -70,6 +70,18 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Webhook settings kept by the service.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Print the `whsec_` secret check callbacks are signed with (generated and stored at
+    /// first start unless `webhooks.callback_secret` is set).
+    CallbackSecret,
 }
 
 #[derive(Subcommand)]
@@ -182,6 +194,19 @@ async fn main() -> anyhow::Result<()> {
                 "database ready: {}",
                 kontragent::storage::redacted_url(&settings.database.url)
             );
+        }
+        Command::Webhooks {
+            command: WebhooksCommand::CallbackSecret,
+        } => {
+            let store = kontragent::storage::connect(&settings.database.url, 1).await?;
+            let webhooks = kontragent::webhooks::WebhookService::start(
+                &settings.webhooks,
+                store,
+                std::sync::Arc::new(kontragent::outbound::SystemResolver),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+            println!("{}", webhooks.callback_secret());
         }
         Command::Keys { command } => {
             let store = kontragent::storage::connect(&settings.database.url, 1).await?;

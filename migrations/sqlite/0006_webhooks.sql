@@ -5,6 +5,7 @@ CREATE TABLE webhooks (
     url              TEXT NOT NULL,
     description      TEXT,
     secret           TEXT NOT NULL,
+    signing          TEXT NOT NULL,  -- hmac | token
     previous_secret  TEXT,
     previous_until   INTEGER,
     state            TEXT NOT NULL,  -- active | paused | disabled

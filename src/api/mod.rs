@@ -12,7 +12,7 @@ mod health;
 pub mod lenient;
 pub mod query;
 mod rules;
-mod webhooks;
+pub mod webhooks;
 
 use crate::check::CheckService;
 use actix_web::body::BoxBody;
@@ -23,6 +23,7 @@ use errors::ApiError;
 use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, scope};
+use webhooks::Payloads as WebhookPayloads;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -52,10 +53,11 @@ pub struct AppState {
         (name = "events", description = "The event feed: changes and status transitions, in order"),
         (name = "rules", description = "The scoring policy: versions, validation, dry-run, reload"),
         (name = "audit", description = "Who did what, and when"),
+        (name = "webhooks", description = "Subscriptions to the event feed, their secrets and deliveries"),
         (name = "health", description = "Liveness and readiness"),
     ),
-    components(schemas(errors::Problem)),
-    modifiers(&SecuritySchemes)
+    components(schemas(errors::Problem, webhooks::EventMessage, webhooks::CheckCompletedMessage, webhooks::TestMessage)),
+    modifiers(&SecuritySchemes, &WebhookPayloads)
 )]
 struct ApiDoc;
 

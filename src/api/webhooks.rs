@@ -5,8 +5,8 @@ use super::errors::{ApiError, Problem};
 use super::query::Query;
 use crate::auth::Principal;
 use crate::webhooks::{
-    AttemptRecord, Delivery, NewSubscription, Subscription, SubscriptionPatch, SubscriptionState,
-    WebhookError,
+    AttemptRecord, Delivery, NewSubscription, Signing, Subscription, SubscriptionPatch,
+    SubscriptionState, WebhookError,
 };
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,10 @@ pub struct CreateWebhook {
     pub events: Vec<String>,
     #[schema(max_length = 500)]
     pub description: Option<String>,
+    /// `hmac` (default): Standard Webhooks signatures; `token`: the secret as
+    /// `Authorization: Bearer`, for receivers that cannot compute an HMAC (1C).
+    #[serde(default)]
+    pub signing: Signing,
 }
 
 /// What to change; absent fields stay.
@@ -97,6 +101,99 @@ pub struct DeliveriesQuery {
     pub limit: Option<i64>,
 }
 
+/// A feed event as delivered: `catalog.*`, `feedback.recorded`, `monitoring.*`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"type": "catalog.status_changed", "timestamp": "2026-12-01T10:00:00.000Z",
+    "data": {"seq": 42, "inn": "7701000019", "kind": "status_changed",
+             "payload": {"from": "active", "to": "suspended", "reason": "bankruptcy_opened"},
+             "created_at": "2026-12-01T10:00:00.000Z"}}))]
+pub struct EventMessage {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    /// The event of `GET /v1/events`.
+    pub data: crate::catalog::Event,
+}
+
+/// A check's callback (`check.completed`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"type": "check.completed", "timestamp": "2026-12-01T10:00:05.000Z",
+    "data": crate::check::Check::example()}))]
+pub struct CheckCompletedMessage {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    pub data: crate::check::Check,
+}
+
+/// `POST /v1/webhooks/{id}/test`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"type": "webhook.test", "timestamp": "2026-12-01T10:00:00.000Z",
+    "data": {"webhook_id": "wh_0193a3c48f2e7c1a9b1e5d2f3a4b5c6d", "message": "kontragent webhook test"}}))]
+pub struct TestMessage {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// The spec's `webhooks`: what a subscriber (or a callback URL) receives.
+pub struct Payloads;
+
+impl utoipa::Modify for Payloads {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+        use utoipa::openapi::request_body::RequestBodyBuilder;
+        use utoipa::openapi::{ContentBuilder, PathsBuilder, Ref, Required, ResponseBuilder};
+        let headers = "Headers: `webhook-id` (the same on every retry), `webhook-timestamp` \
+            (unix seconds), `webhook-signature: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>` \
+            (key: the base64 after `whsec_`; two signatures for 24 h after a rotation), or \
+            `Authorization: Bearer <secret>` for a `token` subscription. Answer 2xx within \
+            `webhooks.timeout_ms`; anything else is retried, `410` disables the subscription.";
+        let hook = |schema: &str, summary: &str| {
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .summary(Some(summary))
+                    .description(Some(headers))
+                    .tag("webhooks")
+                    .request_body(Some(
+                        RequestBodyBuilder::new()
+                            .required(Some(Required::True))
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name(schema)))
+                                    .build(),
+                            )
+                            .build(),
+                    ))
+                    .response(
+                        "2XX",
+                        ResponseBuilder::new().description("Received").build(),
+                    ),
+            )
+        };
+        openapi.webhooks = Some(
+            PathsBuilder::new()
+                .path(
+                    "event",
+                    hook(
+                        "EventMessage",
+                        "A feed event: catalog.*, feedback.recorded, monitoring.*",
+                    ),
+                )
+                .path(
+                    "check.completed",
+                    hook("CheckCompletedMessage", "A check's callback"),
+                )
+                .path("webhook.test", hook("TestMessage", "A test message"))
+                .build(),
+        );
+    }
+}
+
 fn views(items: Vec<(Delivery, Vec<AttemptRecord>)>) -> Vec<DeliveryView> {
     items
         .into_iter()
@@ -123,6 +220,7 @@ pub async fn create_webhook(
                 url: body.url,
                 events: body.events,
                 description: body.description,
+                signing: body.signing,
             },
             &principal.actor(None),
         )

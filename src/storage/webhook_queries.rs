@@ -5,8 +5,8 @@
 
 macro_rules! WEBHOOK_COLUMNS {
     () => {
-        "id, url, description, secret, previous_secret, previous_until, state, disabled_reason, \
-         failure_streak, created_by, created_at, updated_at"
+        "id, url, description, secret, signing, previous_secret, previous_until, state, \
+         disabled_reason, failure_streak, created_by, created_at, updated_at"
     };
 }
 
@@ -21,7 +21,9 @@ macro_rules! read_webhook {
     ($row:expr, $events:expr) => {{
         use sqlx::Row;
         let state: String = $row.try_get("state")?;
+        let signing: String = $row.try_get("signing")?;
         Ok::<_, $crate::storage::StoreError>($crate::webhooks::Subscription {
+            signing: signing.parse().unwrap_or_default(),
             id: $row.try_get("id")?,
             url: $row.try_get("url")?,
             description: $row.try_get("description")?,
@@ -97,12 +99,13 @@ macro_rules! impl_webhook_store {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
                     "INSERT INTO webhooks (", $crate::storage::webhook_queries::WEBHOOK_COLUMNS!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                 ))
                 .bind(&w.id)
                 .bind(&w.url)
                 .bind(&w.description)
                 .bind(&w.secret)
+                .bind(w.signing.as_str())
                 .bind(&w.previous_secret)
                 .bind(w.previous_until.map($crate::storage::millis))
                 .bind(w.state.as_str())

@@ -8,7 +8,7 @@ mod service;
 pub mod signing;
 
 pub use model::{
-    AttemptOutcome, AttemptRecord, Delivery, DeliveryState, NewDelivery, Subscription,
+    AttemptOutcome, AttemptRecord, Delivery, DeliveryState, NewDelivery, Signing, Subscription,
     SubscriptionState,
 };
 pub use service::{

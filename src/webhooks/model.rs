@@ -33,10 +33,41 @@ impl SubscriptionState {
     }
 }
 
+/// How a receiver knows a delivery came from this service.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Signing {
+    /// Standard Webhooks `webhook-signature` (HMAC-SHA256 with the secret's key).
+    #[default]
+    Hmac,
+    /// `Authorization: Bearer <secret>` and no signature, for receivers that cannot compute
+    /// an HMAC (1C); only over https is the secret safe on the way.
+    Token,
+}
+
+impl Signing {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// A receiver of events.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"id": "wh_0193a3c48f2e7c1a9b1e5d2f3a4b5c6d", "url": "https://crm.example.ru/kontragent/hook",
-    "description": "amoCRM", "events": ["catalog.*", "check.completed"], "state": "active",
+    "description": "amoCRM", "events": ["catalog.*", "check.completed"], "signing": "hmac", "state": "active",
     "failure_streak": 0, "created_by": "crm-admin", "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:00:00Z"}))]
 pub struct Subscription {
     pub id: String,
@@ -45,6 +76,7 @@ pub struct Subscription {
     pub description: Option<String>,
     /// Event types: exact (`catalog.listed`), a prefix (`catalog.*`) or `*`.
     pub events: Vec<String>,
+    pub signing: Signing,
     pub state: SubscriptionState,
     /// Why the service disabled it.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,7 @@
 //! Managing subscriptions, and the worker that sends the outbox's deliveries.
 
 use super::model::{
-    AttemptOutcome, AttemptRecord, Delivery, DeliveryState, NewDelivery, Subscription,
+    AttemptOutcome, AttemptRecord, Delivery, DeliveryState, NewDelivery, Signing, Subscription,
     SubscriptionState,
 };
 use super::signing::SigningKey;
@@ -40,6 +40,7 @@ pub struct NewSubscription {
     pub url: String,
     pub events: Vec<String>,
     pub description: Option<String>,
+    pub signing: Signing,
 }
 
 /// `PATCH /v1/webhooks/{id}`: what is given changes.
@@ -55,6 +56,7 @@ pub struct WebhookService {
     store: Arc<dyn Store>,
     outbound: Outbound,
     settings: WebhookSettings,
+    callback_secret: String,
     callback_key: SigningKey,
 }
 
@@ -82,6 +84,7 @@ impl WebhookService {
             store,
             outbound,
             settings: settings.clone(),
+            callback_secret: secret,
             callback_key,
         }))
     }
@@ -140,6 +143,7 @@ impl WebhookService {
             url,
             description: new.description,
             events,
+            signing: new.signing,
             state: SubscriptionState::Active,
             disabled_reason: None,
             failure_streak: 0,
@@ -331,9 +335,9 @@ impl WebhookService {
         Ok(())
     }
 
-    /// The secret check callbacks are signed with.
-    pub fn callback_secret(&self) -> &SigningKey {
-        &self.callback_key
+    /// The `whsec_` secret check callbacks are signed with (for the receiver to verify).
+    pub fn callback_secret(&self) -> &str {
+        &self.callback_secret
     }
 }
 
@@ -395,31 +399,41 @@ impl DeliveryWorker {
             },
             None => None,
         };
-        let (url, keys) = match &subscription {
+        let timestamp = Utc::now().timestamp();
+        let mut headers = vec![
+            ("webhook-id", delivery.message_id.clone()),
+            ("webhook-timestamp", timestamp.to_string()),
+        ];
+        let sign = |keys: &[SigningKey]| {
+            keys.iter()
+                .map(|k| k.sign(&delivery.message_id, timestamp, delivery.body.as_bytes()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let url = match &subscription {
+            Some(s) if s.signing == Signing::Token => {
+                headers.push(("authorization", format!("Bearer {}", s.secret)));
+                s.url.clone()
+            }
             Some(s) => {
-                let mut keys = vec![SigningKey::parse(&s.secret).ok()];
+                let mut secrets = vec![&s.secret];
                 if let (Some(old), Some(until)) = (&s.previous_secret, s.previous_until)
                     && until > Utc::now()
                 {
-                    keys.push(SigningKey::parse(old).ok());
+                    secrets.push(old);
                 }
-                (s.url.clone(), keys.into_iter().flatten().collect())
+                let keys: Vec<SigningKey> = secrets
+                    .into_iter()
+                    .filter_map(|secret| SigningKey::parse(secret).ok())
+                    .collect();
+                headers.push(("webhook-signature", sign(&keys)));
+                s.url.clone()
             }
-            None => (
-                delivery.target_url.clone().unwrap_or_default(),
-                vec![service.callback_key.clone()],
-            ),
+            None => {
+                headers.push(("webhook-signature", sign(std::slice::from_ref(&service.callback_key))));
+                delivery.target_url.clone().unwrap_or_default()
+            }
         };
-        let timestamp = Utc::now().timestamp();
-        let signatures: Vec<String> = keys
-            .iter()
-            .map(|k: &SigningKey| k.sign(&delivery.message_id, timestamp, delivery.body.as_bytes()))
-            .collect();
-        let headers = [
-            ("webhook-id", delivery.message_id.clone()),
-            ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", signatures.join(" ")),
-        ];
         let at = Utc::now();
         let sent = service
             .outbound

@@ -272,3 +272,32 @@ async fn a_persons_inn_is_masked_in_the_logs() {
     assert!(!logs.contains("770100000142"), "{logs}");
     assert!(!logs.contains("770100000216"), "{logs}");
 }
+
+#[tokio::test]
+async fn the_callback_secret_is_generated_once_and_printed() {
+    let db = crate::helpers::fresh_database_url().await;
+    let secret = |configured: Option<&str>| {
+        let mut cmd = kontragent();
+        cmd.args(["webhooks", "callback-secret"])
+            .env("KONTRAGENT__DATABASE__URL", &db);
+        if let Some(value) = configured {
+            cmd.env("KONTRAGENT__WEBHOOKS__CALLBACK_SECRET", value);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let first = secret(None);
+    assert!(first.starts_with("whsec_") && first.len() > 30, "{first}");
+    assert_eq!(
+        secret(None),
+        first,
+        "stored at first use, the same afterwards"
+    );
+    let configured = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    assert_eq!(secret(Some(configured)), configured);
+}

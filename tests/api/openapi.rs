@@ -42,3 +42,28 @@ fn every_schema_has_an_example() {
         "schemas without an example: {missing:?}"
     );
 }
+
+/// The spec describes what a subscriber receives (OpenAPI 3.1 `webhooks`), each payload a
+/// schema of the spec.
+#[test]
+fn the_spec_describes_the_webhook_payloads() {
+    let spec: serde_json::Value = serde_json::from_str(&kontragent::api::openapi_json()).unwrap();
+    let hooks = spec["webhooks"].as_object().expect("a webhooks section");
+    let mut names: Vec<&String> = hooks.keys().collect();
+    names.sort();
+    assert_eq!(names, ["check.completed", "event", "webhook.test"]);
+    for (name, hook) in hooks {
+        let reference =
+            hook["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap();
+        let schema = reference.trim_start_matches("#/components/schemas/");
+        let properties = &spec["components"]["schemas"][schema]["properties"];
+        assert!(
+            ["type", "timestamp", "data"]
+                .iter()
+                .all(|p| properties.get(p).is_some()),
+            "{name}: {schema} is not {{type, timestamp, data}}"
+        );
+    }
+}

@@ -589,3 +589,41 @@ async fn after_a_rotation_both_secrets_sign_and_bad_input_is_refused() {
     .await;
     assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")));
 }
+
+#[tokio::test]
+async fn a_token_subscription_sends_its_secret_as_a_bearer_token_and_no_signature() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let app = spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
+        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let (status, created) = send(
+        &app,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(json!({"url": receiver.uri(), "events": ["*"], "signing": "token"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(created["webhook"]["signing"], "token");
+    let secret = created["secret"].as_str().unwrap();
+    let id = created["webhook"]["id"].as_str().unwrap();
+    send(
+        &app,
+        reqwest::Method::POST,
+        &format!("/v1/webhooks/{id}/test"),
+        None,
+    )
+    .await;
+    let got = received(&receiver, 1).await;
+    assert_eq!(
+        got[0].headers["authorization"].to_str().unwrap(),
+        format!("Bearer {secret}")
+    );
+    assert!(got[0].headers.get("webhook-signature").is_none());
+    assert!(got[0].headers.get("webhook-id").is_some());
+}
