@@ -11,6 +11,7 @@ pub mod check;
 pub mod config;
 pub mod domain;
 pub mod facts;
+pub mod idempotency;
 pub mod metrics;
 pub mod monitoring;
 pub mod outbound;

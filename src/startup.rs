@@ -8,6 +8,7 @@ use crate::cache::SourceCache;
 use crate::catalog::CatalogService;
 use crate::check::CheckService;
 use crate::config::Settings;
+use crate::idempotency::IdempotencyService;
 use crate::metrics::Metrics;
 use crate::monitoring::Monitor;
 use crate::monitoring::rules::MonitoringPolicy;
@@ -68,6 +69,7 @@ pub struct Services {
     pub monitor: Arc<Monitor>,
     pub keys: Arc<KeyService>,
     pub webhooks: Arc<WebhookService>,
+    pub idempotency: Arc<IdempotencyService>,
 }
 
 /// Why a policy file (`path`) could not be loaded at start.
@@ -111,6 +113,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
     )
     .await
     .map_err(StartupError::Webhooks)?;
+    let idempotency = Arc::new(IdempotencyService::new(Arc::clone(&store)));
     let checks = Arc::new(CheckService::new(
         sources,
         SourceCache::new(settings),
@@ -135,6 +138,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         monitor,
         keys,
         webhooks,
+        idempotency,
     })
 }
 
@@ -190,6 +194,7 @@ impl Application {
             monitor,
             keys,
             webhooks,
+            idempotency,
         } = build_services(&settings).await?;
         guard_exposure(&keys, &settings.server.host).await?;
         if let Err(e) = checks.fail_abandoned().await {
@@ -229,6 +234,7 @@ impl Application {
             metrics,
             keys,
             webhooks,
+            idempotency,
             limits: api::guard::RateLimits::new(&settings.limits),
         });
         let origins = web::Data::new(api::cors::AllowedOrigins(
@@ -245,6 +251,10 @@ impl Application {
                 )
                 .app_data(web::PathConfig::default().error_handler(api::errors::path_error))
                 .app_data(web::PayloadConfig::default().limit(json_limit))
+                // Inside the guard: it needs the caller's key.
+                .wrap(actix_web::middleware::from_fn(
+                    api::idempotency::idempotency,
+                ))
                 .wrap(actix_web::middleware::from_fn(api::guard::guard))
                 .wrap(actix_web::middleware::from_fn(api::cors::cors))
                 .wrap(api::problem_for_bare_errors(json_limit))

@@ -255,6 +255,34 @@ pub fn document(spec: &mut utoipa::openapi::OpenApi) {
             if path.contains("{inn}") {
                 add("422", "`inn_digits`, `inn_length`, `inn_checksum`");
             }
+            if super::idempotency::honours_key(method, path) {
+                add(
+                    "409",
+                    "`idempotency_conflict`: the first request with this key still runs",
+                );
+                add(
+                    "422",
+                    "`idempotency_key_reused`: the key came with another request",
+                );
+                op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(
+                    utoipa::openapi::path::ParameterBuilder::new()
+                        .name("Idempotency-Key")
+                        .parameter_in(ParameterIn::Header)
+                        .required(utoipa::openapi::Required::False)
+                        .description(Some(
+                            "Retry safely: the same key with the same request within 24 h \
+                             gets the first response again (`Idempotency-Replayed: true`)",
+                        ))
+                        .schema(Some(
+                            utoipa::openapi::ObjectBuilder::new()
+                                .schema_type(utoipa::openapi::schema::Type::String)
+                                .min_length(Some(1))
+                                .max_length(Some(255))
+                                .pattern(Some("^[!-~]+$")),
+                        ))
+                        .build(),
+                ));
+            }
             let Some(scope) = scope_for(method, path) else {
                 op.security = Some(Vec::new());
                 continue;

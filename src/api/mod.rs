@@ -9,6 +9,7 @@ mod counterparties;
 pub mod errors;
 pub mod guard;
 mod health;
+pub mod idempotency;
 pub mod lenient;
 pub mod query;
 mod rules;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub keys: Arc<crate::auth::KeyService>,
     pub webhooks: Arc<crate::webhooks::WebhookService>,
+    pub idempotency: Arc<crate::idempotency::IdempotencyService>,
     pub limits: guard::RateLimits,
 }
 

@@ -6,6 +6,7 @@
 
 mod auth_queries;
 mod catalog_queries;
+mod idempotency_queries;
 mod queries;
 mod webhook_queries;
 
@@ -245,8 +246,57 @@ pub trait WebhookStore: Send + Sync {
     async fn service_secret(&self, name: &str, generated: &str) -> Result<String, StoreError>;
 }
 
+/// A stored first response to an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// What a key's first use finds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyClaim {
+    /// The key is new (or its record expired): go ahead, then record the response.
+    Started,
+    /// The first request with this key is still running.
+    Running,
+    /// The key was used with another method, path or body.
+    Mismatch,
+    /// The first response, to replay.
+    Done(StoredResponse),
+}
+
+/// `Idempotency-Key` records.
 #[async_trait::async_trait]
-pub trait Store: CatalogStore + AuthStore + WebhookStore + Send + Sync {
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for `principal`, first forgetting records created before `expired`
+    /// and running ones created before `abandoned` (their process died).
+    async fn claim_idempotency_key(
+        &self,
+        principal: &str,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        expired: DateTime<Utc>,
+        abandoned: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim, StoreError>;
+
+    /// Records the response of a claimed key.
+    async fn finish_idempotency_key(
+        &self,
+        principal: &str,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets a claimed key whose request failed on the server, so a retry runs again.
+    async fn release_idempotency_key(&self, principal: &str, key: &str) -> Result<(), StoreError>;
+}
+
+#[async_trait::async_trait]
+pub trait Store: CatalogStore + AuthStore + WebhookStore + IdempotencyStore + Send + Sync {
     /// The database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -318,6 +368,8 @@ mod pg_catalog {
     super::catalog_queries::impl_catalog_store!(PgStore, " FOR UPDATE SKIP LOCKED");
 }
 
+idempotency_queries::impl_idempotency_store!(SqliteStore);
+idempotency_queries::impl_idempotency_store!(PgStore);
 webhook_queries::impl_webhook_store!(SqliteStore, "");
 webhook_queries::impl_webhook_store!(PgStore, " FOR UPDATE OF d SKIP LOCKED");
 

@@ -430,7 +430,10 @@ impl DeliveryWorker {
                 s.url.clone()
             }
             None => {
-                headers.push(("webhook-signature", sign(std::slice::from_ref(&service.callback_key))));
+                headers.push((
+                    "webhook-signature",
+                    sign(std::slice::from_ref(&service.callback_key)),
+                ));
                 delivery.target_url.clone().unwrap_or_default()
             }
         };

@@ -13,6 +13,7 @@ mod fuzz_registries;
 mod health;
 mod helpers;
 mod hostile_rules;
+mod idempotency;
 mod mocks;
 mod multiprocess;
 mod openapi;
