@@ -351,7 +351,8 @@ impl DeliveryWorker {
     pub fn new(service: Arc<WebhookService>) -> DeliveryWorker {
         DeliveryWorker {
             service,
-            owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            // "<pid>-<random>", like monitoring's leases: an operator sees which process holds what.
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         }
     }
 

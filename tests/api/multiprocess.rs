@@ -3,8 +3,12 @@
 //! one process killed with SIGKILL mid-cycle. Every contractor must be monitored exactly
 //! once in the cycle and every change event recorded exactly once.
 //!
+//! The same for webhook deliveries: three processes, a subscriber that fails every message's
+//! first two attempts, one process killed mid-delivery; every event must arrive, and be
+//! acknowledged to the service once.
+//!
 //! Runs against the database of `TEST_DATABASE_URL` (PostgreSQL); SQLite is one process by
-//! design, so there the test says it does not apply and returns.
+//! design, so there the tests say they do not apply and return.
 
 use crate::helpers::{Registries, spawn_app_from, spawn_sandbox, test_settings};
 use serde_json::json;
@@ -51,6 +55,10 @@ impl Drop for Server {
 }
 
 fn serve(db: &str, registries: &str, port: u16) -> Server {
+    serve_with(db, registries, port, &[])
+}
+
+fn serve_with(db: &str, registries: &str, port: u16, extra: &[(&str, &str)]) -> Server {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kontragent"));
     cmd.arg("serve")
@@ -76,6 +84,9 @@ fn serve(db: &str, registries: &str, port: u16) -> Server {
             kontragent::config::SANDBOX_KAD_COOKIE,
         )
         .stdout(Stdio::null());
+    for (key, value) in extra {
+        cmd.env(key, value);
+    }
     for name in kontragent::sources::source_names() {
         let key = name.to_uppercase();
         cmd.env(format!("KONTRAGENT__SOURCES__{key}__BASE_URL"), registries)
@@ -236,4 +247,195 @@ async fn three_processes_monitor_each_contractor_once_despite_a_kill() {
     .unwrap()
     .get("n");
     assert_eq!(suspended as usize, CONTRACTORS);
+}
+
+/// Deliveries claimed by the process `pid`.
+async fn deliveries_held_by(conn: &mut sqlx::PgConnection, pid: u32) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT count(*) AS n FROM webhook_deliveries WHERE lease_owner LIKE $1")
+        .bind(format!("{pid}-%"))
+        .fetch_one(conn)
+        .await
+        .unwrap()
+        .get("n")
+}
+
+/// A receiver that answers 500 to each message's first two attempts and 200 afterwards,
+/// slowly (200 ms), so a delivery is in flight when a process is killed.
+struct FlakyReceiver {
+    attempts: std::sync::Mutex<std::collections::HashMap<String, (u32, u32)>>,
+}
+
+async fn flaky(
+    receiver: actix_web::web::Data<FlakyReceiver>,
+    request: actix_web::HttpRequest,
+) -> actix_web::HttpResponse {
+    let id = request
+        .headers()
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut attempts = receiver.attempts.lock().unwrap();
+    let (tries, acks) = attempts.entry(id).or_default();
+    *tries += 1;
+    if *tries <= 2 {
+        return actix_web::HttpResponse::InternalServerError().finish();
+    }
+    *acks += 1;
+    actix_web::HttpResponse::Ok().finish()
+}
+
+#[tokio::test]
+async fn three_processes_deliver_every_event_once_despite_a_kill() {
+    let admin = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
+    if !admin.starts_with("postgres") {
+        eprintln!(
+            "SKIPPED multiprocess webhooks: needs PostgreSQL (TEST_DATABASE_URL); SQLite runs one process by design"
+        );
+        return;
+    }
+    const EVENTS: usize = 12;
+    let receiver = actix_web::web::Data::new(FlakyReceiver {
+        attempts: Default::default(),
+    });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_port = listener.local_addr().unwrap().port();
+    let shared = receiver.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(shared.clone())
+            .default_service(actix_web::web::to(flaky))
+    })
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+
+    // Seed without delivering: a subscription to every type, then EVENTS listings.
+    let mut settings = test_settings(Registries::Sandbox).await;
+    settings.webhooks.enabled = false;
+    settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
+    let db = settings.database.url.clone();
+    let registries = spawn_sandbox();
+    for (_, s) in settings.sources.iter_mut() {
+        s.base_url = registries.clone();
+    }
+    let seeder = spawn_app_from(settings).await;
+    let created: serde_json::Value = seeder
+        .client
+        .post(format!("{}/v1/webhooks", seeder.address))
+        .json(&json!({"url": format!("http://127.0.0.1:{hook_port}/hook"), "events": ["*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(created["secret"].is_string(), "{created}");
+    for i in 0..EVENTS {
+        let inn = kontragent::domain::Inn::complete(&format!("77050{:04}", 9000 + i))
+            .unwrap()
+            .to_string();
+        seeder.check(&inn).await;
+        let r = seeder
+            .client
+            .post(format!("{}/v1/catalog", seeder.address))
+            .json(&json!({"inn": inn}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{inn}");
+    }
+
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
+    let env = [
+        ("KONTRAGENT__MONITORING__ENABLED", "false"),
+        ("KONTRAGENT__WEBHOOKS__ALLOW_TARGETS", "127.0.0.1"),
+        ("KONTRAGENT__WEBHOOKS__RETRY_SCHEDULE_S", "0,0,0,0,0"),
+        ("KONTRAGENT__WEBHOOKS__TICK_MS", "50"),
+        ("KONTRAGENT__WEBHOOKS__LEASE_S", "2"),
+    ];
+    let mut processes: Vec<Server> = (0..3)
+        .map(|_| serve_with(&db, &registries, free_port(), &env))
+        .collect();
+    // Kill one as soon as it holds a delivery (its attempt is then at the slow receiver).
+    let victim = processes[0].id();
+    let waiting = Instant::now();
+    while deliveries_held_by(&mut conn, victim).await == 0 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the first process never claimed a delivery"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    processes[0].kill();
+
+    let started = Instant::now();
+    loop {
+        let left: i64 =
+            sqlx::query("SELECT count(*) AS n FROM webhook_deliveries WHERE state <> 'succeeded'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+                .get("n");
+        if left == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{left} deliveries never succeeded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for p in processes.iter_mut().skip(1) {
+        p.kill();
+    }
+
+    let attempts = receiver.attempts.lock().unwrap().clone();
+    let events: Vec<String> = sqlx::query("SELECT seq FROM events ORDER BY seq")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("evt_{}", r.get::<i64, _>("seq")))
+        .collect();
+    assert_eq!(events.len(), EVENTS);
+    let mut received: Vec<&String> = attempts.keys().collect();
+    received.sort_by_key(|id| id[4..].parse::<i64>().unwrap());
+    assert_eq!(
+        received,
+        events.iter().collect::<Vec<_>>(),
+        "every event arrived"
+    );
+    // The service recorded exactly one success per message; a second 200 at the receiver
+    // can only be the killed process's attempt, whose answer never reached the service.
+    let recorded: Vec<i64> = sqlx::query(
+        "SELECT count(*) AS n FROM webhook_attempts WHERE status = 200 GROUP BY delivery_id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get("n"))
+    .collect();
+    assert_eq!(
+        recorded,
+        vec![1; EVENTS],
+        "one acknowledged attempt per delivery"
+    );
+    let extra_acks: u32 = attempts.values().map(|(_, acks)| acks - 1).sum();
+    assert!(
+        attempts
+            .values()
+            .all(|(tries, acks)| *tries >= 3 && *acks >= 1),
+        "{attempts:?}"
+    );
+    assert!(
+        extra_acks <= 1,
+        "only the killed process's in-flight attempt may be answered twice: {attempts:?}"
+    );
 }
