@@ -6,9 +6,10 @@ mod model;
 mod service;
 
 pub use model::{
-    CatalogEntry, CatalogFilter, CatalogStatus, Event, Feedback, FeedbackKind, NewEvent,
-    StatusTransition, UnavailableSince,
+    CatalogEntry, CatalogFilter, CatalogStatus, Event, Feedback, FeedbackKind, MonitoringPass,
+    NewEvent, StatusChange, StatusTransition, UnavailableSince,
 };
 pub use service::{
     CatalogError, CatalogService, FeedbackInput, Listing, Override, StatusAction, decision_of,
+    status_change,
 };

@@ -163,6 +163,26 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
 }
 
+/// Moving an entry from `expected` to another status: the transition and its event, written
+/// together only if the entry is still in `expected`.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub expected: CatalogStatus,
+    pub transition: StatusTransition,
+    pub event: NewEvent,
+}
+
+/// What a monitoring pass records at once: its check, its change events, then (caused by
+/// them, so after them in the feed) the status change the monitoring policy decided.
+#[derive(Debug, Clone)]
+pub struct MonitoringPass<'a> {
+    pub last_check_id: Option<&'a str>,
+    pub next_check_at: chrono::DateTime<chrono::Utc>,
+    pub unavailable: &'a std::collections::BTreeMap<String, UnavailableSince>,
+    pub events: &'a [NewEvent],
+    pub status_change: Option<StatusChange>,
+}
+
 /// An event to append.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

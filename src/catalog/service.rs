@@ -152,6 +152,33 @@ fn check_len(field: &'static str, value: &Option<String>, max: usize) -> Result<
     }
 }
 
+/// The transition of `entry` to `to` and its `status_changed` event.
+pub fn status_change(
+    entry: &CatalogEntry,
+    to: CatalogStatus,
+    reason: String,
+    rule_ids: Vec<String>,
+    actor: &str,
+) -> crate::catalog::StatusChange {
+    let payload = json!({"from": entry.status, "to": to, "reason": reason, "rule_ids": rule_ids, "actor": actor});
+    crate::catalog::StatusChange {
+        expected: entry.status,
+        transition: StatusTransition {
+            from: Some(entry.status),
+            to,
+            reason,
+            rule_ids,
+            actor: actor.to_owned(),
+            at: Utc::now(),
+        },
+        event: NewEvent {
+            inn: entry.inn.clone(),
+            kind: "status_changed".into(),
+            payload,
+        },
+    }
+}
+
 impl CatalogService {
     pub fn new(
         store: Arc<dyn Store>,
@@ -188,22 +215,9 @@ impl CatalogService {
         &self,
         inn: &str,
         owner: &str,
-        last_check_id: Option<&str>,
-        next_check_at: chrono::DateTime<Utc>,
-        unavailable: &BTreeMap<String, crate::catalog::UnavailableSince>,
-        events: &[crate::catalog::NewEvent],
-    ) -> Result<bool, CatalogError> {
-        Ok(self
-            .store
-            .finish_monitoring(
-                inn,
-                owner,
-                last_check_id,
-                next_check_at,
-                unavailable,
-                events,
-            )
-            .await?)
+        pass: &crate::catalog::MonitoringPass<'_>,
+    ) -> Result<Option<bool>, CatalogError> {
+        Ok(self.store.finish_monitoring(inn, owner, pass).await?)
     }
 
     /// Events after the cursor, in order (of one INN when given).
@@ -385,22 +399,15 @@ impl CatalogService {
         rule_ids: Vec<String>,
         actor: &str,
     ) -> Result<(), CatalogError> {
-        let transition = StatusTransition {
-            from: Some(entry.status),
-            to,
-            reason: reason.clone(),
-            rule_ids: rule_ids.clone(),
-            actor: actor.to_owned(),
-            at: Utc::now(),
-        };
-        let event = NewEvent {
-            inn: entry.inn.clone(),
-            kind: "status_changed".into(),
-            payload: json!({"from": entry.status, "to": to, "reason": reason, "rule_ids": rule_ids, "actor": actor}),
-        };
+        let change = status_change(entry, to, reason, rule_ids, actor);
         if self
             .store
-            .change_status(&entry.inn, entry.status, &transition, &[event])
+            .change_status(
+                &entry.inn,
+                change.expected,
+                &change.transition,
+                &[change.event],
+            )
             .await?
         {
             Ok(())

@@ -110,9 +110,11 @@ impl Company {
         let worst = merge::worst_status(&answers);
         Company {
             status: worst.map_or(CompanyStatus::Unknown, |(s, _)| s),
-            status_text: worst
-                .and_then(|(_, r)| r.findings.status_text.clone())
-                .or_else(|| first!(status_text)),
+            // The words of the registry that gave the status: another's could contradict it.
+            status_text: match worst {
+                Some((_, r)) => r.findings.status_text.clone(),
+                None => first!(status_text),
+            },
             kind: first!(kind),
             name: first!(name),
             full_name: first!(full_name),

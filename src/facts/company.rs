@@ -31,7 +31,7 @@ pub(super) const STATUS_TEXT: FactDef = FactDef {
     kind: "string",
     unit: "",
     source: "pb",
-    description: "The registry's own words for the status.",
+    description: "The words for the status of the registry that gave `company.status` (null when that registry has none: words of another registry could contradict it).",
     example: "\"В отношении ЮЛ введено наблюдение\"",
 };
 
@@ -233,10 +233,12 @@ pub(super) fn compute(facts: &mut Facts, usable: &[&SourceReport], now: DateTime
         facts,
         &STATUS_TEXT,
         match worst {
-            Some((_, r)) if r.findings.status_text.is_some() => {
-                from_report(r, json!(r.findings.status_text))
-            }
-            _ => first(&|f| f.status_text.clone().map(Value::from)),
+            Some((_, r)) => r
+                .findings
+                .status_text
+                .as_ref()
+                .map_or_else(null, |text| from_report(r, json!(text))),
+            None => first(&|f| f.status_text.clone().map(Value::from)),
         },
     );
     put(
@@ -321,6 +323,39 @@ mod tests {
         assert_eq!(facts["company.status"].value, json!("BANKRUPTCY"));
         assert_eq!(facts["company.status"].source.as_deref(), Some("pb"));
         assert_eq!(facts["sources.required_missing"].value, json!(["pb"]));
+    }
+
+    #[test]
+    fn the_status_words_come_from_the_registry_that_gave_the_status() {
+        let pb = report(
+            "pb",
+            SourceStatus::Ok,
+            Findings {
+                status: Some(CompanyStatus::Active),
+                status_text: Some("Действующая организация".into()),
+                ..Default::default()
+            },
+        );
+        let fedresurs = report(
+            "fedresurs",
+            SourceStatus::Ok,
+            Findings {
+                status: Some(CompanyStatus::Bankruptcy),
+                ..Default::default()
+            },
+        );
+        let facts = compute(&[pb.clone(), fedresurs], &[], Utc::now());
+        assert_eq!(facts["company.status"].value, json!("BANKRUPTCY"));
+        assert_eq!(
+            facts["company.status_text"].value,
+            Value::Null,
+            "pb's «Действующая» would contradict the status"
+        );
+        let facts = compute(&[pb], &[], Utc::now());
+        assert_eq!(
+            facts["company.status_text"].value,
+            json!("Действующая организация")
+        );
     }
 
     #[test]

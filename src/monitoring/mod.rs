@@ -232,32 +232,22 @@ impl Monitor {
 
         let policy = self.policy.current();
         let verdicts = policy.evaluate(&monitoring_facts);
-        let mut transitions = 0;
-        if let Some(target) = verdicts.iter().map(|v| v.status).max()
-            && target > entry.status
-            && entry.status != CatalogStatus::Removed
-        {
-            let fired: Vec<_> = verdicts.iter().filter(|v| v.status == target).collect();
-            let reason = fired
-                .iter()
-                .map(|v| v.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let rule_ids = fired.iter().map(|v| v.rule_id.clone()).collect();
-            match self
-                .catalog
-                .transition(&entry, target, reason, rule_ids, "monitoring")
-                .await
-            {
-                Ok(()) => {
-                    transitions = 1;
-                    self.metrics.catalog_transition(target);
-                }
-                // A manager moved it meanwhile: their word stands.
-                Err(CatalogError::Conflict) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let status_change = verdicts
+            .iter()
+            .map(|v| v.status)
+            .max()
+            .filter(|target| *target > entry.status && entry.status != CatalogStatus::Removed)
+            .map(|target| {
+                let fired: Vec<_> = verdicts.iter().filter(|v| v.status == target).collect();
+                let reason = fired
+                    .iter()
+                    .map(|v| v.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let rule_ids = fired.iter().map(|v| v.rule_id.clone()).collect();
+                crate::catalog::status_change(&entry, target, reason, rule_ids, "monitoring")
+            });
+        let target = status_change.as_ref().map(|c| c.transition.to);
 
         let events: Vec<NewEvent> = changes
             .iter()
@@ -273,23 +263,30 @@ impl Monitor {
             .collect();
         let interval =
             Duration::seconds(i64::try_from(self.settings.interval_s.max(1)).unwrap_or(86_400));
-        let recorded = self
+        let check_id = check.id.to_string();
+        let pass = crate::catalog::MonitoringPass {
+            last_check_id: Some(&check_id),
+            next_check_at: Utc::now() + interval,
+            unavailable: &unavailable,
+            events: &events,
+            status_change,
+        };
+        let Some(moved) = self
             .catalog
-            .finish_monitoring(
-                inn_text,
-                &self.owner,
-                Some(&check.id.to_string()),
-                Utc::now() + interval,
-                &unavailable,
-                &events,
-            )
-            .await?;
-        if !recorded {
+            .finish_monitoring(inn_text, &self.owner, &pass)
+            .await?
+        else {
             tracing::warn!(
                 inn = %crate::domain::mask_inns(inn_text),
                 "lease lost before the pass was recorded; another instance redoes it"
             );
-            return Ok((0, transitions));
+            return Ok((0, 0));
+        };
+        let mut transitions = 0;
+        // Not moved with a target: a manager moved it meanwhile, and their word stands.
+        if let (true, Some(target)) = (moved, target) {
+            transitions = 1;
+            self.metrics.catalog_transition(target);
         }
         Ok((events.len() as u64, transitions))
     }

@@ -258,34 +258,50 @@ macro_rules! impl_catalog_store {
                 &self,
                 inn: &str,
                 owner: &str,
-                last_check_id: Option<&str>,
-                next_check_at: chrono::DateTime<chrono::Utc>,
-                unavailable: &std::collections::BTreeMap<String, $crate::catalog::UnavailableSince>,
-                events: &[$crate::catalog::NewEvent],
-            ) -> Result<bool, $crate::storage::StoreError> {
+                pass: &$crate::catalog::MonitoringPass<'_>,
+            ) -> Result<Option<bool>, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE catalog SET last_check_id = COALESCE($1, last_check_id), next_check_at = $2, \
                        passes = passes + 1, unavailable = $5, lease_owner = NULL, lease_until = NULL \
                      WHERE inn = $3 AND lease_owner = $4",
                 )
-                .bind(last_check_id)
-                .bind($crate::storage::millis(next_check_at))
+                .bind(pass.last_check_id)
+                .bind($crate::storage::millis(pass.next_check_at))
                 .bind(inn)
                 .bind(owner)
-                .bind(serde_json::to_string(unavailable)?)
+                .bind(serde_json::to_string(pass.unavailable)?)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
                     == 1;
                 if !done {
-                    return Ok(false);
+                    return Ok(None);
                 }
-                for ev in events {
+                for ev in pass.events {
                     insert_event(&mut tx, ev).await?;
                 }
+                let mut moved = false;
+                if let Some(change) = &pass.status_change {
+                    // A manager who moved it meanwhile has the last word: no change then.
+                    moved = sqlx::query(
+                        "UPDATE catalog SET status = $1, updated_at = $2 WHERE inn = $3 AND status = $4",
+                    )
+                    .bind(change.transition.to.as_str())
+                    .bind($crate::storage::millis(change.transition.at))
+                    .bind(inn)
+                    .bind(change.expected.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    if moved {
+                        insert_transition(&mut tx, inn, &change.transition).await?;
+                        insert_event(&mut tx, &change.event).await?;
+                    }
+                }
                 tx.commit().await?;
-                Ok(true)
+                Ok(Some(moved))
             }
         }
     };

@@ -138,18 +138,17 @@ pub trait CatalogStore: Send + Sync {
         limit: i64,
     ) -> Result<Vec<String>, StoreError>;
 
-    /// Records a monitoring pass — its check, its events, the next due time — and releases
-    /// the lease, all at once and only if `owner` still holds the lease (a pass whose lease
-    /// expired and was taken over records nothing, so no event is recorded twice).
+    /// Records a monitoring pass — its check, its events, the next due time, then its status
+    /// change if the entry is still where the pass found it — and releases the lease, all at
+    /// once and only if `owner` still holds the lease (a pass whose lease expired and was
+    /// taken over records nothing, so no event is recorded twice). `None`: the lease was
+    /// lost; `Some(moved)`: recorded, and whether the status changed.
     async fn finish_monitoring(
         &self,
         inn: &str,
         owner: &str,
-        last_check_id: Option<&str>,
-        next_check_at: DateTime<Utc>,
-        unavailable: &std::collections::BTreeMap<String, crate::catalog::UnavailableSince>,
-        events: &[crate::catalog::NewEvent],
-    ) -> Result<bool, StoreError>;
+        pass: &crate::catalog::MonitoringPass<'_>,
+    ) -> Result<Option<bool>, StoreError>;
 }
 
 /// API keys and the audit trail.

@@ -340,15 +340,16 @@ async fn monitoring_suspends_a_contractor_that_goes_bankrupt() {
         last["rule_ids"],
         json!(["decision_reject", "bankruptcy_started"])
     );
+    // The causes come before the status change they caused.
     let kinds = events_of(&app, "7702000332").await;
     assert_eq!(
         kinds,
         [
             "listed",
-            "status_changed",
             "decision_changed",
             "company_status_changed",
-            "bankruptcy_opened"
+            "bankruptcy_opened",
+            "status_changed"
         ]
     );
     // Nothing is due again until the next interval.
