@@ -225,10 +225,13 @@ impl CheckService {
                 }
             };
             service.in_flight().remove(&id);
-            if let (Ok(done), Some(url)) = (&done, callback_url)
-                && let Err(e) = service.webhooks.enqueue_callback(&done.check, &url).await
+            if let Ok(done) = &done
+                && let Err(e) = service
+                    .webhooks
+                    .check_completed(&done.check, callback_url.as_deref())
+                    .await
             {
-                tracing::error!(check = %id, error = ?e, "cannot queue the callback");
+                tracing::error!(check = %id, error = ?e, "cannot queue check.completed");
             }
             done
         });

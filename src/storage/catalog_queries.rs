@@ -391,15 +391,7 @@ macro_rules! tx_helpers {
             // The outbox: one delivery per subscription that wants this type, in the same
             // transaction as the event, so no event is lost and none is sent twice.
             let message = $crate::webhooks::FeedMessage::new(seq, ev, created_at);
-            sqlx::query(
-                "INSERT INTO webhook_deliveries (id, webhook_id, message_id, event_type, body, state, \
-                 attempts, next_attempt_at, created_at) \
-                 SELECT $1 || '.' || w.id, w.id, $2, $3, $4, 'pending', 0, $5, $5 FROM webhooks w \
-                 WHERE w.state <> 'disabled' AND EXISTS (SELECT 1 FROM webhook_events p \
-                   WHERE p.webhook_id = w.id AND (p.pattern = '*' OR p.pattern = $3 \
-                     OR (p.pattern LIKE '%.*' \
-                         AND substr($3, 1, length(p.pattern) - 1) = substr(p.pattern, 1, length(p.pattern) - 1))))",
-            )
+            sqlx::query($crate::storage::webhook_queries::FAN_OUT)
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(&message.id)
             .bind(&message.event_type)

@@ -224,6 +224,15 @@ pub trait WebhookStore: Send + Sync {
         outcome: &AttemptOutcome,
     ) -> Result<bool, StoreError>;
 
+    /// Queues a message that is not a feed event (`check.completed`) to every subscription
+    /// that wants its type; returns how many.
+    async fn fan_out(
+        &self,
+        message_id: &str,
+        event_type: &str,
+        body: &str,
+    ) -> Result<u64, StoreError>;
+
     async fn get_delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
 
     /// A subscription's deliveries (or a check's callbacks), newest first, before the cursor.

@@ -3,6 +3,17 @@
 //! PostgreSQL, so concurrent instances claim disjoint deliveries; nothing on SQLite, where
 //! writes are serialized anyway.
 
+/// One delivery per subscription (not disabled) whose patterns match the type `$3`:
+/// `$1` a UUIDv7 for the message (each delivery's id is it and the subscription's),
+/// `$2` the message id, `$4` the body, `$5` now.
+pub(crate) const FAN_OUT: &str = "INSERT INTO webhook_deliveries (id, webhook_id, message_id, \
+     event_type, body, state, attempts, next_attempt_at, created_at) \
+     SELECT $1 || '.' || w.id, w.id, $2, $3, $4, 'pending', 0, $5, $5 FROM webhooks w \
+     WHERE w.state <> 'disabled' AND EXISTS (SELECT 1 FROM webhook_events p \
+       WHERE p.webhook_id = w.id AND (p.pattern = '*' OR p.pattern = $3 \
+         OR (p.pattern LIKE '%.*' \
+             AND substr($3, 1, length(p.pattern) - 1) = substr(p.pattern, 1, length(p.pattern) - 1))))";
+
 macro_rules! WEBHOOK_COLUMNS {
     () => {
         "id, url, description, secret, signing, previous_secret, previous_until, state, \
@@ -324,6 +335,23 @@ macro_rules! impl_webhook_store {
                 .await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn fan_out(
+                &self,
+                message_id: &str,
+                event_type: &str,
+                body: &str,
+            ) -> Result<u64, $crate::storage::StoreError> {
+                Ok(sqlx::query($crate::storage::webhook_queries::FAN_OUT)
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(message_id)
+                    .bind(event_type)
+                    .bind(body)
+                    .bind($crate::storage::millis(chrono::Utc::now()))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
 
             async fn get_delivery(

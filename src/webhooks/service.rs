@@ -311,27 +311,35 @@ impl WebhookService {
             .ok_or(WebhookError::NotFound)
     }
 
-    /// Queues a finished check's callback (signed with the callback secret).
-    pub async fn enqueue_callback(
+    /// Queues `check.completed` for a finished check: to the subscriptions that want it,
+    /// and to the check's `callback_url` (signed with the callback secret) when it has one.
+    pub async fn check_completed(
         &self,
         check: &crate::check::Check,
-        url: &str,
+        callback_url: Option<&str>,
     ) -> Result<(), StoreError> {
         let body = json!({
             "type": "check.completed",
             "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
             "data": check,
-        });
+        })
+        .to_string();
+        let message_id = format!("chk_{}", check.id.simple());
         self.store
-            .insert_delivery(&NewDelivery {
-                webhook_id: None,
-                target_url: Some(url.to_owned()),
-                check_id: Some(check.id.to_string()),
-                message_id: format!("chk_{}", check.id.simple()),
-                event_type: "check.completed".into(),
-                body: body.to_string(),
-            })
+            .fan_out(&message_id, "check.completed", &body)
             .await?;
+        if let Some(url) = callback_url {
+            self.store
+                .insert_delivery(&NewDelivery {
+                    webhook_id: None,
+                    target_url: Some(url.to_owned()),
+                    check_id: Some(check.id.to_string()),
+                    message_id,
+                    event_type: "check.completed".into(),
+                    body,
+                })
+                .await?;
+        }
         Ok(())
     }
 

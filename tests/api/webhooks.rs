@@ -627,3 +627,32 @@ async fn a_token_subscription_sends_its_secret_as_a_bearer_token_and_no_signatur
     assert!(got[0].headers.get("webhook-signature").is_none());
     assert!(got[0].headers.get("webhook-id").is_some());
 }
+
+#[tokio::test]
+async fn a_subscription_to_check_completed_receives_every_finished_check() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let app = spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
+        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let (_, created) = send(
+        &app,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(json!({"url": receiver.uri(), "events": ["check.*"]})),
+    )
+    .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let check = app.check("7701000019").await;
+    let got = received(&receiver, 1).await;
+    assert_eq!(got.len(), 1);
+    verify(&secret, &got[0]).unwrap();
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["type"], "check.completed");
+    assert_eq!(body["data"]["id"], check["id"]);
+    assert_eq!(body["data"]["decision"], check["decision"]);
+}
