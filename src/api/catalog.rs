@@ -426,6 +426,13 @@ pub struct EventsQuery {
     /// Events after this cursor (`next_cursor` of the previous page; 0 from the start).
     #[param(minimum = 0)]
     pub after: Option<i64>,
+    /// Only events of this type: `catalog.status_changed`, a prefix `monitoring.*`, or `*`.
+    #[serde(rename = "type")]
+    #[param(rename = "type", max_length = 100)]
+    pub event_type: Option<String>,
+    /// Only events about this INN (on `/v1/events`; the contractor's feed has it in the path).
+    #[param(pattern = "^[0-9]{10}([0-9]{2})?$")]
+    pub inn: Option<String>,
     /// Page size, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
@@ -453,7 +460,23 @@ async fn event_page(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::query("limit", "from 1 to 1000"));
     }
-    let items = state.catalog.events(after, limit, inn).await?;
+    let queried = query
+        .inn
+        .as_deref()
+        .map(Inn::parse)
+        .transpose()
+        .map_err(|e| ApiError::query("inn", &e.to_string()))?;
+    let inn = inn.or(queried.as_ref().map(Inn::as_str));
+    let items = state
+        .catalog
+        .events(after, limit, inn, query.event_type.as_deref())
+        .await
+        .map_err(|e| match e {
+            crate::catalog::CatalogError::Invalid { field, message } => {
+                ApiError::query(field, &message)
+            }
+            other => other.into(),
+        })?;
     let next_cursor = items.last().map_or(after, |e| e.seq);
     Ok(HttpResponse::Ok().json(EventPage { items, next_cursor }))
 }

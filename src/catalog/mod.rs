@@ -6,8 +6,8 @@ mod model;
 mod service;
 
 pub use model::{
-    CatalogEntry, CatalogFilter, CatalogStatus, Event, Feedback, FeedbackKind, MonitoringPass,
-    NewEvent, StatusChange, StatusTransition, UnavailableSince,
+    CatalogEntry, CatalogFilter, CatalogStatus, Event, EventSubject, Feedback, FeedbackKind,
+    MonitoringPass, NewEvent, StatusChange, StatusTransition, UnavailableSince,
 };
 pub use service::{
     CatalogError, CatalogService, FeedbackInput, Listing, Override, StatusAction, decision_of,

@@ -147,17 +147,29 @@ pub struct Feedback {
 
 /// One entry of the event feed (the outbox of notifications).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"seq": 42, "inn": "7701000019", "kind": "bankruptcy_opened",
+#[schema(example = json!({"seq": 42, "inn": "7701000019", "name": "ООО \"СЕВЕРНЫЙ ВЕТЕР\"",
+    "external_ids": {"bitrix24": "1234"}, "kind": "bankruptcy_opened", "type": "monitoring.bankruptcy_opened",
     "payload": {"case_number": "А40-123456/2025"}, "created_at": "2026-11-28T10:00:00Z"}))]
 pub struct Event {
     /// The cursor: strictly increasing.
     pub seq: i64,
     pub inn: String,
+    /// The contractor's name when it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The contractor's ids in other systems (`{"bitrix24": "123"}`) when it happened.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub external_ids: serde_json::Map<String, serde_json::Value>,
     /// `listed`, `status_changed`, `decision_changed`, `company_status_changed`,
     /// `bankruptcy_opened`, `creditor_intent_published`, `reorganization_notice`,
     /// `liquidation_notice`, `new_court_cases_as_respondent`, `terminated`,
     /// `source_unavailable`, `feedback`.
     pub kind: String,
+    /// The webhook type of the kind: `catalog.listed`, `catalog.status_changed`,
+    /// `feedback.recorded`, `monitoring.<kind>`.
+    #[serde(rename = "type", default)]
+    pub event_type: String,
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -181,6 +193,14 @@ pub struct MonitoringPass<'a> {
     pub unavailable: &'a std::collections::BTreeMap<String, UnavailableSince>,
     pub events: &'a [NewEvent],
     pub status_change: Option<StatusChange>,
+}
+
+/// Who an event is about, as the catalog knew them when it happened.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventSubject {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub external_ids: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An event to append.

@@ -220,14 +220,32 @@ impl CatalogService {
         Ok(self.store.finish_monitoring(inn, owner, pass).await?)
     }
 
-    /// Events after the cursor, in order (of one INN when given).
+    /// Events after the cursor, in order: of one INN, of the types a pattern (a type,
+    /// `prefix.*` or `*`) matches, when given.
     pub async fn events(
         &self,
         after: i64,
         limit: i64,
         inn: Option<&str>,
+        types: Option<&str>,
     ) -> Result<Vec<crate::catalog::Event>, CatalogError> {
-        Ok(self.store.events_after(after, limit, inn).await?)
+        let kinds = match types {
+            Some(pattern) => {
+                let kinds = crate::webhooks::kinds_matching(pattern);
+                if kinds.is_empty() {
+                    return Err(invalid(
+                        "type",
+                        "a feed type (`catalog.listed`), a prefix (`catalog.*`) or `*`",
+                    ));
+                }
+                Some(kinds)
+            }
+            None => None,
+        };
+        Ok(self
+            .store
+            .events_after(after, limit, inn, kinds.as_deref())
+            .await?)
     }
 
     /// Lists a contractor: its latest check must be a fresh `approve`, unless a manager

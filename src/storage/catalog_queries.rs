@@ -204,24 +204,38 @@ macro_rules! impl_catalog_store {
                 after: i64,
                 limit: i64,
                 inn: Option<&str>,
+                kinds: Option<&[&str]>,
             ) -> Result<Vec<$crate::catalog::Event>, $crate::storage::StoreError> {
                 use sqlx::Row;
+                // `kinds` as ",a,b," so one bound text filters by a list on both databases.
+                let kinds = kinds.map(|k| format!(",{},", k.join(",")));
                 let rows = sqlx::query(
-                    "SELECT seq, inn, kind, payload, created_at FROM events \
-                     WHERE seq > $1 AND ($2 IS NULL OR inn = $2) ORDER BY seq LIMIT $3",
+                    "SELECT seq, inn, kind, payload, created_at, subject FROM events \
+                     WHERE seq > $1 AND ($2 IS NULL OR inn = $2) \
+                       AND ($4 IS NULL OR $4 LIKE '%,' || kind || ',%') ORDER BY seq LIMIT $3",
                 )
                 .bind(after)
                 .bind(inn)
                 .bind(limit)
+                .bind(kinds)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter()
                     .map(|r| {
                         let payload: String = r.try_get("payload")?;
+                        let subject: Option<String> = r.try_get("subject")?;
+                        let subject: $crate::catalog::EventSubject = match subject {
+                            Some(s) => serde_json::from_str(&s)?,
+                            None => Default::default(),
+                        };
+                        let kind: String = r.try_get("kind")?;
                         Ok($crate::catalog::Event {
                             seq: r.try_get("seq")?,
                             inn: r.try_get("inn")?,
-                            kind: r.try_get("kind")?,
+                            event_type: $crate::webhooks::event_type(&kind),
+                            kind,
+                            name: subject.name,
+                            external_ids: subject.external_ids,
                             payload: serde_json::from_str(&payload)?,
                             created_at: $crate::storage::from_millis(r.try_get("created_at")?),
                         })
@@ -380,17 +394,35 @@ macro_rules! tx_helpers {
                 .await?
                 .try_get("last")?;
             let created_at = chrono::Utc::now();
-            sqlx::query("INSERT INTO events (seq, inn, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(seq)
+            // Who the event is about, as the catalog knows them now.
+            let subject = match sqlx::query("SELECT name, external_ids FROM catalog WHERE inn = $1")
                 .bind(&ev.inn)
-                .bind(&ev.kind)
-                .bind(serde_json::to_string(&ev.payload)?)
-                .bind($crate::storage::millis(created_at))
-                .execute(&mut **tx)
-                .await?;
+                .fetch_optional(&mut **tx)
+                .await?
+            {
+                Some(row) => {
+                    let external_ids: String = row.try_get("external_ids")?;
+                    $crate::catalog::EventSubject {
+                        name: row.try_get("name")?,
+                        external_ids: serde_json::from_str(&external_ids)?,
+                    }
+                }
+                None => $crate::catalog::EventSubject::default(),
+            };
+            sqlx::query(
+                "INSERT INTO events (seq, inn, kind, payload, created_at, subject) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(seq)
+            .bind(&ev.inn)
+            .bind(&ev.kind)
+            .bind(serde_json::to_string(&ev.payload)?)
+            .bind($crate::storage::millis(created_at))
+            .bind(serde_json::to_string(&subject)?)
+            .execute(&mut **tx)
+            .await?;
             // The outbox: one delivery per subscription that wants this type, in the same
             // transaction as the event, so no event is lost and none is sent twice.
-            let message = $crate::webhooks::FeedMessage::new(seq, ev, created_at);
+            let message = $crate::webhooks::FeedMessage::new(seq, ev, &subject, created_at);
             sqlx::query($crate::storage::webhook_queries::FAN_OUT)
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(&message.id)

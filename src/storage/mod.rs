@@ -122,11 +122,13 @@ pub trait CatalogStore: Send + Sync {
     ) -> Result<Vec<crate::catalog::Feedback>, StoreError>;
 
     /// Events after the cursor, in order (of one INN when given).
+    /// Events after the cursor, oldest first: of one INN, of some kinds, when given.
     async fn events_after(
         &self,
         after: i64,
         limit: i64,
         inn: Option<&str>,
+        kinds: Option<&[&str]>,
     ) -> Result<Vec<crate::catalog::Event>, StoreError>;
 
     /// Leases up to `limit` entries due for monitoring to `owner` until `lease_until`.

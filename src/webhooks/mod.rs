@@ -15,7 +15,7 @@ pub use service::{
     DeliveryWorker, NewSubscription, SubscriptionPatch, WebhookError, WebhookService,
 };
 
-use crate::catalog::NewEvent;
+use crate::catalog::{Event, EventSubject, NewEvent};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
@@ -45,6 +45,23 @@ pub fn event_types() -> Vec<String> {
     out
 }
 
+/// The feed kinds whose types `pattern` (a type, `*` or `prefix.*`) matches.
+pub fn kinds_matching(pattern: &str) -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = vec!["listed", "status_changed", "feedback"];
+    kinds.extend(crate::monitoring::diff::EVENT_KINDS.iter().copied());
+    kinds
+        .into_iter()
+        .filter(|kind| {
+            let t = event_type(kind);
+            pattern == "*"
+                || t == pattern
+                || pattern
+                    .strip_suffix('*')
+                    .is_some_and(|prefix| prefix.ends_with('.') && t.starts_with(prefix))
+        })
+        .collect()
+}
+
 /// Whether `pattern` is a type, `*`, or `prefix.*` a subscription may ask for.
 pub fn valid_pattern(pattern: &str) -> bool {
     pattern == "*"
@@ -65,15 +82,26 @@ pub struct FeedMessage {
 }
 
 impl FeedMessage {
-    pub fn new(seq: i64, event: &NewEvent, created_at: DateTime<Utc>) -> FeedMessage {
+    pub fn new(
+        seq: i64,
+        event: &NewEvent,
+        subject: &EventSubject,
+        created_at: DateTime<Utc>,
+    ) -> FeedMessage {
         let event_type = event_type(&event.kind);
         let at = created_at.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let body = json!({
-            "type": event_type,
-            "timestamp": at,
-            "data": {"seq": seq, "inn": event.inn, "kind": event.kind,
-                     "payload": event.payload, "created_at": at},
-        });
+        // `data` is the event as `GET /v1/events` shows it.
+        let data = Event {
+            seq,
+            inn: event.inn.clone(),
+            name: subject.name.clone(),
+            external_ids: subject.external_ids.clone(),
+            kind: event.kind.clone(),
+            event_type: event_type.clone(),
+            payload: event.payload.clone(),
+            created_at,
+        };
+        let body = json!({"type": event_type, "timestamp": at, "data": data});
         FeedMessage {
             id: format!("evt_{seq}"),
             event_type,

@@ -1,7 +1,9 @@
 //! The catalog and the monitoring process through the API: listing rules, browsing,
 //! manager actions, quality signals, the event feed, and monitoring end to end.
 
-use crate::helpers::{Registries, TestApp, spawn_app_from, spawn_app_with, test_settings};
+use crate::helpers::{
+    Registries, TestApp, spawn_app, spawn_app_from, spawn_app_with, test_settings,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -558,5 +560,68 @@ async fn a_monitoring_run_goes_on_in_the_background_and_is_observed_by_its_id() 
             .await
             .status(),
         404
+    );
+}
+
+#[tokio::test]
+async fn events_name_their_contractor_and_filter_by_type_and_inn() {
+    let app = spawn_app().await;
+    for (inn, bitrix) in [("7701000019", "101"), ("770100000142", "102")] {
+        app.check(inn).await;
+        let r = post(
+            &app,
+            "/v1/catalog",
+            json!({"inn": inn, "name": format!("Подрядчик {bitrix}"), "external_ids": {"bitrix24": bitrix}}),
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+    }
+    post(
+        &app,
+        "/v1/catalog/7701000019/feedback",
+        json!({"kind": "complaint", "text": "опоздали"}),
+    )
+    .await;
+    let all = get(&app, "/v1/events").await;
+    let first = &all["items"][0];
+    assert_eq!(first["type"], "catalog.listed");
+    assert_eq!(first["name"], "Подрядчик 101");
+    assert_eq!(first["external_ids"], json!({"bitrix24": "101"}));
+
+    let types = |page: &Value| -> Vec<(String, String)> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["type"].as_str().unwrap().to_owned(),
+                    e["inn"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        types(&get(&app, "/v1/events?type=catalog.*").await),
+        [
+            ("catalog.listed".to_owned(), "7701000019".to_owned()),
+            ("catalog.listed".to_owned(), "770100000142".to_owned())
+        ]
+    );
+    assert_eq!(
+        types(&get(&app, "/v1/events?type=feedback.recorded").await),
+        [("feedback.recorded".to_owned(), "7701000019".to_owned())]
+    );
+    assert_eq!(
+        types(&get(&app, "/v1/events?inn=770100000142").await),
+        [("catalog.listed".to_owned(), "770100000142".to_owned())]
+    );
+    assert_eq!(
+        code(app.get("/v1/events?type=catalog.nope").await).await,
+        (400, "invalid_query".into())
+    );
+    assert_eq!(
+        code(app.get("/v1/events?inn=123").await).await,
+        (400, "invalid_query".into())
     );
 }

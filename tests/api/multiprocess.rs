@@ -313,7 +313,7 @@ async fn three_processes_deliver_every_event_once_despite_a_kill() {
     .run();
     tokio::spawn(server);
 
-    // Seed without delivering: a subscription to every type, then EVENTS listings.
+    // Seed without delivering: a subscription to the catalog's events, then EVENTS listings.
     let mut settings = test_settings(Registries::Sandbox).await;
     settings.webhooks.enabled = false;
     settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
@@ -326,7 +326,7 @@ async fn three_processes_deliver_every_event_once_despite_a_kill() {
     let created: serde_json::Value = seeder
         .client
         .post(format!("{}/v1/webhooks", seeder.address))
-        .json(&json!({"url": format!("http://127.0.0.1:{hook_port}/hook"), "events": ["*"]}))
+        .json(&json!({"url": format!("http://127.0.0.1:{hook_port}/hook"), "events": ["catalog.*"]}))
         .send()
         .await
         .unwrap()

@@ -353,6 +353,8 @@ async fn catalog_events_reach_a_subscriber_signed_with_a_stable_id() {
     let body: Value = serde_json::from_slice(&got_all[0].body).unwrap();
     assert_eq!(body["type"], "catalog.listed");
     assert_eq!(body["data"]["inn"], "7701000019");
+    assert_eq!(body["data"]["type"], "catalog.listed");
+    assert!(body["data"]["name"].is_string(), "{body}");
     let seq = body["data"]["seq"].as_i64().unwrap();
     assert_eq!(
         got_all[0].headers["webhook-id"].to_str().unwrap(),
