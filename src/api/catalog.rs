@@ -356,6 +356,8 @@ pub struct FeedbackBody {
     #[serde(default, deserialize_with = "crate::api::lenient::integer")]
     pub rating: Option<i64>,
     pub category: Option<String>,
+    /// Free text; `comment` is accepted too, the name the status actions use.
+    #[serde(alias = "comment")]
     pub text: Option<String>,
     pub order_ref: Option<String>,
     pub on_time: Option<bool>,
@@ -407,7 +409,7 @@ pub async fn add_feedback(
         on_time: b.on_time,
         external_id: b.external_id,
     };
-    if state.catalog.feedback(inn.as_str(), input).await? {
+    if state.monitor.record_feedback(inn.as_str(), input).await? {
         state.keys.audit(audit).await;
         Ok(HttpResponse::Created().json(FeedbackAccepted {
             accepted: true,
@@ -505,6 +507,37 @@ pub async fn contractor_events(
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
     event_page(&state, query.into_inner(), Some(inn.as_str())).await
+}
+
+/// Re-checks one listed contractor now, due or not: the monitoring pass (check, change
+/// events, the monitoring policy's status change) in this request.
+#[utoipa::path(
+    tag = "catalog",
+    params(("inn" = String, Path, description = "INN, 10 or 12 digits", pattern = "^[0-9]{10}([0-9]{2})?$")),
+    responses(
+        (status = 200, description = "The pass: its check, the events and the status change it recorded", body = crate::monitoring::Pass),
+        (status = 404, description = "`not_found`: not listed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: a pass of this contractor is running, or it was removed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/catalog/{inn}/recheck")]
+pub async fn recheck(
+    state: web::Data<AppState>,
+    principal: web::ReqData<Principal>,
+    inn: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
+    let pass = state.monitor.recheck(&inn).await?;
+    state
+        .keys
+        .audit(AuditEntry::new(
+            &principal.actor(None),
+            "catalog.recheck",
+            Some(inn.as_str()),
+            Some(format!("check {}", pass.check.id)),
+        ))
+        .await;
+    Ok(HttpResponse::Ok().json(pass))
 }
 
 /// How long `POST /v1/monitoring/run` waits for its run.

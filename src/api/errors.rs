@@ -271,6 +271,17 @@ impl From<CheckError> for ApiError {
     }
 }
 
+impl From<crate::monitoring::MonitorError> for ApiError {
+    fn from(e: crate::monitoring::MonitorError) -> Self {
+        use crate::monitoring::MonitorError as M;
+        match e {
+            M::Catalog(c) => c.into(),
+            M::Check(c) => c.into(),
+            M::Store(s) => ApiError::internal(s),
+        }
+    }
+}
+
 /// Maps the JSON extractor's failures to codes.
 pub fn json_error(
     err: actix_web::error::JsonPayloadError,

@@ -31,6 +31,7 @@ pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
     ("GET", "/v1/catalog/{inn}", Scope::CatalogRead),
     ("POST", "/v1/catalog/{inn}/status", Scope::CatalogWrite),
     ("POST", "/v1/catalog/{inn}/feedback", Scope::CatalogWrite),
+    ("POST", "/v1/catalog/{inn}/recheck", Scope::CatalogWrite),
     ("GET", "/v1/catalog/{inn}/events", Scope::CatalogRead),
     ("GET", "/v1/events", Scope::CatalogRead),
     ("POST", "/v1/monitoring/run", Scope::MonitoringAdmin),

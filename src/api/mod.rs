@@ -124,6 +124,7 @@ where
                 .service(catalog::add_feedback)
                 .service(catalog::contractor_events)
                 .service(catalog::events)
+                .service(catalog::recheck)
                 .service(catalog::run_monitoring)
                 .service(catalog::monitoring_run)
                 .service(catalog::public_catalog)

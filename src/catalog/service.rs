@@ -199,6 +199,22 @@ impl CatalogService {
     }
 
     /// Leases up to `limit` entries due for monitoring to `owner` until `lease_until`.
+    /// Leases one contractor for a pass now; `Conflict` while another pass holds it, or when
+    /// it was removed (a removed contractor is not monitored).
+    pub async fn claim_entry(
+        &self,
+        inn: &str,
+        owner: &str,
+        now: chrono::DateTime<Utc>,
+        lease_until: chrono::DateTime<Utc>,
+    ) -> Result<(), CatalogError> {
+        self.get(inn).await?;
+        match self.store.claim_entry(inn, owner, now, lease_until).await? {
+            true => Ok(()),
+            false => Err(CatalogError::Conflict),
+        }
+    }
+
     pub async fn claim_due(
         &self,
         owner: &str,
@@ -417,15 +433,21 @@ impl CatalogService {
         rule_ids: Vec<String>,
         actor: &str,
     ) -> Result<(), CatalogError> {
-        let change = status_change(entry, to, reason, rule_ids, actor);
+        self.apply(status_change(entry, to, reason, rule_ids, actor))
+            .await
+    }
+
+    /// Records a status change if the entry is still where it was; `Conflict` otherwise.
+    pub async fn apply(&self, change: crate::catalog::StatusChange) -> Result<(), CatalogError> {
+        let crate::catalog::StatusChange {
+            expected,
+            transition,
+            event,
+        } = change;
+        let inn = event.inn.clone();
         if self
             .store
-            .change_status(
-                &entry.inn,
-                change.expected,
-                &change.transition,
-                &[change.event],
-            )
+            .change_status(&inn, expected, &transition, &[event])
             .await?
         {
             Ok(())

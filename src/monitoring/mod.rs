@@ -30,6 +30,18 @@ pub enum MonitorError {
     Store(#[from] crate::storage::StoreError),
 }
 
+/// What one contractor's pass did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"check": crate::check::Check::example(), "events": 1, "transitions": 0}))]
+pub struct Pass {
+    /// The check of this pass.
+    pub check: crate::check::Check,
+    /// Change events recorded.
+    pub events: u64,
+    /// Automatic status changes (0 or 1).
+    pub transitions: u64,
+}
+
 /// What one run over the due contractors did.
 #[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"checked": 12, "events": 3, "transitions": 1, "failed": 0}))]
@@ -144,11 +156,11 @@ impl Monitor {
                 .buffer_unordered(self.settings.concurrency.max(1) as usize);
             while let Some((result, inn)) = passes.next().await {
                 match result {
-                    Ok((events, transitions)) => {
+                    Ok(pass) => {
                         self.metrics.monitoring_pass("ok");
                         report.checked += 1;
-                        report.events += events;
-                        report.transitions += transitions;
+                        report.events += pass.events;
+                        report.transitions += pass.transitions;
                     }
                     Err(e) => {
                         self.metrics.monitoring_pass("failed");
@@ -160,8 +172,124 @@ impl Monitor {
         }
     }
 
+    /// Re-checks one listed contractor now, whether due or not (a manager's or a CRM's
+    /// "check again"): the same pass as the scheduler's, under the same lease.
+    pub async fn recheck(&self, inn: &Inn) -> Result<Pass, MonitorError> {
+        let now = Utc::now();
+        let lease = Duration::seconds(i64::try_from(self.settings.lease_s.max(1)).unwrap_or(300));
+        self.catalog
+            .claim_entry(inn.as_str(), &self.owner, now, now + lease)
+            .await?;
+        let pass = self.process(inn.as_str()).await;
+        self.metrics
+            .monitoring_pass(if pass.is_ok() { "ok" } else { "failed" });
+        pass
+    }
+
+    /// What the monitoring policy says of `entry` given a check's facts and decision, the
+    /// changes since the previous one and the quality facts now: the status change to make.
+    async fn decide(
+        &self,
+        entry: &crate::catalog::CatalogEntry,
+        mut monitoring_facts: Facts,
+        decision: &str,
+        previous_decision: Option<&str>,
+        changes: &[diff::Change],
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Option<crate::catalog::StatusChange>, MonitorError> {
+        let fact = |value: serde_json::Value| Fact {
+            value,
+            source: Some("monitoring".into()),
+            as_of: Some(now),
+        };
+        monitoring_facts.insert("decision.current".into(), fact(json!(decision)));
+        monitoring_facts.insert("decision.previous".into(), fact(json!(previous_decision)));
+        monitoring_facts.insert(
+            "decision.changed".into(),
+            fact(json!(previous_decision.is_some_and(|p| p != decision))),
+        );
+        monitoring_facts.insert("catalog.status".into(), fact(json!(entry.status)));
+        for kind in diff::EVENT_KINDS {
+            monitoring_facts.insert(
+                format!("events.{kind}"),
+                fact(json!(changes.iter().any(|c| c.kind == *kind))),
+            );
+        }
+        monitoring_facts.extend(self.catalog.quality_facts(&entry.inn, now).await?);
+
+        let policy = self.policy.current();
+        let verdicts = policy.evaluate(&monitoring_facts);
+        Ok(verdicts
+            .iter()
+            .map(|v| v.status)
+            .max()
+            .filter(|target| *target > entry.status && entry.status != CatalogStatus::Removed)
+            .map(|target| {
+                let fired: Vec<_> = verdicts.iter().filter(|v| v.status == target).collect();
+                let reason = fired
+                    .iter()
+                    .map(|v| v.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let rule_ids = fired.iter().map(|v| v.rule_id.clone()).collect();
+                crate::catalog::status_change(entry, target, reason, rule_ids, "monitoring")
+            }))
+    }
+
+    /// Records a quality signal and applies the monitoring policy to it at once; `false`
+    /// for a duplicate `external_id`. A failure of the judgement is logged: the signal is kept
+    /// and the next re-check judges it.
+    pub async fn record_feedback(
+        &self,
+        inn: &str,
+        input: crate::catalog::FeedbackInput,
+    ) -> Result<bool, MonitorError> {
+        if !self.catalog.feedback(inn, input).await? {
+            return Ok(false);
+        }
+        if let Err(e) = self.judge_feedback(inn).await {
+            tracing::error!(inn = %crate::domain::mask_inns(inn), error = ?e, "cannot judge new feedback");
+        }
+        Ok(true)
+    }
+
+    /// Applies the monitoring policy to a contractor when a quality signal arrives (three
+    /// complaints move it at once, not at the next re-check), over its latest check's
+    /// facts and no registry change. `true` when its status changed.
+    pub async fn judge_feedback(&self, inn: &str) -> Result<bool, MonitorError> {
+        let entry = self.catalog.get(inn).await?;
+        let latest = match entry
+            .last_check_id
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+        {
+            Some(id) => self.checks.stored(id).await?,
+            None => None,
+        };
+        let Some(Checked { check, facts }) = latest else {
+            return Ok(false);
+        };
+        let decision = check.decision.map(|d| d.as_str()).unwrap_or("review");
+        let change = self
+            .decide(&entry, facts, decision, Some(decision), &[], Utc::now())
+            .await?;
+        let Some(change) = change else {
+            return Ok(false);
+        };
+        let target = change.transition.to;
+        match self.catalog.apply(change).await {
+            Ok(()) => {
+                self.metrics.catalog_transition(target);
+                Ok(true)
+            }
+            // A manager or a pass moved it meanwhile: their word stands.
+            Err(CatalogError::Conflict) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// One contractor's pass: check, compare, decide, record.
-    async fn process(&self, inn_text: &str) -> Result<(u64, u64), MonitorError> {
+    async fn process(&self, inn_text: &str) -> Result<Pass, MonitorError> {
         let entry = self.catalog.get(inn_text).await?;
         let previous = match entry
             .last_check_id
@@ -207,46 +335,16 @@ impl Monitor {
             now,
             threshold,
         ));
-        let mut monitoring_facts = facts.clone();
-        let fact = |value: serde_json::Value| Fact {
-            value,
-            source: Some("monitoring".into()),
-            as_of: Some(now),
-        };
-        monitoring_facts.insert("decision.current".into(), fact(json!(decision)));
-        monitoring_facts.insert("decision.previous".into(), fact(json!(previous_decision)));
-        monitoring_facts.insert(
-            "decision.changed".into(),
-            fact(json!(
-                previous_decision.as_deref().is_some_and(|p| p != decision)
-            )),
-        );
-        monitoring_facts.insert("catalog.status".into(), fact(json!(entry.status)));
-        for kind in diff::EVENT_KINDS {
-            monitoring_facts.insert(
-                format!("events.{kind}"),
-                fact(json!(changes.iter().any(|c| c.kind == *kind))),
-            );
-        }
-        monitoring_facts.extend(self.catalog.quality_facts(inn_text, now).await?);
-
-        let policy = self.policy.current();
-        let verdicts = policy.evaluate(&monitoring_facts);
-        let status_change = verdicts
-            .iter()
-            .map(|v| v.status)
-            .max()
-            .filter(|target| *target > entry.status && entry.status != CatalogStatus::Removed)
-            .map(|target| {
-                let fired: Vec<_> = verdicts.iter().filter(|v| v.status == target).collect();
-                let reason = fired
-                    .iter()
-                    .map(|v| v.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let rule_ids = fired.iter().map(|v| v.rule_id.clone()).collect();
-                crate::catalog::status_change(&entry, target, reason, rule_ids, "monitoring")
-            });
+        let status_change = self
+            .decide(
+                &entry,
+                facts.clone(),
+                decision,
+                previous_decision.as_deref(),
+                &changes,
+                now,
+            )
+            .await?;
         let target = status_change.as_ref().map(|c| c.transition.to);
 
         let events: Vec<NewEvent> = changes
@@ -280,7 +378,11 @@ impl Monitor {
                 inn = %crate::domain::mask_inns(inn_text),
                 "lease lost before the pass was recorded; another instance redoes it"
             );
-            return Ok((0, 0));
+            return Ok(Pass {
+                check,
+                events: 0,
+                transitions: 0,
+            });
         };
         let mut transitions = 0;
         // Not moved with a target: a manager moved it meanwhile, and their word stands.
@@ -288,7 +390,11 @@ impl Monitor {
             transitions = 1;
             self.metrics.catalog_transition(target);
         }
-        Ok((events.len() as u64, transitions))
+        Ok(Pass {
+            check,
+            events: events.len() as u64,
+            transitions,
+        })
     }
 
     /// Starts a run over the due contractors in the background (not in the caller's

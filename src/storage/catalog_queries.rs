@@ -243,6 +243,27 @@ macro_rules! impl_catalog_store {
                     .collect()
             }
 
+            async fn claim_entry(
+                &self,
+                inn: &str,
+                owner: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                lease_until: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::storage::StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE catalog SET lease_owner = $1, lease_until = $2 WHERE inn = $3 \
+                     AND status <> 'removed' AND (lease_until IS NULL OR lease_until < $4)",
+                )
+                .bind(owner)
+                .bind($crate::storage::millis(lease_until))
+                .bind(inn)
+                .bind($crate::storage::millis(now))
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
             async fn claim_due(
                 &self,
                 owner: &str,

@@ -131,6 +131,16 @@ pub trait CatalogStore: Send + Sync {
         kinds: Option<&[&str]>,
     ) -> Result<Vec<crate::catalog::Event>, StoreError>;
 
+    /// Leases one listed (not removed) entry to `owner` now, due or not; `false` when another
+    /// pass holds it or it is not monitored.
+    async fn claim_entry(
+        &self,
+        inn: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     /// Leases up to `limit` entries due for monitoring to `owner` until `lease_until`.
     async fn claim_due(
         &self,

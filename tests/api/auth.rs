@@ -136,6 +136,12 @@ fn operations(
             201,
         ),
         (
+            "POST",
+            "/v1/catalog/7701000019/recheck".into(),
+            Value::Null,
+            200,
+        ),
+        (
             "GET",
             "/v1/catalog/7701000019/events".into(),
             Value::Null,

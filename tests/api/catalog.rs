@@ -376,9 +376,14 @@ async fn complaints_put_a_contractor_under_review() {
         )
         .await;
         assert_eq!(r.status(), 201);
+        // Judged as it arrives: the third complaint moves it, no re-check needed.
+        let status = get(&app, "/v1/catalog/7701000019").await["entry"]["status"].clone();
+        assert_eq!(
+            status,
+            if i < 2 { "active" } else { "under_review" },
+            "after complaint {i}"
+        );
     }
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
-    post(&app, "/v1/monitoring/run", json!({})).await;
     let detail = get(&app, "/v1/catalog/7701000019").await;
     assert_eq!(detail["entry"]["status"], "under_review");
     let last = detail["timeline"]
@@ -404,8 +409,6 @@ async fn a_low_average_rating_puts_a_contractor_under_review() {
         )
         .await;
     }
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
-    post(&app, "/v1/monitoring/run", json!({})).await;
     let detail = get(&app, "/v1/catalog/7701000019").await;
     assert_eq!(detail["entry"]["status"], "under_review");
     assert_eq!(
@@ -576,12 +579,14 @@ async fn events_name_their_contractor_and_filter_by_type_and_inn() {
         .await;
         assert_eq!(r.status(), 201);
     }
-    post(
+    // `comment`, the status actions' name for free text, is accepted for feedback too.
+    let r = post(
         &app,
         "/v1/catalog/7701000019/feedback",
-        json!({"kind": "complaint", "text": "опоздали"}),
+        json!({"kind": "complaint", "comment": "опоздали"}),
     )
     .await;
+    assert_eq!(r.status(), 201);
     let all = get(&app, "/v1/events").await;
     let first = &all["items"][0];
     assert_eq!(first["type"], "catalog.listed");
@@ -623,5 +628,44 @@ async fn events_name_their_contractor_and_filter_by_type_and_inn() {
     assert_eq!(
         code(app.get("/v1/events?inn=123").await).await,
         (400, "invalid_query".into())
+    );
+}
+
+#[tokio::test]
+async fn a_recheck_runs_the_monitoring_pass_of_one_contractor_now() {
+    // Not due for a day: only the recheck runs its pass.
+    let app = spawn_app().await;
+    assert_eq!(app.check("7702000332").await["decision"], "approve");
+    assert_eq!(
+        post(&app, "/v1/catalog", json!({"inn": "7702000332"}))
+            .await
+            .status(),
+        201
+    );
+    let r = post(&app, "/v1/catalog/7702000332/recheck", json!({})).await;
+    assert_eq!(r.status(), 200);
+    let pass: Value = r.json().await.unwrap();
+    assert_eq!(pass["check"]["decision"], "reject");
+    assert_eq!(
+        (pass["events"].as_u64(), pass["transitions"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let detail = get(&app, "/v1/catalog/7702000332").await;
+    assert_eq!(detail["entry"]["status"], "suspended");
+    assert_eq!(detail["latest_check"]["id"], pass["check"]["id"]);
+
+    assert_eq!(
+        code(post(&app, "/v1/catalog/7701000019/recheck", json!({})).await).await,
+        (404, "not_found".into())
+    );
+    post(
+        &app,
+        "/v1/catalog/7702000332/status",
+        json!({"action": "remove", "comment": "банкрот", "actor": "m"}),
+    )
+    .await;
+    assert_eq!(
+        code(post(&app, "/v1/catalog/7702000332/recheck", json!({})).await).await,
+        (409, "conflict".into())
     );
 }

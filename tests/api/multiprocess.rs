@@ -326,7 +326,9 @@ async fn three_processes_deliver_every_event_once_despite_a_kill() {
     let created: serde_json::Value = seeder
         .client
         .post(format!("{}/v1/webhooks", seeder.address))
-        .json(&json!({"url": format!("http://127.0.0.1:{hook_port}/hook"), "events": ["catalog.*"]}))
+        .json(
+            &json!({"url": format!("http://127.0.0.1:{hook_port}/hook"), "events": ["catalog.*"]}),
+        )
         .send()
         .await
         .unwrap()
