@@ -62,6 +62,12 @@ pub struct CheckRequest {
     pub profile: Option<String>,
 }
 
+/// A check this process is running, and where its end is to be told.
+struct InFlight {
+    check: Check,
+    callback_url: Option<String>,
+}
+
 pub struct CheckService {
     sources: Vec<Arc<ConfiguredSource>>,
     cache: SourceCache,
@@ -75,7 +81,7 @@ pub struct CheckService {
     /// One permit per check running (`limits.max_running_checks`).
     running: Arc<tokio::sync::Semaphore>,
     /// The checks this process is running, so a shutdown can record the unfinished ones.
-    in_flight: std::sync::Mutex<std::collections::HashMap<Uuid, Check>>,
+    in_flight: std::sync::Mutex<std::collections::HashMap<Uuid, InFlight>>,
 }
 
 impl CheckService {
@@ -200,8 +206,16 @@ impl CheckService {
             checked_at: None,
             error: None,
         };
-        self.store.save_check(&stored(&pending, None)?).await?;
-        self.in_flight().insert(pending.id, pending.clone());
+        let mut row = stored(&pending, None)?;
+        row.callback_url = callback_url.clone();
+        self.store.save_check(&row).await?;
+        self.in_flight().insert(
+            pending.id,
+            InFlight {
+                check: pending.clone(),
+                callback_url: callback_url.clone(),
+            },
+        );
         let service = Arc::clone(self);
         let started = pending.clone();
         let handle = tokio::spawn(async move {
@@ -211,34 +225,37 @@ impl CheckService {
             let outcome = AssertUnwindSafe(service.complete(started.clone(), &request, ruleset))
                 .catch_unwind()
                 .await;
-            let done = match outcome {
-                Ok(Ok(done)) => Ok(done),
+            let (done, finished) = match outcome {
+                Ok(Ok(done)) => {
+                    let check = done.check.clone();
+                    (Ok(done), check)
+                }
                 Ok(Err(e)) => {
                     tracing::error!(check = %started.id, error = ?e, "check failed");
-                    service.record_failure(started, "internal error").await;
-                    Err(e)
+                    let failed = service.record_failure(started, "internal error").await;
+                    (Err(e), failed)
                 }
                 Err(_) => {
                     tracing::error!(check = %started.id, "check task panicked");
-                    service.record_failure(started, "internal error").await;
-                    Err(CheckError::Panicked)
+                    let failed = service.record_failure(started, "internal error").await;
+                    (Err(CheckError::Panicked), failed)
                 }
             };
             service.in_flight().remove(&id);
-            if let Ok(done) = &done
-                && let Err(e) = service
-                    .webhooks
-                    .check_completed(&done.check, callback_url.as_deref())
-                    .await
-            {
-                tracing::error!(check = %id, error = ?e, "cannot queue check.completed");
-            }
+            service.announce(&finished, callback_url.as_deref()).await;
             done
         });
         Ok((pending, handle))
     }
 
-    fn in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Uuid, Check>> {
+    /// Queues `check.completed` for a check that reached its end, failed ones too.
+    async fn announce(&self, check: &Check, callback_url: Option<&str>) {
+        if let Err(e) = self.webhooks.check_completed(check, callback_url).await {
+            tracing::error!(check = %check.id, error = ?e, "cannot queue check.completed");
+        }
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Uuid, InFlight>> {
         match self.in_flight.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -252,21 +269,27 @@ impl CheckService {
         while !self.in_flight().is_empty() && tokio::time::Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let left: Vec<Check> = self.in_flight().drain().map(|(_, c)| c).collect();
+        let left: Vec<InFlight> = self.in_flight().drain().map(|(_, c)| c).collect();
         let count = left.len();
-        for check in left {
-            self.record_failure(
-                check,
-                "interrupted: the service stopped before the check finished",
-            )
-            .await;
+        for InFlight {
+            check,
+            callback_url,
+        } in left
+        {
+            let failed = self
+                .record_failure(
+                    check,
+                    "interrupted: the service stopped before the check finished",
+                )
+                .await;
+            self.announce(&failed, callback_url.as_deref()).await;
         }
         count
     }
 
-    /// Stores `check` as `failed`; a storage error here is only logged (the row may then
-    /// stay pending until the next start marks it abandoned).
-    async fn record_failure(&self, mut check: Check, error: &str) {
+    /// Stores `check` as `failed` and returns it; a storage error here is only logged (the
+    /// row may then stay pending until the next start marks it abandoned).
+    async fn record_failure(&self, mut check: Check, error: &str) -> Check {
         check.state = CheckState::Failed;
         check.error = Some(error.to_owned());
         check.checked_at = Some(Utc::now());
@@ -277,6 +300,7 @@ impl CheckService {
         if let Err(e) = saved {
             tracing::error!(check = %check.id, error = ?e, "cannot record the failed check");
         }
+        check
     }
 
     /// Marks as `failed` every check still `pending` past the check deadline (a process
@@ -287,14 +311,17 @@ impl CheckService {
         let abandoned = self.store.pending_checks_before(before).await?;
         let count = abandoned.len();
         for row in abandoned {
+            let callback_url = row.callback_url.clone();
             let Ok(check) = document(row) else {
                 continue;
             };
-            self.record_failure(
-                check,
-                "abandoned: the service stopped before the check finished",
-            )
-            .await;
+            let failed = self
+                .record_failure(
+                    check,
+                    "abandoned: the service stopped before the check finished",
+                )
+                .await;
+            self.announce(&failed, callback_url.as_deref()).await;
         }
         if count > 0 {
             tracing::warn!(count, "pending checks from before the start marked failed");
@@ -490,5 +517,7 @@ fn stored(check: &Check, facts: Option<&facts::Facts>) -> Result<StoredCheck, St
         checked_at: check.checked_at,
         document: serde_json::to_value(check)?,
         facts: facts.map(serde_json::to_value).transpose()?,
+        // Set on the first save only; later saves keep the stored one.
+        callback_url: None,
     })
 }

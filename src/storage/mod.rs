@@ -51,6 +51,8 @@ pub struct StoredCheck {
     pub checked_at: Option<DateTime<Utc>>,
     pub document: serde_json::Value,
     pub facts: Option<serde_json::Value>,
+    /// Where the check's `check.completed` goes (kept from the first save on).
+    pub callback_url: Option<String>,
 }
 
 /// A policy file version as stored (of the scoring ruleset or the monitoring policy).

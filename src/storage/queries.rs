@@ -182,8 +182,8 @@ macro_rules! impl_store {
             ) -> Result<(), $crate::storage::StoreError> {
                 sqlx::query(
                     "INSERT INTO checks (id, inn, state, decision, score, profile, ruleset_version, \
-                                         created_at, checked_at, document, facts) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                                         created_at, checked_at, document, facts, callback_url) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                      ON CONFLICT (id) DO UPDATE SET state = excluded.state, decision = excluded.decision, \
                        score = excluded.score, ruleset_version = excluded.ruleset_version, \
                        checked_at = excluded.checked_at, document = excluded.document, facts = excluded.facts",
@@ -199,6 +199,7 @@ macro_rules! impl_store {
                 .bind(c.checked_at.map($crate::storage::millis))
                 .bind(serde_json::to_string(&c.document)?)
                 .bind(c.facts.as_ref().map(serde_json::to_string).transpose()?)
+                .bind(&c.callback_url)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -252,7 +253,7 @@ macro_rules! impl_store {
 
 macro_rules! CHECK_COLUMNS {
     () => {
-        "id, inn, state, decision, score, profile, ruleset_version, created_at, checked_at, document, facts"
+        "id, inn, state, decision, score, profile, ruleset_version, created_at, checked_at, document, facts, callback_url"
     };
 }
 
@@ -280,6 +281,7 @@ macro_rules! read_check {
                 checked_at: checked_at.map($crate::storage::from_millis),
                 document: serde_json::from_str(&document)?,
                 facts: facts.as_deref().map(serde_json::from_str).transpose()?,
+                callback_url: r.try_get("callback_url")?,
             })
         })()
     }};

@@ -41,7 +41,11 @@ pub fn event_types() -> Vec<String> {
             .iter()
             .map(|k| event_type(k)),
     );
-    out.extend(["check.completed".into(), "webhook.test".into()]);
+    out.extend([
+        "check.completed".into(),
+        "webhook.test".into(),
+        "webhook.disabled".into(),
+    ]);
     out
 }
 

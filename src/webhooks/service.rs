@@ -534,6 +534,22 @@ impl DeliveryWorker {
         }
         s.updated_at = Utc::now();
         self.service.store.update_webhook(&s).await?;
+        if let Some(reason) = reason {
+            // Told to the subscriptions that watch for it (the disabled one gets nothing).
+            let body = json!({
+                "type": "webhook.disabled",
+                "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+                "data": {"webhook_id": s.id, "url": s.url, "reason": reason},
+            });
+            self.service
+                .store
+                .fan_out(
+                    &format!("msg_{}", uuid::Uuid::now_v7().simple()),
+                    "webhook.disabled",
+                    &body.to_string(),
+                )
+                .await?;
+        }
         Ok(())
     }
 }

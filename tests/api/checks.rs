@@ -138,7 +138,14 @@ async fn checks_past_the_running_cap_are_told_to_retry() {
 
 #[tokio::test]
 async fn a_check_left_pending_by_a_stopped_process_is_failed_at_start() {
-    let settings = test_settings(Registries::Sandbox).await;
+    // It was asked with a callback: its caller is told of the failure.
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let mut settings = test_settings(Registries::Sandbox).await;
+    settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
     let store = kontragent::storage::connect(&settings.database.url, 1)
         .await
         .unwrap();
@@ -159,6 +166,7 @@ async fn a_check_left_pending_by_a_stopped_process_is_failed_at_start() {
             checked_at: None,
             document,
             facts: None,
+            callback_url: Some(format!("{}/hook", receiver.uri())),
         })
         .await
         .unwrap();
@@ -171,6 +179,20 @@ async fn a_check_left_pending_by_a_stopped_process_is_failed_at_start() {
         .unwrap();
     assert_eq!(check["state"], "failed", "{check}");
     assert!(check["error"].as_str().unwrap().starts_with("abandoned"));
+    let mut received = Vec::new();
+    for _ in 0..250 {
+        received = receiver.received_requests().await.unwrap();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(received.len(), 1, "the callback of the failed check");
+    let body: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(
+        (&body["type"], &body["data"]["id"], &body["data"]["state"]),
+        (&json!("check.completed"), &json!(id), &json!("failed"))
+    );
 }
 
 #[tokio::test]

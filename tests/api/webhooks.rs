@@ -426,6 +426,19 @@ async fn a_failed_attempt_is_retried_with_the_same_id_and_410_disables_the_subsc
         .collect();
     assert_eq!(statuses, [&json!(503), &json!(200)]);
 
+    // Another subscription watches for disabled ones.
+    Mock::given(method("POST"))
+        .and(path("/watch"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    send(
+        &app,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(json!({"url": format!("{}/watch", receiver.uri()), "events": ["webhook.disabled"]})),
+    )
+    .await;
     let gone = create(format!("{}/gone", receiver.uri())).await;
     let id = gone["webhook"]["id"].as_str().unwrap();
     send(
@@ -454,6 +467,24 @@ async fn a_failed_attempt_is_retried_with_the_same_id_and_410_disables_the_subsc
         subscription["disabled_reason"],
         "the receiver answered 410 Gone"
     );
+    let mut told = Vec::new();
+    for _ in 0..250 {
+        told = receiver
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() == "/watch")
+            .collect();
+        if !told.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(told.len(), 1);
+    let body: Value = serde_json::from_slice(&told[0].body).unwrap();
+    assert_eq!(body["type"], "webhook.disabled");
+    assert_eq!(body["data"]["webhook_id"], json!(id));
 }
 
 #[tokio::test]
