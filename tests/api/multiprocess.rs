@@ -102,6 +102,27 @@ fn serve_with(db: &str, registries: &str, port: u16, extra: &[(&str, &str)]) -> 
     }
 }
 
+/// Polls `count_sql` (a `count(*) AS n`) until it is 0, failing after 120 s with `what`.
+async fn until_none(conn: &mut sqlx::PgConnection, count_sql: &'static str, what: &str) {
+    use sqlx::Row;
+    let started = Instant::now();
+    loop {
+        let left: i64 = sqlx::query(count_sql)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get("n");
+        if left == 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{left} {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Claims held by the process `pid` (lease owners are "<pid>-<random>").
 async fn leases_of(conn: &mut sqlx::PgConnection, pid: u32) -> i64 {
     use sqlx::Row;
@@ -191,22 +212,12 @@ async fn three_processes_monitor_each_contractor_once_despite_a_kill() {
         (done_by_then as usize) < CONTRACTORS,
         "the cycle was over before the kill"
     );
-    let started = Instant::now();
-    loop {
-        let left: i64 = sqlx::query("SELECT count(*) AS n FROM catalog WHERE passes = 0")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-            .get("n");
-        if left == 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{left} contractors never monitored"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_none(
+        &mut conn,
+        "SELECT count(*) AS n FROM catalog WHERE passes = 0",
+        "contractors never monitored",
+    )
+    .await;
     // Let the survivors run a few more ticks: nothing may be done twice.
     tokio::time::sleep(Duration::from_millis(500)).await;
     for p in processes.iter_mut().skip(1) {
@@ -375,23 +386,12 @@ async fn three_processes_deliver_every_event_once_despite_a_kill() {
     }
     processes[0].kill();
 
-    let started = Instant::now();
-    loop {
-        let left: i64 =
-            sqlx::query("SELECT count(*) AS n FROM webhook_deliveries WHERE state <> 'succeeded'")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap()
-                .get("n");
-        if left == 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{left} deliveries never succeeded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_none(
+        &mut conn,
+        "SELECT count(*) AS n FROM webhook_deliveries WHERE state <> 'succeeded'",
+        "deliveries never succeeded",
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     for p in processes.iter_mut().skip(1) {
         p.kill();

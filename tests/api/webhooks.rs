@@ -115,6 +115,37 @@ async fn deliveries_after(app: &TestApp, webhook: &str, attempts: i64) -> Value 
     page
 }
 
+/// A receiver answering 200 to every POST.
+async fn ok_receiver() -> MockServer {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    receiver
+}
+
+/// The app with 127.0.0.1 exempt from the SSRF guard (where the test receivers listen).
+async fn allowed_app(tweak: impl FnOnce(&mut kontragent::config::Settings)) -> TestApp {
+    spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
+        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
+        tweak(s);
+    })
+    .await
+}
+
+/// Queues a `webhook.test` message to the subscription `id`.
+async fn send_test(app: &TestApp, id: &str) {
+    let (status, _) = send(
+        app,
+        reqwest::Method::POST,
+        &format!("/v1/webhooks/{id}/test"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+}
+
 #[test]
 fn the_independent_hmac_matches_the_specification_example() {
     // The example of the Standard Webhooks specification.
@@ -171,8 +202,7 @@ async fn a_callback_is_a_signed_delivery_of_the_finished_check() {
         .respond_with(ResponseTemplate::new(204))
         .mount(&receiver)
         .await;
-    let app = spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
-        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
+    let app = allowed_app(|s| {
         s.webhooks.callback_secret = Secret::new(CALLBACK_SECRET);
     })
     .await;
@@ -218,11 +248,7 @@ async fn a_callback_is_a_signed_delivery_of_the_finished_check() {
 
 #[tokio::test]
 async fn a_name_resolving_to_a_forbidden_address_is_refused_at_delivery_unless_allowed() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = ok_receiver().await;
     let port = receiver.address().port();
     // crm.test resolves to 127.0.0.1 (webhooks.hosts): accepted as a name, refused when called.
     let app = spawn_app_with(crate::helpers::Registries::Sandbox, |_| {}).await;
@@ -235,13 +261,7 @@ async fn a_name_resolving_to_a_forbidden_address_is_refused_at_delivery_unless_a
     .await;
     assert_eq!(status, 201, "{created}");
     let id = created["webhook"]["id"].as_str().unwrap().to_owned();
-    send(
-        &app,
-        reqwest::Method::POST,
-        &format!("/v1/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    send_test(&app, &id).await;
     let page = deliveries_after(&app, &id, 1).await;
     let attempt = &page["items"][0]["attempts"][0];
     assert_eq!(attempt["status"], Value::Null, "{page}");
@@ -266,13 +286,7 @@ async fn a_name_resolving_to_a_forbidden_address_is_refused_at_delivery_unless_a
     .await;
     let secret = created["secret"].as_str().unwrap().to_owned();
     let id = created["webhook"]["id"].as_str().unwrap();
-    send(
-        &allowed,
-        reqwest::Method::POST,
-        &format!("/v1/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    send_test(&allowed, id).await;
     let got = received(&receiver, 1).await;
     assert_eq!(got.len(), 1);
     verify(&secret, &got[0]).unwrap();
@@ -287,13 +301,7 @@ async fn a_name_resolving_to_a_forbidden_address_is_refused_at_delivery_unless_a
     )
     .await;
     assert_eq!(status, 200);
-    send(
-        &allowed,
-        reqwest::Method::POST,
-        &format!("/v1/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    send_test(&allowed, id).await;
     let page = deliveries_after(&allowed, id, 1).await;
     let error = page["items"][0]["attempts"][0]["error"]
         .as_str()
@@ -308,15 +316,8 @@ async fn a_name_resolving_to_a_forbidden_address_is_refused_at_delivery_unless_a
 
 #[tokio::test]
 async fn catalog_events_reach_a_subscriber_signed_with_a_stable_id() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
-    let app = spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
-        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
-    })
-    .await;
+    let receiver = ok_receiver().await;
+    let app = allowed_app(|_| {}).await;
     let (status, created) = send(
         &app,
         reqwest::Method::POST,
@@ -385,8 +386,7 @@ async fn a_failed_attempt_is_retried_with_the_same_id_and_410_disables_the_subsc
         .respond_with(ResponseTemplate::new(410))
         .mount(&receiver)
         .await;
-    let app = spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
-        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
+    let app = allowed_app(|s| {
         s.webhooks.retry_schedule_s = vec![0, 0];
     })
     .await;
@@ -405,13 +405,7 @@ async fn a_failed_attempt_is_retried_with_the_same_id_and_410_disables_the_subsc
     };
     let flaky = create(format!("{}/flaky", receiver.uri())).await;
     let id = flaky["webhook"]["id"].as_str().unwrap();
-    send(
-        &app,
-        reqwest::Method::POST,
-        &format!("/v1/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    send_test(&app, id).await;
     let got = received(&receiver, 2).await;
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].headers["webhook-id"], got[1].headers["webhook-id"]);
@@ -441,13 +435,7 @@ async fn a_failed_attempt_is_retried_with_the_same_id_and_410_disables_the_subsc
     .await;
     let gone = create(format!("{}/gone", receiver.uri())).await;
     let id = gone["webhook"]["id"].as_str().unwrap();
-    send(
-        &app,
-        reqwest::Method::POST,
-        &format!("/v1/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    send_test(&app, id).await;
     let page = deliveries_after(&app, id, 1).await;
     assert_eq!(page["items"][0]["delivery"]["state"], "failed", "{page}");
     assert_eq!(
@@ -495,8 +483,7 @@ async fn a_redirect_is_not_followed() {
         .respond_with(ResponseTemplate::new(307).insert_header("location", "/admin"))
         .mount(&receiver)
         .await;
-    let app = spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
-        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
+    let app = allowed_app(|s| {
         s.webhooks.retry_schedule_s = vec![];
     })
     .await;
@@ -508,13 +495,7 @@ async fn a_redirect_is_not_followed() {
     )
     .await;
     let id = created["webhook"]["id"].as_str().unwrap();
-    send(
-        &app,
-        reqwest::Method::POST,
-        &format!("/v1/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    send_test(&app, id).await;
     let page = deliveries_after(&app, id, 1).await;
     assert_eq!(
         page["items"][0]["attempts"][0]["error"], "HTTP 307 (redirects are not followed)",
@@ -532,15 +513,8 @@ async fn a_redirect_is_not_followed() {
 
 #[tokio::test]
 async fn after_a_rotation_both_secrets_sign_and_bad_input_is_refused() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
-    let app = spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
-        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
-    })
-    .await;
+    let receiver = ok_receiver().await;
+    let app = allowed_app(|_| {}).await;
     let (_, created) = send(
         &app,
         reqwest::Method::POST,
@@ -560,13 +534,7 @@ async fn after_a_rotation_both_secrets_sign_and_bad_input_is_refused() {
     assert_eq!(status, 200);
     let new = rotated["secret"].as_str().unwrap().to_owned();
     assert_ne!(old, new);
-    send(
-        &app,
-        reqwest::Method::POST,
-        &format!("/v1/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    send_test(&app, id).await;
     let got = received(&receiver, 1).await;
     verify(&old, &got[0]).unwrap();
     verify(&new, &got[0]).unwrap();
@@ -625,15 +593,8 @@ async fn after_a_rotation_both_secrets_sign_and_bad_input_is_refused() {
 
 #[tokio::test]
 async fn a_token_subscription_sends_its_secret_as_a_bearer_token_and_no_signature() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
-    let app = spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
-        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
-    })
-    .await;
+    let receiver = ok_receiver().await;
+    let app = allowed_app(|_| {}).await;
     let (status, created) = send(
         &app,
         reqwest::Method::POST,
@@ -645,13 +606,7 @@ async fn a_token_subscription_sends_its_secret_as_a_bearer_token_and_no_signatur
     assert_eq!(created["webhook"]["signing"], "token");
     let secret = created["secret"].as_str().unwrap();
     let id = created["webhook"]["id"].as_str().unwrap();
-    send(
-        &app,
-        reqwest::Method::POST,
-        &format!("/v1/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    send_test(&app, id).await;
     let got = received(&receiver, 1).await;
     assert_eq!(
         got[0].headers["authorization"].to_str().unwrap(),
@@ -663,15 +618,8 @@ async fn a_token_subscription_sends_its_secret_as_a_bearer_token_and_no_signatur
 
 #[tokio::test]
 async fn a_subscription_to_check_completed_receives_every_finished_check() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
-    let app = spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
-        s.webhooks.allow_targets = vec!["127.0.0.1".into()];
-    })
-    .await;
+    let receiver = ok_receiver().await;
+    let app = allowed_app(|_| {}).await;
     let (_, created) = send(
         &app,
         reqwest::Method::POST,
