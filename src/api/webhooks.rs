@@ -358,14 +358,21 @@ pub async fn retry_delivery(
 }
 
 /// The callback deliveries of a check, with their attempts.
-#[utoipa::path(tag = "checks", params(("id" = uuid::Uuid, Path)), responses(
+#[utoipa::path(tag = "checks", params(("id" = String, Path, description = "Check id (UUID)", format = Uuid)), responses(
     (status = 200, body = DeliveryPage),
+    (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/checks/{id}/callbacks")]
 pub async fn check_callbacks(
     state: web::Data<AppState>,
-    id: web::Path<uuid::Uuid>,
+    id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id: uuid::Uuid = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no check with id {id}")))?;
+    if state.checks.get(id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no check with id {id}")));
+    }
     let items = views(state.webhooks.callbacks_of(&id.to_string()).await?);
     Ok(HttpResponse::Ok().json(DeliveryPage {
         items,

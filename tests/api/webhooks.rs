@@ -637,3 +637,49 @@ async fn a_subscription_to_check_completed_receives_every_finished_check() {
     assert_eq!(body["data"]["id"], check["id"]);
     assert_eq!(body["data"]["decision"], check["decision"]);
 }
+
+#[tokio::test]
+async fn a_subscriber_gets_its_messages_in_feed_order_even_across_a_retry() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&receiver)
+        .await;
+    let app = allowed_app(|s| s.webhooks.retry_schedule_s = vec![1]).await;
+    send(
+        &app,
+        reqwest::Method::POST,
+        "/v1/webhooks",
+        Some(json!({"url": receiver.uri(), "events": ["catalog.listed"]})),
+    )
+    .await;
+    for inn in ["7701000019", "770100000142"] {
+        app.check(inn).await;
+        let (status, _) = send(
+            &app,
+            reqwest::Method::POST,
+            "/v1/catalog",
+            Some(json!({"inn": inn})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let got = received(&receiver, 3).await;
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(
+        ids[0], ids[1],
+        "the first message is retried before the next is sent"
+    );
+    assert_ne!(ids[1], ids[2]);
+}
