@@ -34,6 +34,7 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     pub monitoring: MonitoringSettings,
     pub webhooks: WebhookSettings,
+    pub applications: ApplicationSettings,
     pub sources: SourcesSettings,
 }
 
@@ -46,6 +47,22 @@ pub struct CatalogSettings {
     pub rating_window_days: u32,
     /// Window for complaints, SLA breaches and the on-time ratio.
     pub incident_window_days: u32,
+}
+
+/// Applications from the website's registration form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationSettings {
+    /// A form sent sooner than this after `form_started_at` was filled by a bot.
+    pub min_fill_s: u64,
+    /// More applications than this from one client IP within an hour are spam.
+    pub max_per_ip_per_hour: u32,
+    /// More applications than this with one phone number within an hour are spam.
+    pub max_per_phone_per_hour: u32,
+    /// The scoring profile of the screening check (empty: `rules.default_profile`).
+    pub profile: String,
+    /// Close an application whose screening says `reject` without a manager.
+    pub auto_reject: bool,
 }
 
 /// Webhook deliveries and check callbacks, and the guard on every outbound URL taken from input.
@@ -410,6 +427,13 @@ impl Default for Settings {
                 lease_s: 300,
                 rules_path: "rules/monitoring.toml".into(),
                 unavailable_alert_s: 24 * 3600,
+            },
+            applications: ApplicationSettings {
+                min_fill_s: 3,
+                max_per_ip_per_hour: 5,
+                max_per_phone_per_hour: 3,
+                profile: String::new(),
+                auto_reject: false,
             },
             webhooks: WebhookSettings {
                 enabled: true,

@@ -4,6 +4,7 @@
 //! → `facts` → `scoring` (written in the `rules` engine) → `storage`. [`startup::Application::build`] wires it all.
 
 pub mod api;
+pub mod applications;
 pub mod auth;
 pub mod cache;
 pub mod catalog;

@@ -3,6 +3,7 @@
 //! Tests call it with port 0 and run exactly what production runs.
 
 use crate::api::{self, AppState};
+use crate::applications::ApplicationService;
 use crate::auth::{AuthMode, KeyService};
 use crate::cache::SourceCache;
 use crate::catalog::CatalogService;
@@ -70,6 +71,7 @@ pub struct Services {
     pub keys: Arc<KeyService>,
     pub webhooks: Arc<WebhookService>,
     pub idempotency: Arc<IdempotencyService>,
+    pub applications: Arc<ApplicationService>,
 }
 
 /// Why a policy file (`path`) could not be loaded at start.
@@ -117,11 +119,16 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
     let checks = Arc::new(CheckService::new(
         sources,
         SourceCache::new(settings),
-        store,
+        Arc::clone(&store),
         Arc::clone(policy.active()),
         settings,
         Arc::clone(&webhooks),
         Arc::clone(&metrics),
+    ));
+    let applications = Arc::new(ApplicationService::new(
+        store,
+        Arc::clone(&checks),
+        settings.applications.clone(),
     ));
     let monitor = Arc::new(Monitor::new(
         Arc::clone(&catalog),
@@ -139,6 +146,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         keys,
         webhooks,
         idempotency,
+        applications,
     })
 }
 
@@ -195,6 +203,7 @@ impl Application {
             keys,
             webhooks,
             idempotency,
+            applications,
         } = build_services(&settings).await?;
         guard_exposure(&keys, &settings.server.host).await?;
         if let Err(e) = checks.fail_abandoned().await {
@@ -235,6 +244,7 @@ impl Application {
             keys,
             webhooks,
             idempotency,
+            applications,
             limits: api::guard::RateLimits::new(&settings.limits),
         });
         let origins = web::Data::new(api::cors::AllowedOrigins(

@@ -61,6 +61,14 @@ pub enum ApiError {
         field: &'static str,
         message: String,
     },
+    /// A field with a code of its own (`phone_invalid`, `email_invalid`) the form shows
+    /// next to it.
+    #[error("`{field}`: {message}")]
+    FieldRefused {
+        field: &'static str,
+        code: &'static str,
+        message: String,
+    },
     #[error("unknown scoring profile `{0}`")]
     UnknownProfile(String),
     #[error("the ruleset has {} problem(s); see `errors`", .0.len())]
@@ -107,6 +115,7 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => "body_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::FieldRefused { code, .. } => code,
             ApiError::UnknownProfile(_) => "unknown_profile",
             ApiError::InvalidRuleset(_) => "invalid_ruleset",
             ApiError::RulesetTooCostly(_) => "ruleset_too_costly",
@@ -131,7 +140,9 @@ impl ApiError {
             }
             ApiError::BodyTooLarge(_) => "Body too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
-            ApiError::InvalidField { .. } | ApiError::UnknownProfile(_) => "Invalid request",
+            ApiError::InvalidField { .. }
+            | ApiError::FieldRefused { .. }
+            | ApiError::UnknownProfile(_) => "Invalid request",
             ApiError::InvalidRuleset(_) => "Invalid ruleset",
             ApiError::RulesetTooCostly(_) => "Ruleset too costly",
             ApiError::NotFound(_) => "Not found",
@@ -166,6 +177,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Inn(_)
             | ApiError::InvalidField { .. }
+            | ApiError::FieldRefused { .. }
             | ApiError::UnknownProfile(_)
             | ApiError::InvalidRuleset(_)
             | ApiError::RulesetTooCostly(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -208,7 +220,9 @@ impl ResponseError for ApiError {
             detail: self.to_string(),
             code: self.code().to_owned(),
             field: match self {
-                ApiError::InvalidField { field, .. } => Some((*field).to_owned()),
+                ApiError::InvalidField { field, .. } | ApiError::FieldRefused { field, .. } => {
+                    Some((*field).to_owned())
+                }
                 ApiError::InvalidQuery { field, .. } => field.clone(),
                 _ => None,
             },

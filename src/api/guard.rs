@@ -56,6 +56,9 @@ pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
     ),
     ("GET", "/v1/checks/{id}/callbacks", Scope::Checks),
     ("GET", "/v1/public/catalog", Scope::Public),
+    ("POST", "/v1/public/applications", Scope::Public),
+    ("GET", "/v1/applications", Scope::Applications),
+    ("GET", "/v1/applications/{id}", Scope::Applications),
     ("GET", "/metrics", Scope::Metrics),
 ];
 
@@ -149,7 +152,7 @@ impl RateLimits {
 
     /// The client's IP: the configured header's last entry (set by the proxy in front),
     /// else the peer address.
-    fn client_ip(&self, req: &ServiceRequest) -> String {
+    pub fn client_ip(&self, req: &ServiceRequest) -> String {
         let from_header = self.client_ip_header.as_deref().and_then(|name| {
             let value = req.headers().get(name)?.to_str().ok()?;
             value
@@ -164,6 +167,10 @@ impl RateLimits {
             .unwrap_or_default()
     }
 }
+
+/// The client's IP as the rate limits see it (for handlers: the website form's spam limits).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
 
 /// Lets a request through with its [`Principal`] in the request's extensions, or answers
 /// 401, 403 or 429.
@@ -189,7 +196,9 @@ pub async fn guard(
         Ok(Err(Denied::Forbidden(scope))) => ApiError::Forbidden(scope.as_str()),
         Ok(Ok(principal)) => match state.limits.admit(&req, &principal) {
             Ok(()) => {
+                let ip = ClientIp(state.limits.client_ip(&req));
                 req.extensions_mut().insert(principal);
+                req.extensions_mut().insert(ip);
                 return next
                     .call(req)
                     .await

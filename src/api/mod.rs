@@ -1,6 +1,7 @@
 //! The HTTP API: handlers, the problem+json errors, auth, and the OpenAPI document
 //! collected from the handlers themselves.
 
+mod applications;
 mod audit;
 mod catalog;
 mod checks;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub keys: Arc<crate::auth::KeyService>,
     pub webhooks: Arc<crate::webhooks::WebhookService>,
     pub idempotency: Arc<crate::idempotency::IdempotencyService>,
+    pub applications: Arc<crate::applications::ApplicationService>,
     pub limits: guard::RateLimits,
 }
 
@@ -55,6 +57,7 @@ pub struct AppState {
         (name = "events", description = "The event feed: changes and status transitions, in order"),
         (name = "rules", description = "The scoring policy: versions, validation, dry-run, reload"),
         (name = "audit", description = "Who did what, and when"),
+        (name = "applications", description = "The registration form's applications and their screening"),
         (name = "webhooks", description = "Subscriptions to the event feed, their secrets and deliveries"),
         (name = "health", description = "Liveness and readiness"),
     ),
@@ -129,6 +132,9 @@ where
                 .service(catalog::monitoring_run)
                 .service(catalog::public_catalog)
                 .service(audit::audit)
+                .service(applications::submit_application)
+                .service(applications::list_applications)
+                .service(applications::get_application)
                 .service(webhooks::create_webhook)
                 .service(webhooks::list_webhooks)
                 .service(webhooks::get_webhook)

@@ -4,6 +4,7 @@
 //! Both speak the same SQL (`$1` placeholders, `ON CONFLICT`, times as unix milliseconds),
 //! so the queries are written once, in [`queries`], and instantiated for each pool.
 
+mod application_queries;
 mod auth_queries;
 mod catalog_queries;
 mod idempotency_queries;
@@ -268,6 +269,46 @@ pub trait WebhookStore: Send + Sync {
     async fn service_secret(&self, name: &str, generated: &str) -> Result<String, StoreError>;
 }
 
+/// Applications from the website's form.
+#[async_trait::async_trait]
+pub trait ApplicationStore: Send + Sync {
+    async fn insert_application(
+        &self,
+        a: &crate::applications::Application,
+    ) -> Result<(), StoreError>;
+
+    /// How many applications came from `client_ip`, and with `phone`, since `since`.
+    async fn recent_applications(
+        &self,
+        client_ip: &str,
+        phone: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(i64, i64), StoreError>;
+
+    async fn get_application(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::applications::Application>, StoreError>;
+
+    /// Newest first, of one stage when given, before the cursor (an id).
+    async fn list_applications(
+        &self,
+        stage: Option<crate::applications::Stage>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<crate::applications::Application>, StoreError>;
+
+    /// Records the screening check of a `received` application; `false` when it is no
+    /// longer `received`.
+    async fn record_screening(
+        &self,
+        id: &str,
+        check_id: &str,
+        decision: Option<crate::domain::Decision>,
+        stage: crate::applications::Stage,
+    ) -> Result<bool, StoreError>;
+}
+
 /// A stored first response to an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredResponse {
@@ -318,7 +359,9 @@ pub trait IdempotencyStore: Send + Sync {
 }
 
 #[async_trait::async_trait]
-pub trait Store: CatalogStore + AuthStore + WebhookStore + IdempotencyStore + Send + Sync {
+pub trait Store:
+    CatalogStore + AuthStore + WebhookStore + IdempotencyStore + ApplicationStore + Send + Sync
+{
     /// The database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -390,6 +433,8 @@ mod pg_catalog {
     super::catalog_queries::impl_catalog_store!(PgStore, " FOR UPDATE SKIP LOCKED");
 }
 
+application_queries::impl_application_store!(SqliteStore);
+application_queries::impl_application_store!(PgStore);
 idempotency_queries::impl_idempotency_store!(SqliteStore);
 idempotency_queries::impl_idempotency_store!(PgStore);
 webhook_queries::impl_webhook_store!(SqliteStore, "");

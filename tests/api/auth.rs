@@ -78,6 +78,11 @@ async fn status_within_10s(app: &TestApp, path: &str, key: Option<&str>, wanted:
     status
 }
 
+fn application_form() -> Value {
+    json!({"inn": "7701000019", "company_name": "ООО Ромашка", "contact_name": "Иван",
+           "phone": "+7 495 123-45-67", "email": "ivan@example.ru"})
+}
+
 /// Every operation of the spec with a body that succeeds, in an order where each finds
 /// what it needs (the check before its id, the listing before the status change).
 fn operations(
@@ -85,6 +90,7 @@ fn operations(
     run_id: &str,
     webhook_id: &str,
     delivery_id: &str,
+    application_id: &str,
 ) -> Vec<(&'static str, String, Value, u16)> {
     vec![
         (
@@ -214,6 +220,19 @@ fn operations(
             204,
         ),
         ("GET", "/v1/public/catalog".into(), Value::Null, 200),
+        (
+            "POST",
+            "/v1/public/applications".into(),
+            application_form(),
+            201,
+        ),
+        ("GET", "/v1/applications".into(), Value::Null, 200),
+        (
+            "GET",
+            format!("/v1/applications/{application_id}"),
+            Value::Null,
+            200,
+        ),
         ("GET", "/metrics".into(), Value::Null, 200),
     ]
 }
@@ -290,7 +309,22 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
     .await
     .unwrap();
     let delivery_id = delivery["id"].as_str().unwrap().to_owned();
-    let ops = operations(&check_id, &run_id, &webhook_id, &delivery_id);
+    let application: Value = admin(reqwest::Method::POST, "/v1/public/applications")
+        .json(&application_form())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let application_id = application["id"].as_str().unwrap().to_owned();
+    let ops = operations(
+        &check_id,
+        &run_id,
+        &webhook_id,
+        &delivery_id,
+        &application_id,
+    );
     // Every documented operation is in the table, with the scope the guard asks for.
     let spec = kontragent::api::openapi();
     for (path, item) in &spec.paths.paths {

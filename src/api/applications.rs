@@ -1,0 +1,163 @@
+//! The registration form's intake (`/v1/public/applications`) and the manager's view of
+//! applications (`/v1/applications`).
+
+use super::AppState;
+use super::errors::{ApiError, Problem};
+use super::guard::ClientIp;
+use super::query::Query;
+use crate::applications::{Application, ApplicationError, FieldError, Form, Receipt, Stage};
+use crate::check::Check;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+impl From<ApplicationError> for ApiError {
+    fn from(e: ApplicationError) -> ApiError {
+        match e {
+            ApplicationError::Field(FieldError::Inn(e)) => ApiError::Inn(e),
+            ApplicationError::Field(e @ FieldError::Phone) => ApiError::FieldRefused {
+                field: "phone",
+                code: "phone_invalid",
+                message: e.to_string(),
+            },
+            ApplicationError::Field(e @ FieldError::Email) => ApiError::FieldRefused {
+                field: "email",
+                code: "email_invalid",
+                message: e.to_string(),
+            },
+            ApplicationError::Field(FieldError::Invalid { field, message }) => {
+                ApiError::InvalidField { field, message }
+            }
+            ApplicationError::NotFound => ApiError::NotFound("no such application".into()),
+            ApplicationError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The registration form. Unknown fields are ignored (a form may send its own).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"inn": "7707083893", "company_name": "ООО Ромашка", "contact_name": "Иван Петров",
+    "phone": "+7 495 123-45-67", "email": "ivan@example.ru", "message": "Хотим сотрудничать",
+    "website": "", "form_started_at": "2026-12-01T09:59:20Z"}))]
+pub struct ApplicationForm {
+    #[schema(max_length = 12)]
+    pub inn: String,
+    #[schema(max_length = 300)]
+    pub company_name: String,
+    #[schema(max_length = 200)]
+    pub contact_name: String,
+    /// Any common spelling; a number without a country code is Russian.
+    #[schema(max_length = 40)]
+    pub phone: String,
+    #[schema(max_length = 254)]
+    pub email: String,
+    #[schema(max_length = 2000)]
+    pub message: Option<String>,
+    /// Leave empty: a field hidden from people.
+    pub website: Option<String>,
+    /// When the page with the form was rendered.
+    pub form_started_at: Option<DateTime<Utc>>,
+}
+
+/// Takes an application from the website's registration form: `201` with a neutral
+/// receipt (never the dossier); a bad field gets its code for the form to show.
+#[utoipa::path(tag = "applications", request_body = ApplicationForm, responses(
+    (status = 201, body = Receipt),
+    (status = 422, description = "`inn_*`, `phone_invalid`, `email_invalid`, `invalid_field` (with `field`)", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/public/applications")]
+pub async fn submit_application(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<ApplicationForm>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let client_ip = request
+        .extensions()
+        .get::<ClientIp>()
+        .map(|ip| ip.0.clone())
+        .unwrap_or_default();
+    let form = Form {
+        inn: body.inn,
+        company_name: body.company_name,
+        contact_name: body.contact_name,
+        phone: body.phone,
+        email: body.email,
+        message: body.message,
+        website: body.website,
+        form_started_at: body.form_started_at,
+    };
+    let receipt = state.applications.submit(form, &client_ip).await?;
+    Ok(HttpResponse::Created().json(receipt))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ApplicationsQuery {
+    /// Only applications in this stage.
+    pub stage: Option<Stage>,
+    /// Applications older than this cursor (`next_cursor` of the previous page).
+    pub before: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+}
+
+/// A page of applications, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"items": [], "next_cursor": null}))]
+pub struct ApplicationPage {
+    pub items: Vec<Application>,
+    /// Pass as `before` for the next page; absent when this page is not full.
+    pub next_cursor: Option<String>,
+}
+
+/// Applications, newest first, by stage.
+#[utoipa::path(tag = "applications", params(ApplicationsQuery), responses((status = 200, body = ApplicationPage)))]
+#[get("/applications")]
+pub async fn list_applications(
+    state: web::Data<AppState>,
+    query: Query<ApplicationsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::query("limit", "from 1 to 200"));
+    }
+    let items = state
+        .applications
+        .list(q.stage, q.before.as_deref(), limit)
+        .await?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|a| a.id.clone()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(ApplicationPage { items, next_cursor }))
+}
+
+/// An application with its screening check.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"application": {"id": "0193…", "inn": "7707083893", "company_name": "ООО Ромашка",
+    "contact_name": "Иван Петров", "phone": "+74951234567", "email": "ivan@example.ru", "stage": "received",
+    "spam_signals": [], "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:00:00Z"}}))]
+pub struct ApplicationView {
+    pub application: Application,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
+}
+
+/// One application and its screening check.
+#[utoipa::path(tag = "applications", params(("id" = String, Path)), responses(
+    (status = 200, body = ApplicationView),
+    (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/applications/{id}")]
+pub async fn get_application(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let application = state.applications.get(&id).await?;
+    let check = match application.check_id.as_deref().and_then(|c| c.parse().ok()) {
+        Some(check_id) => state.checks.get(check_id).await?,
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(ApplicationView { application, check }))
+}

@@ -1,0 +1,85 @@
+//! An application from the registration form and where it stands.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where an application stands in the registration process.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Stage {
+    /// Arrived; its screening check runs.
+    Received,
+    /// Checked: the decision is in `decision`.
+    Screened,
+    Contacting,
+    InWork,
+    Agreement,
+    Listed,
+    Rejected,
+    /// A spam signal fired; kept, never worked on.
+    Spam,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// An application as a manager sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d", "inn": "7707083893",
+    "company_name": "ООО Ромашка", "contact_name": "Иван Петров", "phone": "+74951234567",
+    "email": "ivan@example.ru", "message": "Хотим сотрудничать", "stage": "screened",
+    "spam_signals": [], "check_id": "0193a3c4-9000-7c1a-9b1e-5d2f3a4b5c6d", "decision": "approve",
+    "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:00:04Z"}))]
+pub struct Application {
+    pub id: String,
+    pub inn: String,
+    pub company_name: String,
+    pub contact_name: String,
+    /// E.164.
+    pub phone: String,
+    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub stage: Stage,
+    /// Why it is spam: `honeypot`, `too_fast`, `no_form_time`, `link_in_message`,
+    /// `ip_rate`, `phone_rate`.
+    pub spam_signals: Vec<String>,
+    /// The screening check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<crate::domain::Decision>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Kept for the per-IP spam limit; not shown.
+    #[serde(skip)]
+    pub client_ip: String,
+}
+
+/// What the website form is told: never the dossier, never that it looked like spam.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d", "status": "received",
+    "message": "Спасибо! Заявка получена, мы свяжемся с вами в рабочее время."}))]
+pub struct Receipt {
+    pub id: String,
+    /// `received` (also for spam), `needs_review` or `rejected`.
+    #[schema(example = "received")]
+    pub status: String,
+    /// A neutral message in Russian for the form to show.
+    pub message: String,
+}

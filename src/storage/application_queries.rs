@@ -1,0 +1,154 @@
+//! The SQL of [`super::ApplicationStore`], written once for both pools.
+
+macro_rules! APPLICATION_COLUMNS {
+    () => {
+        "id, inn, company_name, contact_name, phone, email, message, stage, spam_signals, \
+         client_ip, check_id, decision, created_at, updated_at"
+    };
+}
+
+macro_rules! read_application {
+    ($row:expr) => {{
+        use sqlx::Row;
+        let stage: String = $row.try_get("stage")?;
+        let signals: String = $row.try_get("spam_signals")?;
+        let decision: Option<String> = $row.try_get("decision")?;
+        Ok::<_, $crate::storage::StoreError>($crate::applications::Application {
+            id: $row.try_get("id")?,
+            inn: $row.try_get("inn")?,
+            company_name: $row.try_get("company_name")?,
+            contact_name: $row.try_get("contact_name")?,
+            phone: $row.try_get("phone")?,
+            email: $row.try_get("email")?,
+            message: $row.try_get("message")?,
+            stage: stage
+                .parse()
+                .unwrap_or($crate::applications::Stage::Received),
+            spam_signals: serde_json::from_str(&signals)?,
+            client_ip: $row.try_get("client_ip")?,
+            check_id: $row.try_get("check_id")?,
+            decision: decision.and_then(|d| d.parse().ok()),
+            created_at: $crate::storage::from_millis($row.try_get("created_at")?),
+            updated_at: $crate::storage::from_millis($row.try_get("updated_at")?),
+        })
+    }};
+}
+
+macro_rules! impl_application_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::ApplicationStore for $store {
+            async fn insert_application(
+                &self,
+                a: &$crate::applications::Application,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(concat!(
+                    "INSERT INTO applications (",
+                    $crate::storage::application_queries::APPLICATION_COLUMNS!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                ))
+                .bind(&a.id)
+                .bind(&a.inn)
+                .bind(&a.company_name)
+                .bind(&a.contact_name)
+                .bind(&a.phone)
+                .bind(&a.email)
+                .bind(&a.message)
+                .bind(a.stage.as_str())
+                .bind(serde_json::to_string(&a.spam_signals)?)
+                .bind(&a.client_ip)
+                .bind(&a.check_id)
+                .bind(a.decision.map(|d| d.as_str()))
+                .bind($crate::storage::millis(a.created_at))
+                .bind($crate::storage::millis(a.updated_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn recent_applications(
+                &self,
+                client_ip: &str,
+                phone: &str,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(i64, i64), $crate::storage::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT \
+                       (SELECT count(*) FROM applications WHERE client_ip = $1 AND created_at >= $3) AS by_ip, \
+                       (SELECT count(*) FROM applications WHERE phone = $2 AND created_at >= $3) AS by_phone",
+                )
+                .bind(client_ip)
+                .bind(phone)
+                .bind($crate::storage::millis(since))
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((row.try_get("by_ip")?, row.try_get("by_phone")?))
+            }
+
+            async fn get_application(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::applications::Application>, $crate::storage::StoreError> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::storage::application_queries::APPLICATION_COLUMNS!(),
+                    " FROM applications WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| $crate::storage::application_queries::read_application!(r))
+                    .transpose()
+            }
+
+            async fn list_applications(
+                &self,
+                stage: Option<$crate::applications::Stage>,
+                before: Option<&str>,
+                limit: i64,
+            ) -> Result<Vec<$crate::applications::Application>, $crate::storage::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::storage::application_queries::APPLICATION_COLUMNS!(),
+                    " FROM applications WHERE ($1 IS NULL OR stage = $1) AND ($2 IS NULL OR id < $2) \
+                     ORDER BY id DESC LIMIT $3"
+                ))
+                .bind(stage.map(|s| s.as_str()))
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| $crate::storage::application_queries::read_application!(r))
+                    .collect()
+            }
+
+            async fn record_screening(
+                &self,
+                id: &str,
+                check_id: &str,
+                decision: Option<$crate::domain::Decision>,
+                stage: $crate::applications::Stage,
+            ) -> Result<bool, $crate::storage::StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE applications SET check_id = $2, decision = $3, stage = $4, updated_at = $5 \
+                     WHERE id = $1 AND stage = 'received'",
+                )
+                .bind(id)
+                .bind(check_id)
+                .bind(decision.map(|d| d.as_str()))
+                .bind(stage.as_str())
+                .bind($crate::storage::millis(chrono::Utc::now()))
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+        }
+    };
+}
+
+pub(crate) use APPLICATION_COLUMNS;
+pub(crate) use impl_application_store;
+pub(crate) use read_application;
