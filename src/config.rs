@@ -63,6 +63,48 @@ pub struct ApplicationSettings {
     pub profile: String,
     /// Close an application whose screening says `reject` without a manager.
     pub auto_reject: bool,
+    /// The department's time zone (IANA), for the SLA and the calendar.
+    pub timezone: String,
+    pub sla: SlaSettings,
+    pub calendar: CalendarSettings,
+}
+
+/// The lead-handling rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaSettings {
+    /// The first call is due this long after an application arrives.
+    pub first_contact_s: u64,
+    /// After an unanswered call, the next is due this long later.
+    pub retry_after_s: u64,
+    /// After a second unanswered call, the next is due on the next working day at this time.
+    pub next_day_at: String,
+}
+
+/// When the department works.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// `mon` … `sun`.
+    #[serde(deserialize_with = "list")]
+    pub working_days: Vec<String>,
+    /// `09:00-18:00`.
+    pub working_hours: String,
+    /// Dates (`2027-01-01`) that are not working days.
+    #[serde(deserialize_with = "list")]
+    pub holidays: Vec<String>,
+}
+
+impl ApplicationSettings {
+    /// The business calendar the SLA runs on.
+    pub fn calendar(&self) -> Result<crate::applications::sla::Calendar, String> {
+        crate::applications::sla::Calendar::parse(
+            &self.timezone,
+            &self.calendar.working_days,
+            &self.calendar.working_hours,
+            &self.calendar.holidays,
+        )
+    }
 }
 
 /// Webhook deliveries and check callbacks, and the guard on every outbound URL taken from input.
@@ -434,6 +476,19 @@ impl Default for Settings {
                 max_per_phone_per_hour: 3,
                 profile: String::new(),
                 auto_reject: false,
+                timezone: "Europe/Moscow".into(),
+                sla: SlaSettings {
+                    first_contact_s: 600,
+                    retry_after_s: 7200,
+                    next_day_at: "10:00".into(),
+                },
+                calendar: CalendarSettings {
+                    working_days: ["mon", "tue", "wed", "thu", "fri"]
+                        .map(String::from)
+                        .to_vec(),
+                    working_hours: "09:00-18:00".into(),
+                    holidays: Vec::new(),
+                },
             },
             webhooks: WebhookSettings {
                 enabled: true,
@@ -588,6 +643,12 @@ impl Settings {
                 "webhooks.callback_secret",
                 "must be `whsec_` and base64 of 24 to 64 bytes",
             );
+        }
+        if let Err(e) = self.applications.calendar() {
+            return invalid("applications.calendar", &e);
+        }
+        if chrono::NaiveTime::parse_from_str(&self.applications.sla.next_day_at, "%H:%M").is_err() {
+            return invalid("applications.sla.next_day_at", "a time like 10:00");
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return invalid("log.format", "must be `pretty` or `json`");

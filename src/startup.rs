@@ -46,6 +46,8 @@ pub enum StartupError {
     Keys(#[source] storage::StoreError),
     #[error("webhooks: {0}")]
     Webhooks(String),
+    #[error("applications: {0}")]
+    Applications(String),
     #[error("cannot listen on {address}")]
     Bind {
         address: String,
@@ -125,11 +127,15 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         Arc::clone(&webhooks),
         Arc::clone(&metrics),
     ));
-    let applications = Arc::new(ApplicationService::new(
-        store,
-        Arc::clone(&checks),
-        settings.applications.clone(),
-    ));
+    let applications = Arc::new(
+        ApplicationService::new(
+            store,
+            Arc::clone(&checks),
+            Arc::clone(&catalog),
+            settings.applications.clone(),
+        )
+        .map_err(StartupError::Applications)?,
+    );
     let monitor = Arc::new(Monitor::new(
         Arc::clone(&catalog),
         Arc::clone(&checks),

@@ -12,9 +12,25 @@ CREATE TABLE applications (
     client_ip     TEXT NOT NULL,
     check_id      TEXT,
     decision      TEXT,
+    next_action   TEXT,            -- first_contact | call_again | call, while a call is due
+    due_at        INTEGER,
+    unanswered    INTEGER NOT NULL DEFAULT 0,  -- calls without an answer so far
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
 CREATE INDEX applications_stage ON applications (stage, created_at);
 CREATE INDEX applications_ip ON applications (client_ip, created_at);
 CREATE INDEX applications_phone ON applications (phone, created_at);
+
+-- What happened to an application, in order: actions and stage changes, with who.
+CREATE TABLE application_timeline (
+    id              TEXT PRIMARY KEY,   -- UUIDv7: ordered
+    application_id  TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    from_stage      TEXT NOT NULL,
+    to_stage        TEXT NOT NULL,
+    detail          TEXT,               -- JSON: outcome, comment, reason, due time
+    actor           TEXT NOT NULL,
+    at              INTEGER NOT NULL
+);
+CREATE INDEX application_timeline_of ON application_timeline (application_id, id);

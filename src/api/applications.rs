@@ -5,7 +5,10 @@ use super::AppState;
 use super::errors::{ApiError, Problem};
 use super::guard::ClientIp;
 use super::query::Query;
-use crate::applications::{Application, ApplicationError, FieldError, Form, Receipt, Stage};
+use crate::applications::{
+    Action, Application, ApplicationError, CallOutcome, FieldError, Form, Receipt, Stage,
+    TimelineEntry,
+};
 use crate::check::Check;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -29,6 +32,17 @@ impl From<ApplicationError> for ApiError {
                 ApiError::InvalidField { field, message }
             }
             ApplicationError::NotFound => ApiError::NotFound("no such application".into()),
+            e @ ApplicationError::InvalidTransition { .. } => ApiError::Refused {
+                status: 409,
+                code: "invalid_transition",
+                message: e.to_string(),
+            },
+            e @ ApplicationError::Conflict => ApiError::Refused {
+                status: 409,
+                code: "conflict",
+                message: e.to_string(),
+            },
+            ApplicationError::Catalog(e) => e.into(),
             ApplicationError::Store(e) => e.into(),
         }
     }
@@ -133,7 +147,7 @@ pub async fn list_applications(
     Ok(HttpResponse::Ok().json(ApplicationPage { items, next_cursor }))
 }
 
-/// An application with its screening check.
+/// An application with its screening check, its history and its call SLA.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"application": {"id": "0193…", "inn": "7707083893", "company_name": "ООО Ромашка",
     "contact_name": "Иван Петров", "phone": "+74951234567", "email": "ivan@example.ru", "stage": "received",
@@ -142,6 +156,10 @@ pub struct ApplicationView {
     pub application: Application,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<Check>,
+    /// Actions and stage changes, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+    /// The due call (`application.next_action`) is late.
+    pub overdue: bool,
 }
 
 /// One application and its screening check.
@@ -159,5 +177,97 @@ pub async fn get_application(
         Some(check_id) => state.checks.get(check_id).await?,
         None => None,
     };
-    Ok(HttpResponse::Ok().json(ApplicationView { application, check }))
+    let timeline = state.applications.timeline(&id).await?;
+    let overdue = application.due_at.is_some_and(|due| due < Utc::now());
+    Ok(HttpResponse::Ok().json(ApplicationView {
+        application,
+        check,
+        timeline,
+        overdue,
+    }))
+}
+
+/// A manager's action on an application.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"action": "call_attempt", "outcome": "no_answer", "comment": "не берут трубку"}))]
+pub struct ActionBody {
+    /// `call_attempt` (with `outcome`), `schedule_call` (with `at`), `take_into_work`,
+    /// `agreement_signed` (lists the contractor: needs a fresh approve, or `override`),
+    /// `reject` (with `reason`), `reopen`.
+    pub action: String,
+    pub outcome: Option<CallOutcome>,
+    #[schema(max_length = 2000)]
+    pub comment: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+    #[schema(max_length = 2000)]
+    pub reason: Option<String>,
+    #[serde(rename = "override")]
+    pub override_by: Option<super::catalog::OverrideBody>,
+    /// Who did it, recorded beside the API key's name.
+    #[schema(max_length = 100)]
+    pub actor: Option<String>,
+}
+
+/// Calls, scheduling, taking into work, the agreement (which lists the contractor in the
+/// catalog), rejection and reopening; the SLA's next due call follows.
+#[utoipa::path(tag = "applications", params(("id" = String, Path)), request_body = ActionBody, responses(
+    (status = 200, body = Application),
+    (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invalid_transition`, `conflict`", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`invalid_field`; for `agreement_signed`: `not_checked`, `not_approved`, `decision_too_old`", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/applications/{id}/actions")]
+pub async fn act(
+    state: web::Data<AppState>,
+    principal: web::ReqData<crate::auth::Principal>,
+    id: web::Path<String>,
+    body: web::Json<ActionBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let missing = |field: &'static str| ApiError::InvalidField {
+        field,
+        message: format!("`{}` needs `{field}`", b.action),
+    };
+    let long = |field: &'static str, value: &Option<String>| match value {
+        Some(v) if v.chars().count() > 2000 => Err(ApiError::InvalidField {
+            field,
+            message: "at most 2000 characters".into(),
+        }),
+        _ => Ok(()),
+    };
+    long("comment", &b.comment)?;
+    long("reason", &b.reason)?;
+    let action = match b.action.as_str() {
+        "call_attempt" => Action::CallAttempt {
+            outcome: b.outcome.ok_or_else(|| missing("outcome"))?,
+            comment: b.comment.clone(),
+        },
+        "schedule_call" => Action::ScheduleCall {
+            at: b.at.ok_or_else(|| missing("at"))?,
+        },
+        "take_into_work" => Action::TakeIntoWork,
+        "agreement_signed" => Action::AgreementSigned {
+            override_by: b.override_by.as_ref().map(|o| crate::catalog::Override {
+                by: o.by.clone(),
+                reason: o.reason.clone(),
+            }),
+        },
+        "reject" => Action::Reject {
+            reason: b
+                .reason
+                .clone()
+                .filter(|r| !r.trim().is_empty())
+                .ok_or_else(|| missing("reason"))?,
+        },
+        "reopen" => Action::Reopen,
+        _ => {
+            return Err(ApiError::InvalidField {
+                field: "action",
+                message: "call_attempt, schedule_call, take_into_work, agreement_signed, reject or reopen".into(),
+            });
+        }
+    };
+    let actor = principal.actor(b.actor.as_deref());
+    Ok(HttpResponse::Ok().json(state.applications.act(&id, action, &actor).await?))
 }

@@ -59,6 +59,7 @@ pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
     ("POST", "/v1/public/applications", Scope::Public),
     ("GET", "/v1/applications", Scope::Applications),
     ("GET", "/v1/applications/{id}", Scope::Applications),
+    ("POST", "/v1/applications/{id}/actions", Scope::Applications),
     ("GET", "/metrics", Scope::Metrics),
 ];
 

@@ -135,6 +135,7 @@ where
                 .service(applications::submit_application)
                 .service(applications::list_applications)
                 .service(applications::get_application)
+                .service(applications::act)
                 .service(webhooks::create_webhook)
                 .service(webhooks::list_webhooks)
                 .service(webhooks::get_webhook)

@@ -5,7 +5,8 @@
 pub mod intake;
 mod model;
 mod service;
+pub mod sla;
 
 pub use intake::{FieldError, Form};
-pub use model::{Application, Receipt, Stage};
-pub use service::{ApplicationError, ApplicationService};
+pub use model::{Application, Receipt, Stage, TimelineEntry};
+pub use service::{Action, ApplicationError, ApplicationService, CallOutcome};

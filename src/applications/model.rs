@@ -44,6 +44,7 @@ impl Stage {
     "company_name": "ООО Ромашка", "contact_name": "Иван Петров", "phone": "+74951234567",
     "email": "ivan@example.ru", "message": "Хотим сотрудничать", "stage": "screened",
     "spam_signals": [], "check_id": "0193a3c4-9000-7c1a-9b1e-5d2f3a4b5c6d", "decision": "approve",
+    "next_action": "first_contact", "due_at": "2026-12-01T10:10:00Z", "unanswered": 0,
     "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:00:04Z"}))]
 pub struct Application {
     pub id: String,
@@ -64,11 +65,34 @@ pub struct Application {
     pub check_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<crate::domain::Decision>,
+    /// The call that is due: `first_contact`, `call_again` (after an unanswered call) or
+    /// `call` (scheduled); absent when no call is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<String>,
+    /// When `next_action` is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    /// Calls without an answer so far.
+    pub unanswered: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Kept for the per-IP spam limit; not shown.
     #[serde(skip)]
     pub client_ip: String,
+}
+
+/// One step of an application's history.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"action": "call_attempt", "from_stage": "screened", "to_stage": "contacting",
+    "detail": {"outcome": "no_answer", "due_at": "2026-12-01T12:10:00Z"}, "actor": "manager", "at": "2026-12-01T10:10:00Z"}))]
+pub struct TimelineEntry {
+    pub action: String,
+    pub from_stage: Stage,
+    pub to_stage: Stage,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub actor: String,
+    pub at: DateTime<Utc>,
 }
 
 /// What the website form is told: never the dossier, never that it looked like spam.

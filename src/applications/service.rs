@@ -1,11 +1,13 @@
 //! Taking applications in from the website and screening them with a check.
 
 use super::intake::{FieldError, Form};
-use super::model::{Application, Receipt, Stage};
+use super::model::{Application, Receipt, Stage, TimelineEntry};
+use super::sla;
+use crate::catalog::CatalogService;
 use crate::check::{CheckError, CheckRequest, CheckService};
 use crate::config::ApplicationSettings;
 use crate::storage::{Store, StoreError};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use std::sync::Arc;
 
 /// What the sender reads, whatever happened to the application.
@@ -19,6 +21,15 @@ pub enum ApplicationError {
     Field(#[from] FieldError),
     #[error("no such application")]
     NotFound,
+    #[error("`{action}` does not apply to an application in stage `{stage}`")]
+    InvalidTransition {
+        action: &'static str,
+        stage: &'static str,
+    },
+    #[error("the application changed meanwhile; read it again")]
+    Conflict,
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
@@ -26,20 +37,77 @@ pub enum ApplicationError {
 pub struct ApplicationService {
     store: Arc<dyn Store>,
     checks: Arc<CheckService>,
+    catalog: Arc<CatalogService>,
     settings: ApplicationSettings,
+    calendar: sla::Calendar,
+    next_day_at: NaiveTime,
+}
+
+/// What a manager does with an application (`POST /v1/applications/{id}/actions`).
+#[derive(Debug, Clone)]
+pub enum Action {
+    CallAttempt {
+        outcome: CallOutcome,
+        comment: Option<String>,
+    },
+    ScheduleCall {
+        at: DateTime<Utc>,
+    },
+    TakeIntoWork,
+    AgreementSigned {
+        override_by: Option<crate::catalog::Override>,
+    },
+    Reject {
+        reason: String,
+    },
+    Reopen,
+}
+
+/// How a call went.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum CallOutcome {
+    NoAnswer,
+    ReachedInterested,
+    ReachedNotInterested,
+    WrongNumber,
+}
+
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Action::CallAttempt { .. } => "call_attempt",
+            Action::ScheduleCall { .. } => "schedule_call",
+            Action::TakeIntoWork => "take_into_work",
+            Action::AgreementSigned { .. } => "agreement_signed",
+            Action::Reject { .. } => "reject",
+            Action::Reopen => "reopen",
+        }
+    }
 }
 
 impl ApplicationService {
+    /// The settings were validated at load, so the calendar and times parse.
     pub fn new(
         store: Arc<dyn Store>,
         checks: Arc<CheckService>,
+        catalog: Arc<CatalogService>,
         settings: ApplicationSettings,
-    ) -> ApplicationService {
-        ApplicationService {
+    ) -> Result<ApplicationService, String> {
+        let calendar = settings.calendar()?;
+        let next_day_at = NaiveTime::parse_from_str(&settings.sla.next_day_at, "%H:%M")
+            .map_err(|_| "applications.sla.next_day_at: a time like 10:00".to_owned())?;
+        Ok(ApplicationService {
             store,
             checks,
+            catalog,
             settings,
-        }
+            calendar,
+            next_day_at,
+        })
     }
 
     /// Takes an application in: a bad field is an error the form shows; spam is stored as
@@ -84,6 +152,9 @@ impl ApplicationService {
             spam_signals: signals,
             check_id: None,
             decision: None,
+            next_action: None,
+            due_at: None,
+            unanswered: 0,
             created_at: now,
             updated_at: now,
             client_ip: client_ip.to_owned(),
@@ -92,7 +163,7 @@ impl ApplicationService {
         if stage == Stage::Received {
             let service = Arc::clone(self);
             let (id, inn) = (application.id.clone(), valid.inn);
-            tokio::spawn(async move { service.screen(&id, inn).await });
+            tokio::spawn(async move { service.screen(&id, inn, now).await });
         }
         Ok(Receipt {
             id: application.id,
@@ -103,7 +174,7 @@ impl ApplicationService {
 
     /// Checks the applicant and records the decision (`screened`, or `rejected` with
     /// `applications.auto_reject`); a busy service is asked again for a minute.
-    async fn screen(&self, id: &str, inn: crate::domain::Inn) {
+    async fn screen(&self, id: &str, inn: crate::domain::Inn, arrived: DateTime<Utc>) {
         let profile = Some(self.settings.profile.clone()).filter(|p| !p.is_empty());
         for _ in 0..SCREENING_ATTEMPTS {
             let request = CheckRequest {
@@ -120,9 +191,17 @@ impl ApplicationService {
                         }
                         _ => Stage::Screened,
                     };
+                    // A screened application is the manager's to call.
+                    let due = (stage == Stage::Screened).then(|| {
+                        sla::first_contact_due(
+                            &self.calendar,
+                            arrived,
+                            self.settings.sla.first_contact_s,
+                        )
+                    });
                     let recorded = self
                         .store
-                        .record_screening(id, &done.check.id.to_string(), decision, stage)
+                        .record_screening(id, &done.check.id.to_string(), decision, stage, due)
                         .await;
                     if let Err(e) = recorded {
                         tracing::error!(application = id, error = ?e, "cannot record the screening");
@@ -142,6 +221,112 @@ impl ApplicationService {
             application = id,
             "screening never started: the service stayed busy"
         );
+    }
+
+    /// An application's history, oldest first.
+    pub async fn timeline(&self, id: &str) -> Result<Vec<TimelineEntry>, ApplicationError> {
+        Ok(self.store.application_timeline(id).await?)
+    }
+
+    /// Carries out a manager's action: moves the stage (409 `invalid_transition` when the
+    /// action does not apply to it), keeps the call SLA, and on `agreement_signed` lists
+    /// the contractor in the catalog.
+    pub async fn act(
+        &self,
+        id: &str,
+        action: Action,
+        actor: &str,
+    ) -> Result<Application, ApplicationError> {
+        let mut a = self.get(id).await?;
+        let from = a.stage;
+        let now = Utc::now();
+        let invalid = || ApplicationError::InvalidTransition {
+            action: action.name(),
+            stage: from.as_str(),
+        };
+        let calling = matches!(from, Stage::Screened | Stage::Contacting);
+        let mut detail = serde_json::json!({});
+        let (to, next_action, due_at) = match &action {
+            Action::CallAttempt { outcome, comment } if calling => {
+                detail = serde_json::json!({"outcome": <&str>::from(*outcome), "comment": comment});
+                match outcome {
+                    CallOutcome::NoAnswer => {
+                        a.unanswered += 1;
+                        let due = sla::next_call_due(
+                            &self.calendar,
+                            now,
+                            a.unanswered as u32,
+                            self.settings.sla.retry_after_s,
+                            self.next_day_at,
+                        );
+                        (Stage::Contacting, Some("call_again"), Some(due))
+                    }
+                    CallOutcome::ReachedInterested => (Stage::InWork, None, None),
+                    CallOutcome::ReachedNotInterested | CallOutcome::WrongNumber => {
+                        (Stage::Rejected, None, None)
+                    }
+                }
+            }
+            Action::ScheduleCall { at } if calling => {
+                detail = serde_json::json!({"at": at});
+                (Stage::Contacting, Some("call"), Some(*at))
+            }
+            Action::TakeIntoWork if calling => (Stage::InWork, None, None),
+            Action::AgreementSigned { override_by } if from == Stage::InWork => {
+                let inn = crate::domain::Inn::parse(&a.inn).map_err(|_| invalid())?;
+                let listing = crate::catalog::Listing {
+                    name: Some(a.company_name.clone()),
+                    region: None,
+                    contacts: [
+                        ("contact".to_owned(), a.contact_name.clone()),
+                        ("phone".to_owned(), a.phone.clone()),
+                        ("email".to_owned(), a.email.clone()),
+                    ]
+                    .into(),
+                    services: Vec::new(),
+                    external_ids: [("application".to_owned(), a.id.clone())].into(),
+                    override_by: override_by.clone(),
+                    actor: Some(actor.to_owned()),
+                };
+                self.catalog.list(&inn, listing).await?;
+                (Stage::Listed, None, None)
+            }
+            Action::Reject { reason }
+                if !matches!(from, Stage::Rejected | Stage::Spam | Stage::Listed) =>
+            {
+                detail = serde_json::json!({"reason": reason});
+                (Stage::Rejected, None, None)
+            }
+            Action::Reopen if matches!(from, Stage::Rejected | Stage::Spam) => {
+                let due =
+                    sla::first_contact_due(&self.calendar, now, self.settings.sla.first_contact_s);
+                (Stage::Screened, Some("first_contact"), Some(due))
+            }
+            _ => return Err(invalid()),
+        };
+        if let Some(due) = due_at {
+            detail["due_at"] = serde_json::json!(due);
+        }
+        a.stage = to;
+        a.next_action = next_action.map(str::to_owned);
+        a.due_at = due_at;
+        a.updated_at = now;
+        let entry = TimelineEntry {
+            action: action.name().to_owned(),
+            from_stage: from,
+            to_stage: to,
+            detail,
+            actor: actor.to_owned(),
+            at: now,
+        };
+        if !self
+            .store
+            .apply_application_action(&a, from, &entry)
+            .await?
+        {
+            return Err(ApplicationError::Conflict);
+        }
+        Ok(a)
     }
 
     pub async fn get(&self, id: &str) -> Result<Application, ApplicationError> {

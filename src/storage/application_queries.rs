@@ -3,7 +3,7 @@
 macro_rules! APPLICATION_COLUMNS {
     () => {
         "id, inn, company_name, contact_name, phone, email, message, stage, spam_signals, \
-         client_ip, check_id, decision, created_at, updated_at"
+         client_ip, check_id, decision, next_action, due_at, unanswered, created_at, updated_at"
     };
 }
 
@@ -28,6 +28,11 @@ macro_rules! read_application {
             client_ip: $row.try_get("client_ip")?,
             check_id: $row.try_get("check_id")?,
             decision: decision.and_then(|d| d.parse().ok()),
+            next_action: $row.try_get("next_action")?,
+            due_at: $row
+                .try_get::<Option<i64>, _>("due_at")?
+                .map($crate::storage::from_millis),
+            unanswered: $row.try_get::<i64, _>("unanswered")?,
             created_at: $crate::storage::from_millis($row.try_get("created_at")?),
             updated_at: $crate::storage::from_millis($row.try_get("updated_at")?),
         })
@@ -45,7 +50,7 @@ macro_rules! impl_application_store {
                 sqlx::query(concat!(
                     "INSERT INTO applications (",
                     $crate::storage::application_queries::APPLICATION_COLUMNS!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 ))
                 .bind(&a.id)
                 .bind(&a.inn)
@@ -59,6 +64,9 @@ macro_rules! impl_application_store {
                 .bind(&a.client_ip)
                 .bind(&a.check_id)
                 .bind(a.decision.map(|d| d.as_str()))
+                .bind(&a.next_action)
+                .bind(a.due_at.map($crate::storage::millis))
+                .bind(a.unanswered)
                 .bind($crate::storage::millis(a.created_at))
                 .bind($crate::storage::millis(a.updated_at))
                 .execute(&self.pool)
@@ -130,9 +138,11 @@ macro_rules! impl_application_store {
                 check_id: &str,
                 decision: Option<$crate::domain::Decision>,
                 stage: $crate::applications::Stage,
+                due_at: Option<chrono::DateTime<chrono::Utc>>,
             ) -> Result<bool, $crate::storage::StoreError> {
                 Ok(sqlx::query(
-                    "UPDATE applications SET check_id = $2, decision = $3, stage = $4, updated_at = $5 \
+                    "UPDATE applications SET check_id = $2, decision = $3, stage = $4, updated_at = $5, \
+                     next_action = CASE WHEN $6 IS NULL THEN NULL ELSE 'first_contact' END, due_at = $6 \
                      WHERE id = $1 AND stage = 'received'",
                 )
                 .bind(id)
@@ -140,10 +150,85 @@ macro_rules! impl_application_store {
                 .bind(decision.map(|d| d.as_str()))
                 .bind(stage.as_str())
                 .bind($crate::storage::millis(chrono::Utc::now()))
+                .bind(due_at.map($crate::storage::millis))
                 .execute(&self.pool)
                 .await?
                 .rows_affected()
                     == 1)
+            }
+
+            async fn apply_application_action(
+                &self,
+                a: &$crate::applications::Application,
+                expected: $crate::applications::Stage,
+                entry: &$crate::applications::TimelineEntry,
+            ) -> Result<bool, $crate::storage::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let updated = sqlx::query(
+                    "UPDATE applications SET stage = $2, next_action = $3, due_at = $4, unanswered = $5, \
+                     updated_at = $6 WHERE id = $1 AND stage = $7",
+                )
+                .bind(&a.id)
+                .bind(a.stage.as_str())
+                .bind(&a.next_action)
+                .bind(a.due_at.map($crate::storage::millis))
+                .bind(a.unanswered)
+                .bind($crate::storage::millis(a.updated_at))
+                .bind(expected.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO application_timeline (id, application_id, action, from_stage, to_stage, \
+                     detail, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(&a.id)
+                .bind(&entry.action)
+                .bind(entry.from_stage.as_str())
+                .bind(entry.to_stage.as_str())
+                .bind(serde_json::to_string(&entry.detail)?)
+                .bind(&entry.actor)
+                .bind($crate::storage::millis(entry.at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn application_timeline(
+                &self,
+                id: &str,
+            ) -> Result<Vec<$crate::applications::TimelineEntry>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT action, from_stage, to_stage, detail, actor, at FROM application_timeline \
+                     WHERE application_id = $1 ORDER BY id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let from: String = r.try_get("from_stage")?;
+                        let to: String = r.try_get("to_stage")?;
+                        let detail: Option<String> = r.try_get("detail")?;
+                        Ok($crate::applications::TimelineEntry {
+                            action: r.try_get("action")?,
+                            from_stage: from.parse().unwrap_or($crate::applications::Stage::Received),
+                            to_stage: to.parse().unwrap_or($crate::applications::Stage::Received),
+                            detail: match detail {
+                                Some(d) => serde_json::from_str(&d)?,
+                                None => serde_json::Value::Null,
+                            },
+                            actor: r.try_get("actor")?,
+                            at: $crate::storage::from_millis(r.try_get("at")?),
+                        })
+                    })
+                    .collect()
             }
         }
     };

@@ -306,7 +306,23 @@ pub trait ApplicationStore: Send + Sync {
         check_id: &str,
         decision: Option<crate::domain::Decision>,
         stage: crate::applications::Stage,
+        due_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError>;
+
+    /// Saves `a`'s stage and call state with its timeline entry, only if it is still in
+    /// `expected`; `false` otherwise.
+    async fn apply_application_action(
+        &self,
+        a: &crate::applications::Application,
+        expected: crate::applications::Stage,
+        entry: &crate::applications::TimelineEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// An application's history, oldest first.
+    async fn application_timeline(
+        &self,
+        id: &str,
+    ) -> Result<Vec<crate::applications::TimelineEntry>, StoreError>;
 }
 
 /// A stored first response to an `Idempotency-Key`.

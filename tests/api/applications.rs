@@ -145,3 +145,159 @@ async fn spam_is_answered_like_anything_else_and_kept_as_spam() {
         "{stored}"
     );
 }
+
+async fn act(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .client
+        .post(format!("{}/v1/applications/{id}/actions", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn screened(app: &TestApp, body: &Value) -> Value {
+    let (_, receipt) = submit(app, body).await;
+    let id = receipt["id"].as_str().unwrap().to_owned();
+    for _ in 0..250 {
+        let view = application(app, &id).await;
+        if view["application"]["stage"] != "received" {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    application(app, &id).await
+}
+
+fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_manager_calls_retries_on_the_sla_and_an_agreement_lists_the_contractor() {
+    // Round-the-clock calendar in UTC, so the times below do not depend on when it runs.
+    let app = spawn_app_with(Registries::Sandbox, |s| {
+        s.applications.timezone = "UTC".into();
+        s.applications.calendar.working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .map(String::from)
+            .to_vec();
+        s.applications.calendar.working_hours = "00:00-23:59".into();
+    })
+    .await;
+    let view = screened(&app, &form()).await;
+    let a = &view["application"];
+    let id = a["id"].as_str().unwrap();
+    assert_eq!(a["stage"], "screened");
+    assert_eq!(a["next_action"], "first_contact");
+    let first_due = (time(&a["due_at"]) - time(&a["created_at"])).num_seconds();
+    assert!(
+        (600..=660).contains(&first_due),
+        "first contact due in 10 min: {first_due}"
+    );
+    assert_eq!(view["overdue"], false);
+
+    // Not reached: again two hours later, then the next working day at 10:00.
+    let (status, a) = act(
+        &app,
+        id,
+        json!({"action": "call_attempt", "outcome": "no_answer"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(
+        (a["stage"].as_str(), a["unanswered"].as_i64()),
+        (Some("contacting"), Some(1))
+    );
+    let retry = (time(&a["due_at"]) - time(&a["updated_at"])).num_seconds();
+    assert!((7200..=7260).contains(&retry), "retry in 2 h: {retry}");
+    let (_, a) = act(
+        &app,
+        id,
+        json!({"action": "call_attempt", "outcome": "no_answer"}),
+    )
+    .await;
+    let due = time(&a["due_at"]);
+    let tomorrow = time(&a["updated_at"]).date_naive().succ_opt().unwrap();
+    assert_eq!(due, tomorrow.and_hms_opt(10, 0, 0).unwrap().and_utc());
+    assert_eq!(a["next_action"], "call_again");
+
+    // Reached and interested: taken into work; the agreement lists the contractor.
+    let (_, a) = act(
+        &app,
+        id,
+        json!({"action": "call_attempt", "outcome": "reached_interested", "comment": "ждут договор"}),
+    )
+    .await;
+    assert_eq!(a["stage"], "in_work");
+    assert!(a.get("due_at").is_none(), "no call is due in work");
+    let (status, problem) = act(&app, id, json!({"action": "take_into_work"})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
+    let (status, a) = act(&app, id, json!({"action": "agreement_signed"})).await;
+    assert_eq!((status, a["stage"].as_str()), (200, Some("listed")), "{a}");
+    let entry: Value = app
+        .get("/v1/catalog/7701000019")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(entry["entry"]["status"], "active");
+    assert_eq!(entry["entry"]["name"], "ООО Северный ветер");
+    assert_eq!(entry["entry"]["external_ids"]["application"], json!(id));
+    let view = application(&app, id).await;
+    let steps: Vec<(&str, &str)> = view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["to_stage"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("call_attempt", "contacting"),
+            ("call_attempt", "contacting"),
+            ("call_attempt", "in_work"),
+            ("agreement_signed", "listed")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_application_can_be_reopened_and_bad_actions_are_named() {
+    let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
+    let view = screened(&app, &form()).await;
+    let id = view["application"]["id"].as_str().unwrap();
+    let (status, problem) = act(&app, id, json!({"action": "reject"})).await;
+    assert_eq!((status, problem["field"].as_str()), (422, Some("reason")));
+    let (status, problem) = act(&app, id, json!({"action": "call_attempt"})).await;
+    assert_eq!((status, problem["field"].as_str()), (422, Some("outcome")));
+    let (status, problem) = act(&app, id, json!({"action": "fly"})).await;
+    assert_eq!((status, problem["field"].as_str()), (422, Some("action")));
+    let (_, a) = act(
+        &app,
+        id,
+        json!({"action": "reject", "reason": "не наш профиль"}),
+    )
+    .await;
+    assert_eq!(a["stage"], "rejected");
+    let (status, problem) = act(&app, id, json!({"action": "agreement_signed"})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
+    let (_, a) = act(&app, id, json!({"action": "reopen"})).await;
+    assert_eq!(
+        (a["stage"].as_str(), a["next_action"].as_str()),
+        (Some("screened"), Some("first_contact"))
+    );
+    let (status, _) = act(&app, "no-such-id", json!({"action": "reopen"})).await;
+    assert_eq!(status, 404);
+}

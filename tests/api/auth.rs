@@ -80,7 +80,8 @@ async fn status_within_10s(app: &TestApp, path: &str, key: Option<&str>, wanted:
 
 fn application_form() -> Value {
     json!({"inn": "7701000019", "company_name": "ООО Ромашка", "contact_name": "Иван",
-           "phone": "+7 495 123-45-67", "email": "ivan@example.ru"})
+           "phone": "+7 495 123-45-67", "email": "ivan@example.ru",
+           "form_started_at": (chrono::Utc::now() - chrono::Duration::seconds(60)).to_rfc3339()})
 }
 
 /// Every operation of the spec with a body that succeeds, in an order where each finds
@@ -231,6 +232,12 @@ fn operations(
             "GET",
             format!("/v1/applications/{application_id}"),
             Value::Null,
+            200,
+        ),
+        (
+            "POST",
+            format!("/v1/applications/{application_id}/actions"),
+            json!({"action": "reject", "reason": "проверка доступа"}),
             200,
         ),
         ("GET", "/metrics".into(), Value::Null, 200),
