@@ -79,6 +79,10 @@ pub struct SlaSettings {
     pub retry_after_s: u64,
     /// After a second unanswered call, the next is due on the next working day at this time.
     pub next_day_at: String,
+    /// `application.sla_due` is sent this long before a call is due.
+    pub remind_before_s: u64,
+    /// How often the service looks for due and missed calls.
+    pub tick_ms: u64,
 }
 
 /// When the department works.
@@ -481,6 +485,8 @@ impl Default for Settings {
                     first_contact_s: 600,
                     retry_after_s: 7200,
                     next_day_at: "10:00".into(),
+                    remind_before_s: 120,
+                    tick_ms: 5_000,
                 },
                 calendar: CalendarSettings {
                     working_days: ["mon", "tue", "wed", "thu", "fri"]
@@ -713,6 +719,26 @@ impl Settings {
             ("webhooks.timeout_ms".to_owned(), self.webhooks.timeout_ms),
             ("webhooks.tick_ms".to_owned(), self.webhooks.tick_ms),
             ("webhooks.lease_s".to_owned(), self.webhooks.lease_s),
+            (
+                "applications.sla.first_contact_s".to_owned(),
+                self.applications.sla.first_contact_s,
+            ),
+            (
+                "applications.sla.retry_after_s".to_owned(),
+                self.applications.sla.retry_after_s,
+            ),
+            (
+                "applications.sla.remind_before_s".to_owned(),
+                self.applications.sla.remind_before_s,
+            ),
+            (
+                "applications.sla.tick_ms".to_owned(),
+                self.applications.sla.tick_ms.max(1),
+            ),
+            (
+                "applications.min_fill_s".to_owned(),
+                self.applications.min_fill_s,
+            ),
             ("monitoring.lease_s".to_owned(), self.monitoring.lease_s),
             (
                 "monitoring.unavailable_alert_s".to_owned(),

@@ -222,6 +222,7 @@ impl Application {
         if settings.webhooks.enabled {
             background.push(DeliveryWorker::new(Arc::clone(&webhooks)).spawn());
         }
+        background.push(Arc::clone(&applications).spawn_sla());
         if settings.rules.watch_interval_ms > 0 {
             let every = std::time::Duration::from_millis(settings.rules.watch_interval_ms);
             background.push(policy.active().spawn_watch(every));

@@ -15,12 +15,15 @@ CREATE TABLE applications (
     next_action   TEXT,            -- first_contact | call_again | call, while a call is due
     due_at        BIGINT,
     unanswered    BIGINT NOT NULL DEFAULT 0,  -- calls without an answer so far
+    due_told      BIGINT,           -- the due_at an application.sla_due was sent for
+    breach_told   BIGINT,           -- the due_at an application.sla_breached was sent for
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL
 );
 CREATE INDEX applications_stage ON applications (stage, created_at);
 CREATE INDEX applications_ip ON applications (client_ip, created_at);
 CREATE INDEX applications_phone ON applications (phone, created_at);
+CREATE INDEX applications_due ON applications (due_at);
 
 -- What happened to an application, in order: actions and stage changes, with who.
 CREATE TABLE application_timeline (

@@ -7,7 +7,7 @@ use crate::catalog::CatalogService;
 use crate::check::{CheckError, CheckRequest, CheckService};
 use crate::config::ApplicationSettings;
 use crate::storage::{Store, StoreError};
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveTime, SubsecRound, Utc};
 use std::sync::Arc;
 
 /// What the sender reads, whatever happened to the application.
@@ -118,7 +118,8 @@ impl ApplicationService {
         client_ip: &str,
     ) -> Result<Receipt, ApplicationError> {
         let valid = form.validate()?;
-        let now = Utc::now();
+        // Milliseconds, as stored: what the API answers equals what it later reads.
+        let now = Utc::now().trunc_subsecs(3);
         let mut signals: Vec<String> = form
             .signals(now, self.settings.min_fill_s)
             .into_iter()
@@ -223,6 +224,23 @@ impl ApplicationService {
         );
     }
 
+    /// Sends `application.sla_due` and `application.sla_breached` as calls fall due and are
+    /// missed; every instance may run it (each event is recorded once).
+    pub fn spawn_sla(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let every = std::time::Duration::from_millis(self.settings.sla.tick_ms.max(10));
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let remind = Duration::seconds(self.settings.sla.remind_before_s as i64);
+            loop {
+                tick.tick().await;
+                if let Err(e) = self.store.tell_sla(Utc::now(), remind).await {
+                    tracing::error!(error = ?e, "cannot check the applications' SLA");
+                }
+            }
+        })
+    }
+
     /// An application's history, oldest first.
     pub async fn timeline(&self, id: &str) -> Result<Vec<TimelineEntry>, ApplicationError> {
         Ok(self.store.application_timeline(id).await?)
@@ -239,7 +257,7 @@ impl ApplicationService {
     ) -> Result<Application, ApplicationError> {
         let mut a = self.get(id).await?;
         let from = a.stage;
-        let now = Utc::now();
+        let now = Utc::now().trunc_subsecs(3);
         let invalid = || ApplicationError::InvalidTransition {
             action: action.name(),
             stage: from.as_str(),
@@ -269,7 +287,7 @@ impl ApplicationService {
             }
             Action::ScheduleCall { at } if calling => {
                 detail = serde_json::json!({"at": at});
-                (Stage::Contacting, Some("call"), Some(*at))
+                (Stage::Contacting, Some("call"), Some(at.trunc_subsecs(3)))
             }
             Action::TakeIntoWork if calling => (Stage::InWork, None, None),
             Action::AgreementSigned { override_by } if from == Stage::InWork => {

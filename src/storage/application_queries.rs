@@ -47,6 +47,7 @@ macro_rules! impl_application_store {
                 &self,
                 a: &$crate::applications::Application,
             ) -> Result<(), $crate::storage::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
                     "INSERT INTO applications (",
                     $crate::storage::application_queries::APPLICATION_COLUMNS!(),
@@ -69,8 +70,12 @@ macro_rules! impl_application_store {
                 .bind(a.unanswered)
                 .bind($crate::storage::millis(a.created_at))
                 .bind($crate::storage::millis(a.updated_at))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                if a.stage != $crate::applications::Stage::Spam {
+                    insert_event(&mut tx, &$crate::applications::event(a, "application_received", serde_json::json!({}))).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -140,7 +145,8 @@ macro_rules! impl_application_store {
                 stage: $crate::applications::Stage,
                 due_at: Option<chrono::DateTime<chrono::Utc>>,
             ) -> Result<bool, $crate::storage::StoreError> {
-                Ok(sqlx::query(
+                let mut tx = self.pool.begin().await?;
+                let screened = sqlx::query(
                     "UPDATE applications SET check_id = $2, decision = $3, stage = $4, updated_at = $5, \
                      next_action = CASE WHEN $6 IS NULL THEN NULL ELSE 'first_contact' END, due_at = $6 \
                      WHERE id = $1 AND stage = 'received'",
@@ -151,10 +157,24 @@ macro_rules! impl_application_store {
                 .bind(stage.as_str())
                 .bind($crate::storage::millis(chrono::Utc::now()))
                 .bind(due_at.map($crate::storage::millis))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                    == 1)
+                    == 1;
+                if screened {
+                    let row = sqlx::query(concat!(
+                        "SELECT ",
+                        $crate::storage::application_queries::APPLICATION_COLUMNS!(),
+                        " FROM applications WHERE id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let a = $crate::storage::application_queries::read_application!(row)?;
+                    insert_event(&mut tx, &$crate::applications::event(&a, "application_screened", serde_json::json!({"check_id": check_id}))).await?;
+                }
+                tx.commit().await?;
+                Ok(screened)
             }
 
             async fn apply_application_action(
@@ -166,7 +186,7 @@ macro_rules! impl_application_store {
                 let mut tx = self.pool.begin().await?;
                 let updated = sqlx::query(
                     "UPDATE applications SET stage = $2, next_action = $3, due_at = $4, unanswered = $5, \
-                     updated_at = $6 WHERE id = $1 AND stage = $7",
+                     updated_at = $6, due_told = NULL, breach_told = NULL WHERE id = $1 AND stage = $7",
                 )
                 .bind(&a.id)
                 .bind(a.stage.as_str())
@@ -195,8 +215,45 @@ macro_rules! impl_application_store {
                 .bind($crate::storage::millis(entry.at))
                 .execute(&mut *tx)
                 .await?;
+                if entry.from_stage != entry.to_stage {
+                    let payload = serde_json::json!({"from": entry.from_stage, "action": entry.action, "actor": entry.actor});
+                    insert_event(&mut tx, &$crate::applications::event(a, "application_stage_changed", payload)).await?;
+                }
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn tell_sla(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                remind: chrono::Duration,
+            ) -> Result<u64, $crate::storage::StoreError> {
+                let mut told = 0;
+                for (kind, column, until) in [
+                    ("application_sla_due", "due_told", now + remind),
+                    ("application_sla_breached", "breach_told", now),
+                ] {
+                    let mut tx = self.pool.begin().await?;
+                    // Atomic per row: an instance records only the rows it flipped.
+                    let sql = format!(
+                        "UPDATE applications SET {column} = due_at WHERE due_at IS NOT NULL \
+                         AND due_at {op} $1 AND ({column} IS NULL OR {column} <> due_at) RETURNING {cols}",
+                        op = if column == "due_told" { "<=" } else { "<" },
+                        cols = $crate::storage::application_queries::APPLICATION_COLUMNS!(),
+                    );
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind($crate::storage::millis(until))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    for row in &rows {
+                        let a = $crate::storage::application_queries::read_application!(row)?;
+                        let payload = serde_json::json!({"next_action": a.next_action, "due_at": a.due_at});
+                        insert_event(&mut tx, &$crate::applications::event(&a, kind, payload)).await?;
+                        told += 1;
+                    }
+                    tx.commit().await?;
+                }
+                Ok(told)
             }
 
             async fn application_timeline(

@@ -318,6 +318,15 @@ pub trait ApplicationStore: Send + Sync {
         entry: &crate::applications::TimelineEntry,
     ) -> Result<bool, StoreError>;
 
+    /// Marks the applications whose due call is within `remind` of `now` (`sla_due`) or
+    /// past (`sla_breached`) and records those events, each once per due time; every
+    /// instance may call it (the marking is atomic). Returns how many events it recorded.
+    async fn tell_sla(
+        &self,
+        now: DateTime<Utc>,
+        remind: chrono::Duration,
+    ) -> Result<u64, StoreError>;
+
     /// An application's history, oldest first.
     async fn application_timeline(
         &self,
@@ -437,20 +446,20 @@ queries::impl_store!(PgStore);
 auth_queries::impl_auth_store!(SqliteStore);
 auth_queries::impl_auth_store!(PgStore);
 
+// The catalog and the applications write feed events, with the helpers of one module.
 mod sqlite_catalog {
     use super::SqliteStore;
     super::catalog_queries::tx_helpers!(sqlx::Sqlite);
     super::catalog_queries::impl_catalog_store!(SqliteStore, "");
+    super::application_queries::impl_application_store!(SqliteStore);
 }
 
 mod pg_catalog {
     use super::PgStore;
     super::catalog_queries::tx_helpers!(sqlx::Postgres);
     super::catalog_queries::impl_catalog_store!(PgStore, " FOR UPDATE SKIP LOCKED");
+    super::application_queries::impl_application_store!(PgStore);
 }
-
-application_queries::impl_application_store!(SqliteStore);
-application_queries::impl_application_store!(PgStore);
 idempotency_queries::impl_idempotency_store!(SqliteStore);
 idempotency_queries::impl_idempotency_store!(PgStore);
 webhook_queries::impl_webhook_store!(SqliteStore, "");

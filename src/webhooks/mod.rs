@@ -19,12 +19,24 @@ use crate::catalog::{Event, EventSubject, NewEvent};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
+/// The feed kinds of the registration process.
+pub const APPLICATION_KINDS: &[&str] = &[
+    "application_received",
+    "application_screened",
+    "application_stage_changed",
+    "application_sla_due",
+    "application_sla_breached",
+];
+
 /// The catalog's feed kinds as webhook event types (the feed keeps its kinds).
 pub fn event_type(kind: &str) -> String {
     match kind {
         "listed" => "catalog.listed".into(),
         "status_changed" => "catalog.status_changed".into(),
         "feedback" => "feedback.recorded".into(),
+        other if other.starts_with("application_") => {
+            format!("application.{}", &other["application_".len()..])
+        }
         // What monitoring found: decision_changed, bankruptcy_opened, terminated, …
         other => format!("monitoring.{other}"),
     }
@@ -34,6 +46,7 @@ pub fn event_type(kind: &str) -> String {
 pub fn event_types() -> Vec<String> {
     let mut out: Vec<String> = ["listed", "status_changed", "feedback"]
         .iter()
+        .chain(APPLICATION_KINDS)
         .map(|k| event_type(k))
         .collect();
     out.extend(
@@ -52,6 +65,7 @@ pub fn event_types() -> Vec<String> {
 /// The feed kinds whose types `pattern` (a type, `*` or `prefix.*`) matches.
 pub fn kinds_matching(pattern: &str) -> Vec<&'static str> {
     let mut kinds: Vec<&'static str> = vec!["listed", "status_changed", "feedback"];
+    kinds.extend(APPLICATION_KINDS);
     kinds.extend(crate::monitoring::diff::EVENT_KINDS.iter().copied());
     kinds
         .into_iter()

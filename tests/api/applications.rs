@@ -301,3 +301,95 @@ async fn a_rejected_application_can_be_reopened_and_bad_actions_are_named() {
     let (status, _) = act(&app, "no-such-id", json!({"action": "reopen"})).await;
     assert_eq!(status, 404);
 }
+
+/// The kinds of the application's events in the feed, in order.
+async fn application_events(app: &TestApp) -> Vec<(String, String)> {
+    let feed: Value = app
+        .get("/v1/events?type=application.*&limit=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["payload"]["due_at"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn wait_for_events(app: &TestApp, n: usize) -> Vec<(String, String)> {
+    for _ in 0..300 {
+        let events = application_events(app).await;
+        if events.len() >= n {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    application_events(app).await
+}
+
+#[tokio::test]
+async fn the_sla_sends_due_and_breached_events_and_a_no_answer_call_moves_the_due_time() {
+    let app = spawn_app_with(Registries::Sandbox, |s| {
+        s.applications.timezone = "UTC".into();
+        s.applications.calendar.working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .map(String::from)
+            .to_vec();
+        s.applications.calendar.working_hours = "00:00-23:59".into();
+        s.applications.sla.first_contact_s = 1;
+        s.applications.sla.retry_after_s = 2;
+        s.applications.sla.remind_before_s = 0;
+        s.applications.sla.tick_ms = 50;
+    })
+    .await;
+    let view = screened(&app, &form()).await;
+    let id = view["application"]["id"].as_str().unwrap().to_owned();
+    let first_due = view["application"]["due_at"].as_str().unwrap().to_owned();
+    let events = wait_for_events(&app, 4).await;
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "application.received",
+            "application.screened",
+            "application.sla_due",
+            "application.sla_breached"
+        ]
+    );
+    let due_at = |i: usize| time(&json!(events[i].1));
+    assert_eq!(due_at(2), time(&json!(first_due)));
+    assert_eq!(due_at(3), time(&json!(first_due)));
+
+    let (_, a) = act(
+        &app,
+        &id,
+        json!({"action": "call_attempt", "outcome": "no_answer"}),
+    )
+    .await;
+    let retry_due = a["due_at"].as_str().unwrap().to_owned();
+    let retry = (time(&json!(retry_due)) - time(&a["updated_at"])).num_milliseconds();
+    assert!((2000..3000).contains(&retry), "due {retry} ms later");
+    let events = wait_for_events(&app, 7).await;
+    let tail: Vec<&str> = events[4..].iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        tail,
+        [
+            "application.stage_changed",
+            "application.sla_due",
+            "application.sla_breached"
+        ]
+    );
+    assert_eq!(time(&json!(events[6].1)), time(&json!(retry_due)));
+    // Each due time is told once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(application_events(&app).await.len(), 7);
+}
