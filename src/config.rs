@@ -35,7 +35,21 @@ pub struct Settings {
     pub monitoring: MonitoringSettings,
     pub webhooks: WebhookSettings,
     pub applications: ApplicationSettings,
+    pub smtp: SmtpSettings,
     pub sources: SourcesSettings,
+}
+
+/// The mail server for messages to the department.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// `smtp://host:port` (STARTTLS when offered), `smtps://host:port`, with
+    /// `user:password@` when needed; empty: no e-mail. A secret (it may hold a password).
+    pub url: Secret,
+    /// The sender.
+    pub from: String,
+    /// One attempt's limit.
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +79,13 @@ pub struct ApplicationSettings {
     pub auto_reject: bool,
     /// The department's time zone (IANA), for the SLA and the calendar.
     pub timezone: String,
+    /// The department's addresses: a message on every application that is not spam and on
+    /// every missed call (needs `smtp.url`).
+    #[serde(deserialize_with = "list")]
+    pub notify_to: Vec<String>,
+    /// The service's address as managers reach it (`https://kontragent.example.ru`), for the
+    /// links in the messages; empty: links are paths.
+    pub link_base: String,
     pub sla: SlaSettings,
     pub calendar: CalendarSettings,
 }
@@ -481,6 +502,8 @@ impl Default for Settings {
                 profile: String::new(),
                 auto_reject: false,
                 timezone: "Europe/Moscow".into(),
+                notify_to: Vec::new(),
+                link_base: String::new(),
                 sla: SlaSettings {
                     first_contact_s: 600,
                     retry_after_s: 7200,
@@ -495,6 +518,11 @@ impl Default for Settings {
                     working_hours: "09:00-18:00".into(),
                     holidays: Vec::new(),
                 },
+            },
+            smtp: SmtpSettings {
+                url: Secret::default(),
+                from: "kontragent@localhost".into(),
+                timeout_ms: 10_000,
             },
             webhooks: WebhookSettings {
                 enabled: true,
@@ -719,6 +747,7 @@ impl Settings {
             ("webhooks.timeout_ms".to_owned(), self.webhooks.timeout_ms),
             ("webhooks.tick_ms".to_owned(), self.webhooks.tick_ms),
             ("webhooks.lease_s".to_owned(), self.webhooks.lease_s),
+            ("smtp.timeout_ms".to_owned(), self.smtp.timeout_ms.max(1)),
             (
                 "applications.sla.first_contact_s".to_owned(),
                 self.applications.sla.first_contact_s,

@@ -133,6 +133,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
             Arc::clone(&checks),
             Arc::clone(&catalog),
             settings.applications.clone(),
+            &settings.smtp,
         )
         .map_err(StartupError::Applications)?,
     );

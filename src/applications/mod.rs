@@ -3,11 +3,13 @@
 //! e-mail come next.)
 
 pub mod intake;
+mod mail;
 mod model;
 mod service;
 pub mod sla;
 
 pub use intake::{FieldError, Form};
+pub use mail::QueuedMail;
 pub use model::{Application, Receipt, Stage, TimelineEntry};
 pub use service::{Action, ApplicationError, ApplicationService, CallOutcome};
 

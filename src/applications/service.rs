@@ -1,6 +1,7 @@
 //! Taking applications in from the website and screening them with a check.
 
 use super::intake::{FieldError, Form};
+use super::mail::{self, Mailer};
 use super::model::{Application, Receipt, Stage, TimelineEntry};
 use super::sla;
 use crate::catalog::CatalogService;
@@ -41,6 +42,10 @@ pub struct ApplicationService {
     settings: ApplicationSettings,
     calendar: sla::Calendar,
     next_day_at: NaiveTime,
+    /// `None` while e-mail is off.
+    mailer: Option<Mailer>,
+    /// Who holds a message's lease: `<pid>-<random>`.
+    owner: String,
 }
 
 /// What a manager does with an application (`POST /v1/applications/{id}/actions`).
@@ -96,7 +101,9 @@ impl ApplicationService {
         checks: Arc<CheckService>,
         catalog: Arc<CatalogService>,
         settings: ApplicationSettings,
+        smtp: &crate::config::SmtpSettings,
     ) -> Result<ApplicationService, String> {
+        let mailer = Mailer::new(smtp, &settings.notify_to)?;
         let calendar = settings.calendar()?;
         let next_day_at = NaiveTime::parse_from_str(&settings.sla.next_day_at, "%H:%M")
             .map_err(|_| "applications.sla.next_day_at: a time like 10:00".to_owned())?;
@@ -107,6 +114,8 @@ impl ApplicationService {
             settings,
             calendar,
             next_day_at,
+            mailer,
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         })
     }
 
@@ -202,7 +211,14 @@ impl ApplicationService {
                     });
                     let recorded = self
                         .store
-                        .record_screening(id, &done.check.id.to_string(), decision, stage, due)
+                        .record_screening(
+                            id,
+                            &done.check.id.to_string(),
+                            decision,
+                            stage,
+                            due,
+                            self.mailer.is_some(),
+                        )
                         .await;
                     if let Err(e) = recorded {
                         tracing::error!(application = id, error = ?e, "cannot record the screening");
@@ -234,11 +250,61 @@ impl ApplicationService {
             let remind = Duration::seconds(self.settings.sla.remind_before_s as i64);
             loop {
                 tick.tick().await;
-                if let Err(e) = self.store.tell_sla(Utc::now(), remind).await {
+                let notify = self.mailer.is_some();
+                if let Err(e) = self.store.tell_sla(Utc::now(), remind, notify).await {
                     tracing::error!(error = ?e, "cannot check the applications' SLA");
+                }
+                if let Err(e) = self.send_mail().await {
+                    tracing::error!(error = ?e, "cannot send the department's e-mail");
                 }
             }
         })
+    }
+
+    /// Sends the queued messages that are due; a failure waits for its next attempt, so a
+    /// dead mail server never holds anything else up.
+    async fn send_mail(&self) -> Result<(), ApplicationError> {
+        let Some(mailer) = &self.mailer else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let due = self
+            .store
+            .claim_mail(&self.owner, now, now + Duration::seconds(120), 10)
+            .await?;
+        for queued in due {
+            let application = self.get(&queued.application_id).await?;
+            let check = match application.check_id.as_deref().and_then(|c| c.parse().ok()) {
+                Some(id) => self.checks.get(id).await.ok().flatten(),
+                None => None,
+            };
+            let letter = mail::compose(
+                &queued.kind,
+                &application,
+                check.as_ref(),
+                &self.settings.link_base,
+            );
+            let attempts = queued.attempts + 1;
+            let (state, next, error) = match mailer.send(&letter).await {
+                Ok(()) => ("sent", Utc::now(), None),
+                Err(e) => {
+                    tracing::warn!(mail = %queued.id, error = %e, "e-mail not sent");
+                    let (state, next) = mail::after_failure(attempts);
+                    (state, next, Some(e))
+                }
+            };
+            self.store
+                .finish_mail(
+                    &queued.id,
+                    &self.owner,
+                    state,
+                    attempts,
+                    next,
+                    error.as_deref(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// An application's history, oldest first.

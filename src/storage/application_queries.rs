@@ -41,6 +41,7 @@ macro_rules! read_application {
 
 macro_rules! impl_application_store {
     ($store:ty) => {
+
         #[async_trait::async_trait]
         impl $crate::storage::ApplicationStore for $store {
             async fn insert_application(
@@ -144,6 +145,7 @@ macro_rules! impl_application_store {
                 decision: Option<$crate::domain::Decision>,
                 stage: $crate::applications::Stage,
                 due_at: Option<chrono::DateTime<chrono::Utc>>,
+                notify: bool,
             ) -> Result<bool, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let screened = sqlx::query(
@@ -172,6 +174,9 @@ macro_rules! impl_application_store {
                     .await?;
                     let a = $crate::storage::application_queries::read_application!(row)?;
                     insert_event(&mut tx, &$crate::applications::event(&a, "application_screened", serde_json::json!({"check_id": check_id}))).await?;
+                    if notify {
+                        queue_mail(&mut tx, "application_screened", id).await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(screened)
@@ -227,6 +232,7 @@ macro_rules! impl_application_store {
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
                 remind: chrono::Duration,
+                notify: bool,
             ) -> Result<u64, $crate::storage::StoreError> {
                 let mut told = 0;
                 for (kind, column, until) in [
@@ -249,11 +255,71 @@ macro_rules! impl_application_store {
                         let a = $crate::storage::application_queries::read_application!(row)?;
                         let payload = serde_json::json!({"next_action": a.next_action, "due_at": a.due_at});
                         insert_event(&mut tx, &$crate::applications::event(&a, kind, payload)).await?;
+                        if notify && kind == "application_sla_breached" {
+                            queue_mail(&mut tx, kind, &a.id).await?;
+                        }
                         told += 1;
                     }
                     tx.commit().await?;
                 }
                 Ok(told)
+            }
+
+            async fn claim_mail(
+                &self,
+                owner: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                lease_until: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> Result<Vec<$crate::applications::QueuedMail>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "UPDATE mail_outbox SET lease_owner = $1, lease_until = $2 WHERE id IN (\
+                       SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $3 \
+                         AND (lease_until IS NULL OR lease_until < $3) ORDER BY id LIMIT $4) \
+                     RETURNING id, kind, application_id, attempts",
+                )
+                .bind(owner)
+                .bind($crate::storage::millis(lease_until))
+                .bind($crate::storage::millis(now))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::applications::QueuedMail {
+                            id: r.try_get("id")?,
+                            kind: r.try_get("kind")?,
+                            application_id: r.try_get("application_id")?,
+                            attempts: r.try_get::<i64, _>("attempts")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn finish_mail(
+                &self,
+                id: &str,
+                owner: &str,
+                state: &str,
+                attempts: i64,
+                next_attempt_at: chrono::DateTime<chrono::Utc>,
+                error: Option<&str>,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "UPDATE mail_outbox SET state = $3, attempts = $4, next_attempt_at = $5, last_error = $6, \
+                     sent_at = CASE WHEN $3 = 'sent' THEN $5 ELSE NULL END, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(owner)
+                .bind(state)
+                .bind(attempts)
+                .bind($crate::storage::millis(next_attempt_at))
+                .bind(error)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn application_timeline(

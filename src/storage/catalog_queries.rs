@@ -404,6 +404,26 @@ macro_rules! tx_helpers {
             Ok(())
         }
 
+        /// Queues a message to the department about `application_id` in `tx`.
+        async fn queue_mail(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            kind: &str,
+            application_id: &str,
+        ) -> Result<(), $crate::storage::StoreError> {
+            let now = $crate::storage::millis(chrono::Utc::now());
+            sqlx::query(
+                "INSERT INTO mail_outbox (id, kind, application_id, state, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(kind)
+            .bind(application_id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
         async fn insert_event(
             tx: &mut sqlx::Transaction<'_, $db>,
             ev: &$crate::catalog::NewEvent,

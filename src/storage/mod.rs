@@ -307,6 +307,7 @@ pub trait ApplicationStore: Send + Sync {
         decision: Option<crate::domain::Decision>,
         stage: crate::applications::Stage,
         due_at: Option<DateTime<Utc>>,
+        notify: bool,
     ) -> Result<bool, StoreError>;
 
     /// Saves `a`'s stage and call state with its timeline entry, only if it is still in
@@ -321,11 +322,33 @@ pub trait ApplicationStore: Send + Sync {
     /// Marks the applications whose due call is within `remind` of `now` (`sla_due`) or
     /// past (`sla_breached`) and records those events, each once per due time; every
     /// instance may call it (the marking is atomic). Returns how many events it recorded.
+    /// With `notify`, a missed call also queues a message to the department.
     async fn tell_sla(
         &self,
         now: DateTime<Utc>,
         remind: chrono::Duration,
+        notify: bool,
     ) -> Result<u64, StoreError>;
+
+    /// Leases up to `limit` due messages to the department to `owner`.
+    async fn claim_mail(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<crate::applications::QueuedMail>, StoreError>;
+
+    /// Records a sending attempt: `sent`, `pending` (again at `next_attempt_at`) or `failed`.
+    async fn finish_mail(
+        &self,
+        id: &str,
+        owner: &str,
+        state: &str,
+        attempts: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
 
     /// An application's history, oldest first.
     async fn application_timeline(

@@ -393,3 +393,69 @@ async fn the_sla_sends_due_and_breached_events_and_a_no_answer_call_moves_the_du
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(application_events(&app).await.len(), 7);
 }
+
+#[tokio::test]
+async fn the_department_gets_an_e_mail_for_each_application_and_a_dead_server_blocks_nothing() {
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let app = spawn_app_with(Registries::Sandbox, |s| {
+        s.smtp.url = kontragent::config::Secret::new(smtp.url());
+        s.smtp.from = "kontragent@example.ru".into();
+        s.applications.notify_to = vec!["sales@example.ru".into()];
+        s.applications.link_base = "https://kontragent.example.ru".into();
+        s.applications.sla.tick_ms = 50;
+    })
+    .await;
+    let view = screened(&app, &form()).await;
+    let id = view["application"]["id"].as_str().unwrap();
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to, ["sales@example.ru"]);
+    assert_eq!(
+        mail[0].subject(),
+        "Новая заявка: ООО Северный ветер (ИНН 7701000019) — одобрить"
+    );
+    let text = mail[0].part("text/plain").expect("a plain-text part");
+    for line in [
+        "Компания: ООО Северный ветер",
+        "ИНН: 7701000019",
+        "Решение проверки: одобрить",
+        "Контакт: Иван Петров, +74951234567, ivan@example.ru",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    assert!(
+        text.contains(&format!(
+            "https://kontragent.example.ru/v1/applications/{id}"
+        )),
+        "{text}"
+    );
+    let html = mail[0].part("text/html").expect("an HTML part");
+    assert!(html.contains("<p>ИНН: 7701000019</p>"), "{html}");
+
+    // Spam gets no e-mail.
+    let mut spam = form();
+    spam["website"] = json!("http://bot");
+    submit(&app, &spam).await;
+
+    // A dead mail server: intake and screening go on.
+    let dead = spawn_app_with(Registries::Sandbox, |s| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        s.smtp.url = kontragent::config::Secret::new(format!("smtp://127.0.0.1:{port}"));
+        s.smtp.timeout_ms = 500;
+        s.applications.notify_to = vec!["sales@example.ru".into()];
+        s.applications.sla.tick_ms = 50;
+    })
+    .await;
+    let view = screened(&dead, &form()).await;
+    assert_eq!(view["application"]["stage"], "screened");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        smtp.messages.lock().unwrap().len(),
+        1,
+        "only the first application's message"
+    );
+}

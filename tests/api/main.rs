@@ -23,4 +23,5 @@ mod resilience;
 mod rules;
 mod rules_api;
 mod scenarios;
+mod smtp;
 mod webhooks;

@@ -1,0 +1,155 @@
+//! Messages to the department: one for every application that is not spam (company, INN,
+//! the screening decision with its reasons, the contact, a link) and one for every missed
+//! call — in Russian, plain text and HTML. Queued in `mail_outbox` with the change that
+//! causes them and sent here with retries.
+
+use super::model::Application;
+use crate::check::Check;
+use crate::config::SmtpSettings;
+use chrono::{Duration, Utc};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// Waits before the 2nd, 3rd, … attempt; after the last the message is `failed`.
+const RETRY_S: &[i64] = &[30, 120, 600, 1800, 3600];
+
+/// A message waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: String,
+    /// `application_screened` or `application_sla_breached`.
+    pub kind: String,
+    pub application_id: String,
+    pub attempts: i64,
+}
+
+/// Subject, plain text and HTML of one message.
+pub struct Letter {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn decision_ru(check: Option<&Check>) -> &'static str {
+    match check.and_then(|c| c.decision) {
+        Some(crate::domain::Decision::Approve) => "одобрить",
+        Some(crate::domain::Decision::Review) => "на ручную проверку",
+        Some(crate::domain::Decision::Reject) => "отклонить",
+        None => "нет решения",
+    }
+}
+
+/// Writes the message about `a` (`kind`), with its screening check when there is one.
+pub fn compose(kind: &str, a: &Application, check: Option<&Check>, link_base: &str) -> Letter {
+    let link = format!("{link_base}/v1/applications/{}", a.id);
+    let mut lines: Vec<String> = Vec::new();
+    let subject = if kind == "application_sla_breached" {
+        lines.push(format!(
+            "Пропущен звонок по заявке: {}",
+            a.due_at
+                .map(|d| d.format("%d.%m.%Y %H:%M UTC").to_string())
+                .unwrap_or_default()
+        ));
+        format!("Просрочен звонок: {} (ИНН {})", a.company_name, a.inn)
+    } else {
+        format!(
+            "Новая заявка: {} (ИНН {}) — {}",
+            a.company_name,
+            a.inn,
+            decision_ru(check)
+        )
+    };
+    lines.push(format!("Компания: {}", a.company_name));
+    lines.push(format!("ИНН: {}", a.inn));
+    lines.push(format!("Решение проверки: {}", decision_ru(check)));
+    if let Some(check) = check
+        && !check.reasons.is_empty()
+    {
+        lines.push("Причины:".into());
+        lines.extend(check.reasons.iter().map(|r| format!("  — {}", r.message)));
+    }
+    lines.push(format!(
+        "Контакт: {}, {}, {}",
+        a.contact_name, a.phone, a.email
+    ));
+    if let Some(m) = &a.message {
+        lines.push(format!("Сообщение: {m}"));
+    }
+    lines.push(format!("Заявка: {link}"));
+    let text = lines.join("\n") + "\n";
+    let escape = |s: &str| html_escape::encode_text(s).into_owned();
+    let html = format!(
+        "<html><body><h2>{}</h2>{}</body></html>",
+        escape(&subject),
+        lines
+            .iter()
+            .map(|l| format!("<p>{}</p>", escape(l)))
+            .collect::<String>()
+    );
+    Letter {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// Sends letters through the configured server.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+}
+
+impl Mailer {
+    /// `None` when e-mail is off (no `smtp.url` or no `applications.notify_to`).
+    pub fn new(smtp: &SmtpSettings, notify_to: &[String]) -> Result<Option<Mailer>, String> {
+        if smtp.url.is_empty() || notify_to.is_empty() {
+            return Ok(None);
+        }
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp.url.expose())
+            .map_err(|e| format!("smtp.url: {e}"))?
+            .timeout(Some(std::time::Duration::from_millis(smtp.timeout_ms)))
+            .build();
+        let from = smtp.from.parse().map_err(|e| format!("smtp.from: {e}"))?;
+        let to = notify_to
+            .iter()
+            .map(|t| {
+                t.parse()
+                    .map_err(|e| format!("applications.notify_to `{t}`: {e}"))
+            })
+            .collect::<Result<Vec<Mailbox>, String>>()?;
+        Ok(Some(Mailer {
+            transport,
+            from,
+            to,
+        }))
+    }
+
+    pub async fn send(&self, letter: &Letter) -> Result<(), String> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(letter.subject.clone());
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        let message = builder
+            .multipart(MultiPart::alternative_plain_html(
+                letter.text.clone(),
+                letter.html.clone(),
+            ))
+            .map_err(|e| e.to_string())?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// After a failed attempt: the next state and when.
+pub fn after_failure(attempts: i64) -> (&'static str, chrono::DateTime<Utc>) {
+    match RETRY_S.get((attempts - 1).max(0) as usize) {
+        Some(wait) => ("pending", Utc::now() + Duration::seconds(*wait)),
+        None => ("failed", Utc::now()),
+    }
+}
