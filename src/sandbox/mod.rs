@@ -85,6 +85,7 @@ pub fn serve(listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
         App::new()
             .app_data(state.clone())
             .service(scenario_list)
+            .service(demo_form)
             .service(egrul_index)
             .service(egrul_search)
             .service(egrul_result)
@@ -183,6 +184,15 @@ async fn first_step_failure(plan: Plan) -> Option<HttpResponse> {
 fn plan(inn: &str, pick: fn(&Scenario) -> Plan) -> (Plan, Option<&'static Scenario>) {
     let scenario = scenarios::find(inn);
     (scenario.map(pick).unwrap_or(Plan::Absent), scenario)
+}
+
+/// A registration form, served from the sandbox's origin (not the API's), that posts to
+/// `POST /v1/public/applications`: the website's side of the process, to try in a browser.
+#[get("/demo/form")]
+async fn demo_form() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("demo-form.html"))
 }
 
 #[get("/")]

@@ -459,3 +459,57 @@ async fn the_department_gets_an_e_mail_for_each_application_and_a_dead_server_bl
         "only the first application's message"
     );
 }
+
+/// The sandbox's demo form, in headless Chromium, from the sandbox's origin to the API's.
+/// Chromium may resolve no name but 127.0.0.1 (`--host-resolver-rules`) and runs without
+/// its background networking, so the browser too stays on the loopback.
+#[tokio::test]
+async fn the_demo_form_sends_an_application_from_a_browser() {
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|b| {
+        std::process::Command::new(b)
+            .arg("--version")
+            .output()
+            .is_ok()
+    }) else {
+        eprintln!("SKIPPED demo form: no chromium (.ci/run installs it)");
+        return;
+    };
+    let mut settings = crate::helpers::test_settings(Registries::Sandbox).await;
+    let sandbox = settings.sources["egrul"].base_url.clone();
+    settings.cors.allowed_origins = vec![sandbox.clone()];
+    // The browser's virtual time runs the page's 4 s fill delay at once, so the server's
+    // clock would see a form sent too fast: the spam rule is tested on its own above.
+    settings.applications.min_fill_s = 0;
+    let app = crate::helpers::spawn_app_from(settings).await;
+    let page = format!("{sandbox}/demo/form?api={}&autofill=1", app.address);
+    let out = tokio::process::Command::new(chromium)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--disable-domain-reliability",
+            "--no-first-run",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            &page,
+        ])
+        .output()
+        .await
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains(r#"data-status="received""#),
+        "the page shows the receipt:\n{dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = app.get("/v1/applications").await.json().await.unwrap();
+    let a = &listed["items"][0];
+    assert_eq!(a["company_name"], "ООО Северный ветер");
+    assert_eq!(a["phone"], "+74951234567");
+    assert_ne!(a["stage"], "spam", "{a}");
+}
