@@ -109,8 +109,10 @@ pub async fn submit_application(
 pub struct ApplicationsQuery {
     /// Only applications in this stage.
     pub stage: Option<Stage>,
+    /// Only applications with a call due at or before this time (the manager's worklist).
+    pub due_before: Option<DateTime<Utc>>,
     /// Applications older than this cursor (`next_cursor` of the previous page).
-    pub before: Option<String>,
+    pub cursor: Option<String>,
     /// Page size, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -121,7 +123,7 @@ pub struct ApplicationsQuery {
 #[schema(example = json!({"items": [], "next_cursor": null}))]
 pub struct ApplicationPage {
     pub items: Vec<Application>,
-    /// Pass as `before` for the next page; absent when this page is not full.
+    /// Pass as `cursor` for the next page; absent when this page is not full.
     pub next_cursor: Option<String>,
 }
 
@@ -139,7 +141,7 @@ pub async fn list_applications(
     }
     let items = state
         .applications
-        .list(q.stage, q.before.as_deref(), limit)
+        .list(q.stage, q.due_before, q.cursor.as_deref(), limit)
         .await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| items.last().map(|a| a.id.clone()))

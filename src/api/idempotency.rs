@@ -22,6 +22,8 @@ const IDEMPOTENT_ROUTES: &[&str] = &[
     "/v1/catalog/{inn}/status",
     "/v1/catalog/{inn}/feedback",
     "/v1/webhooks",
+    "/v1/public/applications",
+    "/v1/applications/{id}/actions",
 ];
 
 static ROUTES: LazyLock<Vec<ResourceDef>> = LazyLock::new(|| {

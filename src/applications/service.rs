@@ -420,13 +420,18 @@ impl ApplicationService {
             .ok_or(ApplicationError::NotFound)
     }
 
-    /// Applications newest first, of one stage when given, before the cursor (an id).
+    /// Applications newest first: of one stage, with a call due by `due_before`, before
+    /// the cursor (an id), when given.
     pub async fn list(
         &self,
         stage: Option<Stage>,
-        before: Option<&str>,
+        due_before: Option<DateTime<Utc>>,
+        cursor: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Application>, ApplicationError> {
-        Ok(self.store.list_applications(stage, before, limit).await?)
+        Ok(self
+            .store
+            .list_applications(stage, due_before, cursor, limit)
+            .await?)
     }
 }

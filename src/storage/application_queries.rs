@@ -119,6 +119,7 @@ macro_rules! impl_application_store {
             async fn list_applications(
                 &self,
                 stage: Option<$crate::applications::Stage>,
+                due_before: Option<chrono::DateTime<chrono::Utc>>,
                 before: Option<&str>,
                 limit: i64,
             ) -> Result<Vec<$crate::applications::Application>, $crate::storage::StoreError> {
@@ -126,11 +127,12 @@ macro_rules! impl_application_store {
                     "SELECT ",
                     $crate::storage::application_queries::APPLICATION_COLUMNS!(),
                     " FROM applications WHERE ($1 IS NULL OR stage = $1) AND ($2 IS NULL OR id < $2) \
-                     ORDER BY id DESC LIMIT $3"
+                     AND ($4 IS NULL OR due_at <= $4) ORDER BY id DESC LIMIT $3"
                 ))
                 .bind(stage.map(|s| s.as_str()))
                 .bind(before)
                 .bind(limit)
+                .bind(due_before.map($crate::storage::millis))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter()

@@ -290,10 +290,12 @@ pub trait ApplicationStore: Send + Sync {
         id: &str,
     ) -> Result<Option<crate::applications::Application>, StoreError>;
 
-    /// Newest first, of one stage when given, before the cursor (an id).
+    /// Newest first: of one stage, with a call due by `due_before`, before the cursor (an
+    /// id), when given.
     async fn list_applications(
         &self,
         stage: Option<crate::applications::Stage>,
+        due_before: Option<DateTime<Utc>>,
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<crate::applications::Application>, StoreError>;

@@ -196,6 +196,21 @@ async fn a_manager_calls_retries_on_the_sla_and_an_agreement_lists_the_contracto
         "first contact due in 10 min: {first_due}"
     );
     assert_eq!(view["overdue"], false);
+    // The worklist: what is due by a time.
+    let due_by = |t: &'static str| {
+        let app = &app;
+        async move {
+            let page: Value = app
+                .get(&format!("/v1/applications?due_before={t}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            page["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(due_by("2099-01-01T00:00:00Z").await, 1);
+    assert_eq!(due_by("2000-01-01T00:00:00Z").await, 0);
 
     // Not reached: again two hours later, then the next working day at 10:00.
     let (status, a) = act(
@@ -512,4 +527,22 @@ async fn the_demo_form_sends_an_application_from_a_browser() {
     assert_eq!(a["company_name"], "ООО Северный ветер");
     assert_eq!(a["phone"], "+74951234567");
     assert_ne!(a["stage"], "spam", "{a}");
+}
+
+#[tokio::test]
+async fn with_auto_reject_a_reject_decision_closes_the_application() {
+    let app = spawn_app_with(Registries::Sandbox, |s| s.applications.auto_reject = true).await;
+    let mut body = form();
+    // 7701000040: the sandbox's company in bankruptcy, which the default rules reject.
+    body["inn"] = json!("7701000040");
+    let view = screened(&app, &body).await;
+    let a = &view["application"];
+    assert_eq!(
+        (a["stage"].as_str(), a["decision"].as_str()),
+        (Some("rejected"), Some("reject"))
+    );
+    assert!(
+        a.get("due_at").is_none(),
+        "no call is due for a closed application"
+    );
 }
