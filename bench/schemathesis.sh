@@ -62,7 +62,7 @@ PY
 
 run() {
     "$ST" run openapi/openapi.json --url "http://127.0.0.1:$PORT" \
-        --checks all --exclude-checks positive_data_acceptance \
+        --checks all --exclude-checks positive_data_acceptance,ensure_resource_availability \
         --max-examples "$MAX_EXAMPLES" --seed 1 \
         --workers 2 --request-timeout 30 --warnings off \
         --suppress-health-check all -H "X-Api-Key: $KEY" -H "Authorization: Bearer $KEY" \
@@ -71,6 +71,9 @@ run() {
 # positive_data_acceptance is left out: it expects every schema-valid request to succeed,
 # and some 422s are the domain's own (an INN's check digits, a ruleset that does not
 # compile, a profile that does not exist) which no JSON Schema can express.
+# ensure_resource_availability is left out: schemathesis reuses generated Idempotency-Key
+# values, so a POST /v1/webhooks is rightly answered with the replay of an earlier one whose
+# subscription a later step deleted, and the check takes that for a lost resource.
 #
 #
 # The coverage phase is left out: under CPython 3.11.7 it fails now and then inside

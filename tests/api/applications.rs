@@ -174,17 +174,19 @@ fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
     v.as_str().unwrap().parse().unwrap()
 }
 
+/// A round-the-clock calendar in UTC, so the times a test expects do not depend on when it
+/// runs.
+fn round_the_clock(s: &mut kontragent::config::Settings) {
+    s.applications.timezone = "UTC".into();
+    s.applications.calendar.working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .map(String::from)
+        .to_vec();
+    s.applications.calendar.working_hours = "00:00-23:59".into();
+}
+
 #[tokio::test]
 async fn a_manager_calls_retries_on_the_sla_and_an_agreement_lists_the_contractor() {
-    // Round-the-clock calendar in UTC, so the times below do not depend on when it runs.
-    let app = spawn_app_with(Registries::Sandbox, |s| {
-        s.applications.timezone = "UTC".into();
-        s.applications.calendar.working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-            .map(String::from)
-            .to_vec();
-        s.applications.calendar.working_hours = "00:00-23:59".into();
-    })
-    .await;
+    let app = spawn_app_with(Registries::Sandbox, round_the_clock).await;
     let view = screened(&app, &form()).await;
     let a = &view["application"];
     let id = a["id"].as_str().unwrap();
@@ -355,11 +357,7 @@ async fn wait_for_events(app: &TestApp, n: usize) -> Vec<(String, String)> {
 #[tokio::test]
 async fn the_sla_sends_due_and_breached_events_and_a_no_answer_call_moves_the_due_time() {
     let app = spawn_app_with(Registries::Sandbox, |s| {
-        s.applications.timezone = "UTC".into();
-        s.applications.calendar.working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-            .map(String::from)
-            .to_vec();
-        s.applications.calendar.working_hours = "00:00-23:59".into();
+        round_the_clock(s);
         s.applications.sla.first_contact_s = 1;
         s.applications.sla.retry_after_s = 2;
         s.applications.sla.remind_before_s = 0;
