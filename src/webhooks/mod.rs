@@ -44,16 +44,7 @@ pub fn event_type(kind: &str) -> String {
 
 /// Every type a subscription may name (besides `*` and `prefix.*`).
 pub fn event_types() -> Vec<String> {
-    let mut out: Vec<String> = ["listed", "status_changed", "feedback"]
-        .iter()
-        .chain(APPLICATION_KINDS)
-        .map(|k| event_type(k))
-        .collect();
-    out.extend(
-        crate::monitoring::diff::EVENT_KINDS
-            .iter()
-            .map(|k| event_type(k)),
-    );
+    let mut out: Vec<String> = feed_kinds().map(event_type).collect();
     out.extend([
         "check.completed".into(),
         "webhook.test".into(),
@@ -62,33 +53,34 @@ pub fn event_types() -> Vec<String> {
     out
 }
 
-/// The feed kinds whose types `pattern` (a type, `*` or `prefix.*`) matches.
-pub fn kinds_matching(pattern: &str) -> Vec<&'static str> {
-    let mut kinds: Vec<&'static str> = vec!["listed", "status_changed", "feedback"];
-    kinds.extend(APPLICATION_KINDS);
-    kinds.extend(crate::monitoring::diff::EVENT_KINDS.iter().copied());
-    kinds
+/// Every kind the event feed holds.
+fn feed_kinds() -> impl Iterator<Item = &'static str> {
+    ["listed", "status_changed", "feedback"]
         .into_iter()
-        .filter(|kind| {
-            let t = event_type(kind);
-            pattern == "*"
-                || t == pattern
-                || pattern
-                    .strip_suffix('*')
-                    .is_some_and(|prefix| prefix.ends_with('.') && t.starts_with(prefix))
-        })
+        .chain(APPLICATION_KINDS.iter().copied())
+        .chain(crate::monitoring::diff::EVENT_KINDS.iter().copied())
+}
+
+/// Whether a subscription's `pattern` (a type, `*` or `prefix.*`) takes `event_type` — the
+/// rule the outbox's fan-out SQL applies too.
+fn matches(pattern: &str, event_type: &str) -> bool {
+    pattern == "*"
+        || pattern == event_type
+        || pattern
+            .strip_suffix('*')
+            .is_some_and(|prefix| prefix.ends_with('.') && event_type.starts_with(prefix))
+}
+
+/// The feed kinds whose types `pattern` matches.
+pub fn kinds_matching(pattern: &str) -> Vec<&'static str> {
+    feed_kinds()
+        .filter(|kind| matches(pattern, &event_type(kind)))
         .collect()
 }
 
-/// Whether `pattern` is a type, `*`, or `prefix.*` a subscription may ask for.
+/// Whether `pattern` is a type, `*`, or `prefix.*` that some event type matches.
 pub fn valid_pattern(pattern: &str) -> bool {
-    pattern == "*"
-        || match pattern.strip_suffix(".*") {
-            Some(prefix) => event_types()
-                .iter()
-                .any(|t| t.starts_with(&format!("{prefix}."))),
-            None => event_types().iter().any(|t| t == pattern),
-        }
+    event_types().iter().any(|t| matches(pattern, t))
 }
 
 /// An event of the feed as a webhook message: its stable id, type and body.
