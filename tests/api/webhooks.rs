@@ -134,6 +134,13 @@ async fn allowed_app(tweak: impl FnOnce(&mut kontragent::config::Settings)) -> T
     .await
 }
 
+/// Creates a subscription (asserting 201) and returns the answer with its secret.
+async fn subscribe(app: &TestApp, body: Value) -> Value {
+    let (status, created) = send(app, reqwest::Method::POST, "/v1/webhooks", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
 /// Queues a `webhook.test` message to the subscription `id`.
 async fn send_test(app: &TestApp, id: &str) {
     let (status, _) = send(
@@ -277,11 +284,9 @@ async fn a_name_resolving_to_a_forbidden_address_is_refused_at_delivery_unless_a
         s.webhooks.allow_targets = vec!["127.0.0.1/32".into()];
     })
     .await;
-    let (_, created) = send(
+    let created = subscribe(
         &allowed,
-        reqwest::Method::POST,
-        "/v1/webhooks",
-        Some(json!({"url": format!("http://crm.test:{port}/hook"), "events": ["*"]})),
+        json!({"url": format!("http://crm.test:{port}/hook"), "events": ["*"]}),
     )
     .await;
     let secret = created["secret"].as_str().unwrap().to_owned();
@@ -426,11 +431,9 @@ async fn a_failed_attempt_is_retried_with_the_same_id_and_410_disables_the_subsc
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
-    send(
+    subscribe(
         &app,
-        reqwest::Method::POST,
-        "/v1/webhooks",
-        Some(json!({"url": format!("{}/watch", receiver.uri()), "events": ["webhook.disabled"]})),
+        json!({"url": format!("{}/watch", receiver.uri()), "events": ["webhook.disabled"]}),
     )
     .await;
     let gone = create(format!("{}/gone", receiver.uri())).await;
@@ -487,11 +490,9 @@ async fn a_redirect_is_not_followed() {
         s.webhooks.retry_schedule_s = vec![];
     })
     .await;
-    let (_, created) = send(
+    let created = subscribe(
         &app,
-        reqwest::Method::POST,
-        "/v1/webhooks",
-        Some(json!({"url": format!("{}/moved", receiver.uri()), "events": ["*"]})),
+        json!({"url": format!("{}/moved", receiver.uri()), "events": ["*"]}),
     )
     .await;
     let id = created["webhook"]["id"].as_str().unwrap();
@@ -515,11 +516,9 @@ async fn a_redirect_is_not_followed() {
 async fn after_a_rotation_both_secrets_sign_and_bad_input_is_refused() {
     let receiver = ok_receiver().await;
     let app = allowed_app(|_| {}).await;
-    let (_, created) = send(
+    let created = subscribe(
         &app,
-        reqwest::Method::POST,
-        "/v1/webhooks",
-        Some(json!({"url": receiver.uri(), "events": ["webhook.test"]})),
+        json!({"url": receiver.uri(), "events": ["webhook.test"]}),
     )
     .await;
     let old = created["secret"].as_str().unwrap().to_owned();
@@ -620,13 +619,7 @@ async fn a_token_subscription_sends_its_secret_as_a_bearer_token_and_no_signatur
 async fn a_subscription_to_check_completed_receives_every_finished_check() {
     let receiver = ok_receiver().await;
     let app = allowed_app(|_| {}).await;
-    let (_, created) = send(
-        &app,
-        reqwest::Method::POST,
-        "/v1/webhooks",
-        Some(json!({"url": receiver.uri(), "events": ["check.*"]})),
-    )
-    .await;
+    let created = subscribe(&app, json!({"url": receiver.uri(), "events": ["check.*"]})).await;
     let secret = created["secret"].as_str().unwrap().to_owned();
     let check = app.check("7701000019").await;
     let got = received(&receiver, 1).await;
@@ -653,11 +646,9 @@ async fn a_subscriber_gets_its_messages_in_feed_order_even_across_a_retry() {
         .mount(&receiver)
         .await;
     let app = allowed_app(|s| s.webhooks.retry_schedule_s = vec![1]).await;
-    send(
+    subscribe(
         &app,
-        reqwest::Method::POST,
-        "/v1/webhooks",
-        Some(json!({"url": receiver.uri(), "events": ["catalog.listed"]})),
+        json!({"url": receiver.uri(), "events": ["catalog.listed"]}),
     )
     .await;
     for inn in ["7701000019", "770100000142"] {
