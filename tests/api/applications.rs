@@ -315,6 +315,33 @@ async fn a_rejected_application_can_be_reopened_and_bad_actions_are_named() {
         (a["stage"].as_str(), a["next_action"].as_str()),
         (Some("screened"), Some("first_contact"))
     );
+    // A call at a time the manager agreed; a wrong number closes it.
+    let (_, a) = act(
+        &app,
+        id,
+        json!({"action": "schedule_call", "at": "2099-03-02T07:00:00Z"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            a["stage"].as_str(),
+            a["next_action"].as_str(),
+            a["due_at"].as_str()
+        ),
+        (
+            Some("contacting"),
+            Some("call"),
+            Some("2099-03-02T07:00:00Z")
+        )
+    );
+    let (_, a) = act(
+        &app,
+        id,
+        json!({"action": "call_attempt", "outcome": "wrong_number"}),
+    )
+    .await;
+    assert_eq!(a["stage"], "rejected");
+    assert!(a.get("due_at").is_none());
     let (status, _) = act(&app, "no-such-id", json!({"action": "reopen"})).await;
     assert_eq!(status, 404);
 }
