@@ -293,27 +293,99 @@ pub struct SandboxSettings {
     pub port: u16,
 }
 
-/// Settings per registry, keyed by its name (`sources.<name>.…`); defaults come from
-/// the registry list ([`crate::sources::REGISTRIES`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SourcesSettings(BTreeMap<String, SourceSettings>);
+/// Settings per registry, keyed by its name (`sources.<name>.…`; defaults come from
+/// the registry list, [`crate::sources::REGISTRIES`]), beside the few that apply to all
+/// registries (`sources.proxy`, `sources.probe_inn`).
+#[derive(Debug, Clone)]
+pub struct SourcesSettings {
+    /// The proxy of every registry without its own `proxy`. A secret (it may hold a password).
+    pub proxy: Secret,
+    /// The INN `doctor` asks every registry about: a large company every registry knows.
+    pub probe_inn: String,
+    registries: BTreeMap<String, SourceSettings>,
+}
+
+/// The keys under `sources` that are not registries.
+pub const SOURCES_GLOBAL_KEYS: &[&str] = &["proxy", "probe_inn"];
 
 impl SourcesSettings {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &SourceSettings)> {
-        self.0.iter().map(|(name, s)| (name.as_str(), s))
+        self.registries.iter().map(|(name, s)| (name.as_str(), s))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut SourceSettings)> {
-        self.0.iter_mut().map(|(name, s)| (name.as_str(), s))
+        self.registries
+            .iter_mut()
+            .map(|(name, s)| (name.as_str(), s))
     }
 
     pub fn get(&self, name: &str) -> Option<&SourceSettings> {
-        self.0.get(name)
+        self.registries.get(name)
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut SourceSettings> {
-        self.0.get_mut(name)
+        self.registries.get_mut(name)
+    }
+
+    /// The proxy a registry's requests go through: its own, else the global one;
+    /// `None` for a direct connection (`direct` switches the global one off for a registry).
+    pub fn proxy_of(&self, name: &str) -> Option<&Secret> {
+        let own = self.get(name).map(|s| &s.proxy).filter(|p| !p.is_empty());
+        match own.or((!self.proxy.is_empty()).then_some(&self.proxy)) {
+            Some(p) if p.expose().trim() == "direct" => None,
+            other => other,
+        }
+    }
+}
+
+/// A map with the global keys and one table per registry. Written by hand because serde's
+/// `flatten` would buffer the registries' values and lose figment's lossy env conversion.
+impl Serialize for SourcesSettings {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = ser.serialize_map(Some(self.registries.len() + 2))?;
+        map.serialize_entry("proxy", &self.proxy)?;
+        map.serialize_entry("probe_inn", &self.probe_inn)?;
+        for (name, s) in &self.registries {
+            map.serialize_entry(name, s)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SourcesSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = SourcesSettings;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`proxy`, `probe_inn` and a table per registry")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SourcesSettings, A::Error> {
+                let mut out = SourcesSettings {
+                    proxy: Secret::default(),
+                    probe_inn: String::new(),
+                    registries: BTreeMap::new(),
+                };
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "proxy" => out.proxy = map.next_value()?,
+                        "probe_inn" => out.probe_inn = map.next_value()?,
+                        _ => {
+                            let s = map.next_value::<SourceSettings>()?;
+                            out.registries.insert(key, s);
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        de.deserialize_map(Visit)
     }
 }
 
@@ -323,13 +395,13 @@ impl std::ops::Index<&str> for SourcesSettings {
     type Output = SourceSettings;
 
     fn index(&self, name: &str) -> &SourceSettings {
-        &self.0[name]
+        &self.registries[name]
     }
 }
 
 impl std::ops::IndexMut<&str> for SourcesSettings {
     fn index_mut(&mut self, name: &str) -> &mut SourceSettings {
-        self.0
+        self.registries
             .get_mut(name)
             .unwrap_or_else(|| panic!("no registry named `{name}`"))
     }
@@ -371,6 +443,25 @@ pub struct SourceSettings {
     pub max_pages: u32,
     /// A `Cookie` header to send (kad needs a browser's `wasm` cookie). A secret.
     pub cookie: Secret,
+    /// After a captcha the registry is not asked for this long (0 = ask again at once):
+    /// asking again only extends the ban (registries.md §0.3).
+    pub captcha_pause_s: u64,
+    /// Least time between two requests of one flow (kad bans request bursts; live
+    /// clients pause 1.2–3 s, registries.md §16).
+    pub request_gap_ms: u64,
+    /// Whether a 429 is asked again after its `Retry-After`; off for registries behind
+    /// DDoS-Guard or Qrator, where a retry lengthens the ban.
+    pub retry_rate_limited: bool,
+    /// `http://`, `https://` or `socks5://` proxy URL, with `user:password@` if needed; empty:
+    /// `sources.proxy`; `direct`: no proxy. A secret, never logged.
+    pub proxy: Secret,
+    /// A shell command that prints a fresh `Cookie` header value (kad: a headless browser
+    /// that loads the search page); run when the cookie is missing or expired.
+    pub cookie_command: String,
+    /// The cookie command runs at most once per this many seconds.
+    pub cookie_refresh_s: u64,
+    /// The cookie command is killed after this long.
+    pub cookie_command_timeout_ms: u64,
 }
 
 /// A string that never appears in logs or debug output.
@@ -427,6 +518,13 @@ impl SourceSettings {
             max_stale_s: 7 * 24 * 3600,
             max_pages: 4,
             cookie: Secret::default(),
+            captcha_pause_s: 0,
+            request_gap_ms: 0,
+            retry_rate_limited: true,
+            proxy: Secret::default(),
+            cookie_command: String::new(),
+            cookie_refresh_s: 300,
+            cookie_command_timeout_ms: 60_000,
         }
     }
 }
@@ -537,12 +635,15 @@ impl Default for Settings {
                 hosts: BTreeMap::new(),
                 callback_secret: Secret::default(),
             },
-            sources: SourcesSettings(
-                crate::sources::REGISTRIES
+            sources: SourcesSettings {
+                proxy: Secret::default(),
+                // ПАО Сбербанк: known to every registry, with court cases and publications.
+                probe_inn: "7707083893".into(),
+                registries: crate::sources::REGISTRIES
                     .iter()
                     .map(|r| (r.name.to_owned(), (r.defaults)()))
                     .collect(),
-            ),
+            },
         }
     }
 }
@@ -603,10 +704,16 @@ impl Settings {
             && let Some(names) = sources.as_dict()
         {
             let known: Vec<&str> = crate::sources::REGISTRIES.iter().map(|r| r.name).collect();
-            if let Some(unknown) = names.keys().find(|k| !known.contains(&k.as_str())) {
+            if let Some(unknown) = names.keys().find(|k| {
+                !known.contains(&k.as_str()) && !SOURCES_GLOBAL_KEYS.contains(&k.as_str())
+            }) {
                 return Err(ConfigError::Invalid {
                     key: format!("sources.{unknown}"),
-                    message: format!("no such registry (known: {})", known.join(", ")),
+                    message: format!(
+                        "no such registry (known: {}; and the settings of all: {})",
+                        known.join(", "),
+                        SOURCES_GLOBAL_KEYS.join(", ")
+                    ),
                 });
             }
         }
@@ -712,6 +819,16 @@ impl Settings {
             if s.max_pages == 0 {
                 return invalid(&key("max_pages"), "must be at least 1");
             }
+            if let Some(proxy) = self.sources.proxy_of(name)
+                && let Err(e) = crate::sources::proxy_url(proxy.expose())
+            {
+                let which = if s.proxy.is_empty() {
+                    "sources.proxy".to_owned()
+                } else {
+                    key("proxy")
+                };
+                return invalid(&which, &e);
+            }
         }
         Ok(())
     }
@@ -784,6 +901,10 @@ impl Settings {
                 ("retry_base_ms", s.retry_base_ms),
                 ("breaker_cooldown_s", s.breaker_cooldown_s),
                 ("max_stale_s", s.max_stale_s),
+                ("captcha_pause_s", s.captcha_pause_s),
+                ("request_gap_ms", s.request_gap_ms),
+                ("cookie_refresh_s", s.cookie_refresh_s),
+                ("cookie_command_timeout_ms", s.cookie_command_timeout_ms),
             ] {
                 out.push((format!("sources.{name}.{key}"), value));
             }
@@ -798,6 +919,9 @@ impl Settings {
             s.base_url = base.clone();
             s.poll_interval_ms = s.poll_interval_ms.min(100);
             s.rps = 0.0;
+            // The sandbox's captcha scenario must not silence a registry for the others.
+            s.captcha_pause_s = 0;
+            s.request_gap_ms = 0;
         }
         // The sandbox's kad wants a `wasm` cookie like the real one; any value does.
         if let Some(kad) = self.sources.get_mut("kad")
@@ -902,6 +1026,50 @@ mod tests {
         assert_eq!(s.server.port, 8080);
         assert_eq!(s.sources["egrul"].base_url, "https://egrul.nalog.ru");
         assert_eq!(s.sources["pb"].base_url, "https://pb.nalog.ru");
+    }
+
+    #[test]
+    fn a_global_proxy_applies_to_every_registry_unless_one_has_its_own_or_goes_direct() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("KONTRAGENT__SOURCES__PROXY", "socks5://u:p@127.0.0.1:1080"),
+                ("KONTRAGENT__SOURCES__KAD__PROXY", "http://127.0.0.1:3128"),
+                ("KONTRAGENT__SOURCES__EGRUL__PROXY", "direct"),
+                ("KONTRAGENT__SOURCES__PB__TIMEOUT_MS", "30000"),
+            ]),
+        )
+        .unwrap();
+        let proxy = |name: &str| s.sources.proxy_of(name).map(|p| p.expose().to_owned());
+        assert_eq!(proxy("pb").as_deref(), Some("socks5://u:p@127.0.0.1:1080"));
+        assert_eq!(proxy("kad").as_deref(), Some("http://127.0.0.1:3128"));
+        assert_eq!(proxy("egrul"), None);
+        // The registries' own keys still take env strings as numbers.
+        assert_eq!(s.sources["pb"].timeout_ms, 30_000);
+        assert_eq!(s.sources.probe_inn, "7707083893");
+        let none = Settings::load_from(None, &env(&[])).unwrap();
+        assert_eq!(none.sources.proxy_of("pb"), None);
+    }
+
+    #[test]
+    fn a_bad_proxy_names_its_key_and_never_its_password() {
+        for (var, key) in [
+            ("KONTRAGENT__SOURCES__PROXY", "sources.proxy"),
+            (
+                "KONTRAGENT__SOURCES__FEDRESURS__PROXY",
+                "sources.fedresurs.proxy",
+            ),
+        ] {
+            let err = Settings::load_from(None, &env(&[(var, "ftp://user:hunter2@127.0.0.1:21")]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        let err = Settings::load_from(None, &env(&[("KONTRAGENT__SOURCES__PROXI", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sources.proxi"), "{err}");
     }
 
     #[test]

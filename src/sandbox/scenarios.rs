@@ -430,7 +430,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         inn: "7702000290",
-        title: "kad blocked (HTTP 451): court cases not checked, shown as a reason",
+        title: "kad refuses the cookie as expired (HTTP 451): court cases not checked, shown as a reason",
         expect: "approve, with court_cases_unchecked",
         kad: Plan::Status(451),
         ..active(("1027702000292", "ООО \"ЧИСТОЕ\"", "ЧИСТОЕ"))

@@ -1,6 +1,7 @@
 //! A per-source circuit breaker: after N consecutive failed flows the source is skipped
 //! (`unavailable`, reason `circuit_open`) for a cool-down, then one probe is let through;
-//! its success closes the circuit, its failure opens it again.
+//! its success closes the circuit, its failure opens it again. A captcha pauses the source
+//! at once for its own, longer time (registries.md §0.3: asking again only extends it).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ struct State {
     failures: u32,
     open_until: Option<Instant>,
     probing: bool,
+    /// The circuit is open because of a captcha, not of failures counted to the threshold.
+    paused: bool,
 }
 
 /// Leave to run one flow. Record its outcome with [`Permit::record`]; a probe dropped
@@ -56,13 +59,6 @@ impl CircuitBreaker {
 
     /// `None` while the circuit is open (or another probe is running).
     pub fn acquire(&self) -> Option<Permit<'_>> {
-        if self.threshold == 0 {
-            return Some(Permit {
-                breaker: self,
-                probe: false,
-                recorded: false,
-            });
-        }
         let mut s = self.lock();
         match s.open_until {
             None => Some(Permit {
@@ -82,10 +78,13 @@ impl CircuitBreaker {
         }
     }
 
+    /// Whether the circuit is open because of a captcha pause.
+    pub fn is_paused(&self) -> bool {
+        let s = self.lock();
+        s.paused && s.open_until.is_some_and(|until| (self.now)() < until)
+    }
+
     fn outcome(&self, probe: bool, success: bool) {
-        if self.threshold == 0 {
-            return;
-        }
         let mut s = self.lock();
         if probe {
             s.probing = false;
@@ -94,6 +93,13 @@ impl CircuitBreaker {
             *s = State::default();
             return;
         }
+        if self.threshold == 0 {
+            // Only a captcha pause opens such a breaker; a failed probe after it closes it.
+            s.open_until = None;
+            s.paused = false;
+            return;
+        }
+        s.paused = false;
         s.failures = s.failures.saturating_add(1);
         if probe || s.failures >= self.threshold {
             s.open_until = Some((self.now)() + self.cooldown);
@@ -105,6 +111,20 @@ impl Permit<'_> {
     pub fn record(mut self, success: bool) {
         self.recorded = true;
         self.breaker.outcome(self.probe, success);
+    }
+
+    /// The flow met a captcha: skip the source for `pause` (or longer, if already open).
+    pub fn pause(mut self, pause: Duration) {
+        self.recorded = true;
+        let breaker = self.breaker;
+        let mut s = breaker.lock();
+        if self.probe {
+            s.probing = false;
+        }
+        s.failures = s.failures.saturating_add(1);
+        let until = (breaker.now)() + pause;
+        s.open_until = Some(s.open_until.map_or(until, |u| u.max(until)));
+        s.paused = true;
     }
 }
 
@@ -178,6 +198,27 @@ mod tests {
         assert!(
             b.acquire().is_some(),
             "and the next cool-down lets another probe through"
+        );
+    }
+
+    #[test]
+    fn a_captcha_pauses_even_a_breaker_that_never_opens_on_failures() {
+        let (b, clock) = on_manual_clock(0, Duration::from_secs(10));
+        b.acquire().unwrap().pause(Duration::from_secs(7200));
+        assert!(b.acquire().is_none() && b.is_paused());
+        clock.store(7_199_000, Ordering::SeqCst);
+        assert!(
+            b.acquire().is_none(),
+            "still paused before the two hours end"
+        );
+        clock.store(7_200_000, Ordering::SeqCst);
+        assert!(!b.is_paused());
+        b.acquire()
+            .expect("one probe after the pause")
+            .record(false);
+        assert!(
+            b.acquire().is_some(),
+            "an ordinary failure does not re-open a breaker with threshold 0"
         );
     }
 

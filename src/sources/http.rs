@@ -1,12 +1,14 @@
 //! The HTTP side shared by adapters: one client, per-flow cookies, capped bodies,
 //! evidence of every answer, and the mapping of failure shapes to [`SourceError`].
 
+use super::session::SessionCookie;
 use super::{Findings, SourceError};
 use crate::config::SourceSettings;
 use chrono::{DateTime, Utc};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A browser-like agent: the registries serve their own web front ends.
@@ -46,30 +48,51 @@ pub struct RegistryHttp {
     request_timeout: Duration,
     max_attempts: u32,
     retry_base: Duration,
-    cookie: crate::config::Secret,
+    request_gap: Duration,
+    retry_rate_limited: bool,
+    /// The operator's cookie (configured, or printed by the cookie command).
+    pub session: Arc<SessionCookie>,
+}
+
+/// A proxy URL as reqwest takes it, or why it cannot be one. The message never repeats
+/// the URL: it may hold a password.
+pub fn proxy_url(raw: &str) -> Result<reqwest::Proxy, String> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") {
+        return Err("the scheme must be http, https, socks5 or socks5h".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    reqwest::Proxy::all(url.as_str()).map_err(|_| "reqwest refuses this proxy URL".into())
 }
 
 impl RegistryHttp {
-    pub fn new(settings: &SourceSettings) -> Result<RegistryHttp, reqwest::Error> {
-        let client = reqwest::Client::builder()
+    /// The client of a registry; through `proxy` when given, else directly (the
+    /// environment's `HTTP_PROXY` is not read: the config says where requests go).
+    pub fn new(
+        settings: &SourceSettings,
+        proxy: Option<&crate::config::Secret>,
+    ) -> Result<RegistryHttp, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .redirect(reqwest::redirect::Policy::limited(3))
-            .build()?;
+            .no_proxy();
+        if let Some(proxy) = proxy.and_then(|p| proxy_url(p.expose()).ok()) {
+            builder = builder.proxy(proxy);
+        }
         Ok(RegistryHttp {
-            client,
+            client: builder.build()?,
             base_url: settings.base_url.trim_end_matches('/').to_owned(),
             max_body_bytes: settings.max_body_bytes,
             request_timeout: Duration::from_millis(settings.request_timeout_ms),
             max_attempts: settings.max_attempts.max(1),
             retry_base: Duration::from_millis(settings.retry_base_ms),
-            cookie: settings.cookie.clone(),
+            request_gap: Duration::from_millis(settings.request_gap_ms),
+            retry_rate_limited: settings.retry_rate_limited,
+            session: Arc::new(SessionCookie::new(settings)),
         })
-    }
-
-    /// The configured cookie header, if any (kad's `wasm`).
-    pub fn configured_cookie(&self) -> Option<&str> {
-        (!self.cookie.is_empty()).then(|| self.cookie.expose())
     }
 
     fn url(&self, path: &str) -> String {
@@ -81,7 +104,10 @@ impl RegistryHttp {
 /// it received and what it has learned so far.
 pub struct Flow {
     http: RegistryHttp,
+    /// The operator's cookie as it was when the flow started.
+    session_cookie: Option<String>,
     cookies: BTreeMap<String, String>,
+    last_request: Option<tokio::time::Instant>,
     evidence: Vec<Evidence>,
     pub findings: Findings,
     pub poll_interval: Duration,
@@ -93,8 +119,10 @@ pub struct Flow {
 impl Flow {
     pub fn new(http: RegistryHttp, settings: &SourceSettings) -> Flow {
         Flow {
+            session_cookie: http.session.current(),
             http,
             cookies: BTreeMap::new(),
+            last_request: None,
             evidence: Vec::new(),
             findings: Findings::default(),
             poll_interval: Duration::from_millis(settings.poll_interval_ms),
@@ -103,9 +131,16 @@ impl Flow {
         }
     }
 
-    /// The operator's configured cookie for this source, if any.
+    /// The operator's cookie for this source (configured or from its command), if any.
     pub fn configured_cookie(&self) -> Option<&str> {
-        self.http.configured_cookie()
+        self.session_cookie.as_deref()
+    }
+
+    /// Keeps the answers an earlier run of the flow received, before this run's.
+    pub fn keep_evidence_of(&mut self, earlier: Flow) {
+        let mut evidence = earlier.evidence;
+        evidence.append(&mut self.evidence);
+        self.evidence = evidence;
     }
 
     pub fn into_parts(self) -> (Findings, Vec<Evidence>) {
@@ -189,6 +224,9 @@ impl Flow {
                 .await
             {
                 Ok(body) => return Ok(body),
+                Err(e @ SourceError::TooManyRequests { .. }) if !self.http.retry_rate_limited => {
+                    return Err(e);
+                }
                 Err(e) if e.is_transient() => e,
                 Err(e) => return Err(e),
             };
@@ -215,12 +253,16 @@ impl Flow {
         headers: &[(&str, &str)],
         expect: Expect,
     ) -> Result<Vec<u8>, SourceError> {
+        // Spaced by `request_gap_ms` from the flow's previous request.
+        if let Some(last) = self.last_request {
+            tokio::time::sleep_until(last + self.http.request_gap).await;
+        }
+        self.last_request = Some(tokio::time::Instant::now());
         req = req.timeout(self.http.request_timeout);
-        // The configured cookie (a secret) first, then what this flow's answers set.
+        // The operator's cookie (a secret) first, then what this flow's answers set.
         let jar: Vec<String> = self
-            .http
-            .configured_cookie()
-            .map(str::to_owned)
+            .session_cookie
+            .clone()
             .into_iter()
             .chain(self.cookies.iter().map(|(k, v)| format!("{k}={v}")))
             .collect();
@@ -310,6 +352,11 @@ fn classify(status: u16, body: &[u8], expect: Expect) -> Result<(), SourceError>
             if CAPTCHA_MARKERS.iter().any(|m| t.contains(m)) {
                 return Err(SourceError::Captcha);
             }
+        }
+        // nalog.ru answers a captcha or a refused query as HTTP 400 with a JSON
+        // `{"ERRORS": …}` body (registries.md §16): the body says why, not the status.
+        if let Ok(answer) = serde_json::from_slice::<serde_json::Value>(body) {
+            super::shared::reject_captcha_or_errors(&answer)?;
         }
         return Err(SourceError::Http(status));
     }
@@ -417,6 +464,54 @@ mod tests {
             classify(200, b"<!DOCTYPE html><p>hi", Expect::Json),
             Err(SourceError::Garbage(_))
         ));
+    }
+
+    #[test]
+    fn a_nalog_400_is_read_for_its_errors_before_its_status() {
+        // Shapes recorded by live clients in 2026 (registries.md §16).
+        for body in [
+            r#"{"ERRORS":{"captcha":["Требуется ввести цифры с картинки"]}}"#,
+            r#"{"ERRORS":{"pbCaptcha":["Требуется ввести цифры с картинки"]}}"#,
+            r#"{"ERRORS":{"pbRateLimit":["Превышено количество запросов"]}}"#,
+            r#"{"captchaRequired":true}"#,
+        ] {
+            assert_eq!(
+                classify(400, body.as_bytes(), Expect::Json),
+                Err(SourceError::Captcha),
+                "{body}"
+            );
+        }
+        assert!(matches!(
+            classify(400, r#"{"ERRORS":{"queryUl":["Неверный запрос"]}}"#.as_bytes(), Expect::Json),
+            Err(SourceError::Garbage(e)) if e.contains("queryul")
+        ));
+        // A JSON 400 without ERRORS, and a 500 with a JSON body, keep their status.
+        assert_eq!(
+            classify(400, br#"{"message":"bad"}"#, Expect::Json),
+            Err(SourceError::Http(400))
+        );
+        assert_eq!(
+            classify(500, br#"{"error":"internal"}"#, Expect::Json),
+            Err(SourceError::Http(500))
+        );
+    }
+
+    #[test]
+    fn proxies_of_every_supported_scheme_build_a_client() {
+        let settings = SourceSettings::registry("https://egrul.nalog.ru");
+        for url in [
+            "http://127.0.0.1:3128",
+            "https://user:pw@127.0.0.1:3129",
+            "socks5://user:pw@127.0.0.1:1080",
+            "socks5h://127.0.0.1:1080",
+        ] {
+            assert!(proxy_url(url).is_ok(), "{url}");
+            let secret = crate::config::Secret::new(url);
+            assert!(RegistryHttp::new(&settings, Some(&secret)).is_ok(), "{url}");
+        }
+        for url in ["ftp://127.0.0.1:21", "127.0.0.1:3128", "http://"] {
+            assert!(proxy_url(url).is_err(), "{url}");
+        }
     }
 
     #[test]

@@ -3,9 +3,15 @@
 //! accepted too). One query per role gives the court's own totals; the company's role in
 //! each case is found by its INN in the parties' tooltips.
 //!
-//! kad refuses requests without the `wasm` cookie its own page script sets (HTTP 451);
-//! there is no plain-HTTP way to get one, so an operator may configure a browser's cookie
-//! (`sources.kad.cookie`). Without it the source is `unavailable` (`blocked`) at once.
+//! kad refuses requests without the cookies its own page script sets (`wasm`, `pr_fp`,
+//! DDoS-Guard's `__ddg*`; registries.md §16): there is no plain-HTTP way to get them, so an
+//! operator configures a browser's cookie (`sources.kad.cookie`) or a command that prints a
+//! fresh one (`sources.kad.cookie_command`). Without a cookie the source is `unavailable`
+//! (`blocked`) at once; a 451 or 403 to a request that carried one is `cookie_expired`.
+//!
+//! kad bans bursts, so a flow asks as little as the totals allow: the respondent and
+//! plaintiff searches always, the 12-month and bankruptcy counts only when the respondent
+//! rows read do not already contain every case.
 
 use super::findings::{CourtCase, CourtFindings};
 use super::http::{date_field, number_field, str_field};
@@ -47,13 +53,18 @@ impl Source for Kad {
         {
             return Err(SourceError::Blocked);
         }
-        let year_ago = (Utc::now() - chrono::Duration::days(365))
-            .format("%Y-%m-%dT00:00:00")
-            .to_string();
+        let year_ago = (Utc::now() - chrono::Duration::days(365)).date_naive();
         let as_respondent = search(flow, inn, RESPONDENT, None, None, flow.max_pages).await?;
-        let recent = search(flow, inn, RESPONDENT, Some(&year_ago), None, 1).await?;
         let as_plaintiff = search(flow, inn, PLAINTIFF, None, None, 1).await?;
-        let bankruptcy = search(flow, inn, RESPONDENT, None, Some("B"), 1).await?;
+        let (recent_total, bankruptcy_total) = match counts_from_rows(&as_respondent, year_ago) {
+            Some(counts) => counts,
+            None => {
+                let from = year_ago.format("%Y-%m-%dT00:00:00").to_string();
+                let recent = search(flow, inn, RESPONDENT, Some(&from), None, 1).await?;
+                let bankruptcy = search(flow, inn, RESPONDENT, None, Some("B"), 1).await?;
+                (recent.total, bankruptcy.total)
+            }
+        };
 
         let mut cases = as_respondent.cases;
         for case in as_plaintiff.cases {
@@ -64,9 +75,9 @@ impl Source for Kad {
         cases.truncate(KEEP_CASES);
         let court = CourtFindings {
             respondent_total: as_respondent.total,
-            respondent_12m: recent.total,
+            respondent_12m: recent_total,
             plaintiff_total: as_plaintiff.total,
-            bankruptcy_as_debtor: bankruptcy.total,
+            bankruptcy_as_debtor: bankruptcy_total,
             cases,
         };
         let any = court.respondent_total + court.plaintiff_total > 0;
@@ -77,6 +88,26 @@ impl Source for Kad {
             Presence::NotFound
         })
     }
+}
+
+/// The 12-month and bankruptcy counts as respondent, from the rows alone when they are
+/// every case there is and each has a date; otherwise kad must be asked.
+fn counts_from_rows(respondent: &Page, year_ago: NaiveDate) -> Option<(u64, u64)> {
+    let all_read = respondent.cases.len() as u64 >= respondent.total;
+    if !all_read || respondent.cases.iter().any(|c| c.filed_on.is_none()) {
+        return None;
+    }
+    let recent = respondent
+        .cases
+        .iter()
+        .filter(|c| c.filed_on.is_some_and(|d| d >= year_ago))
+        .count();
+    let bankruptcy = respondent
+        .cases
+        .iter()
+        .filter(|c| c.kind == "bankruptcy")
+        .count();
+    Some((recent as u64, bankruptcy as u64))
 }
 
 /// One role's cases: the court's total and the rows read.
@@ -110,8 +141,9 @@ async fn search(
             .post_json_for_html("/Kad/SearchInstances", &body, HEADERS)
             .await
             .map_err(|e| match e {
-                // kad answers 451 when the `wasm` cookie is missing or expired.
-                SourceError::Http(451) => SourceError::Blocked,
+                // A request with a cookie refused as unrecognised (403) or limited (451): the
+                // cookie is stale (it lives for minutes); a fresh one may be let through.
+                SourceError::Http(403 | 451) => SourceError::CookieExpired,
                 other => other,
             })?;
         let parsed = parse(&raw, inn)?;

@@ -13,13 +13,14 @@ mod findings;
 mod http;
 mod kad;
 mod pb;
+mod session;
 mod shared;
 
 pub use bankrot::Bankrot;
 pub use egrul::Egrul;
 pub use fedresurs::Fedresurs;
 pub use findings::{CourtCase, CourtFindings, Findings, merge};
-pub use http::{Evidence, Flow, RegistryHttp};
+pub use http::{Evidence, Flow, RegistryHttp, proxy_url};
 pub use kad::Kad;
 pub use pb::Pb;
 
@@ -100,6 +101,12 @@ pub enum SourceError {
     TooManyRequests { retry_after_s: Option<u64> },
     #[error("the circuit breaker is open after repeated failures")]
     CircuitOpen,
+    /// The registry refused the operator's browser cookie (kad's `wasm` lives for minutes).
+    #[error("the registry refused the configured cookie: it has expired")]
+    CookieExpired,
+    /// A captcha paused the source (`captcha_pause_s`): it is not asked until the pause ends.
+    #[error("paused after a captcha")]
+    CaptchaPause,
     /// The service's own rate limit for the registry (`rps`) could not start the flow in
     /// time: the registry was never asked, so this says nothing about it.
     #[error("the service's own rate limit for this registry did not let the request start in time")]
@@ -119,6 +126,8 @@ impl SourceError {
             SourceError::Network(_) => "network".into(),
             SourceError::TooManyRequests { .. } => "http_429".into(),
             SourceError::CircuitOpen => "circuit_open".into(),
+            SourceError::CaptchaPause => "captcha_pause".into(),
+            SourceError::CookieExpired => "cookie_expired".into(),
             SourceError::Throttled => "throttled".into(),
         }
     }
@@ -139,7 +148,10 @@ impl SourceError {
     pub fn is_registry_failure(&self) -> bool {
         !matches!(
             self,
-            SourceError::Incomplete(_) | SourceError::CircuitOpen | SourceError::Throttled
+            SourceError::Incomplete(_)
+                | SourceError::CircuitOpen
+                | SourceError::CaptchaPause
+                | SourceError::Throttled
         )
     }
 }
@@ -255,18 +267,38 @@ impl ConfiguredSource {
             return SourceReport::unavailable(name, &SourceError::Throttled);
         }
         let Some(permit) = self.breaker.acquire() else {
-            return SourceReport::unavailable(name, &SourceError::CircuitOpen);
+            let why = if self.breaker.is_paused() {
+                SourceError::CaptchaPause
+            } else {
+                SourceError::CircuitOpen
+            };
+            return SourceReport::unavailable(name, &why);
         };
-        let mut flow = Flow::new(self.http.clone(), &self.settings);
-        let remaining = budget.saturating_sub(started.elapsed());
-        let result = match tokio::time::timeout(remaining, self.source.run(inn, &mut flow)).await {
-            Ok(r) => r,
-            Err(_) => Err(SourceError::Timeout),
-        };
-        permit.record(match &result {
-            Ok(_) => true,
-            Err(e) => !e.is_registry_failure(),
-        });
+        let session = &self.http.session;
+        if session.current().is_none() && session.can_refresh() {
+            let remaining = budget.saturating_sub(started.elapsed());
+            let _ = tokio::time::timeout(remaining, session.refresh(None)).await;
+        }
+        let (mut result, mut flow) = self.run_flow(inn, budget, started).await;
+        // An expired cookie is refreshed by the operator's command, and the flow runs once more.
+        if result == Err(SourceError::CookieExpired) {
+            let stale = flow.configured_cookie().map(str::to_owned);
+            let remaining = budget.saturating_sub(started.elapsed());
+            if let Ok(true) =
+                tokio::time::timeout(remaining, session.refresh(stale.as_deref())).await
+            {
+                let first = flow;
+                (result, flow) = self.run_flow(inn, budget, started).await;
+                flow.keep_evidence_of(first);
+            }
+        }
+        match &result {
+            Err(SourceError::Captcha) if self.settings.captcha_pause_s > 0 => {
+                permit.pause(Duration::from_secs(self.settings.captcha_pause_s));
+            }
+            Ok(_) => permit.record(true),
+            Err(e) => permit.record(!e.is_registry_failure()),
+        }
         let (status, detail) = match &result {
             Ok(Presence::Found) => (SourceStatus::Ok, None),
             Ok(Presence::NotFound) => (SourceStatus::NotFound, None),
@@ -287,6 +319,24 @@ impl ConfiguredSource {
     }
 }
 
+impl ConfiguredSource {
+    /// One run of the adapter's flow within what is left of the budget.
+    async fn run_flow(
+        &self,
+        inn: &Inn,
+        budget: Duration,
+        started: tokio::time::Instant,
+    ) -> (Result<Presence, SourceError>, Flow) {
+        let mut flow = Flow::new(self.http.clone(), &self.settings);
+        let remaining = budget.saturating_sub(started.elapsed());
+        let result = match tokio::time::timeout(remaining, self.source.run(inn, &mut flow)).await {
+            Ok(r) => r,
+            Err(_) => Err(SourceError::Timeout),
+        };
+        (result, flow)
+    }
+}
+
 /// A registry: its name (in config, checks and facts), its adapter and its default
 /// settings. Adding a registry = its file, its fixtures, one entry in [`REGISTRIES`].
 pub struct Registry {
@@ -297,39 +347,62 @@ pub struct Registry {
     pub defaults: fn() -> SourceSettings,
 }
 
-/// Every implemented registry, in the order they appear in a check.
+/// Every implemented registry, in the order they appear in a check. The defaults follow
+/// what live clients of each site do (registries.md §16).
 pub const REGISTRIES: &[Registry] = &[
     Registry {
         name: "egrul",
         covers: &[Topic::Company],
         adapter: || Arc::new(Egrul),
-        defaults: || SourceSettings::registry("https://egrul.nalog.ru"),
+        // One live client stops after three errors; a captcha means "come back later".
+        defaults: || SourceSettings {
+            captcha_pause_s: 900,
+            ..SourceSettings::registry("https://egrul.nalog.ru")
+        },
     },
     Registry {
         name: "pb",
         covers: &[Topic::Company],
         adapter: || Arc::new(Pb),
-        defaults: || SourceSettings::registry("https://pb.nalog.ru"),
+        // Clients poll PB 1–1.5 s apart for 8–10 tries, twice (search, then card), and
+        // pause it for two hours after a captcha (S-PB3).
+        defaults: || SourceSettings {
+            poll_interval_ms: 1_000,
+            max_polls: 8,
+            timeout_ms: 20_000,
+            captcha_pause_s: 7_200,
+            ..SourceSettings::registry("https://pb.nalog.ru")
+        },
     },
     Registry {
         name: "fedresurs",
         covers: &[Topic::Bankruptcy, Topic::Notices],
         adapter: || Arc::new(Fedresurs),
-        defaults: || SourceSettings::registry("https://fedresurs.ru"),
+        // Behind Qrator: a 429 or 451 is a block, and asking again lengthens it.
+        defaults: || SourceSettings {
+            retry_rate_limited: false,
+            ..SourceSettings::registry("https://fedresurs.ru")
+        },
     },
     Registry {
         name: "bankrot",
         covers: &[Topic::Bankruptcy],
         adapter: || Arc::new(Bankrot),
-        defaults: || SourceSettings::registry("https://bankrot.fedresurs.ru"),
+        defaults: || SourceSettings {
+            retry_rate_limited: false,
+            ..SourceSettings::registry("https://bankrot.fedresurs.ru")
+        },
     },
     Registry {
         name: "kad",
         covers: &[Topic::Court],
         adapter: || Arc::new(Kad),
-        // kad bans quickly (12 h per IP, registries.md §0.3): one flow per 5 s.
+        // kad bans quickly (12 h per IP, registries.md §0.3): one flow per 5 s, a second
+        // between its requests, and a 429 is never asked again.
         defaults: || SourceSettings {
             rps: 0.2,
+            request_gap_ms: 1_000,
+            retry_rate_limited: false,
             ..SourceSettings::registry("https://kad.arbitr.ru")
         },
     },
@@ -373,7 +446,7 @@ pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, 
         out.push(Arc::new(ConfiguredSource {
             source: (registry.adapter)(),
             settings: s.clone(),
-            http: RegistryHttp::new(s)?,
+            http: RegistryHttp::new(s, settings.sources.proxy_of(registry.name))?,
             limiter: rate_limiter(s.rps),
             breaker: breaker::CircuitBreaker::new(
                 s.breaker_failures,

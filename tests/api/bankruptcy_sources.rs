@@ -325,19 +325,178 @@ async fn kad_without_a_wasm_cookie_is_blocked_without_asking() {
 }
 
 #[tokio::test]
-async fn kad_451_and_ddos_guard_are_blocked() {
-    for answer in [
-        ResponseTemplate::new(451).set_body_raw(fixture!("kad-451.html").as_bytes().to_vec(), "text/html"),
-        ResponseTemplate::new(200)
-            .set_body_raw(b"<html><head><title>DDoS-Guard</title></head><body>Checking your browser</body></html>".to_vec(), "text/html"),
-    ] {
+async fn a_ddos_guard_page_is_blocked() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            b"<html><head><title>DDoS-Guard</title></head><body>Checking your browser</body></html>"
+                .to_vec(),
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    let app = app_with("kad", &server, with_cookie).await;
+    let check = app.check("7702000269").await;
+    assert_eq!(source(&check, "kad"), unavailable("blocked"));
+    assert_eq!(
+        mocks::hits(&server, "/Kad/SearchInstances").await,
+        1,
+        "an anti-bot answer is not retried"
+    );
+}
+
+/// A 451 or 403 to a request that carried the cookie means the cookie went stale (live
+/// `wasm` cookies last minutes, registries.md §16); it was once reported as `blocked`.
+#[tokio::test]
+async fn a_451_or_403_with_a_cookie_is_an_expired_cookie_and_is_not_retried() {
+    for status in [451u16, 403] {
         let server = MockServer::start().await;
-        Mock::given(method("POST")).respond_with(answer).mount(&server).await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .set_body_raw(fixture!("kad-451.html").as_bytes().to_vec(), "text/html"),
+            )
+            .mount(&server)
+            .await;
         let app = app_with("kad", &server, with_cookie).await;
         let check = app.check("7702000269").await;
-        assert_eq!(source(&check, "kad"), unavailable("blocked"));
-        assert_eq!(mocks::hits(&server, "/Kad/SearchInstances").await, 1, "an anti-bot answer is not retried");
+        assert_eq!(
+            source(&check, "kad"),
+            unavailable("cookie_expired"),
+            "{status}"
+        );
+        assert_eq!(mocks::hits(&server, "/Kad/SearchInstances").await, 1);
+        assert!(rule_ids(&check).contains(&"court_cases_unchecked".to_owned()));
     }
+}
+
+/// kad answers the stale cookie 451 and the fresh one 200.
+async fn kad_accepting_only(fresh: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/Kad/SearchInstances"))
+        .and(header_regex("cookie", &format!("^{fresh}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture!("kad-empty.html").as_bytes().to_vec(), "text/html"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(451)
+                .set_body_raw(fixture!("kad-451.html").as_bytes().to_vec(), "text/html"),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A command that counts its runs in `dir/runs` and prints `cookie`.
+fn cookie_command(dir: &std::path::Path, cookie: &str) -> String {
+    format!("echo run >> {}/runs; echo '{cookie}'", dir.display())
+}
+
+fn runs(dir: &std::path::Path) -> usize {
+    std::fs::read_to_string(dir.join("runs"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+fn scratch_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kontragent-kad-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn an_expired_cookie_is_refreshed_by_the_command_and_the_flow_retried_once() {
+    let fresh = "wasm=fedcba9876543210fedcba9876543210; pr_fp=ab";
+    let server = kad_accepting_only(fresh).await;
+    let dir = scratch_dir();
+    let command = cookie_command(&dir, fresh);
+    let app = app_with("kad", &server, |s| {
+        with_cookie(s);
+        s.sources["kad"].cookie_command = command;
+        s.sources["kad"].cookie_refresh_s = 3600;
+    })
+    .await;
+    let check = app.check("7702000269").await;
+    assert_eq!(source(&check, "kad"), ("not_found".into(), None));
+    assert_eq!(runs(&dir), 1);
+    // The stale request, then the two of the retried flow with the fresh cookie.
+    assert_eq!(mocks::hits(&server, "/Kad/SearchInstances").await, 3);
+    // The next check uses the fresh cookie without running the command again.
+    let check = app.check("7702000276").await;
+    assert_eq!(source(&check, "kad"), ("not_found".into(), None));
+    assert_eq!(runs(&dir), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_missing_cookie_is_fetched_and_the_command_runs_at_most_once_per_interval() {
+    let fresh = "wasm=fedcba9876543210fedcba9876543210";
+    let server = kad_accepting_only("wasm=never-this").await;
+    let dir = scratch_dir();
+    let command = cookie_command(&dir, fresh);
+    let app = app_with("kad", &server, |s| {
+        s.sources["kad"].cookie_command = command;
+        s.sources["kad"].cookie_refresh_s = 3600;
+    })
+    .await;
+    // No cookie configured: the command runs first; kad refuses what it printed.
+    let check = app.check("7702000269").await;
+    assert_eq!(source(&check, "kad"), unavailable("cookie_expired"));
+    let check = app.check("7702000276").await;
+    assert_eq!(source(&check, "kad"), unavailable("cookie_expired"));
+    assert_eq!(runs(&dir), 1, "at most once per cookie_refresh_s");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_company_without_cases_costs_two_requests_spaced_by_the_gap() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture!("kad-empty.html").as_bytes().to_vec(), "text/html"),
+        )
+        .mount(&server)
+        .await;
+    let app = app_with("kad", &server, |s| {
+        with_cookie(s);
+        s.sources["kad"].request_gap_ms = 400;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let check = app.check("7702000269").await;
+    assert_eq!(source(&check, "kad"), ("not_found".into(), None));
+    assert_eq!(mocks::hits(&server, "/Kad/SearchInstances").await, 2);
+    // A lower bound only: the second request waited for the gap.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400));
+}
+
+#[tokio::test]
+async fn a_kad_or_fedresurs_429_is_never_asked_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .mount(&server)
+        .await;
+    let app = app_with("kad", &server, with_cookie).await;
+    let check = app.check("7702000269").await;
+    assert_eq!(source(&check, "kad"), unavailable("http_429"));
+    assert_eq!(mocks::hits(&server, "/Kad/SearchInstances").await, 1);
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429))
+        .mount(&server)
+        .await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("7702000220").await;
+    assert_eq!(source(&check, "fedresurs"), unavailable("http_429"));
+    assert_eq!(mocks::hits(&server, "/backend/companies").await, 1);
 }
 
 #[tokio::test]

@@ -493,7 +493,7 @@ async fn a_source_failing_longer_than_the_threshold_is_reported_once() {
         s.monitoring.unavailable_alert_s = 1;
     })
     .await;
-    app.check("7702000290").await; // kad blocked (451): approve, with a visible reason
+    app.check("7702000290").await; // kad refuses the cookie (451): approve, with a visible reason
     assert_eq!(
         post(&app, "/v1/catalog", json!({"inn": "7702000290"}))
             .await

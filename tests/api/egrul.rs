@@ -143,6 +143,17 @@ async fn errors_object_is_unavailable() {
     assert_eq!(first_step_failure(r).await, unavailable("garbage"));
 }
 
+/// Live egrul answers its captcha as HTTP 400 with the JSON reason (registries.md §16):
+/// once reported as `http_400`, now as the captcha it is.
+#[tokio::test]
+async fn a_400_with_a_captcha_error_is_a_captcha_not_http_400() {
+    let r = ResponseTemplate::new(400).set_body_raw(
+        r#"{"ERRORS":{"captcha":["Требуется ввести цифры с картинки"]}}"#.as_bytes(),
+        "application/json; charset=utf-8",
+    );
+    assert_eq!(first_step_failure(r).await, unavailable("captcha"));
+}
+
 #[tokio::test]
 async fn blocking_statuses_are_unavailable_with_the_code() {
     for code in [403u16, 429, 451, 500, 502] {
@@ -269,4 +280,57 @@ async fn raw_answers_are_kept_as_evidence() {
         result.sha256,
         hex::encode(sha2::Sha256::digest(&result.body))
     );
+}
+
+/// `sources.<name>.proxy`: the registry's requests go to the proxy in absolute form, with
+/// its credentials, and the registry's own host is never resolved here (a name that does
+/// not exist works). The wiremock server plays the proxy and answers as egrul would.
+#[tokio::test]
+async fn requests_go_through_the_configured_proxy_with_its_credentials() {
+    let proxy = mocks::egrul(fixture!("egrul-clean.json")).await;
+    let proxy_url = proxy.uri().replace("http://", "http://egress:s3cret@");
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: Some("http://egrul.registry.invalid".into()),
+            pb: None,
+        },
+        |s| s.sources["egrul"].proxy = kontragent::config::Secret::new(proxy_url),
+    )
+    .await;
+    let check = app.check("7701000019").await;
+    assert_eq!(source(&check, "egrul"), ("ok".into(), None));
+    let received = proxy.received_requests().await.unwrap();
+    let search = received
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("the search went through the proxy");
+    assert_eq!(
+        search.headers.get("host").and_then(|h| h.to_str().ok()),
+        Some("egrul.registry.invalid")
+    );
+    // Basic base64("egress:s3cret").
+    assert_eq!(
+        search
+            .headers
+            .get("proxy-authorization")
+            .and_then(|h| h.to_str().ok()),
+        Some("Basic ZWdyZXNzOnMzY3JldA==")
+    );
+}
+
+/// The global `sources.proxy` is used by a registry without its own.
+#[tokio::test]
+async fn the_global_proxy_is_the_default_of_every_registry() {
+    let proxy = mocks::egrul(fixture!("egrul-clean.json")).await;
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: Some("http://egrul.registry.invalid".into()),
+            pb: None,
+        },
+        |s| s.sources.proxy = kontragent::config::Secret::new(proxy.uri()),
+    )
+    .await;
+    let check = app.check("7701000019").await;
+    assert_eq!(source(&check, "egrul"), ("ok".into(), None));
+    assert!(mocks::hits(&proxy, "/").await >= 1);
 }

@@ -87,6 +87,9 @@ pub async fn test_settings(registries: Registries) -> Settings {
         src.poll_interval_ms = 5;
         src.timeout_ms = 5_000;
         src.rps = 0.0;
+        // Tests that need the pacing and the captcha pause set them themselves.
+        src.request_gap_ms = 0;
+        src.captcha_pause_s = 0;
     }
     match registries {
         Registries::Sandbox => {

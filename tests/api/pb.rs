@@ -183,6 +183,15 @@ async fn captcha_in_every_documented_shape_is_unavailable() {
         .await,
         unavailable("captcha")
     );
+    // The live shapes: HTTP 400 with the reason in `ERRORS` (registries.md §16).
+    for errors in [
+        r#"{"ERRORS":{"pbCaptcha":["Требуется ввести цифры с картинки"]}}"#,
+        r#"{"ERRORS":{"pbRateLimit":["Превышено количество запросов"]}}"#,
+    ] {
+        let r = ResponseTemplate::new(400)
+            .set_body_raw(errors.as_bytes(), "application/json; charset=utf-8");
+        assert_eq!(search_failure(r).await, unavailable("captcha"), "{errors}");
+    }
 }
 
 #[tokio::test]

@@ -181,8 +181,8 @@ scenario!(a_bankruptcy_case_as_debtor_in_kad_is_rejected, "7702000276", "reject"
     ["bankruptcy_case_as_debtor"], ["kad" => OK], "ACTIVE");
 scenario!(a_truncated_fedresurs_page_cannot_prove_absence, "7702000283", "review",
     ["required_source_unchecked"], ["fedresurs" => unavailable("incomplete")], "ACTIVE");
-scenario!(kad_blocked_is_a_visible_reason_not_a_review, "7702000290", "approve",
-    ["court_cases_unchecked"], ["kad" => unavailable("blocked")], "ACTIVE");
+scenario!(kad_refusing_the_cookie_is_a_visible_reason_not_a_review, "7702000290", "approve",
+    ["court_cases_unchecked"], ["kad" => unavailable("cookie_expired")], "ACTIVE");
 scenario!(fedresurs_refusal_goes_to_review, "7702000300", "review",
     ["required_source_unchecked"], ["fedresurs" => unavailable("http_403")], "ACTIVE");
 scenario!(an_ended_bankruptcy_is_no_signal, "7702000318", "approve", [], ["bankrot" => OK], "ACTIVE");
