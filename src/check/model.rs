@@ -35,8 +35,9 @@ pub struct SourceSummary {
     pub status: SourceStatus,
     /// When the answer was received (for `stale`, the stored answer's date).
     pub fetched_at: DateTime<Utc>,
-    /// Why it is unavailable: `timeout`, `http_<code>`, `captcha`, `blocked`, `garbage`,
-    /// `incomplete`, `too_large`, `network`.
+    /// Why it is unavailable: `timeout`, `http_<code>`, `captcha`, `captcha_pause` (not asked:
+    /// paused after a captcha), `blocked`, `cookie_expired`, `garbage`, `incomplete`,
+    /// `too_large`, `network`, `circuit_open`, `throttled`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "captcha")]
     pub detail: Option<String>,

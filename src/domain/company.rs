@@ -84,6 +84,60 @@ fn contains_any(text: &str, words: &[&str]) -> bool {
     words.iter().any(|w| t.contains(w))
 }
 
+/// Where a bankruptcy case stands, read from its registry status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Procedure {
+    /// Observation, financial recovery, external management, competitive proceedings,
+    /// realization of property or debt restructuring.
+    Running,
+    /// Stopped, finished, completed or terminated.
+    Ended,
+    /// A code (or, without a code, words) the service does not know: never read as clean.
+    Unrecognised,
+}
+
+/// Parts of fedresurs' `status.code` values (lower case, without `_`) that mean the case
+/// ended. Seen live: `ProceedingsStopped`, `ProceedingsFinished`, `Completed` (§16).
+const ENDED_CODE_PARTS: &[&str] = &["stopped", "finished", "completed", "terminated", "closed"];
+/// Parts of codes of a running procedure. Seen live: `Watching` (наблюдение), `Tender`
+/// (конкурсное производство); the others are the remaining stages of the law.
+const RUNNING_CODE_PARTS: &[&str] = &[
+    "watching",
+    "observation",
+    "supervision",
+    "financialrecovery",
+    "rehabilitation",
+    "externalmanagement",
+    "externaladministration",
+    "tender",
+    "competitive",
+    "realization",
+    "realisation",
+    "propertysale",
+    "restructuring",
+];
+
+impl Procedure {
+    /// Decides from the code where there is one; from the words only without a code.
+    pub fn from_status(code: Option<&str>, words: Option<&str>) -> Procedure {
+        if let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) {
+            let code = code.to_lowercase().replace(['_', '-', ' '], "");
+            return if ENDED_CODE_PARTS.iter().any(|p| code.contains(p)) {
+                Procedure::Ended
+            } else if RUNNING_CODE_PARTS.iter().any(|p| code.contains(p)) {
+                Procedure::Running
+            } else {
+                Procedure::Unrecognised
+            };
+        }
+        match words.map(str::trim).filter(|w| !w.is_empty()) {
+            Some(w) if CompanyStatus::says_procedure_ended(w) => Procedure::Ended,
+            Some(w) if CompanyStatus::says_bankruptcy(w) => Procedure::Running,
+            _ => Procedure::Unrecognised,
+        }
+    }
+}
+
 impl CompanyStatus {
     pub fn as_str(self) -> &'static str {
         self.into()
@@ -205,6 +259,41 @@ mod tests {
             assert_eq!(CompanyStatus::classify_text(text), Some(want), "{text}");
         }
         assert_eq!(CompanyStatus::classify_text("что-то новое"), None);
+    }
+
+    #[test]
+    fn a_procedure_is_decided_by_its_code_and_by_words_only_without_one() {
+        use super::Procedure::{self, *};
+        for (code, want) in [
+            ("Watching", Running),
+            ("Observation", Running),
+            ("Tender", Running),
+            ("FinancialRecovery", Running),
+            ("ExternalManagement", Running),
+            ("RealizationOfProperty", Running),
+            ("ProceedingsStopped", Ended),
+            ("ProceedingsFinished", Ended),
+            ("Completed", Ended),
+            ("Terminated", Ended),
+            ("SomethingNew", Unrecognised),
+        ] {
+            // The words are ignored when a code is present, even when they disagree.
+            assert_eq!(
+                Procedure::from_status(Some(code), Some("Наблюдение")),
+                want,
+                "{code}"
+            );
+        }
+        assert_eq!(
+            Procedure::from_status(None, Some("Конкурсное производство")),
+            Running
+        );
+        assert_eq!(
+            Procedure::from_status(Some(""), Some("Производство по делу прекращено")),
+            Ended
+        );
+        assert_eq!(Procedure::from_status(None, Some("Иное")), Unrecognised);
+        assert_eq!(Procedure::from_status(None, None), Unrecognised);
     }
 
     #[test]

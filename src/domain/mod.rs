@@ -8,7 +8,7 @@ mod decision;
 mod inn;
 mod ogrn;
 
-pub use company::{CompanyStatus, EntityKind};
+pub use company::{CompanyStatus, EntityKind, Procedure};
 pub use decision::Decision;
 pub use inn::{Inn, InnError, mask_inns};
 pub use ogrn::{Ogrn, OgrnError};

@@ -84,6 +84,15 @@ pub(super) const LIQUIDATION_NOTICE: FactDef = FactDef {
     example: "false",
 };
 
+pub(super) const PUBLICATIONS_TRUNCATED: FactDef = FactDef {
+    name: Cow::Borrowed("notices.publications_truncated"),
+    kind: "bool",
+    unit: "",
+    source: "fedresurs",
+    description: "The company has more fedresurs messages than were read (`sources.fedresurs.max_pages` pages, newest first): older notices may be missing. Null when no notices source answered.",
+    example: "false",
+};
+
 /// In the order `rules/FACTS.md` lists them.
 pub(super) const DEFINED: &[FactDef] = &[
     ACTIVE,
@@ -94,6 +103,7 @@ pub(super) const DEFINED: &[FactDef] = &[
     DEBTOR_INTENT,
     REORGANIZATION_NOTICE_RECENT,
     LIQUIDATION_NOTICE,
+    PUBLICATIONS_TRUNCATED,
 ];
 
 pub(super) fn compute(facts: &mut Facts, usable: &[&SourceReport], now: DateTime<Utc>) {
@@ -162,6 +172,15 @@ pub(super) fn compute(facts: &mut Facts, usable: &[&SourceReport], now: DateTime
         &LIQUIDATION_NOTICE,
         within(|f| f.liquidation_notice_on, NOTICE_WINDOW_DAYS),
     );
+    let truncated = usable
+        .iter()
+        .find_map(|r| {
+            r.findings
+                .publications_truncated
+                .map(|t| from_report(r, json!(t)))
+        })
+        .unwrap_or_else(null);
+    put(facts, &PUBLICATIONS_TRUNCATED, truncated);
 }
 
 /// The first checked source that covers `topic` (its silence then means "no").

@@ -46,7 +46,7 @@ pub(super) fn definitions() -> Vec<FactDef> {
             kind: "string",
             unit: "",
             source: "service",
-            description: "Why the source was unavailable (timeout, http_403, captcha, blocked, garbage, incomplete…), else null.",
+            description: "Why the source was unavailable (timeout, http_403, captcha, captcha_pause, blocked, cookie_expired, garbage, incomplete…), else null.",
             example: "null",
         });
     }

@@ -173,6 +173,11 @@ async fn first_step_failure(plan: Plan) -> Option<HttpResponse> {
     match plan {
         Plan::FirstStep(body) => Some(json(body)),
         Plan::Status(code) => Some(status(code)),
+        Plan::StatusWith(code, body) => Some(
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap_or_default())
+                .content_type("application/json; charset=utf-8")
+                .body(body),
+        ),
         Plan::Slow => {
             tokio::time::sleep(scenarios::SLOW_ANSWER).await;
             Some(json("{}"))
@@ -276,7 +281,7 @@ async fn pb_search(state: web::Data<SandboxState>, form: Form) -> HttpResponse {
         return match plan(&inn, |s| s.pb) {
             (Plan::Answer { wait: true, .. }, _) if polls_before == 0 => json("null"),
             (Plan::Answer { search, .. }, s) => json_for(search, s),
-            (Plan::Active, s) => json_for(PB_ACTIVE_SEARCH, s),
+            (Plan::Active | Plan::CardStatus(_), s) => json_for(PB_ACTIVE_SEARCH, s),
             (Plan::Garbage(body, content_type), _) => raw(body, content_type),
             _ => json(PB_EMPTY),
         };
@@ -338,6 +343,7 @@ async fn pb_card(state: web::Data<SandboxState>, form: Form) -> HttpResponse {
                     s,
                 ) => json_for(card, s),
                 (Plan::Active, s) => json_for(PB_ACTIVE_CARD, s),
+                (Plan::CardStatus(code), _) => status(code),
                 _ => json(r#"{"ERRORS":{"pbCaptcha":["Требуется ввести цифры с картинки"]}}"#),
             }
         }

@@ -19,6 +19,12 @@ pub enum Plan {
     FirstStep(&'static str),
     /// The first request gets this HTTP status and an empty body.
     Status(u16),
+    /// The first request gets this HTTP status with this JSON body (nalog.ru's 400 with
+    /// `ERRORS`, registries.md §16).
+    StatusWith(u16, &'static str),
+    /// PB: an active company's search answers, its card's `get-response` gets this HTTP
+    /// status (500 is what a non-Russian address gets, registries.md §16).
+    CardStatus(u16),
     /// The first request is answered only after [`SLOW_ANSWER`].
     Slow,
     /// The result request gets this body with this content type.
@@ -466,6 +472,88 @@ pub const SCENARIOS: &[Scenario] = &[
             },
         ),
         ..TURNING
+    },
+    // ── Shapes that clients of the live sites recorded in 2026 (registries.md §16) ──
+    Scenario {
+        inn: "7703000014",
+        title: "fedresurs card lists several cases in no order: an old completed one first, a running observation (code `Watching`, words in `description`) second",
+        expect: "reject: bankruptcy_active",
+        fedresurs: fed(
+            fixture!("fedresurs-search-several-cases.json"),
+            fixture!("fedresurs-card-several-cases.json"),
+            &[],
+        ),
+        ..active(("1027703000016", "ООО \"ДВА ДЕЛА\"", "ДВА ДЕЛА"))
+    },
+    Scenario {
+        inn: "7703000021",
+        title: "fedresurs: a case stopped (code `ProceedingsStopped`, words only in `description`)",
+        expect: "approve",
+        fedresurs: fed(
+            fixture!("fedresurs-search-stopped.json"),
+            fixture!("fedresurs-card-stopped.json"),
+            &[],
+        ),
+        ..active(("1027703000027", "ООО \"ПРЕКРАЩЕНО\"", "ПРЕКРАЩЕНО"))
+    },
+    Scenario {
+        inn: "7703000039",
+        title: "fedresurs: a bankruptcy case status code the service does not know",
+        expect: "review: status_unrecognised",
+        fedresurs: fed(
+            fixture!("fedresurs-search-unknown-code.json"),
+            fixture!("fedresurs-card-unknown-code.json"),
+            &[],
+        ),
+        ..active(("1027703000038", "ООО \"НОВЫЙ КОД\"", "НОВЫЙ КОД"))
+    },
+    Scenario {
+        inn: "7703000046",
+        title: "bankrot: `isActive: true` on a stopped case (`ProceedingsStopped`, row status «Действующее»)",
+        expect: "approve",
+        bankrot: answer(fixture!("bankrot-stopped-active-flag.json")),
+        ..active(("1027703000049", "ООО \"ФЛАЖОК\"", "ФЛАЖОК"))
+    },
+    Scenario {
+        inn: "7703000053",
+        title: "fedresurs: 1 240 messages, more than `max_pages` read (a bank publishing creditors' intentions about others; procedure messages and an annulled one)",
+        expect: "approve, with publications_truncated",
+        fedresurs: fed(
+            fixture!("fedresurs-search-large.json"),
+            FED_CARD_NONE,
+            &[
+                fixture!("fedresurs-publications-large.json"),
+                fixture!("fedresurs-publications-large.json"),
+                fixture!("fedresurs-publications-large.json"),
+                fixture!("fedresurs-publications-large.json"),
+            ],
+        ),
+        ..active(("1027703000050", "ПАО \"БОЛЬШОЙ БАНК\"", "БОЛЬШОЙ БАНК"))
+    },
+    Scenario {
+        inn: "7703000060",
+        title: "PB card as live clients see it: no `masaddress` key, `arrear` rows with `empty` flags",
+        expect: "approve, score 90 (tax_arrears)",
+        pb: pb(
+            fixture!("pb-search-active-template.json"),
+            fixture!("pb-card-live-2026.json"),
+        ),
+        ..active(("1027703000060", "ООО \"ЗНАМЕНКА\"", "ЗНАМЕНКА"))
+    },
+    Scenario {
+        inn: "7703000078",
+        title: "nalog.ru answers HTTP 400 with `ERRORS` (egrul `captcha`, PB `pbRateLimit`)",
+        expect: "review: required_source_unchecked (captcha)",
+        egrul: Plan::StatusWith(400, fixture!("egrul-400-captcha.json")),
+        pb: Plan::StatusWith(400, fixture!("pb-400-rate-limit.json")),
+        ..BASE
+    },
+    Scenario {
+        inn: "7703000085",
+        title: "PB's card answers HTTP 500, as it does to a non-Russian address (search rows read)",
+        expect: "review: required_source_unchecked (http_500)",
+        pb: Plan::CardStatus(500),
+        ..active(("1027703000071", "ООО \"ЗАГРАНИЦА\"", "ЗАГРАНИЦА"))
     },
 ];
 

@@ -89,6 +89,7 @@ pub fn baseline() -> Facts {
         ("bankruptcy.debtor_intent", json!(false)),
         ("reorganization.notice_recent", json!(false)),
         ("liquidation.notice", json!(false)),
+        ("notices.publications_truncated", json!(false)),
         ("court.respondent_cases_total", json!(0)),
         ("court.respondent_cases_12m", json!(0)),
         ("court.plaintiff_cases_total", json!(0)),

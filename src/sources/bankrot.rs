@@ -2,9 +2,9 @@
 //! companies, `prsnbankrupts` for persons. Being absent is the clean answer. The counter
 //! is `total` (not `found`), and names may carry HTML entities.
 
-use super::http::{date_field, flag_field, number_field, str_field};
+use super::http::{date_field, number_field, str_field};
 use super::{Flow, Presence, Source, SourceError, shared};
-use crate::domain::{CompanyStatus, Inn};
+use crate::domain::{CompanyStatus, Inn, Procedure};
 use serde_json::Value;
 
 pub struct Bankrot;
@@ -53,24 +53,33 @@ impl Source for Bankrot {
         if let Some(name) = str_field(row, "name").or_else(|| str_field(row, "fio")) {
             f.name = Some(html_escape::decode_html_entities(&name).into_owned());
         }
+        // `isActive` is not "a procedure is running" (live rows say `true` for a stopped
+        // case, registries.md §16): the last case's status code decides, its words only
+        // when there is no code.
         let case = row.get("lastLegalCase").unwrap_or(&Value::Null);
-        let stage = case
-            .get("status")
-            .and_then(|s| str_field(s, "description"))
-            .or_else(|| str_field(row, "status"))
-            .map(|s| s.into_owned());
+        let status = case.get("status").unwrap_or(&Value::Null);
+        let code = str_field(status, "code");
+        let words = str_field(status, "description").or_else(|| str_field(row, "status"));
         f.bankruptcy_case_number = str_field(case, "number").map(|s| s.into_owned());
-        let ended = stage
-            .as_deref()
-            .is_some_and(CompanyStatus::says_procedure_ended);
-        let active = flag_field(row, "isActive").unwrap_or(!ended) && !ended;
-        f.bankruptcy_active = Some(active);
-        if active {
-            f.bankruptcy_stage = stage;
-            f.status_since = case
-                .get("status")
-                .and_then(|s| date_field(s, "date").or_else(|| date_field(s, "updateDate")));
-            f.raise_status(CompanyStatus::Bankruptcy);
+        match Procedure::from_status(code.as_deref(), words.as_deref()) {
+            Procedure::Running => {
+                f.bankruptcy_active = Some(true);
+                f.bankruptcy_stage = words.or(code).map(|s| s.into_owned());
+                f.status_since =
+                    date_field(status, "date").or_else(|| date_field(status, "updateDate"));
+                f.raise_status(CompanyStatus::Bankruptcy);
+            }
+            Procedure::Ended => f.bankruptcy_active = Some(false),
+            Procedure::Unrecognised => {
+                f.status_unrecognised = Some(format!(
+                    "bankrupt list: {}",
+                    [code.as_deref(), words.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+            }
         }
         Ok(Presence::Found)
     }

@@ -69,10 +69,11 @@ async fn poll_rows(flow: &mut Flow, token: &str) -> Result<Vec<Value>, SourceErr
                 .await
         })
     });
+    // Live clients wait before the first poll (0.5–1.5 s, registries.md §16).
     let answer = shared::poll(
         flow,
         "search-result",
-        false,
+        true,
         |a| a.get("rows").is_some(),
         ask,
     )

@@ -4,7 +4,7 @@
 
 use super::http::{date_field, flag_field, number_field, str_field};
 use super::{Flow, Presence, Source, SourceError, shared};
-use crate::domain::{CompanyStatus, Inn};
+use crate::domain::{CompanyStatus, Inn, Procedure};
 use chrono::NaiveDate;
 use serde_json::Value;
 
@@ -62,28 +62,59 @@ impl Source for Fedresurs {
             Err(e) => return Err(e),
         }
 
-        let referer = format!("https://fedresurs.ru/{collection}/{guid}");
-        for page in 0..flow.max_pages {
-            let offset = page as usize * PAGE;
-            let answer = flow
-                .get_json(
-                    &format!(
-                        "/backend/{collection}/{guid}/publications?limit={PAGE}&offset={offset}"
-                    ),
-                    &[ACCEPT, ("Referer", &referer)],
-                )
-                .await?;
+        read_publications(flow, collection, &guid).await?;
+        Ok(Presence::Found)
+    }
+}
+
+/// Reads the publications, newest first, up to `max_pages` pages. A large company has over
+/// a thousand messages: when they are not all read, `publications_truncated` says so, and
+/// the pages left unread are the oldest. The order of the pages is not documented, so it is
+/// read from the first page's dates: oldest first means the next pages come from the end.
+async fn read_publications(
+    flow: &mut Flow,
+    collection: &str,
+    guid: &str,
+) -> Result<(), SourceError> {
+    let referer = format!("https://fedresurs.ru/{collection}/{guid}");
+    let headers = [ACCEPT, ("Referer", referer.as_str())];
+    let path = |offset: usize| {
+        format!("/backend/{collection}/{guid}/publications?limit={PAGE}&offset={offset}")
+    };
+    let first = flow.get_json(&path(0), &headers).await?;
+    let messages = page_data(&first)?;
+    let found = number_field(&first, "found").unwrap_or(0.0) as usize;
+    let oldest_first = match (messages.first(), messages.last()) {
+        (Some(a), Some(b)) => date_field(a, "datePublish") < date_field(b, "datePublish"),
+        _ => false,
+    };
+    for m in messages {
+        read_message(m, guid, flow);
+    }
+    let pages = found.div_ceil(PAGE).max(1);
+    let mut read = messages.len();
+    let rest: Vec<usize> = if oldest_first {
+        (1..pages).rev().collect()
+    } else {
+        (1..pages).collect()
+    };
+    let mut pages_read = 1;
+    if !messages.is_empty() {
+        for page in rest.into_iter().take(flow.max_pages as usize - 1) {
+            let answer = flow.get_json(&path(page * PAGE), &headers).await?;
             let messages = page_data(&answer)?;
+            pages_read += 1;
+            read += messages.len();
             for m in messages {
-                read_message(m, &guid, flow);
+                read_message(m, guid, flow);
             }
-            let found = number_field(&answer, "found").unwrap_or(0.0) as usize;
-            if messages.is_empty() || offset + messages.len() >= found {
+            if messages.is_empty() {
                 break;
             }
         }
-        Ok(Presence::Found)
     }
+    flow.findings.publications_truncated = Some(pages_read < pages && read < found);
+    Ok(())
 }
 
 fn page_data(answer: &Value) -> Result<&[Value], SourceError> {
@@ -112,30 +143,46 @@ fn read_status_text(text: &str, flow: &mut Flow) {
     }
 }
 
-/// `legalCases` (newest first) and `intentionMessages` of the bankruptcy card.
+/// `legalCases` and `intentionMessages` of the bankruptcy card. Every case is read (live
+/// cards list several, in no guaranteed order): one running procedure makes the company
+/// bankrupt; a case whose status code is unknown is `status_unrecognised`, never clean.
 fn read_bankruptcy_card(card: &Value, flow: &mut Flow) {
     let f = &mut flow.findings;
-    if let Some(case) = card
+    for case in card
         .get("legalCases")
         .and_then(Value::as_array)
-        .and_then(|c| c.first())
+        .into_iter()
+        .flatten()
     {
         let status = case.get("status").unwrap_or(&Value::Null);
-        let name = str_field(status, "name").map(|s| s.into_owned());
-        let code = str_field(status, "code")
-            .map(|s| s.into_owned())
-            .unwrap_or_default();
-        let ended = code.eq_ignore_ascii_case("Completed")
-            || name
-                .as_deref()
-                .is_some_and(CompanyStatus::says_procedure_ended);
-        f.bankruptcy_case_number = str_field(case, "number").map(|s| s.into_owned());
-        if ended {
-            f.bankruptcy_active.get_or_insert(false);
-        } else {
-            f.bankruptcy_active = Some(true);
-            f.bankruptcy_stage = name.or(Some(code));
-            f.raise_status(CompanyStatus::Bankruptcy);
+        let code = str_field(status, "code");
+        // The Russian text is in `name` or, on some cards, in `description`.
+        let words = str_field(status, "name").or_else(|| str_field(status, "description"));
+        let number = str_field(case, "number").map(|s| s.into_owned());
+        match Procedure::from_status(code.as_deref(), words.as_deref()) {
+            Procedure::Running => {
+                f.bankruptcy_active = Some(true);
+                f.bankruptcy_stage = words.or(code).map(|s| s.into_owned());
+                f.bankruptcy_case_number = number;
+                f.raise_status(CompanyStatus::Bankruptcy);
+            }
+            Procedure::Ended => {
+                f.bankruptcy_active.get_or_insert(false);
+                if f.bankruptcy_case_number.is_none() {
+                    f.bankruptcy_case_number = number;
+                }
+            }
+            Procedure::Unrecognised => {
+                f.status_unrecognised = Some(format!(
+                    "bankruptcy case {}: {}",
+                    number.as_deref().unwrap_or("without a number"),
+                    [code.as_deref(), words.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+            }
         }
     }
     for m in card
@@ -165,6 +212,11 @@ fn latest(slot: &mut Option<NaiveDate>, date: Option<NaiveDate>) {
 /// decided where the rule depends on the publisher: it is counted as "role unclear".
 fn read_message(m: &Value, company: &str, flow: &mut Flow) {
     if flag_field(m, "isAnnulled") == Some(true) {
+        return;
+    }
+    // The signals of §4.3 are all messages about facts of activity; ЕФРСБ procedure
+    // messages (`BankruptcyMessage`) are read from the bankruptcy card instead.
+    if str_field(m, "publicationType").is_some_and(|t| t != "SfactMessage") {
         return;
     }
     let Some(kind) = str_field(m, "type").or_else(|| str_field(m, "title")) else {

@@ -56,6 +56,8 @@ pub struct Findings {
     pub liquidation_notice_on: Option<NaiveDate>,
     /// Messages whose publisher is unknown, so the company's role cannot be decided.
     pub role_unclear_messages: Option<u32>,
+    /// More messages exist than were read (the oldest were left unread).
+    pub publications_truncated: Option<bool>,
 
     // ── Court cases (kad) ──
     pub court: Option<CourtFindings>,

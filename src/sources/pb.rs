@@ -201,8 +201,12 @@ fn read_card(card: &Value, flow: &mut Flow) {
     if f.registered_on.is_none() {
         f.registered_on = date_field(vyp, "ДатаОГРН").or_else(|| date_field(vyp, "ДатаРег"));
     }
-    if let Some(list) = card.get("masaddress").and_then(Value::as_array) {
-        f.mass_address = Some(!list.is_empty());
+    // Live cards leave `masaddress` out when nobody else shares the address (§16): absent
+    // is "no", like `[]`; only a value of another shape says nothing.
+    match card.get("masaddress") {
+        None | Some(Value::Null) => f.mass_address = Some(false),
+        Some(Value::Array(list)) => f.mass_address = Some(!list.is_empty()),
+        Some(_) => {}
     }
     let mass_person = ["masruk", "masuchr"].iter().any(|key| {
         vyp.get(*key)
@@ -224,20 +228,54 @@ fn read_card(card: &Value, flow: &mut Flow) {
     f.no_reporting = flag_field(vyp, "pr_otch");
 }
 
-/// Arrears come as monthly snapshots: sum the rows of the latest (year, period) only.
+/// Arrears come as monthly snapshots: sum the rows of the latest (year, period) only,
+/// after dropping the rows flagged `empty` (placeholders of a period without data).
 fn latest_arrears(card: &Value) -> Option<f64> {
-    let rows = card.get("arrear")?.as_array()?;
+    let rows: Vec<&Value> = card
+        .get("arrear")?
+        .as_array()?
+        .iter()
+        .filter(|r| flag_field(r, "empty") != Some(true))
+        .collect();
     let period = |r: &Value| {
         (
             number_field(r, "yearcode").unwrap_or(0.0) as i64,
             number_field(r, "periodcode").unwrap_or(0.0) as i64,
         )
     };
-    let latest = rows.iter().map(period).max()?;
+    let latest = rows.iter().map(|r| period(r)).max()?;
     Some(
         rows.iter()
             .filter(|r| period(r) == latest)
             .filter_map(|r| number_field(r, "totalsum"))
             .sum(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceSettings;
+
+    fn read(card: &str) -> crate::sources::Findings {
+        let settings = SourceSettings::registry("http://127.0.0.1:1");
+        let http = super::super::RegistryHttp::new(&settings, None).unwrap();
+        let mut flow = Flow::new(http, &settings);
+        read_card(&serde_json::from_str(card).unwrap(), &mut flow);
+        flow.into_parts().0
+    }
+
+    /// Live cards (registries.md §16) leave `masaddress` out when nobody shares the
+    /// address, and mark placeholder `arrear` rows `empty`.
+    #[test]
+    fn an_absent_masaddress_is_no_and_empty_arrear_rows_are_dropped() {
+        let f = read(include_str!("../../fixtures/pb-card-live-2026.json"));
+        assert_eq!(f.mass_address, Some(false));
+        assert_eq!(f.tax_arrears_rub, Some(254_300.5));
+        assert_eq!(f.tax_arrears, Some(true));
+        let f = read(r#"{"vyp":{},"masaddress":[{"inn":"7702000011"}]}"#);
+        assert_eq!(f.mass_address, Some(true));
+        let f = read(r#"{"vyp":{},"masaddress":"?"}"#);
+        assert_eq!(f.mass_address, None, "a shape not understood says nothing");
+    }
 }

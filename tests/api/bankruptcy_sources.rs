@@ -97,6 +97,107 @@ async fn fedresurs_reads_the_card_and_every_publication_page() {
     );
 }
 
+/// A page of `n` messages, dated from `first_days_ago` on by `step` days, with `found`.
+fn publications(
+    n: usize,
+    first_days_ago: i64,
+    step: i64,
+    found: usize,
+    kind: &str,
+    ptype: &str,
+) -> String {
+    let messages: Vec<String> = (0..n as i64)
+        .map(|i| {
+            let date = (chrono::Utc::now() - chrono::Duration::days(first_days_ago + i * step))
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string();
+            format!(
+                r#"{{"guid":"m{i}","datePublish":"{date}","isAnnulled":false,"type":"{kind}","publicationType":"{ptype}","publisher":{{"guid":"bank"}},"participants":[{{"guid":"g-1"}}]}}"#
+            )
+        })
+        .collect();
+    format!(r#"{{"pageData":[{}],"found":{found}}}"#, messages.join(","))
+}
+
+const CREDITOR_INTENT: &str = "Намерение кредитора обратиться в суд с заявлением о банкротстве";
+const SEARCH_G1: &str = r#"{"pageData":[{"guid":"g-1","inn":"7702000220","name":"ООО \"ЛЕСТОРГ\"","status":"Действующее"}],"found":1}"#;
+
+/// Offsets of the publication pages the server was asked for, in order.
+async fn publication_offsets(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/publications"))
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "offset")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect()
+}
+
+/// Was: pages 0, 15, 30, 45 of an oldest-first list — the recent messages never read, and
+/// nothing said that 1 000 messages were left out.
+#[tokio::test]
+async fn an_oldest_first_history_is_read_from_its_newest_end_and_marked_truncated() {
+    let server = fedresurs(SEARCH_G1, json(r#"{"legalCases":[]}"#), &[]).await;
+    // Page 0: old messages in ascending order; the last page holds this month's intention.
+    let oldest = publications(15, 3000, -1, 100, "Сообщение о собрании", "SfactMessage");
+    let newest = publications(10, 20, 1, 100, CREDITOR_INTENT, "SfactMessage");
+    for (offset, body) in [("0", oldest.as_str()), ("90", newest.as_str())] {
+        Mock::given(method("GET"))
+            .and(path("/backend/companies/g-1/publications"))
+            .and(query_param("offset", offset))
+            .respond_with(json(body))
+            .mount(&server)
+            .await;
+    }
+    let other = publications(15, 1500, -1, 100, "Сообщение о собрании", "SfactMessage");
+    Mock::given(method("GET"))
+        .and(path("/backend/companies/g-1/publications"))
+        .respond_with(json(&other))
+        .mount(&server)
+        .await;
+    let app = app_with("fedresurs", &server, |s| {
+        s.sources["fedresurs"].max_pages = 3
+    })
+    .await;
+    let check = app.check("7702000220").await;
+    assert_eq!(source(&check, "fedresurs"), ("ok".into(), None));
+    assert_eq!(publication_offsets(&server).await, ["0", "90", "75"]);
+    let ids = rule_ids(&check);
+    assert!(ids.contains(&"creditor_intent".to_owned()), "{ids:?}");
+    assert!(
+        ids.contains(&"publications_truncated".to_owned()),
+        "{ids:?}"
+    );
+}
+
+/// Was: a ЕФРСБ procedure message read with the role rules of facts of activity.
+#[tokio::test]
+async fn only_facts_of_activity_carry_notice_signals() {
+    let page = publications(2, 10, 1, 2, CREDITOR_INTENT, "BankruptcyMessage");
+    let server = fedresurs(SEARCH_G1, json(r#"{"legalCases":[]}"#), &[&page]).await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("7702000220").await;
+    assert_eq!(source(&check, "fedresurs"), ("ok".into(), None));
+    // egrul and pb are off here, hence the other reasons; no notice signal among them.
+    assert_eq!(
+        rule_ids(&check),
+        ["required_source_unchecked", "court_cases_unchecked"],
+        "{check:#}"
+    );
+    // The same page as facts of activity is the signal: the filter is what kept it out.
+    let page = publications(2, 10, 1, 2, CREDITOR_INTENT, "SfactMessage");
+    let server = fedresurs(SEARCH_G1, json(r#"{"legalCases":[]}"#), &[&page]).await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("7702000220").await;
+    assert!(rule_ids(&check).contains(&"creditor_intent".to_owned()));
+}
+
 #[tokio::test]
 async fn fedresurs_without_a_referer_would_get_403_and_that_is_unavailable() {
     let server = MockServer::start().await;
@@ -198,6 +299,50 @@ async fn bankrot_unescapes_names_and_reads_the_last_case() {
     );
     assert_eq!(check["company"]["bankruptcy_stage"], "Наблюдение");
     assert_eq!(check["decision"], "reject");
+}
+
+/// Live rows say `isActive: true` on a stopped case (registries.md §16). Was: `reject`.
+#[tokio::test]
+async fn bankrot_decides_by_the_case_code_not_by_is_active() {
+    let server = MockServer::start().await;
+    let row = fixture!("bankrot-stopped-active-flag.json")
+        .replace("{{inn}}", "7703000046")
+        .replace("{{ogrn}}", "1027703000049")
+        .replace("{{name-json}}", "ООО \\\"ФЛАЖОК\\\"");
+    Mock::given(method("GET"))
+        .and(path("/backend/cmpbankrupts"))
+        .respond_with(json(&row))
+        .mount(&server)
+        .await;
+    let app = app_with("bankrot", &server, |_| {}).await;
+    let check = app.check("7703000046").await;
+    assert_eq!(source(&check, "bankrot"), ("ok".into(), None));
+    assert_eq!(check["company"]["bankruptcy_active"], false, "{check:#}");
+    assert!(!rule_ids(&check).contains(&"bankruptcy_active".to_owned()));
+}
+
+/// Several cases in no guaranteed order; the running one counts wherever it is. Was: the
+/// first (completed) case alone decided.
+#[tokio::test]
+async fn fedresurs_reads_every_case_of_the_card() {
+    let card =
+        fixture!("fedresurs-card-several-cases.json").replace("{{iso:-20}}", "2026-11-01T00:00:00");
+    let server = fedresurs(SEARCH_G1, json(&card), &[]).await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("7702000220").await;
+    assert_eq!(check["company"]["bankruptcy_active"], true);
+    assert_eq!(check["company"]["bankruptcy_stage"], "Наблюдение");
+    assert_eq!(check["company"]["bankruptcy_case_number"], "А40-55555/2026");
+    assert_eq!(check["decision"], "reject");
+    // An unknown code alone is sent to a person, never read as clean.
+    let card = r#"{"legalCases":[{"number":"А40-1/2026","status":{"code":"AwaitingReview"}}]}"#;
+    let server = fedresurs(SEARCH_G1, json(card), &[]).await;
+    let app = app_with("fedresurs", &server, |_| {}).await;
+    let check = app.check("7702000220").await;
+    assert!(
+        rule_ids(&check).contains(&"status_unrecognised".to_owned()),
+        "{check:#}"
+    );
 }
 
 #[tokio::test]

@@ -246,3 +246,31 @@ async fn garbage_search_result_is_unavailable() {
     let check = app.check("7701000114").await;
     assert_eq!(source(&check, "pb"), unavailable("garbage"));
 }
+
+/// A captcha pauses PB for `captcha_pause_s` (S-PB3 pauses two hours): the next check does
+/// not ask PB at all and says why.
+#[tokio::test]
+async fn a_captcha_pauses_the_source_and_the_next_check_does_not_ask() {
+    let server = MockServer::start().await;
+    mocks::pb_search_start(
+        &server,
+        ResponseTemplate::new(400).set_body_raw(
+            r#"{"ERRORS":{"pbCaptcha":["Требуется ввести цифры с картинки"]}}"#.as_bytes(),
+            "application/json",
+        ),
+    )
+    .await;
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: None,
+            pb: Some(server.uri()),
+        },
+        |s| s.sources["pb"].captcha_pause_s = 7200,
+    )
+    .await;
+    let check = app.check("7701000019").await;
+    assert_eq!(source(&check, "pb"), unavailable("captcha"));
+    let check = app.check("7701000026").await;
+    assert_eq!(source(&check, "pb"), unavailable("captcha_pause"));
+    assert_eq!(mocks::hits(&server, "/search-proc.json").await, 1);
+}

@@ -272,3 +272,45 @@ async fn entrepreneur_current_registration_is_chosen() {
     assert_eq!(check["company"]["ogrn"], "318770100000010");
     assert!(check["company"].get("terminated_on").is_none(), "{check:#}");
 }
+
+// ── Shapes recorded by clients of the live sites in 2026 (registries.md §16). Each test
+// names the answer the service gave before it read them right.
+
+// Was `approve`: only the first case (completed) was read.
+scenario!(a_running_case_after_a_completed_one_is_a_bankruptcy, "7703000014", "reject",
+    ["bankruptcy_stage", "bankruptcy_active"], ["fedresurs" => OK], "BANKRUPTCY");
+// Was `reject`: a code other than `Completed` with no `name` counted as running.
+scenario!(a_stopped_case_is_no_bankruptcy, "7703000021", "approve", [], ["fedresurs" => OK], "ACTIVE");
+// Was `reject` (any code but `Completed` was a running procedure); now a person looks.
+scenario!(an_unknown_case_code_goes_to_a_person, "7703000039", "review",
+    ["status_unrecognised"], ["fedresurs" => OK], "ACTIVE");
+// Was `reject`: `isActive: true` counted as a running procedure.
+scenario!(bankrot_is_active_on_a_stopped_case_is_no_bankruptcy, "7703000046", "approve", [],
+    ["bankrot" => OK], "ACTIVE");
+// Was `approve` with nothing to say that 1 180 messages went unread.
+scenario!(unread_publications_are_a_visible_reason, "7703000053", "approve",
+    ["publications_truncated"], ["fedresurs" => OK], "ACTIVE");
+// Was `http_400` for both.
+scenario!(a_nalog_400_with_errors_is_a_captcha, "7703000078", "review",
+    ["required_source_unchecked"],
+    ["egrul" => unavailable("captcha"), "pb" => unavailable("captcha")], "UNKNOWN");
+scenario!(pb_card_refused_from_abroad_is_unavailable, "7703000085", "review",
+    ["required_source_unchecked"], ["pb" => unavailable("http_500")], "ACTIVE");
+
+/// Was "mass address unknown" (the mass_address rule could not be evaluated: a review for
+/// missing data) and no arrears (the `empty` placeholder of the latest month summed to 0).
+#[tokio::test]
+async fn a_live_pb_card_without_masaddress_and_with_empty_arrear_rows() {
+    let app = spawn_app().await;
+    let check = app.check("7703000060").await;
+    assert_scenario(
+        check.clone(),
+        "review",
+        &["tax_arrears"],
+        &expected_sources(&[]),
+        "ACTIVE",
+    )
+    .await;
+    assert_eq!(check["score"], 75);
+    assert_eq!(check["reasons"][0]["inputs"][0]["value"], true);
+}
