@@ -794,6 +794,9 @@ impl Settings {
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return invalid("log.format", "must be `pretty` or `json`");
         }
+        if let Err(e) = crate::domain::Inn::parse(&self.sources.probe_inn) {
+            return invalid("sources.probe_inn", &e.to_string());
+        }
         for (name, s) in self.sources.iter() {
             let key = |k: &str| format!("sources.{name}.{k}");
             if url::Url::parse(&s.base_url)

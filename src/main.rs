@@ -70,6 +70,17 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Ask every enabled registry about `sources.probe_inn` as a check would: which ones
+    /// this machine's egress (or proxy) reaches, how fast, and why the others fail. Exits 2
+    /// when an enabled registry is not reachable.
+    Doctor {
+        /// Ask the local sandbox instead of the real registries.
+        #[arg(long)]
+        sandbox: bool,
+        /// Print the report as JSON (the same as `GET /v1/sources/health`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Webhook settings kept by the service.
     Webhooks {
         #[command(subcommand)]
@@ -178,6 +189,28 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&check)?);
             } else {
                 print!("{}", render_verdict(&check));
+            }
+        }
+        Command::Doctor { sandbox, json } => {
+            if sandbox {
+                settings.use_sandbox();
+                start_sandbox_if_free(&settings)?;
+            }
+            let sources = kontragent::sources::build_sources(&settings)?;
+            let doctor = kontragent::sources::doctor::Doctor::new(&sources, &settings)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let health = doctor.examine().await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&health)?);
+            } else {
+                print!("{}", render_health(&health));
+            }
+            let unreachable = health
+                .sources
+                .iter()
+                .any(|s| s.status == kontragent::sources::SourceStatus::Unavailable);
+            if unreachable {
+                std::process::exit(2);
             }
         }
         Command::Sandbox { port } => {
@@ -435,6 +468,31 @@ fn start_sandbox_if_free(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// A verdict for people: the decision, the company, every reason, every source.
+/// The doctor's report as a table: one line per registry.
+fn render_health(health: &kontragent::sources::doctor::SourcesHealth) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Registries asked about INN {} ({} of {} reachable):",
+        health.probe_inn,
+        health.reachable,
+        health.sources.len()
+    );
+    for s in &health.sources {
+        let _ = writeln!(
+            out,
+            "  {:<10} {:<12} {:<18} {:>6} ms{}",
+            s.source,
+            s.status.as_str(),
+            s.detail.as_deref().unwrap_or(""),
+            s.latency_ms,
+            if s.proxy { "  via proxy" } else { "" }
+        );
+    }
+    out
+}
+
 fn render_verdict(check: &Check) -> String {
     use std::fmt::Write;
     let mut out = String::new();

@@ -16,6 +16,7 @@ use crate::monitoring::rules::MonitoringPolicy;
 use crate::rules::Reloadable;
 use crate::rules::RuleError;
 use crate::scoring::policy::{Policy, PolicyError};
+use crate::sources::doctor::Doctor;
 use crate::webhooks::{DeliveryWorker, WebhookService};
 use crate::{sources, storage};
 use actix_web::{App, HttpServer, web};
@@ -48,6 +49,8 @@ pub enum StartupError {
     Webhooks(String),
     #[error("applications: {0}")]
     Applications(String),
+    #[error("{0}")]
+    ProbeInn(String),
     #[error("cannot listen on {address}")]
     Bind {
         address: String,
@@ -74,6 +77,7 @@ pub struct Services {
     pub webhooks: Arc<WebhookService>,
     pub idempotency: Arc<IdempotencyService>,
     pub applications: Arc<ApplicationService>,
+    pub doctor: Arc<Doctor>,
 }
 
 /// Why a policy file (`path`) could not be loaded at start.
@@ -103,6 +107,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
     .await
     .map_err(|e| policy_failed(&settings.monitoring.rules_path, e))?;
     let sources = sources::build_sources(settings)?;
+    let doctor = Arc::new(Doctor::new(&sources, settings).map_err(StartupError::ProbeInn)?);
     let keys = Arc::new(KeyService::new(Arc::clone(&store), &settings.auth));
     let catalog = Arc::new(CatalogService::new(
         Arc::clone(&store),
@@ -154,6 +159,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         webhooks,
         idempotency,
         applications,
+        doctor,
     })
 }
 
@@ -211,6 +217,7 @@ impl Application {
             webhooks,
             idempotency,
             applications,
+            doctor,
         } = build_services(&settings).await?;
         guard_exposure(&keys, &settings.server.host).await?;
         if let Err(e) = checks.fail_abandoned().await {
@@ -253,6 +260,7 @@ impl Application {
             webhooks,
             idempotency,
             applications,
+            doctor,
             limits: api::guard::RateLimits::new(&settings.limits),
         });
         let origins = web::Data::new(api::cors::AllowedOrigins(

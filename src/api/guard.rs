@@ -37,6 +37,7 @@ pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
     ("POST", "/v1/monitoring/run", Scope::MonitoringAdmin),
     ("GET", "/v1/monitoring/runs/{id}", Scope::MonitoringAdmin),
     ("GET", "/v1/audit", Scope::Admin),
+    ("GET", "/v1/sources/health", Scope::Admin),
     ("POST", "/v1/webhooks", Scope::WebhooksAdmin),
     ("GET", "/v1/webhooks", Scope::WebhooksAdmin),
     ("GET", "/v1/webhooks/{id}", Scope::WebhooksAdmin),

@@ -2,6 +2,7 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
+use crate::sources::doctor::SourcesHealth;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 
@@ -60,4 +61,16 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render(&extra))
+}
+
+/// Asks every enabled registry about `sources.probe_inn` (a large company every registry
+/// knows) as a check would, past the rate limits and circuit breakers: which registries this
+/// service's egress reaches, how fast, and why the others fail. Each call sends live
+/// requests: this is for an operator, not for a load balancer.
+#[utoipa::path(tag = "health", responses(
+    (status = 200, body = SourcesHealth),
+))]
+#[get("/sources/health")]
+pub async fn sources_health(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.doctor.examine().await)
 }

@@ -38,6 +38,7 @@ pub struct AppState {
     pub webhooks: Arc<crate::webhooks::WebhookService>,
     pub idempotency: Arc<crate::idempotency::IdempotencyService>,
     pub applications: Arc<crate::applications::ApplicationService>,
+    pub doctor: Arc<crate::sources::doctor::Doctor>,
     pub limits: guard::RateLimits,
 }
 
@@ -115,6 +116,7 @@ where
                 .service(checks::create_check)
                 .service(checks::get_check)
                 .service(counterparties::get_counterparty)
+                .service(health::sources_health)
                 .service(rules::active_rules)
                 .service(rules::rule_versions)
                 .service(rules::reload_rules)

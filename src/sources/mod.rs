@@ -7,6 +7,7 @@
 
 mod bankrot;
 mod breaker;
+pub mod doctor;
 mod egrul;
 mod fedresurs;
 mod findings;
@@ -274,13 +275,43 @@ impl ConfiguredSource {
             };
             return SourceReport::unavailable(name, &why);
         };
+        let (result, flow) = self.attempt(inn, budget, started).await;
+        match &result {
+            Err(SourceError::Captcha) if self.settings.captcha_pause_s > 0 => {
+                permit.pause(Duration::from_secs(self.settings.captcha_pause_s));
+            }
+            Ok(_) => permit.record(true),
+            Err(e) => permit.record(!e.is_registry_failure()),
+        }
+        self.report(inn, result, flow)
+    }
+
+    /// For `doctor`: the flow exactly as a check runs it, but past the rate limit and the
+    /// circuit breaker (an operator asks on purpose), with the time it took.
+    pub async fn probe(&self, inn: &Inn) -> (SourceReport, Duration) {
+        let started = tokio::time::Instant::now();
+        if !self.settings.enabled {
+            return (SourceReport::disabled(self.name()), Duration::ZERO);
+        }
+        let budget = Duration::from_millis(self.settings.timeout_ms);
+        let (result, flow) = self.attempt(inn, budget, started).await;
+        (self.report(inn, result, flow), started.elapsed())
+    }
+
+    /// The flow within `budget`, with the operator's cookie fetched first when missing and
+    /// refreshed once when the registry calls it expired.
+    async fn attempt(
+        &self,
+        inn: &Inn,
+        budget: Duration,
+        started: tokio::time::Instant,
+    ) -> (Result<Presence, SourceError>, Flow) {
         let session = &self.http.session;
         if session.current().is_none() && session.can_refresh() {
             let remaining = budget.saturating_sub(started.elapsed());
             let _ = tokio::time::timeout(remaining, session.refresh(None)).await;
         }
         let (mut result, mut flow) = self.run_flow(inn, budget, started).await;
-        // An expired cookie is refreshed by the operator's command, and the flow runs once more.
         if result == Err(SourceError::CookieExpired) {
             let stale = flow.configured_cookie().map(str::to_owned);
             let remaining = budget.saturating_sub(started.elapsed());
@@ -292,13 +323,11 @@ impl ConfiguredSource {
                 flow.keep_evidence_of(first);
             }
         }
-        match &result {
-            Err(SourceError::Captcha) if self.settings.captcha_pause_s > 0 => {
-                permit.pause(Duration::from_secs(self.settings.captcha_pause_s));
-            }
-            Ok(_) => permit.record(true),
-            Err(e) => permit.record(!e.is_registry_failure()),
-        }
+        (result, flow)
+    }
+
+    fn report(&self, inn: &Inn, result: Result<Presence, SourceError>, flow: Flow) -> SourceReport {
+        let name = self.name();
         let (status, detail) = match &result {
             Ok(Presence::Found) => (SourceStatus::Ok, None),
             Ok(Presence::NotFound) => (SourceStatus::NotFound, None),

@@ -163,6 +163,7 @@ fn operations(
             200,
         ),
         ("GET", "/v1/audit".into(), Value::Null, 200),
+        ("GET", "/v1/sources/health".into(), Value::Null, 200),
         (
             "GET",
             format!("/v1/checks/{check_id}/callbacks"),

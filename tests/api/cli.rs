@@ -301,3 +301,41 @@ async fn the_callback_secret_is_generated_once_and_printed() {
     let configured = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     assert_eq!(secret(Some(configured)), configured);
 }
+
+#[tokio::test]
+async fn doctor_reports_each_registry_and_exits_2_when_one_is_unreachable() {
+    let port = free_port().to_string();
+    let out = kontragent()
+        .args(["doctor", "--sandbox", "--json"])
+        .env("KONTRAGENT__SANDBOX__PORT", &port)
+        .env("KONTRAGENT__SOURCES__PROBE_INN", "7701000040")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let health: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(health["reachable"], 5, "{health:#}");
+
+    let port = free_port().to_string();
+    let out = kontragent()
+        .args(["doctor", "--sandbox"])
+        .env("KONTRAGENT__SANDBOX__PORT", &port)
+        .env("KONTRAGENT__SOURCES__PROBE_INN", "7703000078")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("Registries asked about INN 7703000078"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("egrul") && l.contains("captcha")),
+        "{text}"
+    );
+}

@@ -49,3 +49,36 @@ async fn metrics_count_checks_and_registry_flows() {
     }
     assert!(text.ends_with("# EOF\n"), "{text}");
 }
+
+/// `GET /v1/sources/health` asks every registry about `sources.probe_inn` as a check would
+/// and says which ones answer, here against the sandbox.
+#[tokio::test]
+async fn sources_health_asks_every_registry_and_names_the_reason_of_each_failure() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Registries::Sandbox, |s| {
+        // The sandbox company whose PB card answers 500, as it does to a foreign address.
+        s.sources.probe_inn = "7703000085".into();
+        s.sources["bankrot"].enabled = false;
+    })
+    .await;
+    let response = app.get("/v1/sources/health").await;
+    assert_eq!(response.status(), 200);
+    let health: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(health["probe_inn"], "7703000085");
+    let by_name = |name: &str| {
+        health["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["source"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_name("egrul")["status"], "ok");
+    assert_eq!(by_name("pb")["status"], "unavailable");
+    assert_eq!(by_name("pb")["detail"], "http_500");
+    assert_eq!(by_name("fedresurs")["status"], "not_found");
+    assert_eq!(by_name("bankrot")["status"], "disabled");
+    assert_eq!(by_name("kad")["proxy"], false);
+    assert!(by_name("egrul")["latency_ms"].is_u64());
+    assert_eq!(health["reachable"], 3, "{health:#}");
+}
