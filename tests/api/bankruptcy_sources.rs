@@ -673,3 +673,54 @@ async fn kad_error_page_is_garbage() {
     let check = app.check("7702000276").await;
     assert_eq!(source(&check, "kad"), unavailable("garbage"));
 }
+
+/// `contrib/kad-cookie.py` as `cookie_command`, end to end: headless Chromium loads a page
+/// (here a local one) whose script sets the cookies, the script prints them, and kad (here
+/// wiremock) accepts the flow that carries them. Chromium resolves no name but 127.0.0.1.
+#[tokio::test]
+async fn the_contrib_cookie_script_feeds_kad_a_cookie_a_page_script_set() {
+    let has = |cmd: &str| {
+        std::process::Command::new(cmd)
+            .arg("--version")
+            .output()
+            .is_ok()
+    };
+    if !has("chromium") || !has("python3") {
+        eprintln!(
+            "SKIPPED contrib cookie script: no chromium or python3 (.ci/run installs chromium)"
+        );
+        return;
+    }
+    let page = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(
+                br#"<!DOCTYPE html><html><body><script>setTimeout(function () {
+                document.cookie = "wasm=fedcba9876543210fedcba9876543210; path=/";
+                document.cookie = "pr_fp=0a1b2c; path=/"; }, 200);</script>kad</body></html>"#
+                    .to_vec(),
+                "text/html; charset=utf-8",
+            ),
+        )
+        .mount(&page)
+        .await;
+    let kad = kad_accepting_only("wasm=fedcba9876543210fedcba9876543210; pr_fp=0a1b2c").await;
+    let command = format!(
+        "KAD_URL={}/ KAD_WAIT_S=1 CHROMIUM_FLAGS=\"'--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'\" python3 {}/contrib/kad-cookie.py",
+        page.uri(),
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let app = app_with("kad", &kad, |s| {
+        s.sources["kad"].cookie_command = command;
+        s.sources["kad"].timeout_ms = 30_000;
+    })
+    .await;
+    let check = app.check("7702000269").await;
+    assert_eq!(
+        source(&check, "kad"),
+        ("not_found".into(), None),
+        "{check:#}"
+    );
+    assert_eq!(mocks::hits(&kad, "/Kad/SearchInstances").await, 2);
+}
