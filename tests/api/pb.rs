@@ -274,3 +274,51 @@ async fn a_captcha_pauses_the_source_and_the_next_check_does_not_ask() {
     assert_eq!(source(&check, "pb"), unavailable("captcha_pause"));
     assert_eq!(mocks::hits(&server, "/search-proc.json").await, 1);
 }
+
+/// Live clients poll PB 8–10 times (registries.md §16). A card that is ready on the 8th
+/// poll was a `timeout` with the old 6 polls; with the default 8 it is read.
+#[tokio::test]
+async fn a_card_ready_on_the_eighth_poll_is_read_with_the_default_poll_count() {
+    let server = MockServer::start().await;
+    pb_search_start_ok(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/company-proc.json"))
+        .and(body_string_contains("method=get-request"))
+        .respond_with(json(r#"{"id":"C1","token":"CT1"}"#))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/company-proc.json"))
+        .and(body_string_contains("method=get-response"))
+        .respond_with(json("{}"))
+        .up_to_n_times(7)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/company-proc.json"))
+        .and(body_string_contains("method=get-response"))
+        .respond_with(json(fixture!("pb-card-clean.json")))
+        .mount(&server)
+        .await;
+    let app = spawn_app_with(
+        Registries::Custom {
+            egrul: None,
+            pb: Some(server.uri()),
+        },
+        |s| assert_eq!(s.sources["pb"].max_polls, 8, "the default"),
+    )
+    .await;
+    let check = app.check("7701000019").await;
+    assert_eq!(source(&check, "pb"), ("ok".into(), None));
+    assert_eq!(mocks::hits(&server, "/company-proc.json").await, 1 + 8);
+}
+
+async fn pb_search_start_ok(server: &MockServer) {
+    mocks::pb_search_start(server, json(r#"{"id":"S1","captchaRequired":false}"#)).await;
+    Mock::given(method("POST"))
+        .and(path("/search-proc.json"))
+        .and(body_string_contains("method=get-response"))
+        .respond_with(json(fixture!("pb-search-clean.json")))
+        .mount(server)
+        .await;
+}
