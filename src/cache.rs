@@ -1,7 +1,13 @@
-//! The in-memory (L1) cache of registry answers, keyed by (source, INN), one moka cache
-//! per source so each has its own TTL. `try_get_with` coalesces concurrent misses of one
-//! key into one registry request; failures are returned to every waiter but not cached.
+//! The in-memory caches, bounded in bytes by `cache.max_bytes`:
+//!
+//! - [`SourceCache`]: registry answers keyed by (source, INN), one moka cache per source so
+//!   each has its own TTL. `try_get_with` coalesces concurrent misses of one key into one
+//!   registry request; failures are returned to every waiter but not cached. Entries hold
+//!   findings only: the raw bodies (evidence) live in the database.
+//! - [`DocumentCache`]: finished checks by id. A finished check never changes, so any
+//!   instance may keep it for as long as memory allows.
 
+use crate::check::Check;
 use crate::config::Settings;
 use crate::domain::Inn;
 use crate::sources::SourceReport;
@@ -10,19 +16,37 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
+
+/// What an entry costs beyond its JSON: the key, the `Arc`, moka's bookkeeping, and the
+/// in-memory form being larger than the text (measured with `bench/memory.sh`).
+const ENTRY_OVERHEAD: u32 = 512;
+
+/// An entry's weight: its JSON size plus the overhead, in bytes.
+fn weight_of(json_len: usize) -> u32 {
+    u32::try_from(json_len)
+        .unwrap_or(u32::MAX)
+        .saturating_add(ENTRY_OVERHEAD)
+}
 
 pub struct SourceCache {
     by_source: HashMap<String, Cache<Inn, Arc<SourceReport>>>,
 }
 
 impl SourceCache {
+    /// Half of `cache.max_bytes`, shared equally by the sources.
     pub fn new(settings: &Settings) -> SourceCache {
+        let count = settings.sources.iter().count().max(1) as u64;
+        let per_source = settings.cache.max_bytes / 2 / count;
         let by_source = settings
             .sources
             .iter()
             .map(|(name, s)| {
                 let cache = Cache::builder()
-                    .max_capacity(settings.cache.max_entries)
+                    .max_capacity(per_source)
+                    .weigher(|_: &Inn, report: &Arc<SourceReport>| {
+                        weight_of(serde_json::to_vec(&report.findings).map_or(0, |v| v.len()))
+                    })
                     .time_to_live(Duration::from_secs(s.ttl_s.max(1)))
                     .build();
                 (name.to_owned(), cache)
@@ -70,5 +94,33 @@ impl SourceCache {
                 Ok(r) | Err(r) => r,
             },
         }
+    }
+}
+
+/// Finished checks by id, weighed by their JSON size.
+pub struct DocumentCache {
+    cache: Cache<Uuid, (Arc<Check>, u32)>,
+}
+
+impl DocumentCache {
+    /// Half of `cache.max_bytes`.
+    pub fn new(settings: &Settings) -> DocumentCache {
+        DocumentCache {
+            cache: Cache::builder()
+                .max_capacity(settings.cache.max_bytes / 2)
+                .weigher(|_: &Uuid, (_, weight): &(Arc<Check>, u32)| *weight)
+                .build(),
+        }
+    }
+
+    pub async fn get(&self, id: &Uuid) -> Option<Arc<Check>> {
+        self.cache.get(id).await.map(|(check, _)| check)
+    }
+
+    /// Keeps a finished check whose JSON is `json_len` bytes long.
+    pub async fn insert(&self, check: Arc<Check>, json_len: usize) {
+        self.cache
+            .insert(check.id, (check, weight_of(json_len)))
+            .await;
     }
 }

@@ -233,7 +233,10 @@ pub struct CheckSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSettings {
-    /// Entries per source in the in-memory (L1) cache.
+    /// Bytes of memory the caches may hold: half for registry answers (findings only, the
+    /// raw bodies stay in the database), half for finished checks' documents.
+    pub max_bytes: u64,
+    /// Superseded by `max_bytes` and ignored; still accepted so older configs load.
     pub max_entries: u64,
 }
 
@@ -554,6 +557,7 @@ impl Default for Settings {
                 max_wait_ms: 60_000,
             },
             cache: CacheSettings {
+                max_bytes: 256 * 1024 * 1024,
                 max_entries: 100_000,
             },
             auth: AuthSettings {

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
-use crate::check::{Check, CheckRequest};
+use crate::check::{Check, CheckRequest, Started};
 use crate::domain::Inn;
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
@@ -87,7 +87,10 @@ pub async fn create_check(
         max_age_s: body.max_age_s,
         profile: body.profile,
     };
-    let (pending, handle) = state.checks.start(request, callback_url).await?;
+    let (pending, handle) = match state.checks.start(request, callback_url).await? {
+        Started::Done(done) => return Ok(HttpResponse::Ok().json(done.check)),
+        Started::Running(pending, handle) => (pending, handle),
+    };
     match tokio::time::timeout(wait, handle).await {
         Ok(Ok(Ok(done))) => Ok(HttpResponse::Ok().json(done.check)),
         Ok(Ok(Err(e))) => Err(e.into()),

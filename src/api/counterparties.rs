@@ -7,6 +7,7 @@ use crate::domain::{Decision, Inn};
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// What the service last learned and decided about a counterparty.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -48,6 +49,6 @@ pub async fn get_counterparty(
         company: check.company.clone(),
         decision: check.decision,
         checked_at: check.checked_at,
-        latest_check: check,
+        latest_check: Arc::unwrap_or_clone(check),
     }))
 }

@@ -5,7 +5,7 @@ mod model;
 
 pub use model::{Check, CheckState, Company, SourceSummary};
 
-use crate::cache::SourceCache;
+use crate::cache::{DocumentCache, SourceCache};
 use crate::config::{CheckSettings, Settings};
 use crate::domain::Inn;
 use crate::facts::{self, Facts};
@@ -53,6 +53,13 @@ pub struct Checked {
     pub facts: Facts,
 }
 
+/// How a check started: finished at once (every answer was in memory), or running.
+pub enum Started {
+    Done(Checked),
+    /// The pending check as stored, and the task that finishes it.
+    Running(Check, tokio::task::JoinHandle<Result<Checked, CheckError>>),
+}
+
 /// What a caller asks for.
 #[derive(Debug, Clone)]
 pub struct CheckRequest {
@@ -71,6 +78,8 @@ struct InFlight {
 pub struct CheckService {
     sources: Vec<Arc<ConfiguredSource>>,
     cache: SourceCache,
+    /// Finished checks, which never change, by id.
+    documents: DocumentCache,
     store: Arc<dyn Store>,
     rules: Arc<Reloadable<Ruleset>>,
     settings: CheckSettings,
@@ -97,6 +106,7 @@ impl CheckService {
         CheckService {
             sources,
             cache,
+            documents: DocumentCache::new(settings),
             store,
             rules,
             settings: settings.check.clone(),
@@ -139,24 +149,33 @@ impl CheckService {
         }))
     }
 
-    /// A check by id, pending or finished.
+    /// A check by id, pending or finished; a finished one from memory when it is there.
     pub async fn get(&self, id: Uuid) -> Result<Option<Check>, CheckError> {
+        Ok(self.document(id).await?.map(Arc::unwrap_or_clone))
+    }
+
+    /// The newest finished check of an INN: its id by an index, its document from memory
+    /// when it is there, so the cost does not grow with the INN's history.
+    pub async fn latest(&self, inn: &Inn) -> Result<Option<Arc<Check>>, CheckError> {
+        let Some(id) = self.store.latest_check_id(inn).await? else {
+            return Ok(None);
+        };
+        self.document(id).await
+    }
+
+    async fn document(&self, id: Uuid) -> Result<Option<Arc<Check>>, CheckError> {
+        if let Some(hit) = self.documents.get(&id).await {
+            return Ok(Some(hit));
+        }
         let Some(row) = self.store.get_check(id).await? else {
             return Ok(None);
         };
-        Ok(Some(
-            serde_json::from_value(row.document).map_err(StoreError::from)?,
-        ))
-    }
-
-    /// The newest finished check of an INN.
-    pub async fn latest(&self, inn: &Inn) -> Result<Option<Check>, CheckError> {
-        let Some(row) = self.store.latest_check(inn).await? else {
-            return Ok(None);
-        };
-        Ok(Some(
-            serde_json::from_value(row.document).map_err(StoreError::from)?,
-        ))
+        let json_len = row.document.to_string().len();
+        let check: Arc<Check> = Arc::new(document(row)?);
+        if check.state != CheckState::Pending {
+            self.documents.insert(Arc::clone(&check), json_len).await;
+        }
+        Ok(Some(check))
     }
 
     /// The database answers.
@@ -175,7 +194,7 @@ impl CheckService {
         self: &Arc<Self>,
         request: CheckRequest,
         callback_url: Option<String>,
-    ) -> Result<(Check, tokio::task::JoinHandle<Result<Checked, CheckError>>), CheckError> {
+    ) -> Result<Started, CheckError> {
         // One ruleset for the whole check, even if a reload lands while it runs.
         let ruleset = self.rules.current();
         let profile = request
@@ -186,11 +205,6 @@ impl CheckService {
         if ruleset.profile(&profile).is_none() {
             return Err(CheckError::UnknownProfile(profile));
         }
-        // A bounded number of checks at once; past it the caller is told to come back,
-        // rather than queueing without limit in front of the registries.
-        let permit = Arc::clone(&self.running)
-            .try_acquire_owned()
-            .map_err(|_| CheckError::Busy)?;
         let pending = Check {
             id: Uuid::now_v7(),
             inn: request.inn.to_string(),
@@ -206,6 +220,20 @@ impl CheckService {
             checked_at: None,
             error: None,
         };
+        // Every answer in memory: the check finishes in the request with one write, and
+        // nothing is ever pending.
+        if let Some(reports) = self.from_memory(&request.inn, request.max_age_s).await {
+            let done = self
+                .decide(pending, reports, &ruleset, callback_url.clone())
+                .await?;
+            self.announce(&done.check, callback_url.as_deref()).await;
+            return Ok(Started::Done(done));
+        }
+        // A bounded number of checks at once; past it the caller is told to come back,
+        // rather than queueing without limit in front of the registries.
+        let permit = Arc::clone(&self.running)
+            .try_acquire_owned()
+            .map_err(|_| CheckError::Busy)?;
         let mut row = stored(&pending, None)?;
         row.callback_url = callback_url.clone();
         self.store.save_check(&row).await?;
@@ -245,7 +273,27 @@ impl CheckService {
             service.announce(&finished, callback_url.as_deref()).await;
             done
         });
-        Ok((pending, handle))
+        Ok(Started::Running(pending, handle))
+    }
+
+    /// Every enabled source's answer from the in-memory cache, when all are there and
+    /// young enough for the request; `None` as soon as one is missing.
+    async fn from_memory(&self, inn: &Inn, max_age_s: Option<u64>) -> Option<Vec<SourceReport>> {
+        if max_age_s == Some(0) {
+            return None;
+        }
+        let now = Utc::now();
+        let mut reports = Vec::with_capacity(self.sources.len());
+        for source in &self.sources {
+            let name = source.name();
+            if !source.settings.enabled {
+                reports.push(SourceReport::disabled(name));
+                continue;
+            }
+            let since = cutoff(now, max_age_s.unwrap_or(source.settings.ttl_s));
+            reports.push((*self.cache.get_fresh(name, inn, since).await?).clone());
+        }
+        Some(reports)
     }
 
     /// Queues `check.completed` for a check that reached its end, failed ones too.
@@ -331,20 +379,34 @@ impl CheckService {
 
     /// Runs a check to the end in the caller's task (the CLI does this).
     pub async fn run(self: &Arc<Self>, request: CheckRequest) -> Result<Checked, CheckError> {
-        let (_, handle) = self.start(request, None).await?;
-        match handle.await {
-            Ok(result) => result,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        match self.start(request, None).await? {
+            Started::Done(done) => Ok(done),
+            Started::Running(_, handle) => match handle.await {
+                Ok(result) => result,
+                Err(join) => std::panic::resume_unwind(join.into_panic()),
+            },
         }
     }
 
     async fn complete(
         &self,
-        mut check: Check,
+        check: Check,
         request: &CheckRequest,
         ruleset: Arc<Ruleset>,
     ) -> Result<Checked, CheckError> {
         let reports = self.gather(&request.inn, request.max_age_s).await;
+        self.decide(check, reports, &ruleset, None).await
+    }
+
+    /// Applies the ruleset to the answers and stores the finished check (with its
+    /// `callback_url` when this is its first write).
+    async fn decide(
+        &self,
+        mut check: Check,
+        reports: Vec<SourceReport>,
+        ruleset: &Ruleset,
+        callback_url: Option<String>,
+    ) -> Result<Checked, CheckError> {
         let profile = ruleset
             .profile(&check.profile)
             .ok_or_else(|| CheckError::UnknownProfile(check.profile.clone()))?
@@ -373,9 +435,13 @@ impl CheckService {
         check.ruleset_version = Some(ruleset.version.clone());
         check.checked_at = Some(now);
         self.metrics.check_done(evaluation.decision);
-        self.store
-            .save_check(&stored(&check, Some(&facts))?)
-            .await?;
+        let mut row = stored(&check, Some(&facts))?;
+        row.callback_url = callback_url;
+        let json_len = row.document.to_string().len();
+        self.store.save_check(&row).await?;
+        self.documents
+            .insert(Arc::new(check.clone()), json_len)
+            .await;
         tracing::info!(check = %check.id, inn = %crate::domain::mask_inns(&check.inn), decision = ?check.decision, "check done");
         Ok(Checked { check, facts })
     }
@@ -486,15 +552,18 @@ impl CheckService {
         }
     }
 
+    /// Fetches live and stores the answer with its raw bodies; what is returned (and may be
+    /// cached in memory) keeps the findings only.
     async fn fetch_and_store(&self, source: &ConfiguredSource, inn: &Inn) -> SourceReport {
         let started = std::time::Instant::now();
-        let report = source.fetch(inn).await;
+        let mut report = source.fetch(inn).await;
         let name = source.name();
         self.metrics
             .source_fetched(name, report.status, started.elapsed().as_secs_f64());
         if let Err(e) = self.store.save_snapshot(inn, &report).await {
             tracing::error!(error = ?e, source = source.name(), "cannot store snapshot");
         }
+        report.evidence = Vec::new();
         report
     }
 }

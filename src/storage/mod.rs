@@ -456,6 +456,10 @@ pub trait Store:
 
     /// The newest finished check of an INN.
     async fn latest_check(&self, inn: &Inn) -> Result<Option<StoredCheck>, StoreError>;
+
+    /// The id of the newest finished check of an INN: one step down an index, whatever
+    /// the INN's history (the document itself comes from memory when it is there).
+    async fn latest_check_id(&self, inn: &Inn) -> Result<Option<Uuid>, StoreError>;
 }
 
 pub struct SqliteStore {

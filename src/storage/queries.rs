@@ -233,6 +233,23 @@ macro_rules! impl_store {
                     .collect()
             }
 
+            async fn latest_check_id(
+                &self,
+                inn: &$crate::domain::Inn,
+            ) -> Result<Option<uuid::Uuid>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT id FROM checks WHERE inn = $1 AND state = 'done' \
+                     ORDER BY checked_at DESC, created_at DESC LIMIT 1",
+                )
+                .bind(inn.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let id: String = row.try_get("id")?;
+                Ok(Some(id.parse().map_err(|_| sqlx::Error::Decode("check id is not a UUID".into()))?))
+            }
+
             async fn latest_check(
                 &self,
                 inn: &$crate::domain::Inn,

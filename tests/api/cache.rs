@@ -259,3 +259,88 @@ async fn the_rate_limit_is_shared_by_concurrent_checks() {
     );
     assert_eq!(mocks::hits(&egrul, "/").await, 1);
 }
+
+/// The latest check of an INN is found by an index that matches the query, so its cost does
+/// not grow with the INN's history (the query used to sort every check of the INN). The
+/// plan is asked of the database itself, SQLite or PostgreSQL.
+#[tokio::test]
+async fn the_latest_check_of_an_inn_is_one_step_down_a_matching_index() {
+    use sqlx::{Connection, Row};
+    let url = crate::helpers::fresh_database_url().await;
+    kontragent::storage::connect(&url, 1).await.unwrap();
+    let query = "SELECT id FROM checks WHERE inn = '7701000019' AND state = 'done' \
+                 ORDER BY checked_at DESC, created_at DESC LIMIT 1";
+    let plan: String = if url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        // An empty table would be scanned whatever the indexes: ask what it can use.
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {query}")))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {query}")))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(plan.contains("checks_latest"), "{plan}");
+    assert!(
+        !plan.to_lowercase().contains("sort"),
+        "no sort of the INN's checks: {plan}"
+    );
+}
+
+/// With every answer in memory the check finishes in the request (one write, never
+/// pending): even `wait_ms: 0` gets the finished check, not a `202`.
+#[tokio::test]
+async fn a_check_answered_from_memory_is_never_pending() {
+    let app = crate::helpers::spawn_app().await;
+    let first = app
+        .post_check(&json!({"inn": "7701000019", "wait_ms": 0}))
+        .await;
+    assert_eq!(first.status(), 202, "the first check asks the registries");
+    let id = first.json::<serde_json::Value>().await.unwrap()["id"].clone();
+    // Wait for it to finish, then ask again: everything is in memory now.
+    let path = format!("/v1/checks/{}", id.as_str().unwrap());
+    for _ in 0..100 {
+        let c: serde_json::Value = app.get(&path).await.json().await.unwrap();
+        if c["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = app
+        .post_check(&json!({"inn": "7701000019", "wait_ms": 0}))
+        .await;
+    assert_eq!(again.status(), 200);
+    let check: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(check["state"], "done");
+    assert_eq!(check["decision"], "approve");
+    let stored: serde_json::Value = app
+        .get(&format!("/v1/checks/{}", check["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored, check, "stored once, as answered");
+    let latest: serde_json::Value = app
+        .get("/v1/counterparties/7701000019")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(latest["latest_check"]["id"], check["id"]);
+}
