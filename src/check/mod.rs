@@ -222,7 +222,10 @@ impl CheckService {
         };
         // Every answer in memory: the check finishes in the request with one write, and
         // nothing is ever pending.
-        if let Some(reports) = self.from_memory(&request.inn, request.max_age_s).await {
+        if let Some(reports) = self
+            .answers_in_memory(&request.inn, request.max_age_s)
+            .await
+        {
             let done = self
                 .decide(pending, reports, &ruleset, callback_url.clone())
                 .await?;
@@ -278,7 +281,11 @@ impl CheckService {
 
     /// Every enabled source's answer from the in-memory cache, when all are there and
     /// young enough for the request; `None` as soon as one is missing.
-    async fn from_memory(&self, inn: &Inn, max_age_s: Option<u64>) -> Option<Vec<SourceReport>> {
+    async fn answers_in_memory(
+        &self,
+        inn: &Inn,
+        max_age_s: Option<u64>,
+    ) -> Option<Vec<SourceReport>> {
         if max_age_s == Some(0) {
             return None;
         }
