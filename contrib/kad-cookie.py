@@ -137,7 +137,7 @@ def main():
         [browser, *flags, "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.time() + 20
+        deadline = time.time() + 45
         while True:
             try:
                 devtools(port, "/json/version")

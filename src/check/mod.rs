@@ -60,6 +60,11 @@ pub enum Started {
     Running(Check, tokio::task::JoinHandle<Result<Checked, CheckError>>),
 }
 
+/// How often an instance waiting for another's fetch looks for its answer.
+const CLAIM_POLL: Duration = Duration::from_millis(25);
+/// A claim outlives its source's timeout by this much before another instance may take it.
+const CLAIM_GRACE: Duration = Duration::from_secs(5);
+
 /// What a caller asks for.
 #[derive(Debug, Clone)]
 pub struct CheckRequest {
@@ -80,6 +85,8 @@ pub struct CheckService {
     cache: SourceCache,
     /// Finished checks, which never change, by id.
     documents: DocumentCache,
+    /// This instance's name in fetch claims.
+    instance: String,
     store: Arc<dyn Store>,
     rules: Arc<Reloadable<Ruleset>>,
     settings: CheckSettings,
@@ -107,6 +114,7 @@ impl CheckService {
             sources,
             cache,
             documents: DocumentCache::new(settings),
+            instance: Uuid::now_v7().to_string(),
             store,
             rules,
             settings: settings.check.clone(),
@@ -492,7 +500,7 @@ impl CheckService {
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "snapshot lookup failed"),
                 }
-                let report = Arc::new(self.fetch_or_stale(source, inn).await);
+                let report = Arc::new(self.fetch_shared(source, inn, since).await);
                 if report.is_cacheable() {
                     Ok(report)
                 } else {
@@ -528,11 +536,88 @@ impl CheckService {
         }
     }
 
+    /// One registry flow per (source, INN) across every instance on the database (the
+    /// in-memory cache already makes it one per instance): the instance that claims the
+    /// fetch asks the registry; the others wait for the answer it stores, and ask themselves
+    /// only if none comes within the source's timeout (its holder may have died).
+    async fn fetch_shared(
+        &self,
+        source: &ConfiguredSource,
+        inn: &Inn,
+        since: DateTime<Utc>,
+    ) -> SourceReport {
+        let name = source.name();
+        let asked = crate::sources::now_ms();
+        let hold = Duration::from_millis(source.settings.timeout_ms) + CLAIM_GRACE;
+        let give_up = tokio::time::Instant::now() + hold;
+        loop {
+            let now = Utc::now();
+            let until = now + chrono::Duration::from_std(hold).unwrap_or_default();
+            match self
+                .store
+                .claim_fetch(name, inn, &self.instance, now, until)
+                .await
+            {
+                Ok(true) => {
+                    // Another instance may have stored an answer just before the claim.
+                    let report = match self.answer_of_another(name, inn, since, asked).await {
+                        Some(answer) => self.or_stale(source, inn, answer).await,
+                        None => self.fetch_or_stale(source, inn).await,
+                    };
+                    if let Err(e) = self.store.release_fetch(name, inn, &self.instance).await {
+                        tracing::warn!(error = %e, source = name, "cannot release a fetch claim");
+                    }
+                    return report;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, source = name, "cannot claim a fetch");
+                    return self.fetch_or_stale(source, inn).await;
+                }
+            }
+            if tokio::time::Instant::now() >= give_up {
+                return self.fetch_or_stale(source, inn).await;
+            }
+            tokio::time::sleep(CLAIM_POLL).await;
+            if let Some(answer) = self.answer_of_another(name, inn, since, asked).await {
+                return self.or_stale(source, inn, answer).await;
+            }
+        }
+    }
+
+    /// An answer another instance stored: a usable one fetched since `since`, or a failure
+    /// met after this call `asked` (that is this check's answer too).
+    async fn answer_of_another(
+        &self,
+        name: &str,
+        inn: &Inn,
+        since: DateTime<Utc>,
+        asked: DateTime<Utc>,
+    ) -> Option<SourceReport> {
+        if let Ok(Some(snapshot)) = self.store.latest_snapshot(name, inn, since).await {
+            return Some(snapshot);
+        }
+        self.store
+            .answer_since(name, inn, asked)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Fetches live; when the registry fails, falls back to a stored answer younger than
     /// the source's `max_stale_s` (reported as `stale`, with the live failure as detail).
     /// Risks the failed call had already seen are kept on top of the stored answer.
     async fn fetch_or_stale(&self, source: &ConfiguredSource, inn: &Inn) -> SourceReport {
         let live = self.fetch_and_store(source, inn).await;
+        self.or_stale(source, inn, live).await
+    }
+
+    async fn or_stale(
+        &self,
+        source: &ConfiguredSource,
+        inn: &Inn,
+        live: SourceReport,
+    ) -> SourceReport {
         if live.status != SourceStatus::Unavailable || source.settings.max_stale_s == 0 {
             return live;
         }

@@ -457,6 +457,29 @@ pub trait Store:
     /// The newest finished check of an INN.
     async fn latest_check(&self, inn: &Inn) -> Result<Option<StoredCheck>, StoreError>;
 
+    /// Claims the fetch of (source, INN) for `holder` until `until`, unless another holder's
+    /// claim is still in force. True when the claim is this holder's now.
+    async fn claim_fetch(
+        &self,
+        source: &str,
+        inn: &Inn,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up a claim (only the holder's own).
+    async fn release_fetch(&self, source: &str, inn: &Inn, holder: &str) -> Result<(), StoreError>;
+
+    /// The newest answer of a source about an INN stored at or after `since`, whatever its
+    /// status (a failure too: another instance just asked).
+    async fn answer_since(
+        &self,
+        source: &str,
+        inn: &Inn,
+        since: DateTime<Utc>,
+    ) -> Result<Option<SourceReport>, StoreError>;
+
     /// The id of the newest finished check of an INN: one step down an index, whatever
     /// the INN's history (the document itself comes from memory when it is there).
     async fn latest_check_id(&self, inn: &Inn) -> Result<Option<Uuid>, StoreError>;

@@ -56,7 +56,6 @@ macro_rules! impl_store {
                 inn: &$crate::domain::Inn,
                 since: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<$crate::sources::SourceReport>, $crate::storage::StoreError> {
-                use sqlx::Row;
                 let row = sqlx::query(
                     "SELECT status, detail, fetched_at, findings FROM snapshots \
                      WHERE source = $1 AND inn = $2 AND fetched_at >= $3 \
@@ -68,18 +67,64 @@ macro_rules! impl_store {
                 .bind($crate::storage::millis(since))
                 .fetch_optional(&self.pool)
                 .await?;
-                let Some(row) = row else { return Ok(None) };
-                let status: String = row.try_get("status")?;
-                let findings: String = row.try_get("findings")?;
-                Ok(Some($crate::sources::SourceReport {
-                    source: source.to_owned(),
-                    status: $crate::sources::SourceStatus::parse(&status)
-                        .unwrap_or($crate::sources::SourceStatus::Unavailable),
-                    detail: row.try_get("detail")?,
-                    fetched_at: $crate::storage::from_millis(row.try_get("fetched_at")?),
-                    findings: serde_json::from_str(&findings)?,
-                    evidence: Vec::new(),
-                }))
+                row.map(|row| $crate::storage::queries::read_snapshot!(source, row)).transpose()
+            }
+
+            async fn answer_since(
+                &self,
+                source: &str,
+                inn: &$crate::domain::Inn,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<$crate::sources::SourceReport>, $crate::storage::StoreError> {
+                let row = sqlx::query(
+                    "SELECT status, detail, fetched_at, findings FROM snapshots \
+                     WHERE source = $1 AND inn = $2 AND fetched_at >= $3 \
+                     ORDER BY fetched_at DESC LIMIT 1",
+                )
+                .bind(source)
+                .bind(inn.as_str())
+                .bind($crate::storage::millis(since))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| $crate::storage::queries::read_snapshot!(source, row)).transpose()
+            }
+
+            async fn claim_fetch(
+                &self,
+                source: &str,
+                inn: &$crate::domain::Inn,
+                holder: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::storage::StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO fetch_claims (source, inn, holder, expires_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (source, inn) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+                     WHERE fetch_claims.expires_at < $5 OR fetch_claims.holder = excluded.holder",
+                )
+                .bind(source)
+                .bind(inn.as_str())
+                .bind(holder)
+                .bind($crate::storage::millis(until))
+                .bind($crate::storage::millis(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_fetch(
+                &self,
+                source: &str,
+                inn: &$crate::domain::Inn,
+                holder: &str,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query("DELETE FROM fetch_claims WHERE source = $1 AND inn = $2 AND holder = $3")
+                    .bind(source)
+                    .bind(inn.as_str())
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn evidence_for(
@@ -268,6 +313,27 @@ macro_rules! impl_store {
     };
 }
 
+/// Reads a `snapshots` row (status, detail, fetched_at, findings) of `source`.
+macro_rules! read_snapshot {
+    ($source:expr, $row:expr) => {{
+        use sqlx::Row;
+        let row = $row;
+        (|| -> Result<$crate::sources::SourceReport, $crate::storage::StoreError> {
+            let status: String = row.try_get("status")?;
+            let findings: String = row.try_get("findings")?;
+            Ok($crate::sources::SourceReport {
+                source: $source.to_owned(),
+                status: $crate::sources::SourceStatus::parse(&status)
+                    .unwrap_or($crate::sources::SourceStatus::Unavailable),
+                detail: row.try_get("detail")?,
+                fetched_at: $crate::storage::from_millis(row.try_get("fetched_at")?),
+                findings: serde_json::from_str(&findings)?,
+                evidence: Vec::new(),
+            })
+        })()
+    }};
+}
+
 macro_rules! CHECK_COLUMNS {
     () => {
         "id, inn, state, decision, score, profile, ruleset_version, created_at, checked_at, document, facts, callback_url"
@@ -307,3 +373,4 @@ macro_rules! read_check {
 pub(crate) use CHECK_COLUMNS;
 pub(crate) use impl_store;
 pub(crate) use read_check;
+pub(crate) use read_snapshot;

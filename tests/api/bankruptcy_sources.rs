@@ -711,9 +711,13 @@ async fn the_contrib_cookie_script_feeds_kad_a_cookie_a_page_script_set() {
         page.uri(),
         env!("CARGO_MANIFEST_DIR")
     );
+    // A browser starts slowly on a busy machine: generous bounds, none of them timed.
     let app = app_with("kad", &kad, |s| {
         s.sources["kad"].cookie_command = command;
-        s.sources["kad"].timeout_ms = 30_000;
+        s.sources["kad"].timeout_ms = 90_000;
+        s.check.deadline_ms = 90_000;
+        s.check.default_wait_ms = 90_000;
+        s.check.max_wait_ms = 90_000;
     })
     .await;
     let check = app.check("7702000269").await;

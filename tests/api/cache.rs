@@ -344,3 +344,64 @@ async fn a_check_answered_from_memory_is_never_pending() {
         .unwrap();
     assert_eq!(latest["latest_check"]["id"], check["id"]);
 }
+
+/// Three instances on one database, sixty simultaneous cold checks of one INN: one registry
+/// search in all (it was one per instance: each instance's memory deduplicated only its own).
+#[tokio::test]
+async fn concurrent_checks_across_instances_cause_one_registry_request() {
+    let egrul = slow_egrul().await;
+    let settings = test_settings(Registries::Custom {
+        egrul: Some(egrul.uri()),
+        pb: None,
+    })
+    .await;
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        instances.push(spawn_app_from(settings.clone()).await);
+    }
+    let checks = instances
+        .iter()
+        .flat_map(|app| (0..20).map(move |_| app.check("7701000019")));
+    let results = futures::future::join_all(checks).await;
+    assert_eq!(results.len(), 60);
+    for check in &results {
+        assert_eq!(source(check, "egrul"), ("ok".into(), None), "{check:#}");
+    }
+    assert_eq!(
+        mocks::hits(&egrul, "/").await,
+        1,
+        "one search for three instances"
+    );
+}
+
+/// A failed fetch is everyone's answer for that moment: the waiting instances report the
+/// failure the holder met instead of each asking the failing registry again.
+#[tokio::test]
+async fn a_failure_seen_by_one_instance_is_not_asked_again_by_the_others() {
+    let egrul = MockServer::start().await;
+    mocks::egrul_start(
+        &egrul,
+        wiremock::ResponseTemplate::new(403).set_delay(Duration::from_millis(300)),
+    )
+    .await;
+    let mut settings = test_settings(Registries::Custom {
+        egrul: Some(egrul.uri()),
+        pb: None,
+    })
+    .await;
+    settings.sources["egrul"].max_stale_s = 0;
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        instances.push(spawn_app_from(settings.clone()).await);
+    }
+    let checks = instances
+        .iter()
+        .flat_map(|app| (0..5).map(move |_| app.check("7701000019")));
+    for check in futures::future::join_all(checks).await {
+        assert_eq!(
+            source(&check, "egrul"),
+            ("unavailable".into(), Some("http_403".into()))
+        );
+    }
+    assert_eq!(mocks::hits(&egrul, "/").await, 1);
+}
