@@ -36,7 +36,20 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub applications: ApplicationSettings,
     pub smtp: SmtpSettings,
+    pub retention: RetentionSettings,
     pub sources: SourcesSettings,
+}
+
+/// How long what grows with every check is kept (0 = for ever); a decision is kept for ever.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Raw registry bodies older than this are emptied (URL, status and SHA-256 stay).
+    pub evidence_days: u32,
+    /// Finished checks older than this keep their decision and reasons only.
+    pub checks_days: u32,
+    /// How often a pass runs (one instance at a time).
+    pub tick_s: u64,
 }
 
 /// The mail server for messages to the department.
@@ -639,6 +652,11 @@ impl Default for Settings {
                 hosts: BTreeMap::new(),
                 callback_secret: Secret::default(),
             },
+            retention: RetentionSettings {
+                evidence_days: 0,
+                checks_days: 0,
+                tick_s: 3_600,
+            },
             sources: SourcesSettings {
                 proxy: Secret::default(),
                 // ПАО Сбербанк: known to every registry, with court cases and publications.
@@ -893,6 +911,7 @@ impl Settings {
                 self.applications.min_fill_s,
             ),
             ("monitoring.lease_s".to_owned(), self.monitoring.lease_s),
+            ("retention.tick_s".to_owned(), self.retention.tick_s),
             (
                 "monitoring.unavailable_alert_s".to_owned(),
                 self.monitoring.unavailable_alert_s,

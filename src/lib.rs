@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod monitoring;
 pub mod outbound;
+pub mod retention;
 pub mod rules;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

@@ -7,6 +7,7 @@ use crate::sources::SourceStatus;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -25,6 +26,7 @@ pub struct Metrics {
     source_fetch_seconds: Family<Labels, Histogram, fn() -> Histogram>,
     monitoring_passes: Family<Labels, Counter>,
     catalog_transitions: Family<Labels, Counter>,
+    storage: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -35,7 +37,13 @@ impl Default for Metrics {
             Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(flow_seconds);
         let monitoring_passes = Family::<Labels, Counter>::default();
         let catalog_transitions = Family::<Labels, Counter>::default();
+        let storage = Family::<Labels, Gauge>::default();
         let mut registry = Registry::default();
+        registry.register(
+            "kontragent_storage",
+            "Rows and bytes of what grows with use (checks, snapshots, evidence), as of the last retention pass",
+            storage.clone(),
+        );
         // Counters are exposed with the `_total` suffix.
         registry.register(
             "kontragent_checks",
@@ -69,6 +77,7 @@ impl Default for Metrics {
             source_fetch_seconds,
             monitoring_passes,
             catalog_transitions,
+            storage,
         }
     }
 }
@@ -98,6 +107,13 @@ impl Metrics {
         self.monitoring_passes
             .get_or_create(&vec![("outcome", outcome.to_owned())])
             .inc();
+    }
+
+    /// A size the retention pass read (`checks`, `check_bytes`, `evidence_bytes`…).
+    pub fn storage_size(&self, what: &str, value: i64) {
+        self.storage
+            .get_or_create(&vec![("what", what.to_owned())])
+            .set(value);
     }
 
     pub fn catalog_transition(&self, to: CatalogStatus) {

@@ -231,6 +231,14 @@ impl Application {
             background.push(DeliveryWorker::new(Arc::clone(&webhooks)).spawn());
         }
         background.push(Arc::clone(&applications).spawn_sla());
+        background.push(
+            Arc::new(crate::retention::Retention::new(
+                Arc::clone(checks.store()),
+                settings.retention.clone(),
+                Arc::clone(&metrics),
+            ))
+            .spawn(),
+        );
         if settings.rules.watch_interval_ms > 0 {
             let every = std::time::Duration::from_millis(settings.rules.watch_interval_ms);
             background.push(policy.active().spawn_watch(every));

@@ -480,6 +480,23 @@ pub trait Store:
         since: DateTime<Utc>,
     ) -> Result<Option<SourceReport>, StoreError>;
 
+    /// Empties the raw bodies of evidence received before `before` (the row with its URL,
+    /// status and SHA-256 stays). Returns how many were emptied.
+    async fn prune_evidence(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Up to `limit` finished checks before `before` whose documents are still whole.
+    async fn checks_to_prune(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<StoredCheck>, StoreError>;
+
+    /// Replaces a check's document with its pruned form and drops its facts.
+    async fn prune_check(&self, id: Uuid, document: &serde_json::Value) -> Result<(), StoreError>;
+
+    /// Rows and bytes of what grows with use: `(name, value)` pairs for `/metrics`.
+    async fn storage_sizes(&self) -> Result<Vec<(&'static str, i64)>, StoreError>;
+
     /// The id of the newest finished check of an INN: one step down an index, whatever
     /// the INN's history (the document itself comes from memory when it is there).
     async fn latest_check_id(&self, inn: &Inn) -> Result<Option<Uuid>, StoreError>;

@@ -112,6 +112,70 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn prune_evidence(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::storage::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE evidence SET body = $1 WHERE received_at < $2 AND length(body) > 0",
+                )
+                .bind(Vec::<u8>::new())
+                .bind($crate::storage::millis(before))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn checks_to_prune(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> Result<Vec<$crate::storage::StoredCheck>, $crate::storage::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::storage::queries::CHECK_COLUMNS!(),
+                    " FROM checks WHERE state <> 'pending' AND checked_at < $1 AND facts IS NOT NULL \
+                      ORDER BY checked_at LIMIT $2"
+                ))
+                .bind($crate::storage::millis(before))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(|r| $crate::storage::queries::read_check!(r)).collect()
+            }
+
+            async fn prune_check(
+                &self,
+                id: uuid::Uuid,
+                document: &serde_json::Value,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query("UPDATE checks SET document = $1, facts = NULL WHERE id = $2")
+                    .bind(serde_json::to_string(document)?)
+                    .bind(id.to_string())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn storage_sizes(&self) -> Result<Vec<(&'static str, i64)>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT (SELECT COUNT(*) FROM checks) AS checks, \
+                            (SELECT COALESCE(SUM(length(document)) + SUM(COALESCE(length(facts), 0)), 0) FROM checks) AS check_bytes, \
+                            (SELECT COUNT(*) FROM snapshots) AS snapshots, \
+                            (SELECT COALESCE(SUM(length(findings)), 0) FROM snapshots) AS snapshot_bytes, \
+                            (SELECT COUNT(*) FROM evidence) AS evidence, \
+                            (SELECT COALESCE(SUM(length(body)), 0) FROM evidence) AS evidence_bytes",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let mut out = Vec::new();
+                for name in ["checks", "check_bytes", "snapshots", "snapshot_bytes", "evidence", "evidence_bytes"] {
+                    out.push((name, row.try_get::<i64, _>(name)?));
+                }
+                Ok(out)
+            }
+
             async fn release_fetch(
                 &self,
                 source: &str,

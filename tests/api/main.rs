@@ -20,6 +20,7 @@ mod multiprocess;
 mod openapi;
 mod pb;
 mod resilience;
+mod retention;
 mod rules;
 mod rules_api;
 mod scenarios;
