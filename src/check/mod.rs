@@ -2,6 +2,7 @@
 //! the findings into facts, apply the rules, store everything, answer.
 
 mod model;
+mod writer;
 
 pub use model::{Check, CheckState, Company, SourceSummary};
 
@@ -87,6 +88,8 @@ pub struct CheckService {
     documents: DocumentCache,
     /// This instance's name in fetch claims.
     instance: String,
+    /// Saves the check rows of concurrent requests in one transaction.
+    writer: writer::CheckWriter,
     store: Arc<dyn Store>,
     rules: Arc<Reloadable<Ruleset>>,
     settings: CheckSettings,
@@ -115,6 +118,7 @@ impl CheckService {
             cache,
             documents: DocumentCache::new(settings),
             instance: Uuid::now_v7().to_string(),
+            writer: writer::CheckWriter::start(Arc::clone(&store)),
             store,
             rules,
             settings: settings.check.clone(),
@@ -247,7 +251,7 @@ impl CheckService {
             .map_err(|_| CheckError::Busy)?;
         let mut row = stored(&pending, None)?;
         row.callback_url = callback_url.clone();
-        self.store.save_check(&row).await?;
+        self.writer.save(row).await?;
         self.in_flight().insert(
             pending.id,
             InFlight {
@@ -453,7 +457,7 @@ impl CheckService {
         let mut row = stored(&check, Some(&facts))?;
         row.callback_url = callback_url;
         let json_len = row.document.to_string().len();
-        self.store.save_check(&row).await?;
+        self.writer.save(row).await?;
         self.documents
             .insert(Arc::new(check.clone()), json_len)
             .await;

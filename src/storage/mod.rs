@@ -432,6 +432,9 @@ pub trait Store:
     /// Inserts or replaces a check.
     async fn save_check(&self, check: &StoredCheck) -> Result<(), StoreError>;
 
+    /// Saves several checks in one transaction (the group commit of concurrent requests).
+    async fn save_checks(&self, checks: &[StoredCheck]) -> Result<(), StoreError>;
+
     async fn get_check(&self, id: Uuid) -> Result<Option<StoredCheck>, StoreError>;
 
     /// Records a ruleset version; a version already stored keeps its first record.

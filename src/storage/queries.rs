@@ -289,6 +289,15 @@ macro_rules! impl_store {
                 &self,
                 c: &$crate::storage::StoredCheck,
             ) -> Result<(), $crate::storage::StoreError> {
+                self.save_checks(std::slice::from_ref(c)).await
+            }
+
+            async fn save_checks(
+                &self,
+                checks: &[$crate::storage::StoredCheck],
+            ) -> Result<(), $crate::storage::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                for c in checks {
                 sqlx::query(
                     "INSERT INTO checks (id, inn, state, decision, score, profile, ruleset_version, \
                                          created_at, checked_at, document, facts, callback_url) \
@@ -309,8 +318,10 @@ macro_rules! impl_store {
                 .bind(serde_json::to_string(&c.document)?)
                 .bind(c.facts.as_ref().map(serde_json::to_string).transpose()?)
                 .bind(&c.callback_url)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

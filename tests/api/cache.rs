@@ -405,3 +405,24 @@ async fn a_failure_seen_by_one_instance_is_not_asked_again_by_the_others() {
     }
     assert_eq!(mocks::hits(&egrul, "/").await, 1);
 }
+
+/// Concurrent cached checks are committed in groups (one transaction for many): every
+/// check a caller was given is stored, as given.
+#[tokio::test]
+async fn every_check_of_a_group_commit_is_stored_as_answered() {
+    let app = crate::helpers::spawn_app().await;
+    app.check("7701000019").await;
+    let body = json!({"inn": "7701000019"});
+    let answers = futures::future::join_all((0..48).map(|_| app.post_check(&body))).await;
+    for response in answers {
+        assert_eq!(response.status(), 200);
+        let check: serde_json::Value = response.json().await.unwrap();
+        let stored: serde_json::Value = app
+            .get(&format!("/v1/checks/{}", check["id"].as_str().unwrap()))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stored, check);
+    }
+}
