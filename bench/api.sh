@@ -94,7 +94,7 @@ p1() { # label suffix
     report "POST /v1/checks, cached $1" "$h" "$checks"
 }
 
-echo "database: ${DB:+postgres}${DB:-sqlite}   binary: $BIN   wrk -t2 -c16 -d$DURATION"
+echo "database: $([[ -n "${DB:-}" ]] && echo postgres || echo sqlite)   binary: $BIN   wrk -t2 -c16 -d$DURATION"
 start
 curl -sf "localhost:$PORT/v1/checks" -H 'content-type: application/json' -d "{\"inn\":\"$INN\"}" >/dev/null
 stop
