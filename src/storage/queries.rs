@@ -56,18 +56,7 @@ macro_rules! impl_store {
                 inn: &$crate::domain::Inn,
                 since: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<$crate::sources::SourceReport>, $crate::storage::StoreError> {
-                let row = sqlx::query(
-                    "SELECT status, detail, fetched_at, findings FROM snapshots \
-                     WHERE source = $1 AND inn = $2 AND fetched_at >= $3 \
-                       AND status IN ('ok', 'not_found') \
-                     ORDER BY fetched_at DESC LIMIT 1",
-                )
-                .bind(source)
-                .bind(inn.as_str())
-                .bind($crate::storage::millis(since))
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(|row| $crate::storage::queries::read_snapshot!(source, row)).transpose()
+                self.newest_snapshot(source, inn, since, true).await
             }
 
             async fn answer_since(
@@ -76,17 +65,7 @@ macro_rules! impl_store {
                 inn: &$crate::domain::Inn,
                 since: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<$crate::sources::SourceReport>, $crate::storage::StoreError> {
-                let row = sqlx::query(
-                    "SELECT status, detail, fetched_at, findings FROM snapshots \
-                     WHERE source = $1 AND inn = $2 AND fetched_at >= $3 \
-                     ORDER BY fetched_at DESC LIMIT 1",
-                )
-                .bind(source)
-                .bind(inn.as_str())
-                .bind($crate::storage::millis(since))
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(|row| $crate::storage::queries::read_snapshot!(source, row)).transpose()
+                self.newest_snapshot(source, inn, since, false).await
             }
 
             async fn claim_fetch(
@@ -383,6 +362,32 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 row.map(|r| $crate::storage::queries::read_check!(r)).transpose()
+            }
+        }
+
+        impl $store {
+            /// The newest stored answer since `since`; only `ok` and `not_found` ones when
+            /// `usable_only`.
+            async fn newest_snapshot(
+                &self,
+                source: &str,
+                inn: &$crate::domain::Inn,
+                since: chrono::DateTime<chrono::Utc>,
+                usable_only: bool,
+            ) -> Result<Option<$crate::sources::SourceReport>, $crate::storage::StoreError> {
+                let row = sqlx::query(
+                    "SELECT status, detail, fetched_at, findings FROM snapshots \
+                     WHERE source = $1 AND inn = $2 AND fetched_at >= $3 \
+                       AND ($4 = 0 OR status IN ('ok', 'not_found')) \
+                     ORDER BY fetched_at DESC LIMIT 1",
+                )
+                .bind(source)
+                .bind(inn.as_str())
+                .bind($crate::storage::millis(since))
+                .bind(i64::from(usable_only))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| $crate::storage::queries::read_snapshot!(source, row)).transpose()
             }
         }
     };
