@@ -3,8 +3,9 @@
 
 Best effort. kad sets its `wasm` and `pr_fp` cookies (and DDoS-Guard its `__ddg*`) from the
 page's own scripts, so only a browser gets them. This script starts Debian's headless
-`chromium`, loads the search page, waits for the scripts, reads the page's cookies over the
-DevTools protocol and prints them as one `name=value; name=value` line. It exits 1 (printing
+`chromium`, loads the search page, reads the page's cookies over the DevTools protocol until
+the required one is set (or `KAD_WAIT_S` passes) and prints them as one
+`name=value; name=value` line. It exits 1 (printing
 nothing on stdout) when no `wasm` cookie was set: some clients report that headless Chromium
 is not given one, and kontragent then reports kad as `cookie_expired`, never as clean.
 
@@ -12,7 +13,7 @@ Only the Python standard library is used (a minimal WebSocket client is below).
 
 Environment:
   KAD_URL          the page to load (default https://kad.arbitr.ru/)
-  KAD_WAIT_S       seconds to let the page's scripts run (default 12)
+  KAD_WAIT_S       seconds the page's scripts get to set the cookie (default 20)
   KAD_REQUIRE      the cookie that must be present (default wasm)
   CHROMIUM         the browser binary (default: chromium, then chromium-browser)
   CHROMIUM_FLAGS   extra flags, space-separated (e.g. --proxy-server=socks5://127.0.0.1:1080)
@@ -112,7 +113,7 @@ class WebSocket:
 
 def main():
     url = os.environ.get("KAD_URL", "https://kad.arbitr.ru/")
-    wait_s = float(os.environ.get("KAD_WAIT_S", "12"))
+    wait_s = float(os.environ.get("KAD_WAIT_S", "20"))
     required = os.environ.get("KAD_REQUIRE", "wasm")
     browser = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
@@ -148,19 +149,32 @@ def main():
                     return 1
                 time.sleep(0.2)
         target = devtools(port, "/json/new?" + urllib.parse.quote(url, safe=""), method="PUT")
-        time.sleep(wait_s)
         ws = WebSocket(target["webSocketDebuggerUrl"])
-        ws.send(json.dumps({"id": 1, "method": "Network.getCookies", "params": {"urls": [url]}}))
-        while True:
-            answer = json.loads(ws.receive())
-            if answer.get("id") == 1:
-                break
+        request = 0
+
+        def cookies():
+            nonlocal request
+            request += 1
+            params = {"urls": [url]}
+            ws.send(json.dumps({"id": request, "method": "Network.getCookies", "params": params}))
+            while True:
+                answer = json.loads(ws.receive())
+                if answer.get("id") == request:
+                    return answer.get("result", {}).get("cookies", [])
+
+        # Ask for the page's cookies every half second until the required one is there.
+        until = time.time() + wait_s
+        while not any(c.get("name") == required for c in cookies()):
+            if time.time() >= until:
+                ws.close()
+                print(f"kad-cookie: the page set no `{required}` cookie in {wait_s:g} s", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        # The page sets its cookies one by one: give the others a moment to land.
+        time.sleep(1.5)
+        found = cookies()
         ws.close()
-        cookies = answer.get("result", {}).get("cookies", [])
-        if not any(c.get("name") == required for c in cookies):
-            print(f"kad-cookie: the page set no `{required}` cookie", file=sys.stderr)
-            return 1
-        print("; ".join(f"{c['name']}={c['value']}" for c in cookies))
+        print("; ".join(f"{c['name']}={c['value']}" for c in found))
         return 0
     finally:
         proc.terminate()

@@ -515,12 +515,15 @@ async fn a_451_or_403_with_a_cookie_is_an_expired_cookie_and_is_not_retried() {
     }
 }
 
-/// kad answers the stale cookie 451 and the fresh one 200.
+/// kad answers 200 to a request carrying every `name=value` of `fresh` (in any order, as a
+/// browser may list them) and 451 to any other.
 async fn kad_accepting_only(fresh: &str) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/Kad/SearchInstances"))
-        .and(header_regex("cookie", &format!("^{fresh}")))
+    let mut accepted = Mock::given(method("POST")).and(path("/Kad/SearchInstances"));
+    for pair in fresh.split("; ") {
+        accepted = accepted.and(header_regex("cookie", &format!("(^|; ){pair}(;|$)")));
+    }
+    accepted
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_raw(fixture!("kad-empty.html").as_bytes().to_vec(), "text/html"),
@@ -707,7 +710,7 @@ async fn the_contrib_cookie_script_feeds_kad_a_cookie_a_page_script_set() {
         .await;
     let kad = kad_accepting_only("wasm=fedcba9876543210fedcba9876543210; pr_fp=0a1b2c").await;
     let command = format!(
-        "KAD_URL={}/ KAD_WAIT_S=1 CHROMIUM_FLAGS=\"'--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'\" python3 {}/contrib/kad-cookie.py",
+        "KAD_URL={}/ KAD_WAIT_S=60 CHROMIUM_FLAGS=\"'--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'\" python3 {}/contrib/kad-cookie.py",
         page.uri(),
         env!("CARGO_MANIFEST_DIR")
     );
