@@ -9,7 +9,9 @@
 #
 # P1: cached `POST /v1/checks` and `GET /v1/counterparties/{inn}` (req/s, p50, p99, ratio),
 #     with 1 stored check of the INN and again after HISTORY (default 100000) stored checks.
-# P5: RSS per cached dossier ÷ its JSON size, over DOSSIERS (default 5000) distinct INNs.
+# P5: RSS per cached dossier ÷ its JSON size, over DOSSIERS (default 5000) distinct INNs; the
+#     rate of those cold checks is P4's reference for bench/monitoring.sh (same INNs, same
+#     concurrency).
 # Needs wrk and python3 (`apt-get install -y wrk python3`); seeds history rows directly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -157,9 +159,14 @@ def check(i):
     req = urllib.request.Request("http://localhost:%s/v1/checks" % port, data=json.dumps({"inn": inn(i)}).encode(),
                                  headers={"content-type": "application/json"})
     return len(urllib.request.urlopen(req).read())
+import time
+started = time.time()
 with ThreadPoolExecutor(16) as pool:
     sizes = list(pool.map(check, range(20, 20 + n)))
+took = time.time() - started
 open(out, "w").write(str(sum(sizes) / len(sizes)))
+# The cold checks themselves: what bench/monitoring.sh compares monitoring's re-checks with.
+print("P4 reference: %d cold checks through the API (concurrency 16) in %.1f s -> %.1f checks/s" % (n, took, n / took))
 PY
 after=$(rss)
 python3 -c "import sys; b,a,n,j=int(sys.argv[1]),int(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4]); per=(a-b)*1024/n; print('P5 RSS per cached dossier: %.0f bytes, its JSON %.0f bytes, ratio %.2f (RSS %d -> %d KiB over %d dossiers)' % (per, j, per/j, b, a, n))" \
