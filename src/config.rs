@@ -251,6 +251,10 @@ pub struct CacheSettings {
     pub max_bytes: u64,
     /// Superseded by `max_bytes` and ignored; still accepted so older configs load.
     pub max_entries: u64,
+    /// One registry flow per (source, INN) across every instance on the database, through
+    /// claims in `fetch_claims`. Unset: on for PostgreSQL, where instances share a database;
+    /// off for SQLite, where each claim would cost two synced commits per source.
+    pub shared_fetch: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -572,6 +576,7 @@ impl Default for Settings {
             cache: CacheSettings {
                 max_bytes: 256 * 1024 * 1024,
                 max_entries: 100_000,
+                shared_fetch: None,
             },
             auth: AuthSettings {
                 enabled: None,

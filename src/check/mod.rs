@@ -88,6 +88,8 @@ pub struct CheckService {
     documents: DocumentCache,
     /// This instance's name in fetch claims.
     instance: String,
+    /// Whether fetches are claimed across instances (`cache.shared_fetch`).
+    shared_fetch: bool,
     /// Saves the check rows of concurrent requests in one transaction.
     writer: writer::CheckWriter,
     store: Arc<dyn Store>,
@@ -118,6 +120,10 @@ impl CheckService {
             cache,
             documents: DocumentCache::new(settings),
             instance: Uuid::now_v7().to_string(),
+            shared_fetch: settings
+                .cache
+                .shared_fetch
+                .unwrap_or_else(|| settings.database.url.starts_with("postgres")),
             writer: writer::CheckWriter::start(Arc::clone(&store)),
             store,
             rules,
@@ -504,7 +510,11 @@ impl CheckService {
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "snapshot lookup failed"),
                 }
-                let report = Arc::new(self.fetch_shared(source, inn, since).await);
+                let report = Arc::new(if self.shared_fetch {
+                    self.fetch_shared(source, inn, since).await
+                } else {
+                    self.fetch_or_stale(source, inn).await
+                });
                 if report.is_cacheable() {
                     Ok(report)
                 } else {

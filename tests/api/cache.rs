@@ -350,11 +350,13 @@ async fn a_check_answered_from_memory_is_never_pending() {
 #[tokio::test]
 async fn concurrent_checks_across_instances_cause_one_registry_request() {
     let egrul = slow_egrul().await;
-    let settings = test_settings(Registries::Custom {
+    let mut settings = test_settings(Registries::Custom {
         egrul: Some(egrul.uri()),
         pb: None,
     })
     .await;
+    // On by default only for PostgreSQL; SQLite instances may share a file too.
+    settings.cache.shared_fetch = Some(true);
     let mut instances = Vec::new();
     for _ in 0..3 {
         instances.push(spawn_app_from(settings.clone()).await);
@@ -390,6 +392,7 @@ async fn a_failure_seen_by_one_instance_is_not_asked_again_by_the_others() {
     })
     .await;
     settings.sources["egrul"].max_stale_s = 0;
+    settings.cache.shared_fetch = Some(true);
     let mut instances = Vec::new();
     for _ in 0..3 {
         instances.push(spawn_app_from(settings.clone()).await);
@@ -429,4 +432,24 @@ async fn every_check_of_a_group_commit_is_stored_as_answered() {
         assert_eq!(row.document, check);
         assert_eq!(row.state, "done");
     }
+}
+
+/// Without shared fetches (SQLite's default) each instance asks for itself: one search per
+/// instance, which is what the claims exist to avoid where instances share a database.
+#[tokio::test]
+async fn without_shared_fetch_each_instance_asks_for_itself() {
+    let egrul = slow_egrul().await;
+    let mut settings = test_settings(Registries::Custom {
+        egrul: Some(egrul.uri()),
+        pb: None,
+    })
+    .await;
+    settings.cache.shared_fetch = Some(false);
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        instances.push(spawn_app_from(settings.clone()).await);
+    }
+    let checks = instances.iter().map(|app| app.check("7701000019"));
+    futures::future::join_all(checks).await;
+    assert_eq!(mocks::hits(&egrul, "/").await, 3);
 }
