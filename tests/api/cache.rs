@@ -357,10 +357,7 @@ async fn concurrent_checks_across_instances_cause_one_registry_request() {
     .await;
     // On by default only for PostgreSQL; SQLite instances may share a file too.
     settings.cache.shared_fetch = Some(true);
-    let mut instances = Vec::new();
-    for _ in 0..3 {
-        instances.push(spawn_app_from(settings.clone()).await);
-    }
+    let instances = instances(&settings, 3).await;
     let checks = instances
         .iter()
         .flat_map(|app| (0..20).map(move |_| app.check("7701000019")));
@@ -393,10 +390,7 @@ async fn a_failure_seen_by_one_instance_is_not_asked_again_by_the_others() {
     .await;
     settings.sources["egrul"].max_stale_s = 0;
     settings.cache.shared_fetch = Some(true);
-    let mut instances = Vec::new();
-    for _ in 0..3 {
-        instances.push(spawn_app_from(settings.clone()).await);
-    }
+    let instances = instances(&settings, 3).await;
     let checks = instances
         .iter()
         .flat_map(|app| (0..5).map(move |_| app.check("7701000019")));
@@ -445,11 +439,20 @@ async fn without_shared_fetch_each_instance_asks_for_itself() {
     })
     .await;
     settings.cache.shared_fetch = Some(false);
-    let mut instances = Vec::new();
-    for _ in 0..3 {
-        instances.push(spawn_app_from(settings.clone()).await);
-    }
+    let instances = instances(&settings, 3).await;
     let checks = instances.iter().map(|app| app.check("7701000019"));
     futures::future::join_all(checks).await;
     assert_eq!(mocks::hits(&egrul, "/").await, 3);
+}
+
+/// `count` instances of the service on one database (each with its own memory).
+async fn instances(
+    settings: &kontragent::config::Settings,
+    count: usize,
+) -> Vec<crate::helpers::TestApp> {
+    let mut out = Vec::new();
+    for _ in 0..count {
+        out.push(spawn_app_from(settings.clone()).await);
+    }
+    out
 }
