@@ -12,9 +12,10 @@
 # P5: RSS per cached dossier ÷ its JSON size, over DOSSIERS (default 5000) distinct INNs; the
 #     rate of those cold checks is P4's reference for bench/monitoring.sh (same INNs, same
 #     concurrency).
-# Needs wrk and python3 (`apt-get install -y wrk python3`); seeds history rows directly.
+# Installs wrk and python3 with apt-get when missing; seeds history rows directly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 HISTORY="${HISTORY:-100000}"
 DOSSIERS="${DOSSIERS:-5000}"
 DURATION="${DURATION:-8s}"
@@ -22,19 +23,14 @@ SANDBOX_PORT="${SANDBOX_PORT:-18490}"
 PORT="${PORT:-18480}"
 INN=7701000019
 WORK="$(mktemp -d)"
-command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
+bench_need wrk wrk
+bench_need python3 python3
 if [[ -z "${BIN:-}" ]]; then
     cargo build --release --quiet
     BIN=target/release/kontragent
 fi
 
-if [[ -n "${DB:-}" ]]; then
-    NAME="kt_bench_$$"
-    psql "$DB" -qc "CREATE DATABASE $NAME"
-    URL="${DB%/*}/$NAME"
-else
-    URL="sqlite://$WORK/bench.db"
-fi
+bench_database
 export KONTRAGENT__DATABASE__URL="$URL" KONTRAGENT__SERVER__PORT="$PORT" \
     KONTRAGENT__SANDBOX__PORT="$SANDBOX_PORT" KONTRAGENT__LOG__FILTER=error \
     KONTRAGENT__LIMITS__CHECKS_PER_MINUTE=0 KONTRAGENT__LIMITS__PUBLIC_PER_MINUTE=0 \

@@ -7,9 +7,12 @@
 #   bash bench/monitoring.sh            # SQLite
 #   DB=postgres://postgres@127.0.0.1:5432/postgres bash bench/monitoring.sh
 #
-# Needs python3 (to seed the catalog table directly, which is much faster than 10 000 API calls).
+# Needs python3 (installed with apt-get when missing) to seed the catalog table directly,
+# which is much faster than 10 000 API calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
+bench_need python3 python3
 N="${N:-10000}"
 CONCURRENCY="${CONCURRENCY:-16}"
 WORK="$(mktemp -d)"
@@ -18,13 +21,7 @@ PORT="${PORT:-18380}"
 cargo build --release --quiet
 BIN=target/release/kontragent
 
-if [[ -n "${DB:-}" ]]; then
-    NAME="kt_bench_$$"
-    psql "$DB" -qc "CREATE DATABASE $NAME"
-    URL="${DB%/*}/$NAME"
-else
-    URL="sqlite://$WORK/bench.db"
-fi
+bench_database
 export KONTRAGENT__DATABASE__URL="$URL"
 "$BIN" migrate >/dev/null
 
