@@ -6,12 +6,14 @@
 //! every pass also publishes the storage sizes to `/metrics`.
 
 use crate::config::RetentionSettings;
-use crate::domain::Inn;
 use crate::metrics::Metrics;
 use crate::storage::{Store, StoreError};
 use chrono::{Duration as Days, Utc};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The key of the pass's claim in `fetch_claims` (source `retention`).
+pub const LEASE: &str = "pass";
 
 /// Checks pruned per batch, so one pass never holds a long transaction.
 const BATCH: i64 = 500;
@@ -61,17 +63,16 @@ impl Retention {
     /// [`Retention::pass`] as if it were `now` (tests move time forward).
     pub async fn pass_at(&self, now: chrono::DateTime<Utc>) -> Result<Option<Pruned>, StoreError> {
         let lease = Days::seconds(self.settings.tick_s.max(60) as i64);
-        let key = lease_key();
         if !self
             .store
-            .claim_fetch("retention", &key, &self.instance, now, now + lease)
+            .claim_fetch("retention", LEASE, &self.instance, now, now + lease)
             .await?
         {
             return Ok(None);
         }
         let result = self.prune(now).await;
         self.store
-            .release_fetch("retention", &key, &self.instance)
+            .release_fetch("retention", LEASE, &self.instance)
             .await?;
         let pruned = result?;
         for (name, value) in self.store.storage_sizes().await? {
@@ -110,11 +111,6 @@ impl Retention {
         }
         Ok(pruned)
     }
-}
-
-/// The claim's key: a fixed, valid INN-shaped name (the claims table is keyed by INN).
-fn lease_key() -> Inn {
-    Inn::parse("7707083893").unwrap_or_else(|_| unreachable!("a valid INN"))
 }
 
 /// A check reduced to its decision: the company card removed, each reason's inputs emptied.

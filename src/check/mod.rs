@@ -569,7 +569,7 @@ impl CheckService {
             let until = now + chrono::Duration::from_std(hold).unwrap_or_default();
             match self
                 .store
-                .claim_fetch(name, inn, &self.instance, now, until)
+                .claim_fetch(name, inn.as_str(), &self.instance, now, until)
                 .await
             {
                 Ok(true) => {
@@ -578,7 +578,11 @@ impl CheckService {
                         Some(answer) => self.or_stale(source, inn, answer).await,
                         None => self.fetch_or_stale(source, inn).await,
                     };
-                    if let Err(e) = self.store.release_fetch(name, inn, &self.instance).await {
+                    if let Err(e) = self
+                        .store
+                        .release_fetch(name, inn.as_str(), &self.instance)
+                        .await
+                    {
                         tracing::warn!(error = %e, source = name, "cannot release a fetch claim");
                     }
                     return report;

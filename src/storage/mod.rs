@@ -460,19 +460,20 @@ pub trait Store:
     /// The newest finished check of an INN.
     async fn latest_check(&self, inn: &Inn) -> Result<Option<StoredCheck>, StoreError>;
 
-    /// Claims the fetch of (source, INN) for `holder` until `until`, unless another holder's
+    /// Claims the fetch of (source, key) — the key is an INN, or a job's name — for `holder`
+    /// until `until`, unless another holder's
     /// claim is still in force. True when the claim is this holder's now.
     async fn claim_fetch(
         &self,
         source: &str,
-        inn: &Inn,
+        key: &str,
         holder: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
     /// Gives up a claim (only the holder's own).
-    async fn release_fetch(&self, source: &str, inn: &Inn, holder: &str) -> Result<(), StoreError>;
+    async fn release_fetch(&self, source: &str, key: &str, holder: &str) -> Result<(), StoreError>;
 
     /// The newest answer of a source about an INN stored at or after `since`, whatever its
     /// status (a failure too: another instance just asked).

@@ -71,7 +71,7 @@ macro_rules! impl_store {
             async fn claim_fetch(
                 &self,
                 source: &str,
-                inn: &$crate::domain::Inn,
+                key: &str,
                 holder: &str,
                 now: chrono::DateTime<chrono::Utc>,
                 until: chrono::DateTime<chrono::Utc>,
@@ -82,7 +82,7 @@ macro_rules! impl_store {
                      WHERE fetch_claims.expires_at < $5 OR fetch_claims.holder = excluded.holder",
                 )
                 .bind(source)
-                .bind(inn.as_str())
+                .bind(key)
                 .bind(holder)
                 .bind($crate::storage::millis(until))
                 .bind($crate::storage::millis(now))
@@ -158,12 +158,12 @@ macro_rules! impl_store {
             async fn release_fetch(
                 &self,
                 source: &str,
-                inn: &$crate::domain::Inn,
+                key: &str,
                 holder: &str,
             ) -> Result<(), $crate::storage::StoreError> {
                 sqlx::query("DELETE FROM fetch_claims WHERE source = $1 AND inn = $2 AND holder = $3")
                     .bind(source)
-                    .bind(inn.as_str())
+                    .bind(key)
                     .bind(holder)
                     .execute(&self.pool)
                     .await?;

@@ -82,13 +82,13 @@ async fn one_instance_prunes_at_a_time() {
     let a = Retention::new(Arc::clone(&store), settings.clone(), Arc::clone(&metrics));
     let b = Retention::new(Arc::clone(&store), settings, metrics);
     let now = chrono::Utc::now();
-    let inn = kontragent::domain::Inn::parse("7707083893").unwrap();
-    // `a` holds the lease (as if its pass were running): `b` skips.
+    // Another instance holds the lease (its pass is running): `b` skips; once it is given
+    // up, `a` runs.
     assert!(
         store
             .claim_fetch(
                 "retention",
-                &inn,
+                kontragent::retention::LEASE,
                 "someone-else",
                 now,
                 now + chrono::Duration::minutes(1)
@@ -98,7 +98,7 @@ async fn one_instance_prunes_at_a_time() {
     );
     assert_eq!(b.pass_at(now).await.unwrap(), None);
     store
-        .release_fetch("retention", &inn, "someone-else")
+        .release_fetch("retention", kontragent::retention::LEASE, "someone-else")
         .await
         .unwrap();
     assert!(a.pass_at(now).await.unwrap().is_some());
