@@ -123,15 +123,40 @@ async fn until_none(conn: &mut sqlx::PgConnection, count_sql: &'static str, what
     }
 }
 
-/// Claims held by the process `pid` (lease owners are "<pid>-<random>").
-async fn leases_of(conn: &mut sqlx::PgConnection, pid: u32) -> i64 {
+/// Rows of `table` whose lease the process `pid` holds (lease owners are "<pid>-<random>").
+async fn leases_of(conn: &mut sqlx::PgConnection, table: &str, pid: u32) -> i64 {
     use sqlx::Row;
-    sqlx::query("SELECT count(*) AS n FROM catalog WHERE lease_owner LIKE $1")
+    let sql = match table {
+        "catalog" => "SELECT count(*) AS n FROM catalog WHERE lease_owner LIKE $1",
+        "webhook_deliveries" => {
+            "SELECT count(*) AS n FROM webhook_deliveries WHERE lease_owner LIKE $1"
+        }
+        other => panic!("no leases in {other}"),
+    };
+    sqlx::query(sql)
         .bind(format!("{pid}-%"))
         .fetch_one(conn)
         .await
         .unwrap()
         .get("n")
+}
+
+/// Waits until one of `processes` holds a lease on a row of `table` and returns its index.
+/// Whichever process is first is the victim: which one wins the first claim is a race.
+async fn first_holder(conn: &mut sqlx::PgConnection, table: &str, processes: &[Server]) -> usize {
+    let waiting = Instant::now();
+    loop {
+        for (i, p) in processes.iter().enumerate() {
+            if leases_of(conn, table, p.id()).await > 0 {
+                return i;
+            }
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "no process ever claimed a row of {table}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
@@ -188,17 +213,9 @@ async fn three_processes_monitor_each_contractor_once_despite_a_kill() {
         .collect();
     // Kill one mid-cycle — as soon as it holds claims (lease owners are "<pid>-<random>"):
     // whatever it had claimed must be taken over once its leases expire.
-    let victim = processes[0].id();
-    let waiting = Instant::now();
-    while leases_of(&mut conn, victim).await == 0 {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(60),
-            "the first process never claimed work"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    processes[0].kill();
-    let orphaned = leases_of(&mut conn, victim).await;
+    let victim = first_holder(&mut conn, "catalog", &processes).await;
+    processes[victim].kill();
+    let orphaned = leases_of(&mut conn, "catalog", processes[victim].id()).await;
     let done_by_then: i64 = sqlx::query("SELECT count(*) AS n FROM catalog WHERE passes > 0")
         .fetch_one(&mut conn)
         .await
@@ -220,7 +237,7 @@ async fn three_processes_monitor_each_contractor_once_despite_a_kill() {
     .await;
     // Let the survivors run a few more ticks: nothing may be done twice.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for p in processes.iter_mut().skip(1) {
+    for p in processes.iter_mut() {
         p.kill();
     }
 
@@ -258,17 +275,6 @@ async fn three_processes_monitor_each_contractor_once_despite_a_kill() {
     .unwrap()
     .get("n");
     assert_eq!(suspended as usize, CONTRACTORS);
-}
-
-/// Deliveries claimed by the process `pid`.
-async fn deliveries_held_by(conn: &mut sqlx::PgConnection, pid: u32) -> i64 {
-    use sqlx::Row;
-    sqlx::query("SELECT count(*) AS n FROM webhook_deliveries WHERE lease_owner LIKE $1")
-        .bind(format!("{pid}-%"))
-        .fetch_one(conn)
-        .await
-        .unwrap()
-        .get("n")
 }
 
 /// A receiver that answers 500 to each message's first two attempts and 200 afterwards,
@@ -375,16 +381,8 @@ async fn three_processes_deliver_every_event_once_despite_a_kill() {
         .map(|_| serve_with(&db, &registries, free_port(), &env))
         .collect();
     // Kill one as soon as it holds a delivery (its attempt is then at the slow receiver).
-    let victim = processes[0].id();
-    let waiting = Instant::now();
-    while deliveries_held_by(&mut conn, victim).await == 0 {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(60),
-            "the first process never claimed a delivery"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    processes[0].kill();
+    let victim = first_holder(&mut conn, "webhook_deliveries", &processes).await;
+    processes[victim].kill();
 
     until_none(
         &mut conn,
@@ -393,7 +391,7 @@ async fn three_processes_deliver_every_event_once_despite_a_kill() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for p in processes.iter_mut().skip(1) {
+    for p in processes.iter_mut() {
         p.kill();
     }
 
