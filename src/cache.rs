@@ -4,8 +4,9 @@
 //!   each has its own TTL. `try_get_with` coalesces concurrent misses of one key into one
 //!   registry request; failures are returned to every waiter but not cached. Entries hold
 //!   findings only: the raw bodies (evidence) live in the database.
-//! - [`DocumentCache`]: finished checks by id. A finished check never changes, so any
-//!   instance may keep it for as long as memory allows.
+//! - [`DocumentCache`]: finished checks by id. A finished check never changes (until
+//!   retention prunes it), so any instance may keep it for as long as memory allows.
+//! - [`crate::check::latest::LatestChecks`]: the newest finished check of each hot INN.
 
 use crate::check::Check;
 use crate::config::Settings;
@@ -103,11 +104,11 @@ pub struct DocumentCache {
 }
 
 impl DocumentCache {
-    /// Half of `cache.max_bytes`.
+    /// Seven sixteenths of `cache.max_bytes` (the latest-check index has the sixteenth left).
     pub fn new(settings: &Settings) -> DocumentCache {
         DocumentCache {
             cache: Cache::builder()
-                .max_capacity(settings.cache.max_bytes / 2)
+                .max_capacity(settings.cache.max_bytes / 16 * 7)
                 .weigher(|_: &Uuid, (_, weight): &(Arc<Check>, u32)| *weight)
                 .build(),
         }
@@ -115,6 +116,11 @@ impl DocumentCache {
 
     pub async fn get(&self, id: &Uuid) -> Option<Arc<Check>> {
         self.cache.get(id).await.map(|(check, _)| check)
+    }
+
+    /// Drops a check whose stored document changed (retention pruned it).
+    pub async fn forget(&self, id: &Uuid) {
+        self.cache.invalidate(id).await;
     }
 
     /// Keeps a finished check whose JSON is `json_len` bytes long.

@@ -5,6 +5,7 @@
 //! each reason's inputs go). One instance at a time prunes, under a claim in `fetch_claims`;
 //! every pass also publishes the storage sizes to `/metrics`.
 
+use crate::cache::DocumentCache;
 use crate::config::RetentionSettings;
 use crate::metrics::Metrics;
 use crate::storage::{Store, StoreError};
@@ -20,6 +21,9 @@ const BATCH: i64 = 500;
 
 pub struct Retention {
     store: Arc<dyn Store>,
+    /// This instance's finished checks in memory: a pruned one must not be served whole.
+    /// (Other instances hear of the rewrite from PostgreSQL; see `check::latest`.)
+    documents: Arc<DocumentCache>,
     settings: RetentionSettings,
     metrics: Arc<Metrics>,
     instance: String,
@@ -33,9 +37,15 @@ pub struct Pruned {
 }
 
 impl Retention {
-    pub fn new(store: Arc<dyn Store>, settings: RetentionSettings, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        documents: Arc<DocumentCache>,
+        settings: RetentionSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Retention {
             store,
+            documents,
             settings,
             metrics,
             instance: uuid::Uuid::now_v7().to_string(),
@@ -105,6 +115,7 @@ impl Retention {
                     self.store
                         .prune_check(row.id, &pruned_document(row.document))
                         .await?;
+                    self.documents.forget(&row.id).await;
                     pruned.checks += 1;
                 }
             }

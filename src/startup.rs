@@ -234,6 +234,7 @@ impl Application {
         background.push(
             Arc::new(crate::retention::Retention::new(
                 Arc::clone(checks.store()),
+                Arc::clone(checks.documents()),
                 settings.retention.clone(),
                 Arc::clone(&metrics),
             ))

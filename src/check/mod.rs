@@ -1,6 +1,7 @@
 //! The check use case: fan out to every source in parallel (through the caches), merge
 //! the findings into facts, apply the rules, store everything, answer.
 
+pub mod latest;
 mod model;
 mod writer;
 
@@ -14,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::rules::Reloadable;
 use crate::scoring::Ruleset;
 use crate::sources::{ConfiguredSource, SourceError, SourceReport, SourceStatus};
-use crate::storage::{Store, StoreError, StoredCheck};
+use crate::storage::{CheckOrder, Store, StoreError, StoredCheck};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -85,7 +86,9 @@ pub struct CheckService {
     sources: Vec<Arc<ConfiguredSource>>,
     cache: SourceCache,
     /// Finished checks, which never change, by id.
-    documents: DocumentCache,
+    documents: Arc<DocumentCache>,
+    /// The newest finished check of hot INNs.
+    latest: Arc<latest::LatestChecks>,
     /// This instance's name in fetch claims.
     instance: String,
     /// Whether fetches are claimed across instances (`cache.shared_fetch`).
@@ -115,15 +118,28 @@ impl CheckService {
         webhooks: Arc<crate::webhooks::WebhookService>,
         metrics: Arc<Metrics>,
     ) -> CheckService {
+        let documents = Arc::new(DocumentCache::new(settings));
+        let on_postgres = settings.database.url.starts_with("postgres");
+        // On SQLite this process is the only writer; on PostgreSQL the index is trusted only
+        // while the notifications of the other instances' writes are heard.
+        let latest = Arc::new(latest::LatestChecks::new(
+            settings.cache.max_bytes / 16,
+            !on_postgres,
+        ));
+        if on_postgres {
+            tokio::spawn(latest::watch_postgres(
+                settings.database.url.clone(),
+                Arc::clone(&latest),
+                Arc::clone(&documents),
+            ));
+        }
         CheckService {
             sources,
             cache,
-            documents: DocumentCache::new(settings),
+            documents,
+            latest,
             instance: Uuid::now_v7().to_string(),
-            shared_fetch: settings
-                .cache
-                .shared_fetch
-                .unwrap_or_else(|| settings.database.url.starts_with("postgres")),
+            shared_fetch: settings.cache.shared_fetch.unwrap_or(on_postgres),
             writer: writer::CheckWriter::start(Arc::clone(&store)),
             store,
             rules,
@@ -140,6 +156,11 @@ impl CheckService {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The finished checks this instance holds in memory.
+    pub fn documents(&self) -> &Arc<DocumentCache> {
+        &self.documents
     }
 
     /// How long a caller waits for a check before it gets `202`: what it asked for (or
@@ -172,13 +193,21 @@ impl CheckService {
         Ok(self.document(id).await?.map(Arc::unwrap_or_clone))
     }
 
-    /// The newest finished check of an INN: its id by an index, its document from memory
-    /// when it is there, so the cost does not grow with the INN's history.
+    /// The newest finished check of an INN: its id from memory (or one step down an index),
+    /// its document from memory when it is there, so the cost does not grow with the INN's
+    /// history.
     pub async fn latest(&self, inn: &Inn) -> Result<Option<Arc<Check>>, CheckError> {
-        let Some(id) = self.store.latest_check_id(inn).await? else {
+        if let Some(id) = self.latest.get(inn).await
+            && let Some(check) = self.document(id).await?
+        {
+            return Ok(Some(check));
+        }
+        let epoch = self.latest.epoch();
+        let Some(order) = self.store.latest_check_order(inn).await? else {
             return Ok(None);
         };
-        self.document(id).await
+        self.latest.remember(inn, order, epoch).await;
+        self.document(order.id).await
     }
 
     async fn document(&self, id: Uuid) -> Result<Option<Arc<Check>>, CheckError> {
@@ -463,7 +492,11 @@ impl CheckService {
         let mut row = stored(&check, Some(&facts))?;
         row.callback_url = callback_url;
         let json_len = row.document.to_string().len();
+        let order = CheckOrder::of(&row);
         self.writer.save(row).await?;
+        if let (Some(order), Ok(inn)) = (order, Inn::parse(&check.inn)) {
+            self.latest.finished(&inn, order).await;
+        }
         self.documents
             .insert(Arc::new(check.clone()), json_len)
             .await;

@@ -56,6 +56,31 @@ pub struct StoredCheck {
     pub callback_url: Option<String>,
 }
 
+/// Where a finished check stands in its INN's history, in the order the database calls
+/// "latest": by `checked_at`, then `created_at` (milliseconds, as stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckOrder {
+    pub id: Uuid,
+    pub checked_at: i64,
+    pub created_at: i64,
+}
+
+impl CheckOrder {
+    /// Whether this check comes after `other` in its INN's history.
+    pub fn is_after(&self, other: &CheckOrder) -> bool {
+        (self.checked_at, self.created_at) > (other.checked_at, other.created_at)
+    }
+
+    /// A stored finished check's place (`None` while it has no `checked_at`).
+    pub fn of(check: &StoredCheck) -> Option<CheckOrder> {
+        Some(CheckOrder {
+            id: check.id,
+            checked_at: millis(check.checked_at?),
+            created_at: millis(check.created_at),
+        })
+    }
+}
+
 /// A policy file version as stored (of the scoring ruleset or the monitoring policy).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRuleset {
@@ -501,9 +526,9 @@ pub trait Store:
     /// Rows and bytes of what grows with use: `(name, value)` pairs for `/metrics`.
     async fn storage_sizes(&self) -> Result<Vec<(&'static str, i64)>, StoreError>;
 
-    /// The id of the newest finished check of an INN: one step down an index, whatever
+    /// Where the newest finished check of an INN stands: one step down an index, whatever
     /// the INN's history (the document itself comes from memory when it is there).
-    async fn latest_check_id(&self, inn: &Inn) -> Result<Option<Uuid>, StoreError>;
+    async fn latest_check_order(&self, inn: &Inn) -> Result<Option<CheckOrder>, StoreError>;
 }
 
 pub struct SqliteStore {

@@ -332,13 +332,13 @@ macro_rules! impl_store {
                     .collect()
             }
 
-            async fn latest_check_id(
+            async fn latest_check_order(
                 &self,
                 inn: &$crate::domain::Inn,
-            ) -> Result<Option<uuid::Uuid>, $crate::storage::StoreError> {
+            ) -> Result<Option<$crate::storage::CheckOrder>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let row = sqlx::query(
-                    "SELECT id FROM checks WHERE inn = $1 AND state = 'done' \
+                    "SELECT id, checked_at, created_at FROM checks WHERE inn = $1 AND state = 'done' \
                      ORDER BY checked_at DESC, created_at DESC LIMIT 1",
                 )
                 .bind(inn.as_str())
@@ -346,7 +346,11 @@ macro_rules! impl_store {
                 .await?;
                 let Some(row) = row else { return Ok(None) };
                 let id: String = row.try_get("id")?;
-                Ok(Some(id.parse().map_err(|_| sqlx::Error::Decode("check id is not a UUID".into()))?))
+                Ok(Some($crate::storage::CheckOrder {
+                    id: id.parse().map_err(|_| sqlx::Error::Decode("check id is not a UUID".into()))?,
+                    checked_at: row.try_get("checked_at")?,
+                    created_at: row.try_get("created_at")?,
+                }))
             }
 
             async fn latest_check(

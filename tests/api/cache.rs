@@ -456,3 +456,71 @@ async fn instances(
     }
     out
 }
+
+/// The dossier of an INN comes from memory, and stays right when another instance writes a
+/// newer check: PostgreSQL tells every instance (`NOTIFY kontragent_checks`). While an
+/// instance cannot hear, it reads from the database; when it hears again, it starts over.
+#[tokio::test]
+async fn the_dossier_follows_newer_checks_written_by_another_instance() {
+    let admin = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
+    if !admin.starts_with("postgres") {
+        eprintln!("SKIPPED cross-instance dossier: on SQLite one process owns the database");
+        return;
+    }
+    let settings = test_settings(Registries::Sandbox).await;
+    let db = settings.database.url.clone();
+    let apps = instances(&settings, 2).await;
+    let (writer, reader) = (&apps[0], &apps[1]);
+    let inn = "7701000019";
+    let dossier_id = || async {
+        let d: serde_json::Value = reader
+            .get(&format!("/v1/counterparties/{inn}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        d["latest_check"]["id"].clone()
+    };
+    let fresh_check = || async {
+        let r = writer
+            .post_check(&json!({"inn": inn, "max_age_s": 0}))
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json::<serde_json::Value>().await.unwrap()["id"].clone()
+    };
+    let eventually = |want: serde_json::Value| async move {
+        for _ in 0..100 {
+            if dossier_id().await == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the reader never served {want}");
+    };
+
+    let first = fresh_check().await;
+    assert_eq!(
+        dossier_id().await,
+        first,
+        "read from the database, then remembered"
+    );
+    let second = fresh_check().await;
+    eventually(second).await;
+
+    // Cut the reader's (and the writer's) notifications: the connections listening on the
+    // channel are ended by the server.
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
+    let cut = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(cut.len(), 2, "each instance listens on one connection");
+    let third = fresh_check().await;
+    eventually(third).await;
+    let fourth = fresh_check().await;
+    eventually(fourth).await;
+}

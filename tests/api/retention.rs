@@ -21,6 +21,7 @@ async fn old_bodies_and_documents_are_pruned_and_decisions_stay() {
     let retention = |evidence_days, checks_days| {
         Retention::new(
             Arc::clone(&store),
+            Arc::clone(app.app.documents()),
             RetentionSettings {
                 evidence_days,
                 checks_days,
@@ -55,6 +56,15 @@ async fn old_bodies_and_documents_are_pruned_and_decisions_stay() {
         }
         reasons
     });
+    // The instance had the whole check in memory; it now serves the pruned one.
+    let served: serde_json::Value = app
+        .get(&format!("/v1/checks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(served.get("company").is_none(), "{served}");
+    assert_eq!(served["decision"], "reject");
     // A second pass finds nothing left to do, and the sizes reach /metrics.
     let pruned = retention(365, 365).pass_at(later).await.unwrap().unwrap();
     assert_eq!((pruned.evidence, pruned.checks), (0, 0));
@@ -79,8 +89,14 @@ async fn one_instance_prunes_at_a_time() {
         checks_days: 1,
         tick_s: 60,
     };
-    let a = Retention::new(Arc::clone(&store), settings.clone(), Arc::clone(&metrics));
-    let b = Retention::new(Arc::clone(&store), settings, metrics);
+    let documents = app.app.documents();
+    let a = Retention::new(
+        Arc::clone(&store),
+        Arc::clone(documents),
+        settings.clone(),
+        Arc::clone(&metrics),
+    );
+    let b = Retention::new(Arc::clone(&store), Arc::clone(documents), settings, metrics);
     let now = chrono::Utc::now();
     // Another instance holds the lease (its pass is running): `b` skips; once it is given
     // up, `a` runs.
