@@ -8,10 +8,10 @@
 //!   retention prunes it), so any instance may keep it for as long as memory allows.
 //! - [`crate::check::latest::LatestChecks`]: the newest finished check of each hot INN.
 
-use crate::check::Check;
 use crate::config::Settings;
 use crate::domain::Inn;
 use crate::sources::SourceReport;
+use bytes::Bytes;
 use moka::future::Cache;
 use std::collections::HashMap;
 use std::future::Future;
@@ -98,9 +98,10 @@ impl SourceCache {
     }
 }
 
-/// Finished checks by id, weighed by their JSON size.
+/// Finished checks by id, as the JSON the API shows (served without parsing it again),
+/// weighed by its size.
 pub struct DocumentCache {
-    cache: Cache<Uuid, (Arc<Check>, u32)>,
+    cache: Cache<Uuid, Bytes>,
 }
 
 impl DocumentCache {
@@ -109,13 +110,13 @@ impl DocumentCache {
         DocumentCache {
             cache: Cache::builder()
                 .max_capacity(settings.cache.max_bytes / 16 * 7)
-                .weigher(|_: &Uuid, (_, weight): &(Arc<Check>, u32)| *weight)
+                .weigher(|_: &Uuid, json: &Bytes| weight_of(json.len()))
                 .build(),
         }
     }
 
-    pub async fn get(&self, id: &Uuid) -> Option<Arc<Check>> {
-        self.cache.get(id).await.map(|(check, _)| check)
+    pub async fn get(&self, id: &Uuid) -> Option<Bytes> {
+        self.cache.get(id).await
     }
 
     /// Drops a check whose stored document changed (retention pruned it).
@@ -123,10 +124,8 @@ impl DocumentCache {
         self.cache.invalidate(id).await;
     }
 
-    /// Keeps a finished check whose JSON is `json_len` bytes long.
-    pub async fn insert(&self, check: Arc<Check>, json_len: usize) {
-        self.cache
-            .insert(check.id, (check, weight_of(json_len)))
-            .await;
+    /// Keeps a finished check's JSON.
+    pub async fn insert(&self, id: Uuid, json: Bytes) {
+        self.cache.insert(id, json).await;
     }
 }

@@ -112,8 +112,9 @@ impl Retention {
                     break;
                 }
                 for row in batch {
+                    let whole = serde_json::from_str(&row.document)?;
                     self.store
-                        .prune_check(row.id, &pruned_document(row.document))
+                        .prune_check(row.id, &pruned_document(whole).to_string())
                         .await?;
                     self.documents.forget(&row.id).await;
                     pruned.checks += 1;

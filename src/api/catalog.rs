@@ -280,7 +280,7 @@ pub async fn catalog_entry(
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
     let (entry, latest, timeline) = state.catalog.detail(&inn).await?;
     let latest_check = match latest {
-        Some(c) => Some(serde_json::from_value(c.document).map_err(ApiError::internal)?),
+        Some(c) => Some(serde_json::from_str(&c.document).map_err(ApiError::internal)?),
         None => None,
     };
     Ok(HttpResponse::Ok().json(CatalogDetail {

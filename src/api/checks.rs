@@ -117,6 +117,8 @@ pub async fn get_check(
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound(format!("no check with id {id}"));
     let uuid: uuid::Uuid = id.parse().map_err(|_| not_found())?;
-    let check = state.checks.get(uuid).await?.ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(check))
+    let check = state.checks.json(uuid).await?.ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(check))
 }

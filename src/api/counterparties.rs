@@ -4,13 +4,14 @@ use super::AppState;
 use super::errors::{ApiError, Problem};
 use crate::check::{Check, Company};
 use crate::domain::{Decision, Inn};
+use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use std::sync::Arc;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// What the service last learned and decided about a counterparty.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"inn": "7701000019", "company": Company::example(), "decision": "approve",
     "checked_at": "2026-11-20T10:00:05Z", "latest_check": Check::example()}))]
 pub struct Counterparty {
@@ -44,11 +45,72 @@ pub async fn get_counterparty(
         .latest(&inn)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("INN {inn} has never been checked")))?;
-    Ok(HttpResponse::Ok().json(Counterparty {
-        inn: inn.to_string(),
-        company: check.company.clone(),
-        decision: check.decision,
-        checked_at: check.checked_at,
-        latest_check: Arc::unwrap_or_clone(check),
-    }))
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(dossier_json(&inn, &check).map_err(ApiError::internal)?))
+}
+
+/// A [`Counterparty`] written around the check's stored JSON, which is copied as is rather
+/// than parsed into a [`Check`] and written again: this is the hot path of repeated lookups.
+fn dossier_json(inn: &Inn, check: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
+    /// The fields of the check the dossier repeats at its top.
+    #[derive(Deserialize, Serialize)]
+    struct Head<'a> {
+        #[serde(default, skip_deserializing)]
+        inn: &'a str,
+        #[serde(borrow)]
+        company: Option<&'a RawValue>,
+        #[serde(borrow)]
+        decision: Option<&'a RawValue>,
+        #[serde(borrow)]
+        checked_at: Option<&'a RawValue>,
+    }
+    let mut head: Head = serde_json::from_slice(check)?;
+    head.inn = inn.as_str();
+    let mut out = Vec::with_capacity(check.len() * 2);
+    serde_json::to_writer(&mut out, &head)?;
+    // `{…}` becomes `{…,"latest_check":<check>}`.
+    out.pop();
+    out.extend_from_slice(b",\"latest_check\":");
+    out.extend_from_slice(check);
+    out.push(b'}');
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dossier_written_around_the_stored_check_reads_as_a_counterparty() {
+        let check = Check::example();
+        let inn = Inn::parse(check["inn"].as_str().unwrap()).unwrap();
+        let json = dossier_json(&inn, check.to_string().as_bytes()).unwrap();
+        let dossier: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            dossier,
+            serde_json::json!({
+                "inn": inn.as_str(),
+                "company": check["company"],
+                "decision": check["decision"],
+                "checked_at": check["checked_at"],
+                "latest_check": check,
+            })
+        );
+        let typed: Counterparty = serde_json::from_value(dossier).unwrap();
+        assert_eq!(
+            typed.latest_check.id.to_string(),
+            check["id"].as_str().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_pending_check_without_a_company_gives_nulls() {
+        let check = serde_json::json!({"id": "x", "inn": "7707083893", "state": "pending"});
+        let inn = Inn::parse("7707083893").unwrap();
+        let json = dossier_json(&inn, check.to_string().as_bytes()).unwrap();
+        let dossier: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(dossier["company"], serde_json::Value::Null);
+        assert_eq!(dossier["latest_check"], check);
+    }
 }

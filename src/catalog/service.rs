@@ -321,9 +321,9 @@ impl CatalogService {
             .name
             .clone()
             .or_else(|| {
-                latest
-                    .as_ref()
-                    .and_then(|c| c.document["company"]["name"].as_str().map(str::to_owned))
+                let check: serde_json::Value =
+                    serde_json::from_str(&latest.as_ref()?.document).ok()?;
+                check["company"]["name"].as_str().map(str::to_owned)
             })
             .ok_or_else(|| invalid("name", "required when the registries gave none"))?;
         let spread = fastrand::i64(0..=self.interval.num_seconds().max(1));

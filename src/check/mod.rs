@@ -16,6 +16,7 @@ use crate::rules::Reloadable;
 use crate::scoring::Ruleset;
 use crate::sources::{ConfiguredSource, SourceError, SourceReport, SourceStatus};
 use crate::storage::{CheckOrder, Store, StoreError, StoredCheck};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -178,51 +179,51 @@ impl CheckService {
         let Some(row) = self.store.get_check(id).await? else {
             return Ok(None);
         };
-        let facts = match row.facts.clone() {
-            Some(f) => serde_json::from_value(f).map_err(StoreError::from)?,
+        let facts = match &row.facts {
+            Some(f) => serde_json::from_str(f).map_err(StoreError::from)?,
             None => Facts::default(),
         };
         Ok(Some(Checked {
-            check: document(row)?,
+            check: parse(row.document.as_bytes())?,
             facts,
         }))
     }
 
-    /// A check by id, pending or finished; a finished one from memory when it is there.
+    /// A check by id, pending or finished.
     pub async fn get(&self, id: Uuid) -> Result<Option<Check>, CheckError> {
-        Ok(self.document(id).await?.map(Arc::unwrap_or_clone))
+        self.json(id).await?.map(|json| parse(&json)).transpose()
     }
 
-    /// The newest finished check of an INN: its id from memory (or one step down an index),
-    /// its document from memory when it is there, so the cost does not grow with the INN's
-    /// history.
-    pub async fn latest(&self, inn: &Inn) -> Result<Option<Arc<Check>>, CheckError> {
-        if let Some(id) = self.latest.get(inn).await
-            && let Some(check) = self.document(id).await?
-        {
-            return Ok(Some(check));
-        }
-        let epoch = self.latest.epoch();
-        let Some(order) = self.store.latest_check_order(inn).await? else {
-            return Ok(None);
-        };
-        self.latest.remember(inn, order, epoch).await;
-        self.document(order.id).await
-    }
-
-    async fn document(&self, id: Uuid) -> Result<Option<Arc<Check>>, CheckError> {
+    /// A check by id as the JSON the API shows; a finished one from memory when it is there.
+    pub async fn json(&self, id: Uuid) -> Result<Option<Bytes>, CheckError> {
         if let Some(hit) = self.documents.get(&id).await {
             return Ok(Some(hit));
         }
         let Some(row) = self.store.get_check(id).await? else {
             return Ok(None);
         };
-        let json_len = row.document.to_string().len();
-        let check: Arc<Check> = Arc::new(document(row)?);
-        if check.state != CheckState::Pending {
-            self.documents.insert(Arc::clone(&check), json_len).await;
+        let json = Bytes::from(row.document);
+        if row.state != <&str>::from(CheckState::Pending) {
+            self.documents.insert(id, json.clone()).await;
         }
-        Ok(Some(check))
+        Ok(Some(json))
+    }
+
+    /// The newest finished check of an INN as JSON: its id from memory (or one step down an
+    /// index), its document from memory when it is there, so the cost does not grow with the
+    /// INN's history.
+    pub async fn latest(&self, inn: &Inn) -> Result<Option<Bytes>, CheckError> {
+        if let Some(id) = self.latest.get(inn).await
+            && let Some(json) = self.json(id).await?
+        {
+            return Ok(Some(json));
+        }
+        let epoch = self.latest.epoch();
+        let Some(order) = self.store.latest_check_order(inn).await? else {
+            return Ok(None);
+        };
+        self.latest.remember(inn, order, epoch).await;
+        self.json(order.id).await
     }
 
     /// The database answers.
@@ -414,7 +415,7 @@ impl CheckService {
         let count = abandoned.len();
         for row in abandoned {
             let callback_url = row.callback_url.clone();
-            let Ok(check) = document(row) else {
+            let Ok(check) = parse(row.document.as_bytes()) else {
                 continue;
             };
             let failed = self
@@ -491,15 +492,13 @@ impl CheckService {
         self.metrics.check_done(evaluation.decision);
         let mut row = stored(&check, Some(&facts))?;
         row.callback_url = callback_url;
-        let json_len = row.document.to_string().len();
         let order = CheckOrder::of(&row);
+        let json = Bytes::from(row.document.clone());
         self.writer.save(row).await?;
         if let (Some(order), Ok(inn)) = (order, Inn::parse(&check.inn)) {
             self.latest.finished(&inn, order).await;
         }
-        self.documents
-            .insert(Arc::new(check.clone()), json_len)
-            .await;
+        self.documents.insert(check.id, json).await;
         tracing::info!(check = %check.id, inn = %crate::domain::mask_inns(&check.inn), decision = ?check.decision, "check done");
         Ok(Checked { check, facts })
     }
@@ -711,9 +710,9 @@ impl CheckService {
     }
 }
 
-/// The Check a stored row holds.
-fn document(row: StoredCheck) -> Result<Check, CheckError> {
-    Ok(serde_json::from_value(row.document).map_err(StoreError::from)?)
+/// The Check a stored document holds.
+fn parse(json: &[u8]) -> Result<Check, CheckError> {
+    Ok(serde_json::from_slice(json).map_err(StoreError::from)?)
 }
 
 fn stored(check: &Check, facts: Option<&facts::Facts>) -> Result<StoredCheck, StoreError> {
@@ -727,8 +726,8 @@ fn stored(check: &Check, facts: Option<&facts::Facts>) -> Result<StoredCheck, St
         ruleset_version: check.ruleset_version.clone(),
         created_at: check.created_at,
         checked_at: check.checked_at,
-        document: serde_json::to_value(check)?,
-        facts: facts.map(serde_json::to_value).transpose()?,
+        document: serde_json::to_string(check)?,
+        facts: facts.map(serde_json::to_string).transpose()?,
         // Set on the first save only; later saves keep the stored one.
         callback_url: None,
     })

@@ -175,7 +175,7 @@ impl Replay {
                 report.skipped += 1;
                 continue;
             };
-            let Ok(mut past) = serde_json::from_value::<Facts>(facts_json) else {
+            let Ok(mut past) = serde_json::from_str::<Facts>(&facts_json) else {
                 report.skipped += 1;
                 continue;
             };

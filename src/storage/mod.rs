@@ -50,8 +50,10 @@ pub struct StoredCheck {
     pub ruleset_version: Option<String>,
     pub created_at: DateTime<Utc>,
     pub checked_at: Option<DateTime<Utc>>,
-    pub document: serde_json::Value,
-    pub facts: Option<serde_json::Value>,
+    /// The Check as the API shows it, in JSON (kept as text: it is written and served as is).
+    pub document: String,
+    /// JSON of the facts the rules read.
+    pub facts: Option<String>,
     /// Where the check's `check.completed` goes (kept from the first save on).
     pub callback_url: Option<String>,
 }
@@ -521,7 +523,7 @@ pub trait Store:
     ) -> Result<Vec<StoredCheck>, StoreError>;
 
     /// Replaces a check's document with its pruned form and drops its facts.
-    async fn prune_check(&self, id: Uuid, document: &serde_json::Value) -> Result<(), StoreError>;
+    async fn prune_check(&self, id: Uuid, document: &str) -> Result<(), StoreError>;
 
     /// Rows and bytes of what grows with use: `(name, value)` pairs for `/metrics`.
     async fn storage_sizes(&self) -> Result<Vec<(&'static str, i64)>, StoreError>;

@@ -126,10 +126,10 @@ macro_rules! impl_store {
             async fn prune_check(
                 &self,
                 id: uuid::Uuid,
-                document: &serde_json::Value,
+                document: &str,
             ) -> Result<(), $crate::storage::StoreError> {
                 sqlx::query("UPDATE checks SET document = $1, facts = NULL WHERE id = $2")
-                    .bind(serde_json::to_string(document)?)
+                    .bind(document)
                     .bind(id.to_string())
                     .execute(&self.pool)
                     .await?;
@@ -294,8 +294,8 @@ macro_rules! impl_store {
                 .bind(&c.ruleset_version)
                 .bind($crate::storage::millis(c.created_at))
                 .bind(c.checked_at.map($crate::storage::millis))
-                .bind(serde_json::to_string(&c.document)?)
-                .bind(c.facts.as_ref().map(serde_json::to_string).transpose()?)
+                .bind(&c.document)
+                .bind(&c.facts)
                 .bind(&c.callback_url)
                 .execute(&mut *tx)
                 .await?;
@@ -431,8 +431,6 @@ macro_rules! read_check {
         let r = $row;
         (|| -> Result<$crate::storage::StoredCheck, $crate::storage::StoreError> {
             let id: String = r.try_get("id")?;
-            let document: String = r.try_get("document")?;
-            let facts: Option<String> = r.try_get("facts")?;
             let checked_at: Option<i64> = r.try_get("checked_at")?;
             Ok($crate::storage::StoredCheck {
                 id: id
@@ -446,8 +444,8 @@ macro_rules! read_check {
                 ruleset_version: r.try_get("ruleset_version")?,
                 created_at: $crate::storage::from_millis(r.try_get("created_at")?),
                 checked_at: checked_at.map($crate::storage::from_millis),
-                document: serde_json::from_str(&document)?,
-                facts: facts.as_deref().map(serde_json::from_str).transpose()?,
+                document: r.try_get("document")?,
+                facts: r.try_get("facts")?,
                 callback_url: r.try_get("callback_url")?,
             })
         })()

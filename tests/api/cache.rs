@@ -423,7 +423,8 @@ async fn every_check_of_a_group_commit_is_stored_as_answered() {
             .await
             .unwrap()
             .expect("stored");
-        assert_eq!(row.document, check);
+        let document: serde_json::Value = serde_json::from_str(&row.document).unwrap();
+        assert_eq!(document, check);
         assert_eq!(row.state, "done");
     }
 }

@@ -164,7 +164,7 @@ async fn a_check_left_pending_by_a_stopped_process_is_failed_at_start() {
             ruleset_version: None,
             created_at: created,
             checked_at: None,
-            document,
+            document: document.to_string(),
             facts: None,
             callback_url: Some(format!("{}/hook", receiver.uri())),
         })
