@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::domain::Inn;
 use crate::sources::SourceReport;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use moka::future::Cache;
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,8 +31,29 @@ fn weight_of(json_len: usize) -> u32 {
         .saturating_add(ENTRY_OVERHEAD)
 }
 
+/// A registry's answer as kept in memory: when it was fetched, and the report (without its
+/// evidence) as compact JSON, several times smaller than the parsed form.
+#[derive(Clone)]
+struct Kept {
+    fetched_at: DateTime<Utc>,
+    json: Bytes,
+}
+
+impl Kept {
+    fn of(report: &SourceReport) -> Option<Kept> {
+        Some(Kept {
+            fetched_at: report.fetched_at,
+            json: Bytes::from(serde_json::to_vec(report).ok()?),
+        })
+    }
+
+    fn report(&self) -> Option<Arc<SourceReport>> {
+        serde_json::from_slice(&self.json).ok().map(Arc::new)
+    }
+}
+
 pub struct SourceCache {
-    by_source: HashMap<String, Cache<Inn, Arc<SourceReport>>>,
+    by_source: HashMap<String, Cache<Inn, Kept>>,
 }
 
 impl SourceCache {
@@ -45,9 +67,7 @@ impl SourceCache {
             .map(|(name, s)| {
                 let cache = Cache::builder()
                     .max_capacity(per_source)
-                    .weigher(|_: &Inn, report: &Arc<SourceReport>| {
-                        weight_of(serde_json::to_vec(&report.findings).map_or(0, |v| v.len()))
-                    })
+                    .weigher(|_: &Inn, kept: &Kept| weight_of(kept.json.len()))
                     .time_to_live(Duration::from_secs(s.ttl_s.max(1)))
                     .build();
                 (name.to_owned(), cache)
@@ -61,12 +81,12 @@ impl SourceCache {
         &self,
         source: &str,
         inn: &Inn,
-        since: chrono::DateTime<chrono::Utc>,
+        since: DateTime<Utc>,
     ) -> Option<Arc<SourceReport>> {
         let cache = self.by_source.get(source)?;
         let hit = cache.get(inn).await?;
         if hit.fetched_at >= since {
-            Some(hit)
+            hit.report()
         } else {
             cache.invalidate(inn).await;
             None
@@ -86,14 +106,35 @@ impl SourceCache {
     where
         F: Future<Output = Result<Arc<SourceReport>, Arc<SourceReport>>>,
     {
-        match self.by_source.get(source) {
-            Some(cache) => match cache.try_get_with(inn.clone(), load).await {
-                Ok(report) => report,
-                Err(failed) => Arc::clone(&failed),
-            },
-            None => match load.await {
+        let Some(cache) = self.by_source.get(source) else {
+            return match load.await {
                 Ok(r) | Err(r) => r,
-            },
+            };
+        };
+        // The loader's own report reaches the waiters whole; only what is kept is JSON.
+        let loaded = std::sync::Mutex::new(None);
+        let kept = cache
+            .try_get_with(inn.clone(), async {
+                let report = load.await?;
+                let kept = Kept::of(&report).ok_or_else(|| Arc::clone(&report))?;
+                *loaded.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+                Ok::<_, Arc<SourceReport>>(kept)
+            })
+            .await;
+        if let Some(report) = loaded.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return report;
+        }
+        match kept {
+            // Only a bug could make the service's own JSON unreadable; it is then a failure.
+            Ok(kept) => kept.report().unwrap_or_else(|| {
+                Arc::new(SourceReport::unavailable(
+                    source,
+                    &crate::sources::SourceError::Garbage(
+                        "the cached answer could not be read back".into(),
+                    ),
+                ))
+            }),
+            Err(failed) => Arc::clone(&*failed),
         }
     }
 }

@@ -5,61 +5,93 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Facts one registry stated. `None` means "this source did not say", which is
-/// different from `Some(false)`.
+/// different from `Some(false)`; it is left out of the JSON (snapshots and the in-memory
+/// cache hold what was said, not forty nulls).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Findings {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<EntityKind>,
     /// Short name (ЮЛ) or ФИО (ИП).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ogrn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kpp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// `"<ДОЛЖНОСТЬ>: <ФИО>"` of the head.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub head: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub okved: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub registered_on: Option<NaiveDate>,
     /// Present only when the company has ceased to exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub terminated_on: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<CompanyStatus>,
     /// The registry's own words for the status.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_since: Option<NaiveDate>,
     /// A status text the service could not classify (must be looked at by a person).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_unrecognised: Option<String>,
     /// ЕГРЮЛ marks some of the company's data as unreliable (недостоверность).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unreliable_data: Option<bool>,
     /// Other entities are registered at the same address.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mass_address: Option<bool>,
     /// The head or a founder is a "mass" person or marked unreliable.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mass_director: Option<bool>,
     /// Tax debt over 1000 ₽.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_arrears: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_arrears_rub: Option<f64>,
     /// No tax reporting for more than a year.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub no_reporting: Option<bool>,
 
     // ── Bankruptcy and notices (fedresurs, bankrot) ──
     /// A bankruptcy procedure is under way.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bankruptcy_active: Option<bool>,
     /// The procedure's stage in the registry's words («Наблюдение», «Конкурсное производство»).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bankruptcy_stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bankruptcy_case_number: Option<String>,
     /// Latest creditor's intention to file for the company's bankruptcy.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub creditor_intent_on: Option<NaiveDate>,
     /// Latest intention of the company itself to file for its bankruptcy.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub debtor_intent_on: Option<NaiveDate>,
     /// Latest reorganization notice (any role).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reorganization_notice_on: Option<NaiveDate>,
     /// Latest liquidation decision the company published.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub liquidation_notice_on: Option<NaiveDate>,
     /// Messages whose publisher is unknown, so the company's role cannot be decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub role_unclear_messages: Option<u32>,
     /// More messages exist than were read (the oldest were left unread).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub publications_truncated: Option<bool>,
 
     // ── Court cases (kad) ──
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub court: Option<CourtFindings>,
 }
 
