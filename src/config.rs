@@ -38,6 +38,41 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub retention: RetentionSettings,
     pub sources: SourcesSettings,
+    pub integrations: IntegrationsSettings,
+}
+
+/// The CRM connectors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationsSettings {
+    /// The service's address as the CRMs reach it (`https://dd.example.ru`): the Bitrix24
+    /// robot's handler and the links in verdicts are built on it.
+    pub public_url: String,
+    pub bitrix24: Bitrix24Settings,
+}
+
+/// The Bitrix24 application (a local server-side app: integrations.md §1.1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bitrix24Settings {
+    /// The application's `client_id` and `client_secret` (a secret), for refreshing tokens.
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Where tokens are refreshed (`grant_type=refresh_token`).
+    pub oauth_url: String,
+    /// The robot's and the activity's `CODE`.
+    pub robot_code: String,
+    /// Calls per second to one portal, and how many may go at once before that (the
+    /// portal's leaky bucket: 2 and 50 on cloud plans).
+    pub rps: f64,
+    pub burst: u32,
+    /// One REST call's budget.
+    pub timeout_ms: u64,
+    /// Write-back after a check of a company: its `UF_CRM_KONTRAGENT_*` fields, a timeline
+    /// comment with the verdict and reasons, a to-do for its responsible when it is `review`.
+    pub uf_fields: bool,
+    pub timeline_comment: bool,
+    pub todo_on_review: bool,
 }
 
 /// How long what grows with every check is kept (0 = for ever); a decision is kept for ever.
@@ -670,6 +705,21 @@ impl Default for Settings {
                     .iter()
                     .map(|r| (r.name.to_owned(), (r.defaults)()))
                     .collect(),
+            },
+            integrations: IntegrationsSettings {
+                public_url: "http://127.0.0.1:8080".into(),
+                bitrix24: Bitrix24Settings {
+                    client_id: String::new(),
+                    client_secret: Secret::default(),
+                    oauth_url: "https://oauth.bitrix.info/oauth/token/".into(),
+                    robot_code: "kontragent_check".into(),
+                    rps: 2.0,
+                    burst: 50,
+                    timeout_ms: 30_000,
+                    uf_fields: true,
+                    timeline_comment: true,
+                    todo_on_review: true,
+                },
             },
         }
     }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod facts;
 pub mod idempotency;
+pub mod integrations;
 pub mod metrics;
 pub mod monitoring;
 pub mod outbound;

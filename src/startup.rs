@@ -78,6 +78,7 @@ pub struct Services {
     pub idempotency: Arc<IdempotencyService>,
     pub applications: Arc<ApplicationService>,
     pub doctor: Arc<Doctor>,
+    pub bitrix24: Arc<crate::integrations::bitrix24::Bitrix24>,
 }
 
 /// Why a policy file (`path`) could not be loaded at start.
@@ -132,6 +133,13 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         Arc::clone(&webhooks),
         Arc::clone(&metrics),
     ));
+    let bitrix24 = Arc::new(crate::integrations::bitrix24::Bitrix24::new(
+        Arc::clone(&store),
+        Arc::clone(webhooks.outbound()),
+        Arc::clone(&checks),
+        &settings.integrations.bitrix24,
+        &settings.integrations.public_url,
+    ));
     let applications = Arc::new(
         ApplicationService::new(
             store,
@@ -160,6 +168,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         idempotency,
         applications,
         doctor,
+        bitrix24,
     })
 }
 
@@ -218,6 +227,7 @@ impl Application {
             idempotency,
             applications,
             doctor,
+            bitrix24,
         } = build_services(&settings).await?;
         guard_exposure(&keys, &settings.server.host).await?;
         if let Err(e) = checks.fail_abandoned().await {
@@ -270,6 +280,7 @@ impl Application {
             idempotency,
             applications,
             doctor,
+            bitrix24,
             limits: api::guard::RateLimits::new(&settings.limits),
         });
         let origins = web::Data::new(api::cors::AllowedOrigins(

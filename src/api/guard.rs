@@ -71,9 +71,19 @@ static ROUTES: LazyLock<Vec<(&'static str, ResourceDef, Scope)>> = LazyLock::new
         .collect()
 });
 
-/// The scope a request needs, or `None` for an open path (health, docs, the spec).
+/// Routes that take no API key: their caller proves itself another way (a Bitrix24 portal
+/// with its own tokens, see `api::integrations`).
+pub const OPEN_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/integrations/bitrix24/install"),
+    ("POST", "/v1/integrations/bitrix24/robot"),
+];
+
+/// The scope a request needs, or `None` for an open path (health, docs, the spec, and
+/// [`OPEN_ROUTES`]).
 pub fn scope_for(method: &str, path: &str) -> Option<Scope> {
-    if !(path.starts_with("/v1/") || path == "/metrics") {
+    if !(path.starts_with("/v1/") || path == "/metrics")
+        || OPEN_ROUTES.iter().any(|(m, p)| *m == method && *p == path)
+    {
         return None;
     }
     let found = ROUTES

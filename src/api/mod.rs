@@ -11,6 +11,7 @@ pub mod errors;
 pub mod guard;
 mod health;
 pub mod idempotency;
+mod integrations;
 pub mod lenient;
 pub mod query;
 mod rules;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub idempotency: Arc<crate::idempotency::IdempotencyService>,
     pub applications: Arc<crate::applications::ApplicationService>,
     pub doctor: Arc<crate::sources::doctor::Doctor>,
+    pub bitrix24: Arc<crate::integrations::bitrix24::Bitrix24>,
     pub limits: guard::RateLimits,
 }
 
@@ -60,6 +62,7 @@ pub struct AppState {
         (name = "audit", description = "Who did what, and when"),
         (name = "applications", description = "The registration form's applications and their screening"),
         (name = "webhooks", description = "Subscriptions to the event feed, their secrets and deliveries"),
+        (name = "integrations", description = "What CRMs call: the Bitrix24 application's install and robot handlers"),
         (name = "health", description = "Liveness and readiness"),
     ),
     components(schemas(errors::Problem, webhooks::EventMessage, webhooks::CheckCompletedMessage, webhooks::TestMessage)),
@@ -147,7 +150,9 @@ where
                 .service(webhooks::test_webhook)
                 .service(webhooks::deliveries)
                 .service(webhooks::retry_delivery)
-                .service(webhooks::check_callbacks),
+                .service(webhooks::check_callbacks)
+                .service(integrations::bitrix24_install)
+                .service(integrations::bitrix24_robot),
         )
         .split_for_parts();
     guard::document(&mut spec);

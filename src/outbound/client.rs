@@ -187,6 +187,48 @@ impl Outbound {
     }
 }
 
+/// What a CRM's API answered: the status, and the body as JSON (`Null` when it was not).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+/// The most of a CRM's answer that is read.
+const MAX_REPLY_BYTES: usize = 1 << 20;
+
+impl Outbound {
+    /// Sends `body` as JSON (or nothing, for a GET) and reads a JSON answer; never follows
+    /// a redirect. `Err` when no answer came: refused by the guard, timeout, connection, an
+    /// answer larger than 1 MiB.
+    pub async fn exchange(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<Reply, String> {
+        let url = self.check_url(url)?;
+        let mut request = self.http.request(method, url).timeout(timeout);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let mut response = request.send().await.map_err(|e| describe(&e))?;
+        let status = response.status().as_u16();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+            if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
+                return Err(format!("the answer is larger than {MAX_REPLY_BYTES} bytes"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Reply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        })
+    }
+}
+
 /// A failed request in a line, without the URL (it may carry a token in its query).
 fn describe(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() {

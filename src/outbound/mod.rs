@@ -5,5 +5,5 @@
 pub mod client;
 pub mod guard;
 
-pub use client::{Attempt, HostsResolver, NameResolver, Outbound, SystemResolver};
+pub use client::{Attempt, HostsResolver, NameResolver, Outbound, Reply, SystemResolver};
 pub use guard::{AllowList, check_url, forbidden_reason};

@@ -8,6 +8,7 @@ mod application_queries;
 mod auth_queries;
 mod catalog_queries;
 mod idempotency_queries;
+mod integration_queries;
 mod queries;
 mod webhook_queries;
 
@@ -435,9 +436,51 @@ pub trait IdempotencyStore: Send + Sync {
     async fn release_idempotency_key(&self, principal: &str, key: &str) -> Result<(), StoreError>;
 }
 
+/// What the CRM connectors keep: Bitrix24 portals and the robot calls they sent.
+#[async_trait::async_trait]
+pub trait IntegrationStore: Send + Sync {
+    /// Inserts or replaces a portal (a reinstall brings new tokens).
+    async fn save_portal(
+        &self,
+        portal: &crate::integrations::bitrix24::Portal,
+    ) -> Result<(), StoreError>;
+    async fn portal(
+        &self,
+        member_id: &str,
+    ) -> Result<Option<crate::integrations::bitrix24::Portal>, StoreError>;
+    async fn update_portal_tokens(
+        &self,
+        member_id: &str,
+        access_token: &str,
+        refresh_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Records a robot call; `false` when its `event_token` was seen before.
+    async fn claim_bitrix24_event(
+        &self,
+        event_token: &str,
+        member_id: &str,
+        request: &str,
+    ) -> Result<bool, StoreError>;
+    async fn finish_bitrix24_event(
+        &self,
+        event_token: &str,
+        state: &str,
+        check_id: Option<Uuid>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
+}
+
 #[async_trait::async_trait]
 pub trait Store:
-    CatalogStore + AuthStore + WebhookStore + IdempotencyStore + ApplicationStore + Send + Sync
+    CatalogStore
+    + AuthStore
+    + WebhookStore
+    + IdempotencyStore
+    + ApplicationStore
+    + IntegrationStore
+    + Send
+    + Sync
 {
     /// The database answers.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -561,6 +604,8 @@ mod pg_catalog {
     super::application_queries::impl_application_store!(PgStore);
 }
 idempotency_queries::impl_idempotency_store!(SqliteStore);
+integration_queries::impl_integration_store!(SqliteStore);
+integration_queries::impl_integration_store!(PgStore);
 idempotency_queries::impl_idempotency_store!(PgStore);
 webhook_queries::impl_webhook_store!(SqliteStore, "");
 webhook_queries::impl_webhook_store!(PgStore, " FOR UPDATE OF d SKIP LOCKED");

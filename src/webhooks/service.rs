@@ -54,7 +54,7 @@ pub struct SubscriptionPatch {
 
 pub struct WebhookService {
     store: Arc<dyn Store>,
-    outbound: Outbound,
+    outbound: Arc<Outbound>,
     settings: WebhookSettings,
     callback_secret: String,
     callback_key: SigningKey,
@@ -70,7 +70,7 @@ impl WebhookService {
     ) -> Result<Arc<WebhookService>, String> {
         let allow = AllowList::parse(&settings.allow_targets)?;
         let resolver = Arc::new(HostsResolver::new(settings.hosts.clone(), resolver));
-        let outbound = Outbound::new(allow, resolver)?;
+        let outbound = Arc::new(Outbound::new(allow, resolver)?);
         let secret = if settings.callback_secret.is_empty() {
             store
                 .service_secret(CALLBACK_SECRET, &SigningKey::generate())
@@ -87,6 +87,11 @@ impl WebhookService {
             callback_secret: secret,
             callback_key,
         }))
+    }
+
+    /// The guarded client, shared with the CRM connectors.
+    pub fn outbound(&self) -> &Arc<Outbound> {
+        &self.outbound
     }
 
     /// Checks a URL from a request against the SSRF guard (the field's error names why).

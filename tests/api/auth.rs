@@ -342,7 +342,10 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
             ("PATCH", item.patch.is_some()),
             ("DELETE", item.delete.is_some()),
         ] {
-            if present && (path.starts_with("/v1/") || path == "/metrics") {
+            let open = kontragent::api::guard::OPEN_ROUTES
+                .iter()
+                .any(|(m, p)| *m == method && p == path);
+            if present && !open && (path.starts_with("/v1/") || path == "/metrics") {
                 assert!(
                     kontragent::api::guard::ROUTE_SCOPES
                         .iter()
@@ -390,6 +393,28 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
             let got = call(&k.app, method, path, Some(&k.keys["admin"]), body).await;
             assert_eq!(got, *success, "{method} {path} with admin");
         }
+    }
+    // The open routes take no key: their own check answers (a portal's tokens).
+    for (method, path) in kontragent::api::guard::OPEN_ROUTES {
+        assert_eq!(*method, "POST");
+        let r = k
+            .app
+            .client
+            .post(format!("{}{path}", k.app.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("auth[member_id]=unknown&auth[application_token]=x&event_token=t")
+            .send()
+            .await
+            .unwrap();
+        let problem: Value = r.json().await.unwrap();
+        assert_ne!(
+            problem["code"], "unauthorized",
+            "{path}: the guard asked for a key"
+        );
+        assert!(
+            ["bitrix24_unauthorized", "invalid_field"].contains(&problem["code"].as_str().unwrap()),
+            "{path}: {problem}"
+        );
     }
     // Health, docs and the spec stay open for probes and people.
     for open in ["/healthz", "/readyz", "/openapi.json"] {

@@ -4,6 +4,7 @@
 mod applications;
 mod auth;
 mod bankruptcy_sources;
+mod bitrix24;
 mod cache;
 mod catalog;
 mod checks;

@@ -1,0 +1,24 @@
+-- Bitrix24 portals that installed the application, with their tokens (refreshed in place).
+CREATE TABLE bitrix24_portals (
+    member_id         TEXT PRIMARY KEY,
+    domain            TEXT NOT NULL,
+    client_endpoint   TEXT NOT NULL,
+    access_token      TEXT NOT NULL,
+    refresh_token     TEXT NOT NULL,
+    application_token TEXT NOT NULL,
+    expires_at        BIGINT NOT NULL,
+    installed_at      BIGINT NOT NULL,
+    updated_at        BIGINT NOT NULL
+);
+
+-- Robot and activity calls, one per `event_token` (Bitrix24 may send one twice).
+CREATE TABLE bitrix24_events (
+    event_token TEXT PRIMARY KEY,
+    member_id   TEXT NOT NULL,
+    request     TEXT NOT NULL, -- JSON of what the call asked for
+    state       TEXT NOT NULL, -- running, answered, failed
+    check_id    TEXT,
+    error       TEXT,
+    received_at BIGINT NOT NULL,
+    finished_at BIGINT
+);

@@ -1,0 +1,93 @@
+//! `/v1/integrations/bitrix24/*`: what a Bitrix24 portal calls. These routes take no API
+//! key: a portal proves itself with its tokens (the install is proved by a call back to the
+//! portal, a robot call by the portal's `application_token`).
+
+use super::AppState;
+use super::errors::{ApiError, Problem};
+use crate::integrations::bitrix24::Bitrix24Error;
+use crate::integrations::form::NestedForm;
+use actix_web::{HttpResponse, post, web};
+use serde::Serialize;
+
+impl From<Bitrix24Error> for ApiError {
+    fn from(e: Bitrix24Error) -> ApiError {
+        let message = e.to_string();
+        match e {
+            Bitrix24Error::Unauthorized => ApiError::Refused {
+                status: 401,
+                code: "bitrix24_unauthorized",
+                message,
+            },
+            Bitrix24Error::Invalid { field, message } => ApiError::InvalidField { field, message },
+            Bitrix24Error::DomainChanged => ApiError::Refused {
+                status: 409,
+                code: "bitrix24_domain_changed",
+                message,
+            },
+            Bitrix24Error::Portal(_) => ApiError::Refused {
+                status: 502,
+                code: "bitrix24_unreachable",
+                message,
+            },
+            Bitrix24Error::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// What a portal is told.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    /// `installed`, `checking`, or `duplicate` (this `event_token` was answered before).
+    #[schema(example = "checking")]
+    pub status: &'static str,
+}
+
+/// The application's install handler (`ONAPPINSTALL`, form-encoded `auth[...]`): the tokens
+/// are proved with a call to the portal (`app.info`), stored per `auth[member_id]`, and the
+/// robot, the activity and the company fields are registered.
+#[utoipa::path(
+    tag = "integrations",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "`event=ONAPPINSTALL&auth[member_id]=…&auth[access_token]=…&auth[refresh_token]=…&auth[application_token]=…&auth[domain]=…&auth[client_endpoint]=…&auth[expires_in]=3600`"),
+    responses(
+        (status = 200, description = "Installed", body = Accepted),
+        (status = 409, description = "`bitrix24_domain_changed`: this `member_id` was installed from another domain", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`: a required `auth[...]` key is missing, or `client_endpoint` is refused or not on the portal's domain", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`bitrix24_unreachable`: the portal refused the tokens or could not be reached", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/integrations/bitrix24/install")]
+pub async fn bitrix24_install(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    state.bitrix24.install(&NestedForm::parse(&body)).await?;
+    Ok(HttpResponse::Ok().json(Accepted {
+        status: "installed",
+    }))
+}
+
+/// The robot's and the activity's handler: answers at once, checks the INN
+/// (`properties[inn]`, else the requisites of `properties[companyId]`) in the background and
+/// sends the verdict with `bizproc.event.send` (`decision`, `score`, `reasons`,
+/// `reportUrl`, `checkedAt`); one check per `event_token`.
+#[utoipa::path(
+    tag = "integrations",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "`event_token=…&document_id[2]=DEAL_8812&properties[inn]=7707083893&properties[companyId]=3051&auth[member_id]=…&auth[application_token]=…`"),
+    responses(
+        (status = 200, description = "Accepted: the verdict follows with `bizproc.event.send`", body = Accepted),
+        (status = 401, description = "`bitrix24_unauthorized`: unknown portal or wrong `auth[application_token]`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`: no `event_token`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/integrations/bitrix24/robot")]
+pub async fn bitrix24_robot(
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let started = state.bitrix24.robot(&NestedForm::parse(&body)).await?;
+    Ok(HttpResponse::Ok().json(Accepted {
+        status: if started { "checking" } else { "duplicate" },
+    }))
+}

@@ -1,0 +1,282 @@
+//! Calls to a portal's REST API (integrations.md §1.2): every call goes through the SSRF
+//! guard and a per-portal leaky bucket (`rps`, `burst`); `QUERY_LIMIT_EXCEEDED` (503) and
+//! `OPERATION_TIME_LIMIT` (429) are retried with growing pauses; an `expired_token` is
+//! refreshed once (`grant_type=refresh_token`) and the call repeated.
+
+use super::Portal;
+use crate::config::Bitrix24Settings;
+use crate::outbound::{Outbound, Reply};
+use crate::storage::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde_json::{Value, json};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Pauses before the retries of a call the portal refused for its limits.
+const LIMIT_BACKOFF: [Duration; 4] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+/// A token this close to its end is refreshed before the call.
+const REFRESH_AHEAD: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    #[error("the portal could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the portal answered HTTP {status}: {code} {description}")]
+    Api {
+        status: u16,
+        code: String,
+        description: String,
+    },
+    #[error("the portal {0} is not installed")]
+    NoPortal(String),
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+}
+
+impl RestError {
+    /// The portal's error code (`ERROR_ACTIVITY_ALREADY_INSTALLED`), when it gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            RestError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+pub struct Rest {
+    outbound: Arc<Outbound>,
+    store: Arc<dyn Store>,
+    settings: Bitrix24Settings,
+    limiter: DefaultKeyedRateLimiter<String>,
+    /// One refresh at a time: a refresh token works once.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl Rest {
+    pub fn new(
+        outbound: Arc<Outbound>,
+        store: Arc<dyn Store>,
+        settings: &Bitrix24Settings,
+    ) -> Rest {
+        Rest {
+            outbound,
+            store,
+            limiter: RateLimiter::keyed(quota(settings.rps, settings.burst)),
+            settings: settings.clone(),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Calls `method` on the installed portal `member_id`; returns the answer's `result`.
+    pub async fn call(
+        &self,
+        member_id: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, RestError> {
+        let mut portal = self
+            .store
+            .portal(member_id)
+            .await?
+            .ok_or_else(|| RestError::NoPortal(member_id.to_owned()))?;
+        if portal.expires_at - Utc::now() < REFRESH_AHEAD {
+            portal = self.refresh(&portal).await?;
+        }
+        let mut refreshed = false;
+        let mut backoff = LIMIT_BACKOFF.iter();
+        loop {
+            match self.call_as(&portal, method, &params).await {
+                Err(RestError::Api { code, .. }) if code == "expired_token" && !refreshed => {
+                    portal = self.refresh(&portal).await?;
+                    refreshed = true;
+                }
+                Err(RestError::Api { status, code, .. })
+                    if is_over_limit(status, &code) && backoff.len() > 0 =>
+                {
+                    let pause = backoff.next().copied().unwrap_or_default();
+                    tracing::warn!(portal = %portal.domain, method, code, "the portal's limit: retrying");
+                    tokio::time::sleep(pause).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One call with `portal`'s current token, through the portal's bucket; no retries.
+    pub async fn call_as(
+        &self,
+        portal: &Portal,
+        method: &str,
+        params: &Value,
+    ) -> Result<Value, RestError> {
+        self.limiter.until_key_ready(&portal.member_id).await;
+        let mut body = params.clone();
+        if let Some(object) = body.as_object_mut() {
+            object.insert("auth".into(), json!(portal.access_token));
+        }
+        let url = format!("{}{method}.json", portal.client_endpoint);
+        let reply = self
+            .outbound
+            .exchange(reqwest::Method::POST, &url, Some(&body), self.timeout())
+            .await
+            .map_err(RestError::Unreachable)?;
+        result_of(reply)
+    }
+
+    /// New tokens for `portal` from the OAuth server, stored before they are used.
+    async fn refresh(&self, portal: &Portal) -> Result<Portal, RestError> {
+        let _one = self.refreshing.lock().await;
+        // Another call may have refreshed while this one waited.
+        if let Some(current) = self.store.portal(&portal.member_id).await?
+            && current.access_token != portal.access_token
+        {
+            return Ok(current);
+        }
+        let mut url = url::Url::parse(&self.settings.oauth_url)
+            .map_err(|e| RestError::Unreachable(format!("integrations.bitrix24.oauth_url: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("client_id", &self.settings.client_id)
+            .append_pair("client_secret", self.settings.client_secret.expose())
+            .append_pair("refresh_token", &portal.refresh_token);
+        let reply = self
+            .outbound
+            .exchange(reqwest::Method::GET, url.as_str(), None, self.timeout())
+            .await
+            .map_err(RestError::Unreachable)?;
+        let (Some(access), Some(refresh)) = (
+            reply.body["access_token"].as_str(),
+            reply.body["refresh_token"].as_str(),
+        ) else {
+            return Err(api_error(&reply));
+        };
+        let expires_at = expiry(&reply.body, Utc::now());
+        self.store
+            .update_portal_tokens(&portal.member_id, access, refresh, expires_at)
+            .await?;
+        tracing::info!(portal = %portal.domain, "Bitrix24 tokens refreshed");
+        Ok(Portal {
+            access_token: access.to_owned(),
+            refresh_token: refresh.to_owned(),
+            expires_at,
+            ..portal.clone()
+        })
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.timeout_ms.max(1))
+    }
+}
+
+/// The bucket: `rps` calls a second, `burst` at once (at least one of each).
+fn quota(rps: f64, burst: u32) -> Quota {
+    let period = Duration::from_secs_f64(1.0 / if rps > 0.0 { rps } else { 2.0 });
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+}
+
+/// 503 `QUERY_LIMIT_EXCEEDED` and 429 `OPERATION_TIME_LIMIT`: wait and try again.
+fn is_over_limit(status: u16, code: &str) -> bool {
+    status == 503
+        || status == 429
+        || code == "QUERY_LIMIT_EXCEEDED"
+        || code == "OPERATION_TIME_LIMIT"
+}
+
+/// The `result` of a successful answer, or the portal's error.
+fn result_of(reply: Reply) -> Result<Value, RestError> {
+    if (200..300).contains(&reply.status) && reply.body.get("error").is_none() {
+        return Ok(reply.body.get("result").cloned().unwrap_or(Value::Null));
+    }
+    Err(api_error(&reply))
+}
+
+fn api_error(reply: &Reply) -> RestError {
+    RestError::Api {
+        status: reply.status,
+        code: reply.body["error"].as_str().unwrap_or("").to_owned(),
+        description: reply.body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect(),
+    }
+}
+
+/// When tokens given at `now` end: `expires_in` seconds, else the `expires` timestamp,
+/// else an hour (what Bitrix24 gives).
+pub fn expiry(tokens: &Value, now: DateTime<Utc>) -> DateTime<Utc> {
+    let seconds = |v: &Value| {
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    };
+    if let Some(s) = seconds(&tokens["expires_in"]).filter(|s| *s > 0) {
+        return now + chrono::TimeDelta::seconds(s.min(86_400 * 365));
+    }
+    if let Some(at) = seconds(&tokens["expires"]).and_then(|t| DateTime::from_timestamp(t, 0)) {
+        return at;
+    }
+    now + chrono::TimeDelta::hours(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_told_apart_from_other_errors() {
+        assert!(is_over_limit(503, "QUERY_LIMIT_EXCEEDED"));
+        assert!(is_over_limit(429, "OPERATION_TIME_LIMIT"));
+        assert!(!is_over_limit(401, "expired_token"));
+        assert!(!is_over_limit(400, "ERROR_ACTIVITY_ALREADY_INSTALLED"));
+    }
+
+    #[test]
+    fn an_error_body_is_an_error_even_with_200() {
+        let ok = result_of(Reply {
+            status: 200,
+            body: json!({"result": {"ID": 5}}),
+        })
+        .unwrap();
+        assert_eq!(ok, json!({"ID": 5}));
+        let err = result_of(Reply {
+            status: 200,
+            body: json!({"error": "ACCESS_DENIED", "error_description": "no"}),
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), Some("ACCESS_DENIED"));
+        let garbage = result_of(Reply {
+            status: 502,
+            body: Value::Null,
+        })
+        .unwrap_err();
+        assert!(matches!(garbage, RestError::Api { status: 502, .. }));
+    }
+
+    #[test]
+    fn token_lifetimes_come_from_expires_in_or_expires() {
+        let now = DateTime::from_timestamp(1_767_000_000, 0).unwrap();
+        assert_eq!(
+            expiry(&json!({"expires_in": 3600}), now),
+            now + chrono::TimeDelta::hours(1)
+        );
+        assert_eq!(
+            expiry(&json!({"expires_in": "1800"}), now),
+            now + chrono::TimeDelta::minutes(30)
+        );
+        assert_eq!(
+            expiry(&json!({"expires": 1_767_003_600}), now),
+            DateTime::from_timestamp(1_767_003_600, 0).unwrap()
+        );
+        assert_eq!(expiry(&json!({}), now), now + chrono::TimeDelta::hours(1));
+    }
+}

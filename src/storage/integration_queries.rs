@@ -1,0 +1,123 @@
+//! The SQL of [`super::IntegrationStore`], written once for both pools.
+
+macro_rules! impl_integration_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::IntegrationStore for $store {
+            async fn save_portal(
+                &self,
+                p: &$crate::integrations::bitrix24::Portal,
+            ) -> Result<(), $crate::storage::StoreError> {
+                let now = $crate::storage::millis(chrono::Utc::now());
+                sqlx::query(
+                    "INSERT INTO bitrix24_portals (member_id, domain, client_endpoint, access_token, \
+                       refresh_token, application_token, expires_at, installed_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+                     ON CONFLICT (member_id) DO UPDATE SET domain = excluded.domain, \
+                       client_endpoint = excluded.client_endpoint, access_token = excluded.access_token, \
+                       refresh_token = excluded.refresh_token, application_token = excluded.application_token, \
+                       expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+                )
+                .bind(&p.member_id)
+                .bind(&p.domain)
+                .bind(&p.client_endpoint)
+                .bind(&p.access_token)
+                .bind(&p.refresh_token)
+                .bind(&p.application_token)
+                .bind($crate::storage::millis(p.expires_at))
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn portal(
+                &self,
+                member_id: &str,
+            ) -> Result<Option<$crate::integrations::bitrix24::Portal>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT member_id, domain, client_endpoint, access_token, refresh_token, \
+                       application_token, expires_at FROM bitrix24_portals WHERE member_id = $1",
+                )
+                .bind(member_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(r) = row else { return Ok(None) };
+                Ok(Some($crate::integrations::bitrix24::Portal {
+                    member_id: r.try_get("member_id")?,
+                    domain: r.try_get("domain")?,
+                    client_endpoint: r.try_get("client_endpoint")?,
+                    access_token: r.try_get("access_token")?,
+                    refresh_token: r.try_get("refresh_token")?,
+                    application_token: r.try_get("application_token")?,
+                    expires_at: $crate::storage::from_millis(r.try_get("expires_at")?),
+                }))
+            }
+
+            async fn update_portal_tokens(
+                &self,
+                member_id: &str,
+                access_token: &str,
+                refresh_token: &str,
+                expires_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "UPDATE bitrix24_portals SET access_token = $1, refresh_token = $2, \
+                       expires_at = $3, updated_at = $4 WHERE member_id = $5",
+                )
+                .bind(access_token)
+                .bind(refresh_token)
+                .bind($crate::storage::millis(expires_at))
+                .bind($crate::storage::millis(chrono::Utc::now()))
+                .bind(member_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn claim_bitrix24_event(
+                &self,
+                event_token: &str,
+                member_id: &str,
+                request: &str,
+            ) -> Result<bool, $crate::storage::StoreError> {
+                let inserted = sqlx::query(
+                    "INSERT INTO bitrix24_events (event_token, member_id, request, state, received_at) \
+                     VALUES ($1, $2, $3, 'running', $4) ON CONFLICT (event_token) DO NOTHING",
+                )
+                .bind(event_token)
+                .bind(member_id)
+                .bind(request)
+                .bind($crate::storage::millis(chrono::Utc::now()))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(inserted == 1)
+            }
+
+            async fn finish_bitrix24_event(
+                &self,
+                event_token: &str,
+                state: &str,
+                check_id: Option<uuid::Uuid>,
+                error: Option<&str>,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "UPDATE bitrix24_events SET state = $1, check_id = $2, error = $3, finished_at = $4 \
+                     WHERE event_token = $5",
+                )
+                .bind(state)
+                .bind(check_id.map(|id| id.to_string()))
+                .bind(error)
+                .bind($crate::storage::millis(chrono::Utc::now()))
+                .bind(event_token)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_integration_store;
