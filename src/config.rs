@@ -68,6 +68,8 @@ pub struct Bitrix24Settings {
     pub burst: u32,
     /// One REST call's budget.
     pub timeout_ms: u64,
+    /// How often the event feed is looked at for status changes of linked contractors.
+    pub follow_ms: u64,
     /// Write-back after a check of a company: its `UF_CRM_KONTRAGENT_*` fields, a timeline
     /// comment with the verdict and reasons, a to-do for its responsible when it is `review`.
     pub uf_fields: bool,
@@ -716,6 +718,7 @@ impl Default for Settings {
                     rps: 2.0,
                     burst: 50,
                     timeout_ms: 30_000,
+                    follow_ms: 2_000,
                     uf_fields: true,
                     timeline_comment: true,
                     todo_on_review: true,

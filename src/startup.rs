@@ -241,6 +241,7 @@ impl Application {
             background.push(DeliveryWorker::new(Arc::clone(&webhooks)).spawn());
         }
         background.push(Arc::clone(&applications).spawn_sla());
+        background.push(Arc::clone(&bitrix24).spawn_follower());
         background.push(
             Arc::new(crate::retention::Retention::new(
                 Arc::clone(checks.store()),

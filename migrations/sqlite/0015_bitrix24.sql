@@ -22,3 +22,9 @@ CREATE TABLE bitrix24_events (
     received_at BIGINT NOT NULL,
     finished_at BIGINT
 );
+
+-- How far a connector has followed the event feed (`events.seq`).
+CREATE TABLE integration_cursors (
+    name TEXT PRIMARY KEY,
+    seq  BIGINT NOT NULL
+);

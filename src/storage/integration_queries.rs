@@ -116,6 +116,42 @@ macro_rules! impl_integration_store {
                 .await?;
                 Ok(())
             }
+
+            async fn integration_cursor(
+                &self,
+                name: &str,
+            ) -> Result<i64, $crate::storage::StoreError> {
+                use sqlx::Row;
+                // A connector seen for the first time starts at the end of the feed: it
+                // follows what happens from now on, not the history. (`WHERE true` keeps
+                // SQLite from reading `ON CONFLICT` as part of the `SELECT`.)
+                sqlx::query(
+                    "INSERT INTO integration_cursors (name, seq) \
+                     SELECT $1, COALESCE(MAX(seq), 0) FROM events WHERE true \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+                let row = sqlx::query("SELECT seq FROM integration_cursors WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get("seq")?)
+            }
+
+            async fn set_integration_cursor(
+                &self,
+                name: &str,
+                seq: i64,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query("UPDATE integration_cursors SET seq = $1 WHERE name = $2")
+                    .bind(seq)
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
         }
     };
 }

@@ -469,6 +469,10 @@ pub trait IntegrationStore: Send + Sync {
         check_id: Option<Uuid>,
         error: Option<&str>,
     ) -> Result<(), StoreError>;
+    /// How far the connector `name` has followed the event feed; the feed's end the first
+    /// time it asks.
+    async fn integration_cursor(&self, name: &str) -> Result<i64, StoreError>;
+    async fn set_integration_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError>;
 }
 
 #[async_trait::async_trait]

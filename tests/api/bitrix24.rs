@@ -64,6 +64,7 @@ async fn app_for(portal: &MockServer) -> TestApp {
     b.oauth_url = format!("{}/oauth/token/", portal.uri());
     b.client_id = "local.kontragent".into();
     b.client_secret = kontragent::config::Secret::new("app-secret");
+    b.follow_ms = 50;
     spawn_app_from(settings).await
 }
 
@@ -488,4 +489,42 @@ async fn a_portal_endpoint_outside_the_allowed_targets_is_refused() {
         portal.received_requests().await.unwrap().is_empty(),
         "nothing was sent"
     );
+}
+
+#[tokio::test]
+async fn a_status_change_of_a_linked_contractor_is_written_back_to_its_company() {
+    let (portal, app) = installed().await;
+    app.check("7701000019").await;
+    let listed = app
+        .client
+        .post(format!("{}/v1/catalog", app.address))
+        .json(&json!({"inn": "7701000019", "external_ids": {"bitrix24": format!("{MEMBER}:3051")}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 201);
+    // Another contractor, not linked: nothing goes to the portal for it.
+    app.check("7701000072").await;
+    let r = app
+        .client
+        .post(format!("{}/v1/catalog/7701000019/status", app.address))
+        .json(&json!({"action": "suspend", "comment": "жалоба клиента", "actor": "manager"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let comment = nth_call(&portal, "crm.timeline.comment.add", 1).await;
+    let text = comment["fields"]["COMMENT"].as_str().unwrap();
+    assert!(
+        text.starts_with("Мониторинг: статус в каталоге активен → приостановлен (жалоба клиента)"),
+        "{text}"
+    );
+    assert_eq!(comment["fields"]["ENTITY_ID"], 3051);
+    let update = nth_call(&portal, "crm.company.update", 1).await;
+    assert_eq!(update["fields"]["UF_CRM_KONTRAGENT_DECISION"], "approve");
+    let todo = nth_call(&portal, "crm.activity.todo.add", 1).await;
+    assert_eq!(todo["ownerId"], 3051);
+    // Each change once: the cursor moved past it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(calls(&portal, "crm.timeline.comment.add").await.len(), 1);
 }

@@ -3,6 +3,7 @@
 //! the portal's workflow and answers with `bizproc.event.send`, then writes the verdict
 //! back to the company.
 
+mod follow;
 pub mod rest;
 
 use super::form::NestedForm;
@@ -85,6 +86,8 @@ pub struct Bitrix24 {
     settings: Bitrix24Settings,
     /// This service's address as the portal reaches it.
     public_url: String,
+    /// This instance's name in leases.
+    instance: String,
 }
 
 impl Bitrix24 {
@@ -102,6 +105,7 @@ impl Bitrix24 {
             checks,
             settings: settings.clone(),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            instance: uuid::Uuid::now_v7().to_string(),
         }
     }
 
@@ -278,7 +282,8 @@ impl Bitrix24 {
             )
             .await;
         if let (Some(check), Some(company)) = (check, call.company_id) {
-            self.write_back(member, company, check).await;
+            let review = check.decision == Some(Decision::Review);
+            self.write_back(member, company, check, None, review).await;
         }
         let (state, error) = match (&outcome, &sent) {
             (_, Err(e)) => ("failed", Some(format!("bizproc.event.send: {e}"))),
@@ -357,8 +362,16 @@ impl Bitrix24 {
             .ok_or_else(|| format!("у компании {company} в реквизитах нет ИНН"))
     }
 
-    /// The configured write-back to company `company`; failures are logged, not retried.
-    async fn write_back(&self, member_id: &str, company: u64, check: &Check) {
+    /// The configured write-back of `check` to company `company`, with `note` at the top of
+    /// the comment and a to-do when it `needs_person`; failures are logged, not retried.
+    async fn write_back(
+        &self,
+        member_id: &str,
+        company: u64,
+        check: &Check,
+        note: Option<&str>,
+        needs_person: bool,
+    ) {
         let mut calls = Vec::new();
         if self.settings.uf_fields {
             calls.push((
@@ -374,10 +387,13 @@ impl Bitrix24 {
             calls.push((
                 "crm.timeline.comment.add",
                 json!({"fields": {"ENTITY_ID": company, "ENTITY_TYPE": "company",
-                                  "COMMENT": comment(check, &self.public_url)}}),
+                "COMMENT": match note {
+                    Some(note) => format!("{note}\n{}", comment(check, &self.public_url)),
+                    None => comment(check, &self.public_url),
+                }}}),
             ));
         }
-        if self.settings.todo_on_review && check.decision == Some(Decision::Review) {
+        if self.settings.todo_on_review && needs_person {
             let responsible = self
                 .rest
                 .call(member_id, "crm.company.get", json!({"id": company}))
