@@ -49,6 +49,40 @@ pub struct IntegrationsSettings {
     /// robot's handler and the links in verdicts are built on it.
     pub public_url: String,
     pub bitrix24: Bitrix24Settings,
+    pub amocrm: AmoCrmSettings,
+}
+
+/// amoCRM / Kommo accounts whose webhooks start checks (integrations.md §2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmoCrmSettings {
+    /// By subdomain (lower-case): `integrations.amocrm.accounts.acmetrade.*`.
+    pub accounts: BTreeMap<String, AmoAccountSettings>,
+    /// Calls per second to one account (amoCRM allows 7).
+    pub rps: f64,
+    /// One API call's budget.
+    pub timeout_ms: u64,
+    /// A webhook about an entity written back with the same INN within this is not checked
+    /// again: the write-back itself fires `update_*` webhooks.
+    pub quiet_s: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AmoAccountSettings {
+    /// The API's address; empty: `https://<subdomain>.amocrm.ru`.
+    pub base_url: String,
+    /// A private integration's long-lived token (a secret).
+    pub access_token: Secret,
+    /// The `{token}` in the webhook URL (a secret): `/v1/integrations/amocrm/webhook/{token}`.
+    pub webhook_token: Secret,
+    /// The custom field that holds the INN, and those the verdict is written to (0: none).
+    pub inn_field_id: u64,
+    pub decision_field_id: u64,
+    pub score_field_id: u64,
+    pub checked_at_field_id: u64,
+    /// Which entities' webhooks are checked: `companies` or `leads` (empty: both).
+    pub entity: String,
 }
 
 /// The Bitrix24 application (a local server-side app: integrations.md §1.1).
@@ -723,6 +757,12 @@ impl Default for Settings {
                     timeline_comment: true,
                     todo_on_review: true,
                 },
+                amocrm: AmoCrmSettings {
+                    accounts: BTreeMap::new(),
+                    rps: 7.0,
+                    timeout_ms: 30_000,
+                    quiet_s: 600,
+                },
             },
         }
     }
@@ -1180,6 +1220,31 @@ mod tests {
         assert_eq!(s.sources["egrul"].rps, 2.0);
         assert_eq!(s.sources["egrul"].base_url, "http://127.0.0.1:1/x");
         assert_eq!(s.sources["egrul"].timeout_ms, 12_000);
+    }
+
+    #[test]
+    fn an_amocrm_account_is_configured_from_env_under_its_subdomain() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                (
+                    "KONTRAGENT__INTEGRATIONS__AMOCRM__ACCOUNTS__ACMETRADE__WEBHOOK_TOKEN",
+                    "Hk2-secret",
+                ),
+                (
+                    "KONTRAGENT__INTEGRATIONS__AMOCRM__ACCOUNTS__ACMETRADE__INN_FIELD_ID",
+                    "512733",
+                ),
+                ("KONTRAGENT__INTEGRATIONS__BITRIX24__CLIENT_ID", "local.app"),
+            ]),
+        )
+        .unwrap();
+        let account = &s.integrations.amocrm.accounts["acmetrade"];
+        assert_eq!(account.webhook_token.expose(), "Hk2-secret");
+        assert_eq!(account.inn_field_id, 512733);
+        assert_eq!(account.decision_field_id, 0, "not given: not written");
+        assert!(account.base_url.is_empty());
+        assert_eq!(s.integrations.bitrix24.client_id, "local.app");
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub struct Services {
     pub applications: Arc<ApplicationService>,
     pub doctor: Arc<Doctor>,
     pub bitrix24: Arc<crate::integrations::bitrix24::Bitrix24>,
+    pub amocrm: Arc<crate::integrations::amocrm::AmoCrm>,
 }
 
 /// Why a policy file (`path`) could not be loaded at start.
@@ -140,6 +141,13 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         &settings.integrations.bitrix24,
         &settings.integrations.public_url,
     ));
+    let amocrm = Arc::new(crate::integrations::amocrm::AmoCrm::new(
+        Arc::clone(&store),
+        Arc::clone(webhooks.outbound()),
+        Arc::clone(&checks),
+        &settings.integrations.amocrm,
+        &settings.integrations.public_url,
+    ));
     let applications = Arc::new(
         ApplicationService::new(
             store,
@@ -169,6 +177,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         applications,
         doctor,
         bitrix24,
+        amocrm,
     })
 }
 
@@ -228,6 +237,7 @@ impl Application {
             applications,
             doctor,
             bitrix24,
+            amocrm,
         } = build_services(&settings).await?;
         guard_exposure(&keys, &settings.server.host).await?;
         if let Err(e) = checks.fail_abandoned().await {
@@ -282,6 +292,7 @@ impl Application {
             applications,
             doctor,
             bitrix24,
+            amocrm,
             limits: api::guard::RateLimits::new(&settings.limits),
         });
         let origins = web::Data::new(api::cors::AllowedOrigins(

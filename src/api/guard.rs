@@ -72,17 +72,28 @@ static ROUTES: LazyLock<Vec<(&'static str, ResourceDef, Scope)>> = LazyLock::new
 });
 
 /// Routes that take no API key: their caller proves itself another way (a Bitrix24 portal
-/// with its own tokens, see `api::integrations`).
+/// with its own tokens, an amoCRM account with the token in the URL; see
+/// `api::integrations`).
 pub const OPEN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/integrations/bitrix24/install"),
     ("POST", "/v1/integrations/bitrix24/robot"),
+    ("POST", "/v1/integrations/amocrm/webhook/{token}"),
 ];
+
+static OPEN: LazyLock<Vec<(&'static str, ResourceDef)>> = LazyLock::new(|| {
+    OPEN_ROUTES
+        .iter()
+        .map(|(method, path)| (*method, ResourceDef::new(*path)))
+        .collect()
+});
 
 /// The scope a request needs, or `None` for an open path (health, docs, the spec, and
 /// [`OPEN_ROUTES`]).
 pub fn scope_for(method: &str, path: &str) -> Option<Scope> {
     if !(path.starts_with("/v1/") || path == "/metrics")
-        || OPEN_ROUTES.iter().any(|(m, p)| *m == method && *p == path)
+        || OPEN
+            .iter()
+            .any(|(m, def)| *m == method && def.is_match(path))
     {
         return None;
     }

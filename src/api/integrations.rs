@@ -1,9 +1,10 @@
-//! `/v1/integrations/bitrix24/*`: what a Bitrix24 portal calls. These routes take no API
-//! key: a portal proves itself with its tokens (the install is proved by a call back to the
-//! portal, a robot call by the portal's `application_token`).
+//! `/v1/integrations/*`: what a CRM calls. These routes take no API key: a Bitrix24 portal
+//! proves itself with its tokens (the install by a call back to the portal, a robot call by
+//! the portal's `application_token`), an amoCRM account by the secret token in its URL.
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
+use crate::integrations::amocrm::AmoError;
 use crate::integrations::bitrix24::Bitrix24Error;
 use crate::integrations::form::NestedForm;
 use actix_web::{HttpResponse, post, web};
@@ -30,6 +31,18 @@ impl From<Bitrix24Error> for ApiError {
                 message,
             },
             Bitrix24Error::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<AmoError> for ApiError {
+    fn from(e: AmoError) -> ApiError {
+        match e {
+            AmoError::Unauthorized => ApiError::Refused {
+                status: 401,
+                code: "amocrm_unauthorized",
+                message: e.to_string(),
+            },
         }
     }
 }
@@ -90,4 +103,36 @@ pub async fn bitrix24_robot(
     Ok(HttpResponse::Ok().json(Accepted {
         status: if started { "checking" } else { "duplicate" },
     }))
+}
+
+/// What an amoCRM account is told.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WebhookAccepted {
+    /// The leads and companies of the webhook that will be checked in the background.
+    #[schema(example = 1)]
+    pub items: usize,
+}
+
+/// An amoCRM / Kommo account webhook (form-encoded, PHP-style keys: `leads[…]`,
+/// `companies[…]`, `contacts[…]` with `type=company`). The `{token}` names the account
+/// (`integrations.amocrm.accounts.<subdomain>.webhook_token`). Answers at once; each lead or
+/// company is checked by the INN in its custom field and the verdict written back.
+#[utoipa::path(
+    tag = "integrations",
+    params(("token" = String, Path, description = "The account's webhook token")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "`leads[status][0][id]=4410023&leads[status][0][custom_fields][0][id]=512733&leads[status][0][custom_fields][0][values][0][value]=7707083893&account[subdomain]=acmetrade`"),
+    responses(
+        (status = 200, description = "Accepted", body = WebhookAccepted),
+        (status = 401, description = "`amocrm_unauthorized`: no account has this token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/integrations/amocrm/webhook/{token}")]
+pub async fn amocrm_webhook(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let items = state.amocrm.webhook(&token, &NestedForm::parse(&body))?;
+    Ok(HttpResponse::Ok().json(WebhookAccepted { items }))
 }

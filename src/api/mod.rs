@@ -41,6 +41,7 @@ pub struct AppState {
     pub applications: Arc<crate::applications::ApplicationService>,
     pub doctor: Arc<crate::sources::doctor::Doctor>,
     pub bitrix24: Arc<crate::integrations::bitrix24::Bitrix24>,
+    pub amocrm: Arc<crate::integrations::amocrm::AmoCrm>,
     pub limits: guard::RateLimits,
 }
 
@@ -62,7 +63,7 @@ pub struct AppState {
         (name = "audit", description = "Who did what, and when"),
         (name = "applications", description = "The registration form's applications and their screening"),
         (name = "webhooks", description = "Subscriptions to the event feed, their secrets and deliveries"),
-        (name = "integrations", description = "What CRMs call: the Bitrix24 application's install and robot handlers"),
+        (name = "integrations", description = "What CRMs call: the Bitrix24 application's install and robot handlers, amoCRM's account webhooks"),
         (name = "health", description = "Liveness and readiness"),
     ),
     components(schemas(errors::Problem, webhooks::EventMessage, webhooks::CheckCompletedMessage, webhooks::TestMessage)),
@@ -152,7 +153,8 @@ where
                 .service(webhooks::retry_delivery)
                 .service(webhooks::check_callbacks)
                 .service(integrations::bitrix24_install)
-                .service(integrations::bitrix24_robot),
+                .service(integrations::bitrix24_robot)
+                .service(integrations::amocrm_webhook),
         )
         .split_for_parts();
     guard::document(&mut spec);

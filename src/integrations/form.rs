@@ -15,6 +15,11 @@ impl NestedForm {
         }
     }
 
+    /// Every pair as sent.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The value of `key` (`auth[member_id]`), or of its first element (`key[0]`) when the
     /// sender wrote it as a list; blank values count as absent.
     pub fn get(&self, key: &str) -> Option<&str> {

@@ -198,18 +198,22 @@ pub struct Reply {
 const MAX_REPLY_BYTES: usize = 1 << 20;
 
 impl Outbound {
-    /// Sends `body` as JSON (or nothing, for a GET) and reads a JSON answer; never follows
-    /// a redirect. `Err` when no answer came: refused by the guard, timeout, connection, an
-    /// answer larger than 1 MiB.
+    /// Sends `body` as JSON (or nothing, for a GET) with `headers` and reads a JSON answer;
+    /// never follows a redirect. `Err` when no answer came: refused by the guard, timeout,
+    /// connection, an answer larger than 1 MiB.
     pub async fn exchange(
         &self,
         method: reqwest::Method,
         url: &str,
+        headers: &[(&str, String)],
         body: Option<&serde_json::Value>,
         timeout: Duration,
     ) -> Result<Reply, String> {
         let url = self.check_url(url)?;
         let mut request = self.http.request(method, url).timeout(timeout);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

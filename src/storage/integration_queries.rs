@@ -152,6 +152,50 @@ macro_rules! impl_integration_store {
                     .await?;
                 Ok(())
             }
+
+            async fn amocrm_written_since(
+                &self,
+                account: &str,
+                entity: &str,
+                entity_id: u64,
+                inn: &str,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::storage::StoreError> {
+                let row = sqlx::query(
+                    "SELECT 1 AS one FROM amocrm_writes WHERE account = $1 AND entity = $2 \
+                     AND entity_id = $3 AND inn = $4 AND written_at >= $5",
+                )
+                .bind(account)
+                .bind(entity)
+                .bind(entity_id as i64)
+                .bind(inn)
+                .bind($crate::storage::millis(since))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.is_some())
+            }
+
+            async fn record_amocrm_write(
+                &self,
+                account: &str,
+                entity: &str,
+                entity_id: u64,
+                inn: &str,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "INSERT INTO amocrm_writes (account, entity, entity_id, inn, written_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account, entity, entity_id) \
+                     DO UPDATE SET inn = excluded.inn, written_at = excluded.written_at",
+                )
+                .bind(account)
+                .bind(entity)
+                .bind(entity_id as i64)
+                .bind(inn)
+                .bind($crate::storage::millis(chrono::Utc::now()))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
         }
     };
 }

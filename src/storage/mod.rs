@@ -436,7 +436,8 @@ pub trait IdempotencyStore: Send + Sync {
     async fn release_idempotency_key(&self, principal: &str, key: &str) -> Result<(), StoreError>;
 }
 
-/// What the CRM connectors keep: Bitrix24 portals and the robot calls they sent.
+/// What the CRM connectors keep: Bitrix24 portals and the robot calls they sent, how far
+/// the event feed was followed, and amoCRM write-backs.
 #[async_trait::async_trait]
 pub trait IntegrationStore: Send + Sync {
     /// Inserts or replaces a portal (a reinstall brings new tokens).
@@ -473,6 +474,22 @@ pub trait IntegrationStore: Send + Sync {
     /// time it asks.
     async fn integration_cursor(&self, name: &str) -> Result<i64, StoreError>;
     async fn set_integration_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError>;
+    /// Whether the verdict for `inn` was written back to this amoCRM entity since `since`.
+    async fn amocrm_written_since(
+        &self,
+        account: &str,
+        entity: &str,
+        entity_id: u64,
+        inn: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn record_amocrm_write(
+        &self,
+        account: &str,
+        entity: &str,
+        entity_id: u64,
+        inn: &str,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait::async_trait]

@@ -412,7 +412,12 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
             "{path}: the guard asked for a key"
         );
         assert!(
-            ["bitrix24_unauthorized", "invalid_field"].contains(&problem["code"].as_str().unwrap()),
+            [
+                "bitrix24_unauthorized",
+                "amocrm_unauthorized",
+                "invalid_field"
+            ]
+            .contains(&problem["code"].as_str().unwrap()),
             "{path}: {problem}"
         );
     }

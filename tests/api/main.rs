@@ -1,6 +1,7 @@
 //! The API test suite: one binary, run against SQLite by default and against PostgreSQL
 //! when `TEST_DATABASE_URL` names one.
 
+mod amocrm;
 mod applications;
 mod auth;
 mod bankruptcy_sources;

@@ -7,6 +7,7 @@ mod follow;
 pub mod rest;
 
 use super::form::NestedForm;
+use super::verdict::{comment, log_line, reasons_text};
 use crate::check::{Check, CheckRequest, CheckService};
 use crate::config::Bitrix24Settings;
 use crate::domain::{Decision, Inn};
@@ -465,48 +466,6 @@ fn return_values(check: &Check, public_url: &str) -> Value {
         "reportUrl": format!("{public_url}/v1/checks/{}", check.id),
         "checkedAt": check.checked_at.map(|t| t.to_rfc3339()),
     })
-}
-
-/// The reasons, one per line; "нет замечаний" when there are none.
-fn reasons_text(check: &Check) -> String {
-    if check.reasons.is_empty() {
-        return "нет замечаний".into();
-    }
-    check
-        .reasons
-        .iter()
-        .map(|r| format!("{}: {}", r.title, r.message))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn verdict(check: &Check) -> &'static str {
-    match check.decision {
-        Some(Decision::Approve) => "ОДОБРЕНО",
-        Some(Decision::Review) => "НА ПРОВЕРКУ",
-        Some(Decision::Reject) => "ОТКЛОНЕНО",
-        None => "НЕ ПРОВЕРЕНО",
-    }
-}
-
-fn log_line(check: &Check) -> String {
-    format!(
-        "kontragent: ИНН {} — {} (балл {})",
-        check.inn,
-        verdict(check),
-        check.score.unwrap_or_default()
-    )
-}
-
-fn comment(check: &Check, public_url: &str) -> String {
-    format!(
-        "Проверка контрагента (ИНН {}): {}, балл {}\n{}\n{public_url}/v1/checks/{}",
-        check.inn,
-        verdict(check),
-        check.score.unwrap_or_default(),
-        reasons_text(check),
-        check.id
-    )
 }
 
 #[cfg(test)]

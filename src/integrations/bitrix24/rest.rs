@@ -124,7 +124,13 @@ impl Rest {
         let url = format!("{}{method}.json", portal.client_endpoint);
         let reply = self
             .outbound
-            .exchange(reqwest::Method::POST, &url, Some(&body), self.timeout())
+            .exchange(
+                reqwest::Method::POST,
+                &url,
+                &[],
+                Some(&body),
+                self.timeout(),
+            )
             .await
             .map_err(RestError::Unreachable)?;
         result_of(reply)
@@ -148,7 +154,13 @@ impl Rest {
             .append_pair("refresh_token", &portal.refresh_token);
         let reply = self
             .outbound
-            .exchange(reqwest::Method::GET, url.as_str(), None, self.timeout())
+            .exchange(
+                reqwest::Method::GET,
+                url.as_str(),
+                &[],
+                None,
+                self.timeout(),
+            )
             .await
             .map_err(RestError::Unreachable)?;
         let (Some(access), Some(refresh)) = (

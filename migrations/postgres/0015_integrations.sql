@@ -28,3 +28,14 @@ CREATE TABLE integration_cursors (
     name TEXT PRIMARY KEY,
     seq  BIGINT NOT NULL
 );
+
+-- The last verdict written back to an amoCRM entity: a webhook our own write-back fired
+-- is recognised by it and not checked again.
+CREATE TABLE amocrm_writes (
+    account    TEXT   NOT NULL,
+    entity     TEXT   NOT NULL,
+    entity_id  BIGINT NOT NULL,
+    inn        TEXT   NOT NULL,
+    written_at BIGINT NOT NULL,
+    PRIMARY KEY (account, entity, entity_id)
+);

@@ -1,0 +1,46 @@
+//! The verdict of a check as a CRM shows it to people: in Russian, one block of text.
+
+use crate::check::Check;
+use crate::domain::Decision;
+
+/// The reasons, one per line; "нет замечаний" when there are none.
+pub fn reasons_text(check: &Check) -> String {
+    if check.reasons.is_empty() {
+        return "нет замечаний".into();
+    }
+    check
+        .reasons
+        .iter()
+        .map(|r| format!("{}: {}", r.title, r.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn verdict(check: &Check) -> &'static str {
+    match check.decision {
+        Some(Decision::Approve) => "ОДОБРЕНО",
+        Some(Decision::Review) => "НА ПРОВЕРКУ",
+        Some(Decision::Reject) => "ОТКЛОНЕНО",
+        None => "НЕ ПРОВЕРЕНО",
+    }
+}
+
+pub fn log_line(check: &Check) -> String {
+    format!(
+        "kontragent: ИНН {} — {} (балл {})",
+        check.inn,
+        verdict(check),
+        check.score.unwrap_or_default()
+    )
+}
+
+pub fn comment(check: &Check, public_url: &str) -> String {
+    format!(
+        "Проверка контрагента (ИНН {}): {}, балл {}\n{}\n{public_url}/v1/checks/{}",
+        check.inn,
+        verdict(check),
+        check.score.unwrap_or_default(),
+        reasons_text(check),
+        check.id
+    )
+}
