@@ -48,6 +48,8 @@ pub struct IntegrationsSettings {
     /// The service's address as the CRMs reach it (`https://dd.example.ru`): the Bitrix24
     /// robot's handler and the links in verdicts are built on it.
     pub public_url: String,
+    /// How often the event feed is read for status changes of contractors linked to a CRM.
+    pub follow_ms: u64,
     pub bitrix24: Bitrix24Settings,
     pub amocrm: AmoCrmSettings,
 }
@@ -102,8 +104,6 @@ pub struct Bitrix24Settings {
     pub burst: u32,
     /// One REST call's budget.
     pub timeout_ms: u64,
-    /// How often the event feed is looked at for status changes of linked contractors.
-    pub follow_ms: u64,
     /// Write-back after a check of a company: its `UF_CRM_KONTRAGENT_*` fields, a timeline
     /// comment with the verdict and reasons, a to-do for its responsible when it is `review`.
     pub uf_fields: bool,
@@ -744,6 +744,7 @@ impl Default for Settings {
             },
             integrations: IntegrationsSettings {
                 public_url: "http://127.0.0.1:8080".into(),
+                follow_ms: 2_000,
                 bitrix24: Bitrix24Settings {
                     client_id: String::new(),
                     client_secret: Secret::default(),
@@ -752,7 +753,6 @@ impl Default for Settings {
                     rps: 2.0,
                     burst: 50,
                     timeout_ms: 30_000,
-                    follow_ms: 2_000,
                     uf_fields: true,
                     timeline_comment: true,
                     todo_on_review: true,

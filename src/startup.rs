@@ -251,7 +251,16 @@ impl Application {
             background.push(DeliveryWorker::new(Arc::clone(&webhooks)).spawn());
         }
         background.push(Arc::clone(&applications).spawn_sla());
-        background.push(Arc::clone(&bitrix24).spawn_follower());
+        background.push(
+            Arc::new(crate::integrations::follow::CatalogFollower::new(
+                Arc::clone(checks.store()),
+                Arc::clone(&checks),
+                Arc::clone(&bitrix24),
+                Arc::clone(&amocrm),
+                std::time::Duration::from_millis(settings.integrations.follow_ms),
+            ))
+            .spawn(),
+        );
         background.push(
             Arc::new(crate::retention::Retention::new(
                 Arc::clone(checks.store()),

@@ -214,7 +214,9 @@ impl AmoCrm {
             .await
             .map_err(|e| e.to_string())?
             .check;
-        self.write_back(subdomain, account, item, &check).await?;
+        let review = check.decision == Some(Decision::Review);
+        self.write_back(subdomain, account, item, &check, None, review)
+            .await?;
         self.store
             .record_amocrm_write(subdomain, item.entity, item.id, inn.as_str())
             .await
@@ -252,12 +254,47 @@ impl AmoCrm {
             .ok_or_else(|| format!("no INN in field {}", account.inn_field_id))
     }
 
+    /// A catalog status change of a contractor linked to company `company` of account
+    /// `subdomain`: the verdict with `note` on top; failures are logged.
+    pub async fn write_back_company(
+        &self,
+        subdomain: &str,
+        company: u64,
+        check: &Check,
+        note: &str,
+        needs_person: bool,
+    ) {
+        let Some(account) = self.settings.accounts.get(&subdomain.to_lowercase()) else {
+            tracing::warn!(
+                account = subdomain,
+                "a contractor is linked to an amoCRM account not configured"
+            );
+            return;
+        };
+        let item = Item {
+            entity: "companies",
+            id: company,
+            responsible: None,
+            fields: BTreeMap::new(),
+        };
+        if let Err(e) = self
+            .write_back(subdomain, account, &item, check, Some(note), needs_person)
+            .await
+        {
+            tracing::warn!(account = subdomain, company, error = %e, "amoCRM write-back failed");
+        }
+    }
+
+    /// The verdict fields, a note (with `note` on top), and a task when it `needs_person`
+    /// (for the item's responsible user, else the entity's).
     async fn write_back(
         &self,
         subdomain: &str,
         account: &AmoAccountSettings,
         item: &Item,
         check: &Check,
+        note: Option<&str>,
+        needs_person: bool,
     ) -> Result<(), String> {
         let path = format!("/api/v4/{}/{}", item.entity, item.id);
         let fields: Vec<Value> = [
@@ -286,8 +323,11 @@ impl AmoCrm {
             )
             .await?;
         }
-        let note =
-            json!([{"note_type": "common", "params": {"text": comment(check, &self.public_url)}}]);
+        let text = match note {
+            Some(note) => format!("{note}\n{}", comment(check, &self.public_url)),
+            None => comment(check, &self.public_url),
+        };
+        let note = json!([{"note_type": "common", "params": {"text": text}}]);
         self.call(
             subdomain,
             account,
@@ -296,11 +336,19 @@ impl AmoCrm {
             Some(&note),
         )
         .await?;
-        if check.decision == Some(Decision::Review) {
+        if needs_person {
+            let responsible = match item.responsible {
+                Some(user) => Some(user),
+                None => self
+                    .call(subdomain, account, reqwest::Method::GET, &path, None)
+                    .await
+                    .ok()
+                    .and_then(|e| e["responsible_user_id"].as_u64()),
+            };
             let mut task = json!({"text": format!("Контрагент на ручную проверку: {}", reasons_text(check)),
                 "complete_till": (Utc::now() + chrono::TimeDelta::days(1)).timestamp(),
                 "entity_id": item.id, "entity_type": item.entity, "task_type_id": 1});
-            if let Some(user) = item.responsible {
+            if let Some(user) = responsible {
                 task["responsible_user_id"] = json!(user);
             }
             self.call(

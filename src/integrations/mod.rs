@@ -3,5 +3,6 @@
 
 pub mod amocrm;
 pub mod bitrix24;
+pub mod follow;
 pub mod form;
 pub mod verdict;

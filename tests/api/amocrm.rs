@@ -14,7 +14,7 @@ async fn account() -> MockServer {
     Mock::given(method("GET"))
         .and(path("/api/v4/companies/79"))
         .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"id": 79, "name": "ООО Ликвидировано",
+            json!({"id": 79, "name": "ООО Ликвидировано", "responsible_user_id": 9120455,
             "custom_fields_values": [{"field_id": 512733, "field_name": "ИНН",
                                       "values": [{"value": "7701000026"}]}]}),
         ))
@@ -46,6 +46,7 @@ async fn app_for(account: &MockServer) -> TestApp {
     let mut settings = test_settings(Registries::Sandbox).await;
     settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
     settings.integrations.public_url = "https://dd.example.ru".into();
+    settings.integrations.follow_ms = 50;
     settings.integrations.amocrm.accounts.insert(
         "acmetrade".into(),
         kontragent::config::AmoAccountSettings {
@@ -218,5 +219,45 @@ async fn the_webhook_our_write_back_fires_is_not_checked_again_and_429_is_waited
     assert_eq!(
         body(&patches[1])["custom_fields_values"][0]["values"][0]["value"],
         "reject"
+    );
+}
+
+#[tokio::test]
+async fn a_status_change_of_a_linked_contractor_reaches_its_amocrm_company() {
+    let account = account().await;
+    let app = app_for(&account).await;
+    app.check("7701000019").await;
+    let listed = app
+        .client
+        .post(format!("{}/v1/catalog", app.address))
+        .json(&json!({"inn": "7701000019", "external_ids": {"amocrm": "acmetrade:79"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 201);
+    let r = app
+        .client
+        .post(format!("{}/v1/catalog/7701000019/status", app.address))
+        .json(&json!({"action": "review", "comment": "просрочка работ", "actor": "manager"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let note = &requests(&account, "POST", "/api/v4/companies/79/notes", 1).await[0];
+    let text = body(note)[0]["params"]["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.starts_with("Мониторинг: статус в каталоге активен → на проверке (просрочка работ)"),
+        "{text}"
+    );
+    let patch = &requests(&account, "PATCH", "/api/v4/companies/79", 1).await[0];
+    assert_eq!(
+        body(patch)["custom_fields_values"][0]["values"][0]["value"],
+        "approve"
+    );
+    let task = &requests(&account, "POST", "/api/v4/tasks", 1).await[0];
+    assert_eq!(
+        body(task)[0]["responsible_user_id"],
+        9120455,
+        "the company's responsible"
     );
 }

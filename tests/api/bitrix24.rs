@@ -60,11 +60,11 @@ async fn app_for(portal: &MockServer) -> TestApp {
     let mut settings = test_settings(Registries::Sandbox).await;
     settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
     settings.integrations.public_url = "https://dd.example.ru".into();
+    settings.integrations.follow_ms = 50;
     let b = &mut settings.integrations.bitrix24;
     b.oauth_url = format!("{}/oauth/token/", portal.uri());
     b.client_id = "local.kontragent".into();
     b.client_secret = kontragent::config::Secret::new("app-secret");
-    b.follow_ms = 50;
     spawn_app_from(settings).await
 }
 

@@ -3,7 +3,6 @@
 //! the portal's workflow and answers with `bizproc.event.send`, then writes the verdict
 //! back to the company.
 
-mod follow;
 pub mod rest;
 
 use super::form::NestedForm;
@@ -87,8 +86,6 @@ pub struct Bitrix24 {
     settings: Bitrix24Settings,
     /// This service's address as the portal reaches it.
     public_url: String,
-    /// This instance's name in leases.
-    instance: String,
 }
 
 impl Bitrix24 {
@@ -106,7 +103,6 @@ impl Bitrix24 {
             checks,
             settings: settings.clone(),
             public_url: public_url.trim_end_matches('/').to_owned(),
-            instance: uuid::Uuid::now_v7().to_string(),
         }
     }
 
@@ -365,7 +361,7 @@ impl Bitrix24 {
 
     /// The configured write-back of `check` to company `company`, with `note` at the top of
     /// the comment and a to-do when it `needs_person`; failures are logged, not retried.
-    async fn write_back(
+    pub async fn write_back(
         &self,
         member_id: &str,
         company: u64,

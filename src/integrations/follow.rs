@@ -1,32 +1,62 @@
-//! Catalog status changes of contractors linked to a Bitrix24 company
-//! (`external_ids.bitrix24 = "<member_id>:<company id>"`), written back to that company as a
-//! robot's verdict is. The event feed is followed from a stored cursor by one instance at a
-//! time (a lease in `fetch_claims`); an event is written back at least once.
+//! Catalog status changes of contractors linked to a CRM company, written back to it as a
+//! check's verdict is: `external_ids.bitrix24 = "<member_id>:<company id>"`,
+//! `external_ids.amocrm = "<subdomain>:<company id>"`. The event feed is followed from a
+//! stored cursor by one instance at a time (a lease in `fetch_claims`); an event is written
+//! back at least once.
 
-use super::Bitrix24;
-use crate::check::Check;
-use crate::storage::StoreError;
+use super::amocrm::AmoCrm;
+use super::bitrix24::Bitrix24;
+use crate::check::{Check, CheckService};
+use crate::storage::{Store, StoreError};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The cursor's name in `integration_cursors`, and the lease's key.
-const CURSOR: &str = "bitrix24";
+const CURSOR: &str = "crm";
 /// Events read per look.
 const BATCH: i64 = 100;
 /// How long one look may hold the lease.
 const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
 
-impl Bitrix24 {
-    /// Follows the feed every `integrations.bitrix24.follow_ms`.
-    pub fn spawn_follower(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let every = Duration::from_millis(self.settings.follow_ms.max(10));
+pub struct CatalogFollower {
+    store: Arc<dyn Store>,
+    checks: Arc<CheckService>,
+    bitrix24: Arc<Bitrix24>,
+    amocrm: Arc<AmoCrm>,
+    /// `integrations.follow_ms`.
+    every: Duration,
+    /// This instance's name in the lease.
+    instance: String,
+}
+
+impl CatalogFollower {
+    pub fn new(
+        store: Arc<dyn Store>,
+        checks: Arc<CheckService>,
+        bitrix24: Arc<Bitrix24>,
+        amocrm: Arc<AmoCrm>,
+        every: Duration,
+    ) -> CatalogFollower {
+        CatalogFollower {
+            store,
+            checks,
+            bitrix24,
+            amocrm,
+            every: every.max(Duration::from_millis(10)),
+            instance: uuid::Uuid::now_v7().to_string(),
+        }
+    }
+
+    /// Follows the feed every `integrations.follow_ms`.
+    pub fn spawn(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let every = self.every;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
                 if let Err(e) = self.follow_once().await {
-                    tracing::error!(error = ?e, "cannot follow the feed for Bitrix24");
+                    tracing::error!(error = ?e, "cannot follow the feed for the CRMs");
                 }
             }
         })
@@ -58,8 +88,10 @@ impl Bitrix24 {
             .await?;
         let mut written = 0;
         for event in events {
-            let link = event.external_ids.get("bitrix24").and_then(|v| v.as_str());
-            if let Some((member, company)) = link.and_then(parse_link)
+            let link = |crm: &str| event.external_ids.get(crm).and_then(|v| v.as_str());
+            let bitrix24 = link("bitrix24").and_then(parse_link);
+            let amocrm = link("amocrm").and_then(parse_link);
+            if (bitrix24.is_some() || amocrm.is_some())
                 && let Some(check) = self.latest_check(&event.inn).await
             {
                 let note = format!(
@@ -72,8 +104,16 @@ impl Bitrix24 {
                     event.payload["to"].as_str(),
                     Some("under_review" | "suspended")
                 );
-                self.write_back(member, company, &check, Some(&note), needs_person)
-                    .await;
+                if let Some((member, company)) = bitrix24 {
+                    self.bitrix24
+                        .write_back(member, company, &check, Some(&note), needs_person)
+                        .await;
+                }
+                if let Some((subdomain, company)) = amocrm {
+                    self.amocrm
+                        .write_back_company(subdomain, company, &check, &note, needs_person)
+                        .await;
+                }
                 written += 1;
             }
             self.store.set_integration_cursor(CURSOR, event.seq).await?;
@@ -88,7 +128,7 @@ impl Bitrix24 {
     }
 }
 
-/// `"<member_id>:<company id>"`.
+/// `"<member_id>:<company id>"` or `"<subdomain>:<company id>"`.
 fn parse_link(link: &str) -> Option<(&str, u64)> {
     let (member, company) = link.trim().split_once(':')?;
     Some((member, company.parse().ok()?)).filter(|(m, _)| !m.is_empty())
