@@ -240,6 +240,13 @@ impl Application {
             amocrm,
         } = build_services(&settings).await?;
         guard_exposure(&keys, &settings.server.host).await?;
+        // A robot call whose process stopped is answered again, once its check's deadline
+        // has surely passed (a running instance would have answered it by then).
+        let unanswered_before = chrono::Utc::now()
+            - chrono::TimeDelta::milliseconds(settings.check.deadline_ms.saturating_mul(2) as i64);
+        if let Err(e) = bitrix24.resume_unanswered(unanswered_before).await {
+            tracing::error!(error = ?e, "cannot resume unanswered Bitrix24 robot calls");
+        }
         if let Err(e) = checks.fail_abandoned().await {
             tracing::error!(error = ?e, "cannot mark abandoned checks failed");
         }

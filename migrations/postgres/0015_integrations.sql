@@ -16,7 +16,7 @@ CREATE TABLE bitrix24_events (
     event_token TEXT PRIMARY KEY,
     member_id   TEXT NOT NULL,
     request     TEXT NOT NULL, -- JSON of what the call asked for
-    state       TEXT NOT NULL, -- running, answered, failed
+    state       TEXT NOT NULL, -- running, resumed (after a stop), answered, failed
     check_id    TEXT,
     error       TEXT,
     received_at BIGINT NOT NULL,

@@ -117,6 +117,38 @@ macro_rules! impl_integration_store {
                 Ok(())
             }
 
+            async fn unanswered_bitrix24_events(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<String>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT request FROM bitrix24_events WHERE state = 'running' AND received_at < $1 \
+                     ORDER BY received_at LIMIT 1000",
+                )
+                .bind($crate::storage::millis(before))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| Ok(r.try_get("request")?))
+                    .collect()
+            }
+
+            async fn resume_bitrix24_event(
+                &self,
+                event_token: &str,
+            ) -> Result<bool, $crate::storage::StoreError> {
+                let taken = sqlx::query(
+                    "UPDATE bitrix24_events SET state = 'resumed' \
+                     WHERE event_token = $1 AND state = 'running'",
+                )
+                .bind(event_token)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(taken == 1)
+            }
+
             async fn integration_cursor(
                 &self,
                 name: &str,

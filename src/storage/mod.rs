@@ -470,6 +470,14 @@ pub trait IntegrationStore: Send + Sync {
         check_id: Option<Uuid>,
         error: Option<&str>,
     ) -> Result<(), StoreError>;
+    /// Robot calls still `running` that were received before `before` (a stopped process
+    /// left them), as their stored requests.
+    async fn unanswered_bitrix24_events(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Takes over a robot call left `running`; `false` when another instance took it first.
+    async fn resume_bitrix24_event(&self, event_token: &str) -> Result<bool, StoreError>;
     /// How far the connector `name` has followed the event feed; the feed's end the first
     /// time it asks.
     async fn integration_cursor(&self, name: &str) -> Result<i64, StoreError>;

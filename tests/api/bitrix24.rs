@@ -57,6 +57,10 @@ async fn portal() -> MockServer {
 }
 
 async fn app_for(portal: &MockServer) -> TestApp {
+    spawn_app_from(settings_for(portal).await).await
+}
+
+async fn settings_for(portal: &MockServer) -> kontragent::config::Settings {
     let mut settings = test_settings(Registries::Sandbox).await;
     settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
     settings.integrations.public_url = "https://dd.example.ru".into();
@@ -65,7 +69,7 @@ async fn app_for(portal: &MockServer) -> TestApp {
     b.oauth_url = format!("{}/oauth/token/", portal.uri());
     b.client_id = "local.kontragent".into();
     b.client_secret = kontragent::config::Secret::new("app-secret");
-    spawn_app_from(settings).await
+    settings
 }
 
 async fn post_form(app: &TestApp, route: &str, form: &[(&str, String)]) -> reqwest::Response {
@@ -527,4 +531,39 @@ async fn a_status_change_of_a_linked_contractor_is_written_back_to_its_company()
     // Each change once: the cursor moved past it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(calls(&portal, "crm.timeline.comment.add").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_robot_call_left_unanswered_by_a_stop_is_answered_at_the_next_start() {
+    let portal = portal().await;
+    let settings = settings_for(&portal).await;
+    let first = spawn_app_from(settings.clone()).await;
+    assert_eq!(
+        post_form(&first, "install", &install_form(&portal))
+            .await
+            .status(),
+        200
+    );
+    // What a process that stopped mid-check leaves behind: the call recorded, never answered.
+    let left = json!({"event_token": "t-left", "member_id": MEMBER, "inn": "7701000026",
+                      "company_id": null, "profile": null, "max_age_s": null});
+    assert!(
+        first
+            .app
+            .store()
+            .claim_bitrix24_event("t-left", MEMBER, &left.to_string())
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The next start (check deadline 100 ms: the call is surely abandoned) answers it, once
+    // for two instances starting together.
+    let mut later = settings.clone();
+    later.check.deadline_ms = 100;
+    let (_a, _b) = tokio::join!(spawn_app_from(later.clone()), spawn_app_from(later));
+    let sent = nth_call(&portal, "bizproc.event.send", 1).await;
+    assert_eq!(sent["event_token"], "t-left");
+    assert_eq!(sent["return_values"]["decision"], "reject");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(calls(&portal, "bizproc.event.send").await.len(), 1);
 }

@@ -252,6 +252,32 @@ impl Bitrix24 {
         Ok(true)
     }
 
+    /// At start: robot calls a stopped process left unanswered (received before `before`)
+    /// are answered now, each by the one instance that takes it over. Returns how many.
+    pub async fn resume_unanswered(
+        self: &Arc<Self>,
+        before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut resumed = 0;
+        for request in self.store.unanswered_bitrix24_events(before).await? {
+            let Ok(call) = serde_json::from_str::<RobotCall>(&request) else {
+                continue;
+            };
+            if self.store.resume_bitrix24_event(&call.event_token).await? {
+                let service = Arc::clone(self);
+                tokio::spawn(async move { service.answer(call).await });
+                resumed += 1;
+            }
+        }
+        if resumed > 0 {
+            tracing::warn!(
+                resumed,
+                "Bitrix24 robot calls left unanswered by a stop are answered now"
+            );
+        }
+        Ok(resumed)
+    }
+
     /// Runs the check and sends its verdict to the waiting workflow, then writes it back.
     async fn answer(&self, call: RobotCall) {
         let member = call.member_id.as_str();
