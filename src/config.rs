@@ -74,8 +74,14 @@ pub struct AmoCrmSettings {
 pub struct AmoAccountSettings {
     /// The API's address; empty: `https://<subdomain>.amocrm.ru`.
     pub base_url: String,
-    /// A private integration's long-lived token (a secret).
+    /// A private integration's long-lived token (a secret). Empty: OAuth with the fields below.
     pub access_token: Secret,
+    /// OAuth: the integration's id and secret, its redirect URI, and a refresh token to start
+    /// from (a secret; each refresh rotates it, and the newest is kept in the database).
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub redirect_uri: String,
+    pub refresh_token: Secret,
     /// The `{token}` in the webhook URL (a secret): `/v1/integrations/amocrm/webhook/{token}`.
     pub webhook_token: Secret,
     /// The custom field that holds the INN, and those the verdict is written to (0: none).

@@ -39,3 +39,12 @@ CREATE TABLE amocrm_writes (
     written_at BIGINT NOT NULL,
     PRIMARY KEY (account, entity, entity_id)
 );
+
+-- amoCRM OAuth tokens per account: each refresh rotates the refresh token, so the newest
+-- pair lives here (the configured refresh token only seeds it).
+CREATE TABLE amocrm_tokens (
+    account       TEXT PRIMARY KEY,
+    access_token  TEXT   NOT NULL,
+    refresh_token TEXT   NOT NULL,
+    expires_at    BIGINT NOT NULL
+);

@@ -120,6 +120,8 @@ pub struct AmoCrm {
     checks: Arc<CheckService>,
     settings: AmoCrmSettings,
     limiter: DefaultKeyedRateLimiter<String>,
+    /// One OAuth refresh at a time.
+    refreshing: tokio::sync::Mutex<()>,
     public_url: String,
 }
 
@@ -147,6 +149,7 @@ impl AmoCrm {
             checks,
             settings: settings.clone(),
             limiter: RateLimiter::keyed(quota),
+            refreshing: tokio::sync::Mutex::new(()),
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
@@ -372,20 +375,14 @@ impl AmoCrm {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, String> {
-        let base = if account.base_url.trim().is_empty() {
-            format!("https://{subdomain}.amocrm.ru")
-        } else {
-            account.base_url.trim_end_matches('/').to_owned()
-        };
-        let url = format!("{base}{path}");
-        let headers = [(
-            "authorization",
-            format!("Bearer {}", account.access_token.expose()),
-        )];
+        let url = format!("{}{path}", base_url(subdomain, account));
         let timeout = Duration::from_millis(self.settings.timeout_ms.max(1));
         let mut backoff = BACKOFF.iter();
+        let mut token = self.token(subdomain, account, None).await?;
+        let mut refreshed = false;
         loop {
             self.limiter.until_key_ready(&subdomain.to_owned()).await;
+            let headers = [("authorization", format!("Bearer {token}"))];
             let Reply {
                 status,
                 body: answer,
@@ -399,9 +396,90 @@ impl AmoCrm {
                     Some(pause) => tokio::time::sleep(*pause).await,
                     None => return Err(format!("{method} {path}: HTTP 429 after retries")),
                 },
+                // An OAuth access token the account no longer takes: refreshed once.
+                401 if account.access_token.is_empty() && !refreshed => {
+                    token = self.token(subdomain, account, Some(&token)).await?;
+                    refreshed = true;
+                }
                 _ => return Err(format!("{method} {path}: HTTP {status}")),
             }
         }
+    }
+
+    /// The token to call with: the long-lived one, else the stored OAuth access token,
+    /// refreshed when it ends within a minute or when `refused` is the one in use.
+    async fn token(
+        &self,
+        subdomain: &str,
+        account: &AmoAccountSettings,
+        refused: Option<&str>,
+    ) -> Result<String, String> {
+        if !account.access_token.is_empty() {
+            return Ok(account.access_token.expose().to_owned());
+        }
+        let stored = |tokens: &Option<(String, String, chrono::DateTime<Utc>)>| {
+            tokens.as_ref().is_some_and(|(access, _, until)| {
+                refused != Some(access.as_str())
+                    && *until - Utc::now() > chrono::TimeDelta::seconds(60)
+            })
+        };
+        let tokens = self
+            .store
+            .amocrm_tokens(subdomain)
+            .await
+            .map_err(|e| e.to_string())?;
+        if stored(&tokens) {
+            return Ok(tokens.map(|t| t.0).unwrap_or_default());
+        }
+        // One refresh at a time: a refresh token works once.
+        let _one = self.refreshing.lock().await;
+        let tokens = self
+            .store
+            .amocrm_tokens(subdomain)
+            .await
+            .map_err(|e| e.to_string())?;
+        if stored(&tokens) {
+            return Ok(tokens.map(|t| t.0).unwrap_or_default());
+        }
+        let refresh = match &tokens {
+            Some((_, refresh, _)) => refresh.clone(),
+            None if !account.refresh_token.is_empty() => account.refresh_token.expose().to_owned(),
+            None => return Err("no access_token and no OAuth refresh_token configured".into()),
+        };
+        let body = json!({"client_id": account.client_id, "client_secret": account.client_secret.expose(),
+            "grant_type": "refresh_token", "refresh_token": refresh, "redirect_uri": account.redirect_uri});
+        let reply = self
+            .outbound
+            .exchange(
+                reqwest::Method::POST,
+                &format!("{}/oauth2/access_token", base_url(subdomain, account)),
+                &[],
+                Some(&body),
+                Duration::from_millis(self.settings.timeout_ms.max(1)),
+            )
+            .await?;
+        let (Some(access), Some(refresh)) = (
+            reply.body["access_token"].as_str(),
+            reply.body["refresh_token"].as_str(),
+        ) else {
+            return Err(format!("the OAuth refresh answered HTTP {}", reply.status));
+        };
+        let expires_at = super::bitrix24::rest::expiry(&reply.body, Utc::now());
+        self.store
+            .save_amocrm_tokens(subdomain, access, refresh, expires_at)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(account = subdomain, "amoCRM tokens refreshed");
+        Ok(access.to_owned())
+    }
+}
+
+/// The account's API address: `base_url`, else `https://<subdomain>.amocrm.ru`.
+fn base_url(subdomain: &str, account: &AmoAccountSettings) -> String {
+    if account.base_url.trim().is_empty() {
+        format!("https://{subdomain}.amocrm.ru")
+    } else {
+        account.base_url.trim().trim_end_matches('/').to_owned()
     }
 }
 

@@ -207,6 +207,47 @@ macro_rules! impl_integration_store {
                 Ok(row.is_some())
             }
 
+            async fn amocrm_tokens(
+                &self,
+                account: &str,
+            ) -> Result<Option<(String, String, chrono::DateTime<chrono::Utc>)>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT access_token, refresh_token, expires_at FROM amocrm_tokens WHERE account = $1",
+                )
+                .bind(account)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(r) = row else { return Ok(None) };
+                Ok(Some((
+                    r.try_get("access_token")?,
+                    r.try_get("refresh_token")?,
+                    $crate::storage::from_millis(r.try_get("expires_at")?),
+                )))
+            }
+
+            async fn save_amocrm_tokens(
+                &self,
+                account: &str,
+                access_token: &str,
+                refresh_token: &str,
+                expires_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "INSERT INTO amocrm_tokens (account, access_token, refresh_token, expires_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (account) DO UPDATE SET \
+                     access_token = excluded.access_token, refresh_token = excluded.refresh_token, \
+                     expires_at = excluded.expires_at",
+                )
+                .bind(account)
+                .bind(access_token)
+                .bind(refresh_token)
+                .bind($crate::storage::millis(expires_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn record_amocrm_write(
                 &self,
                 account: &str,

@@ -491,6 +491,18 @@ pub trait IntegrationStore: Send + Sync {
         inn: &str,
         since: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// An amoCRM account's OAuth tokens: access, refresh, and when the access token ends.
+    async fn amocrm_tokens(
+        &self,
+        account: &str,
+    ) -> Result<Option<(String, String, DateTime<Utc>)>, StoreError>;
+    async fn save_amocrm_tokens(
+        &self,
+        account: &str,
+        access_token: &str,
+        refresh_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     async fn record_amocrm_write(
         &self,
         account: &str,

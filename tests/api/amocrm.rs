@@ -261,3 +261,61 @@ async fn a_status_change_of_a_linked_contractor_reaches_its_amocrm_company() {
         "the company's responsible"
     );
 }
+
+#[tokio::test]
+async fn oauth_tokens_are_refreshed_and_each_rotated_refresh_token_is_the_next_one_used() {
+    use wiremock::matchers::{body_partial_json, header};
+    let account = account().await;
+    for (given, access, next) in [
+        ("seed-refresh", "oauth-1", "rot-2"),
+        ("rot-2", "oauth-2", "rot-3"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/oauth2/access_token"))
+            .and(body_partial_json(json!({"grant_type": "refresh_token", "refresh_token": given,
+                                          "client_id": "amo-client", "client_secret": "amo-secret"})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token_type": "Bearer",
+                "expires_in": 86400, "access_token": access, "refresh_token": next})))
+            .mount(&account)
+            .await;
+    }
+    // The first access token is refused once: the account revoked it.
+    Mock::given(method("PATCH"))
+        .and(header("authorization", "Bearer oauth-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(1)
+        .mount(&account)
+        .await;
+    let mut settings = test_settings(Registries::Sandbox).await;
+    settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
+    settings.integrations.amocrm.accounts.insert(
+        "acmetrade".into(),
+        kontragent::config::AmoAccountSettings {
+            base_url: account.uri(),
+            webhook_token: kontragent::config::Secret::new(TOKEN),
+            client_id: "amo-client".into(),
+            client_secret: kontragent::config::Secret::new("amo-secret"),
+            redirect_uri: "https://dd.example.ru/amocrm/oauth".into(),
+            refresh_token: kontragent::config::Secret::new("seed-refresh"),
+            inn_field_id: 512733,
+            decision_field_id: 512801,
+            ..Default::default()
+        },
+    );
+    let app = spawn_app_from(settings).await;
+    webhook(&app, TOKEN, &lead_moved("7701000019")).await;
+    let patches = requests(&account, "PATCH", "/api/v4/leads/4410023", 2).await;
+    assert_eq!(patches[0].headers["authorization"], "Bearer oauth-1");
+    assert_eq!(patches[1].headers["authorization"], "Bearer oauth-2");
+    let note = &requests(&account, "POST", "/api/v4/leads/4410023/notes", 1).await[0];
+    assert_eq!(
+        note.headers["authorization"], "Bearer oauth-2",
+        "the stored token is reused"
+    );
+    assert_eq!(
+        requests(&account, "POST", "/oauth2/access_token", 2)
+            .await
+            .len(),
+        2
+    );
+}
