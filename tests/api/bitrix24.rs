@@ -32,6 +32,10 @@ async fn portal() -> MockServer {
         ("crm.timeline.comment.add", json!(55)),
         ("crm.activity.todo.add", json!({"id": 77})),
         (
+            "batch",
+            json!({"result": {}, "result_error": [], "result_total": [], "result_next": []}),
+        ),
+        (
             "crm.company.get",
             json!({"ID": "3051", "ASSIGNED_BY_ID": "5"}),
         ),
@@ -128,17 +132,45 @@ async fn installed() -> (MockServer, TestApp) {
     (portal, app)
 }
 
-/// The JSON bodies the portal received for `method`, in order.
+/// The calls of `method` the portal received, in order: JSON bodies of direct calls, and
+/// the commands of `batch` calls read back from their PHP-style queries (values as strings).
 async fn calls(portal: &MockServer, method_name: &str) -> Vec<Value> {
-    let p = format!("/rest/{method_name}.json");
-    portal
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.url.path() == p)
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect()
+    let direct = format!("/rest/{method_name}.json");
+    let mut out = Vec::new();
+    for r in portal.received_requests().await.unwrap_or_default() {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        if r.url.path() == direct {
+            out.push(body);
+        } else if r.url.path() == "/rest/batch.json" {
+            for command in body["cmd"].as_object().unwrap().values() {
+                let (method, query) = command.as_str().unwrap().split_once('?').unwrap();
+                if method == method_name {
+                    out.push(nested(query));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `fields[NAME]=v&id=5` → `{"fields": {"NAME": "v"}, "id": "5"}`.
+fn nested(query: &str) -> Value {
+    let mut root = json!({});
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let segments: Vec<&str> = key.split(['[', ']']).filter(|s| !s.is_empty()).collect();
+        let mut at = &mut root;
+        for (i, segment) in segments.iter().enumerate() {
+            if i + 1 == segments.len() {
+                at[*segment] = json!(value);
+            } else {
+                if at.get(*segment).is_none() {
+                    at[*segment] = json!({});
+                }
+                at = &mut at[*segment];
+            }
+        }
+    }
+    root
 }
 
 /// Waits for the `n`-th call of `method` (the robot answers in the background).
@@ -286,14 +318,36 @@ async fn the_robot_sends_each_verdict_to_the_workflow_and_writes_it_back() {
         );
         // The write-back to the company follows the answer.
         let update = nth_call(&portal, "crm.company.update", n + 1).await;
-        assert_eq!(update["id"], 3051);
+        assert_eq!(update["id"], "3051", "in a batch, values are text");
         assert_eq!(update["fields"]["UF_CRM_KONTRAGENT_DECISION"], decision);
         let comment = nth_call(&portal, "crm.timeline.comment.add", n + 1).await;
         assert_eq!(comment["fields"]["ENTITY_TYPE"], "company");
     }
     // A to-do for the company's responsible only for the review.
     let todo = nth_call(&portal, "crm.activity.todo.add", 1).await;
-    assert_eq!(todo["responsibleId"], 5);
+    // The company's responsible is read in the same batch, before the to-do that names it.
+    assert_eq!(todo["responsibleId"], "$result[company][ASSIGNED_BY_ID]");
+    assert_eq!(calls(&portal, "crm.company.get").await[0]["id"], "3051");
+    let batch = portal
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| {
+            r.url.path() == "/rest/batch.json" && String::from_utf8_lossy(&r.body).contains("todo")
+        })
+        .unwrap();
+    let names: Vec<String> = serde_json::from_slice::<Value>(&batch.body).unwrap()["cmd"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        names,
+        ["comment", "company", "todo", "update"],
+        "one request for the write-back"
+    );
     assert_eq!(calls(&portal, "crm.activity.todo.add").await.len(), 1);
     assert!(
         calls(&portal, "bizproc.activity.log").await.len() >= 3,
@@ -523,11 +577,11 @@ async fn a_status_change_of_a_linked_contractor_is_written_back_to_its_company()
         text.starts_with("Мониторинг: статус в каталоге активен → приостановлен (жалоба клиента)"),
         "{text}"
     );
-    assert_eq!(comment["fields"]["ENTITY_ID"], 3051);
+    assert_eq!(comment["fields"]["ENTITY_ID"], "3051");
     let update = nth_call(&portal, "crm.company.update", 1).await;
     assert_eq!(update["fields"]["UF_CRM_KONTRAGENT_DECISION"], "approve");
     let todo = nth_call(&portal, "crm.activity.todo.add", 1).await;
-    assert_eq!(todo["ownerId"], 3051);
+    assert_eq!(todo["ownerId"], "3051");
     // Each change once: the cursor moved past it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(calls(&portal, "crm.timeline.comment.add").await.len(), 1);

@@ -398,6 +398,7 @@ impl Bitrix24 {
         let mut calls = Vec::new();
         if self.settings.uf_fields {
             calls.push((
+                "update",
                 "crm.company.update",
                 json!({"id": company, "fields": {
                     "UF_CRM_KONTRAGENT_DECISION": check.decision.map(Decision::as_str),
@@ -408,6 +409,7 @@ impl Bitrix24 {
         }
         if self.settings.timeline_comment {
             calls.push((
+                "comment",
                 "crm.timeline.comment.add",
                 json!({"fields": {"ENTITY_ID": company, "ENTITY_TYPE": "company",
                 "COMMENT": match note {
@@ -417,29 +419,28 @@ impl Bitrix24 {
             ));
         }
         if self.settings.todo_on_review && needs_person {
-            let responsible = self
-                .rest
-                .call(member_id, "crm.company.get", json!({"id": company}))
-                .await
-                .ok()
-                .and_then(|c| {
-                    c["ASSIGNED_BY_ID"]
-                        .as_str()
-                        .and_then(|id| id.parse::<u64>().ok())
-                });
-            let mut todo = json!({"ownerTypeId": 4, "ownerId": company,
-                "deadline": (Utc::now() + chrono::TimeDelta::days(1)).to_rfc3339(),
-                "title": "Контрагент на ручную проверку",
-                "description": reasons_text(check)});
-            if let Some(id) = responsible {
-                todo["responsibleId"] = json!(id);
-            }
-            calls.push(("crm.activity.todo.add", todo));
+            // The company's responsible, read within the same batch.
+            calls.push(("company", "crm.company.get", json!({"id": company})));
+            calls.push((
+                "todo",
+                "crm.activity.todo.add",
+                json!({"ownerTypeId": 4, "ownerId": company,
+                    "deadline": (Utc::now() + chrono::TimeDelta::days(1)).to_rfc3339(),
+                    "title": "Контрагент на ручную проверку",
+                    "description": reasons_text(check),
+                    "responsibleId": "$result[company][ASSIGNED_BY_ID]"}),
+            ));
         }
-        for (method, params) in calls {
-            if let Err(e) = self.rest.call(member_id, method, params).await {
-                tracing::warn!(member_id, method, error = %e, "Bitrix24 write-back failed");
+        if calls.is_empty() {
+            return;
+        }
+        match self.rest.batch(member_id, &calls).await {
+            Ok(failed) => {
+                for (name, error) in failed {
+                    tracing::warn!(member_id, call = name, error, "Bitrix24 write-back failed");
+                }
             }
+            Err(e) => tracing::warn!(member_id, error = %e, "Bitrix24 write-back failed"),
         }
     }
 }

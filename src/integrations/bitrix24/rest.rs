@@ -109,6 +109,42 @@ impl Rest {
         }
     }
 
+    /// Several calls in one request (`batch`, at most 50): each is `(name, method, params)`,
+    /// and a later call may use an earlier one's result (`$result[name][FIELD]`). The portal
+    /// runs them in the order of their names (the command map is sorted), so a call read by
+    /// another must sort before it. Returns the calls that failed, by name, with the
+    /// portal's error.
+    pub async fn batch(
+        &self,
+        member_id: &str,
+        calls: &[(&str, &str, Value)],
+    ) -> Result<Vec<(String, String)>, RestError> {
+        let cmd: serde_json::Map<String, Value> = calls
+            .iter()
+            .take(50)
+            .map(|(name, method, params)| {
+                (
+                    (*name).to_owned(),
+                    json!(format!("{method}?{}", php_query(params))),
+                )
+            })
+            .collect();
+        let result = self
+            .call(member_id, "batch", json!({"halt": 0, "cmd": cmd}))
+            .await?;
+        let failed = match &result["result_error"] {
+            Value::Object(errors) => errors
+                .iter()
+                .map(|(name, e)| {
+                    let text = e["error_description"].as_str().or(e["error"].as_str());
+                    (name.clone(), text.unwrap_or("error").to_owned())
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(failed)
+    }
+
     /// One call with `portal`'s current token, through the portal's bucket; no retries.
     pub async fn call_as(
         &self,
@@ -187,6 +223,42 @@ impl Rest {
     }
 }
 
+/// `params` as PHP's `http_build_query` writes them (`fields[NAME]=…&list[0]=…`): how a
+/// `batch` command carries its parameters. Nulls are left out.
+pub fn php_query(params: &Value) -> String {
+    fn put(key: &str, value: &Value, out: &mut form_urlencoded::Serializer<'_, String>) {
+        match value {
+            Value::Null => {}
+            Value::Object(map) => {
+                for (k, v) in map {
+                    put(&format!("{key}[{k}]"), v, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    put(&format!("{key}[{i}]"), v, out);
+                }
+            }
+            Value::String(s) => {
+                out.append_pair(key, s);
+            }
+            Value::Bool(b) => {
+                out.append_pair(key, if *b { "Y" } else { "N" });
+            }
+            Value::Number(n) => {
+                out.append_pair(key, &n.to_string());
+            }
+        }
+    }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    if let Value::Object(map) = params {
+        for (k, v) in map {
+            put(k, v, &mut out);
+        }
+    }
+    out.finish()
+}
+
 /// The bucket: `rps` calls a second, `burst` at once (at least one of each).
 fn quota(rps: f64, burst: u32) -> Quota {
     let period = Duration::from_secs_f64(1.0 / if rps > 0.0 { rps } else { 2.0 });
@@ -243,6 +315,27 @@ pub fn expiry(tokens: &Value, now: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_parameters_are_written_as_php_does() {
+        let query = php_query(
+            &json!({"id": 3051, "fields": {"UF_X": "a b", "LIST": [1, 2]},
+                                      "flag": true, "skip": null}),
+        );
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("fields[LIST][0]".into(), "1".into()),
+                ("fields[LIST][1]".into(), "2".into()),
+                ("fields[UF_X]".into(), "a b".into()),
+                ("flag".into(), "Y".into()),
+                ("id".into(), "3051".into()),
+            ]
+        );
+    }
 
     #[test]
     fn limits_are_told_apart_from_other_errors() {
