@@ -319,3 +319,71 @@ async fn oauth_tokens_are_refreshed_and_each_rotated_refresh_token_is_the_next_o
         2
     );
 }
+
+/// A monitoring pass that suspends a contractor linked to both CRMs reaches both companies.
+#[tokio::test]
+async fn a_monitoring_status_change_reaches_both_crms() {
+    use crate::bitrix24 as b24;
+    let account = account().await;
+    let portal = b24::portal().await;
+    let mut settings = b24::settings_for(&portal).await;
+    settings.integrations.amocrm.accounts.insert(
+        "acmetrade".into(),
+        kontragent::config::AmoAccountSettings {
+            base_url: account.uri(),
+            access_token: kontragent::config::Secret::new("long-lived-token"),
+            webhook_token: kontragent::config::Secret::new(TOKEN),
+            inn_field_id: 512733,
+            decision_field_id: 512801,
+            ..Default::default()
+        },
+    );
+    let app = spawn_app_from(settings).await;
+    let r = b24::post_form(&app, "install", &b24::install_form(&portal)).await;
+    assert_eq!(r.status(), 200);
+    // Approved at first; the sandbox makes it bankrupt at the next check.
+    assert_eq!(app.check("7702000332").await["decision"], "approve");
+    let listed = app
+        .client
+        .post(format!("{}/v1/catalog", app.address))
+        .json(&json!({"inn": "7702000332", "external_ids": {
+            "bitrix24": format!("{}:3051", b24::MEMBER), "amocrm": "acmetrade:79"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 201);
+    let pass: Value = app
+        .client
+        .post(format!("{}/v1/catalog/7702000332/recheck", app.address))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pass["check"]["decision"], "reject", "{pass}");
+
+    let comment = b24::nth_call(&portal, "crm.timeline.comment.add", 1).await;
+    let text = comment["fields"]["COMMENT"].as_str().unwrap().to_owned();
+    assert!(
+        text.starts_with("Мониторинг: статус в каталоге активен → приостановлен"),
+        "{text}"
+    );
+    let update = b24::nth_call(&portal, "crm.company.update", 1).await;
+    assert_eq!(update["fields"]["UF_CRM_KONTRAGENT_DECISION"], "reject");
+
+    let note = &requests(&account, "POST", "/api/v4/companies/79/notes", 1).await[0];
+    let text = body(note)[0]["params"]["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.starts_with("Мониторинг: статус в каталоге активен → приостановлен"),
+        "{text}"
+    );
+    let patch = &requests(&account, "PATCH", "/api/v4/companies/79", 1).await[0];
+    assert_eq!(
+        body(patch)["custom_fields_values"][0]["values"][0]["value"],
+        "reject"
+    );
+    let task = &requests(&account, "POST", "/api/v4/tasks", 1).await[0];
+    assert_eq!(body(task)[0]["entity_id"], 79);
+}

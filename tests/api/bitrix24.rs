@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const MEMBER: &str = "5f0c2e9a1b7d4c3e8a6f9b2d1c0e7a45";
+pub(crate) const MEMBER: &str = "5f0c2e9a1b7d4c3e8a6f9b2d1c0e7a45";
 const APP_TOKEN: &str = "q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3";
 
 fn ok(result: Value) -> ResponseTemplate {
@@ -16,7 +16,7 @@ fn ok(result: Value) -> ResponseTemplate {
 }
 
 /// A portal that accepts every documented call; tests mount failures in front of it.
-async fn portal() -> MockServer {
+pub(crate) async fn portal() -> MockServer {
     let server = MockServer::start().await;
     for (method_name, result) in [
         (
@@ -64,7 +64,7 @@ async fn app_for(portal: &MockServer) -> TestApp {
     spawn_app_from(settings_for(portal).await).await
 }
 
-async fn settings_for(portal: &MockServer) -> kontragent::config::Settings {
+pub(crate) async fn settings_for(portal: &MockServer) -> kontragent::config::Settings {
     let mut settings = test_settings(Registries::Sandbox).await;
     settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
     settings.integrations.public_url = "https://dd.example.ru".into();
@@ -76,7 +76,11 @@ async fn settings_for(portal: &MockServer) -> kontragent::config::Settings {
     settings
 }
 
-async fn post_form(app: &TestApp, route: &str, form: &[(&str, String)]) -> reqwest::Response {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    route: &str,
+    form: &[(&str, String)],
+) -> reqwest::Response {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
         .finish();
@@ -89,7 +93,7 @@ async fn post_form(app: &TestApp, route: &str, form: &[(&str, String)]) -> reqwe
         .unwrap()
 }
 
-fn install_form(portal: &MockServer) -> Vec<(&'static str, String)> {
+pub(crate) fn install_form(portal: &MockServer) -> Vec<(&'static str, String)> {
     let endpoint = format!("{}/rest/", portal.uri());
     vec![
         ("event", "ONAPPINSTALL".into()),
@@ -134,7 +138,7 @@ async fn installed() -> (MockServer, TestApp) {
 
 /// The calls of `method` the portal received, in order: JSON bodies of direct calls, and
 /// the commands of `batch` calls read back from their PHP-style queries (values as strings).
-async fn calls(portal: &MockServer, method_name: &str) -> Vec<Value> {
+pub(crate) async fn calls(portal: &MockServer, method_name: &str) -> Vec<Value> {
     let direct = format!("/rest/{method_name}.json");
     let mut out = Vec::new();
     for r in portal.received_requests().await.unwrap_or_default() {
@@ -174,7 +178,7 @@ fn nested(query: &str) -> Value {
 }
 
 /// Waits for the `n`-th call of `method` (the robot answers in the background).
-async fn nth_call(portal: &MockServer, method_name: &str, n: usize) -> Value {
+pub(crate) async fn nth_call(portal: &MockServer, method_name: &str, n: usize) -> Value {
     let started = Instant::now();
     loop {
         let seen = calls(portal, method_name).await;
