@@ -47,19 +47,25 @@ async fn app_for(account: &MockServer) -> TestApp {
     settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
     settings.integrations.public_url = "https://dd.example.ru".into();
     settings.integrations.follow_ms = 50;
-    settings.integrations.amocrm.accounts.insert(
-        "acmetrade".into(),
-        kontragent::config::AmoAccountSettings {
-            base_url: account.uri(),
-            access_token: kontragent::config::Secret::new("long-lived-token"),
-            webhook_token: kontragent::config::Secret::new(TOKEN),
-            inn_field_id: 512733,
-            decision_field_id: 512801,
-            score_field_id: 512802,
-            ..Default::default()
-        },
-    );
+    settings
+        .integrations
+        .amocrm
+        .accounts
+        .insert("acmetrade".into(), account_settings(account));
     spawn_app_from(settings).await
+}
+
+/// The account `acmetrade` at the fake API, with a long-lived token.
+fn account_settings(account: &MockServer) -> kontragent::config::AmoAccountSettings {
+    kontragent::config::AmoAccountSettings {
+        base_url: account.uri(),
+        access_token: kontragent::config::Secret::new("long-lived-token"),
+        webhook_token: kontragent::config::Secret::new(TOKEN),
+        inn_field_id: 512733,
+        decision_field_id: 512801,
+        score_field_id: 512802,
+        ..Default::default()
+    }
 }
 
 async fn webhook(app: &TestApp, token: &str, body: &str) -> reqwest::Response {
@@ -327,17 +333,11 @@ async fn a_monitoring_status_change_reaches_both_crms() {
     let account = account().await;
     let portal = b24::portal().await;
     let mut settings = b24::settings_for(&portal).await;
-    settings.integrations.amocrm.accounts.insert(
-        "acmetrade".into(),
-        kontragent::config::AmoAccountSettings {
-            base_url: account.uri(),
-            access_token: kontragent::config::Secret::new("long-lived-token"),
-            webhook_token: kontragent::config::Secret::new(TOKEN),
-            inn_field_id: 512733,
-            decision_field_id: 512801,
-            ..Default::default()
-        },
-    );
+    settings
+        .integrations
+        .amocrm
+        .accounts
+        .insert("acmetrade".into(), account_settings(&account));
     let app = spawn_app_from(settings).await;
     let r = b24::post_form(&app, "install", &b24::install_form(&portal)).await;
     assert_eq!(r.status(), 200);
