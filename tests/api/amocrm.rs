@@ -203,7 +203,26 @@ async fn the_webhook_our_write_back_fires_is_not_checked_again_and_429_is_waited
     let notes = requests(&account, "POST", "/api/v4/leads/4410023/notes", 2).await;
     assert_eq!(notes.len(), 2, "the 429 was retried");
     // The write-back is recorded right after its last call.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    while !app
+        .app
+        .store()
+        .amocrm_written_since(
+            "acmetrade",
+            "leads",
+            4410023,
+            "7701000019",
+            chrono::Utc::now() - chrono::TimeDelta::hours(1),
+        )
+        .await
+        .unwrap()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the write-back was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The PATCH fired `update_lead`: the same lead and INN come back.
     let r = webhook(
         &app,

@@ -602,6 +602,9 @@ async fn a_robot_call_left_unanswered_by_a_stop_is_answered_at_the_next_start() 
             .status(),
         200
     );
+    // The registries' answers are stored first, so the resumed check below reads them back
+    // well within its short deadline.
+    assert_eq!(first.check("7701000026").await["decision"], "reject");
     // What a process that stopped mid-check leaves behind: the call recorded, never answered.
     let left = json!({"event_token": "t-left", "member_id": MEMBER, "inn": "7701000026",
                       "company_id": null, "profile": null, "max_age_s": null});
