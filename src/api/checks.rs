@@ -15,7 +15,8 @@ const MAX_WAIT_MS: u64 = 3_600_000;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"inn": "7707083893", "max_age_s": 3600, "wait_ms": 15000}))]
 pub struct CheckRequestBody {
-    /// 10 digits (legal entity) or 12 digits (individual); surrounding spaces are ignored.
+    /// 10 digits (legal entity) or 12 digits (individual); surrounding spaces are ignored, and
+    /// so are spaces and hyphens between digits (`7707 083 893`, as pasted).
     #[schema(value_type = String, required = true, pattern = "^\\s*[0-9]{10}([0-9]{2})?\\s*$")]
     pub inn: Option<String>,
     /// Reuse registry answers no older than this many seconds (at most ten years); `0`

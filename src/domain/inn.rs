@@ -72,6 +72,34 @@ pub fn mask_inns(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Characters people put between the digits of an INN: spaces (plain, non-breaking, thin,
+/// narrow) and hyphens (ASCII, Unicode, non-breaking).
+fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\u{a0}' | '\u{2009}' | '\u{202f}' | '-' | '\u{2010}' | '\u{2011}'
+    )
+}
+
+/// `text` without the separators that stand between two digits; anything else is kept for
+/// the digit check to refuse (`-7707083893`, `77O7…`).
+fn without_separators(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_separator) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let digit_at = |i: Option<&char>| i.is_some_and(|c| c.is_ascii_digit());
+    let kept = chars.iter().enumerate().filter(|(i, c)| {
+        if !is_separator(**c) {
+            return true;
+        }
+        let before = chars[..*i].iter().rev().find(|c| !is_separator(**c));
+        let after = chars[i + 1..].iter().find(|c| !is_separator(**c));
+        !(digit_at(before) && digit_at(after))
+    });
+    std::borrow::Cow::Owned(kept.map(|(_, c)| *c).collect())
+}
+
 impl Inn {
     /// The INN as logs may show it: a person's 12 digits masked (`3664******85`).
     pub fn masked(&self) -> std::borrow::Cow<'_, str> {
@@ -79,8 +107,11 @@ impl Inn {
     }
 
     /// Parses an INN, checking in order: present, digits only, length, check digits.
+    /// Spaces, non-breaking spaces and hyphens between digits (`7707 083 893`, as people
+    /// paste it) are removed first.
     pub fn parse(input: &str) -> Result<Inn, InnError> {
-        let s = input.trim();
+        let cleaned = without_separators(input.trim());
+        let s = cleaned.as_ref();
         if s.is_empty() {
             return Err(InnError::Required);
         }
@@ -152,6 +183,28 @@ impl fmt::Display for Inn {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn separators_between_digits_are_removed_and_others_still_refused() {
+        for pasted in [
+            "7707 083 893",
+            "7707\u{a0}083\u{a0}893",
+            "7707-083-893",
+            " 770 708 3893 ",
+            "7707\u{202f}083893",
+            "7707  083893",
+        ] {
+            assert_eq!(
+                Inn::parse(pasted).unwrap().as_str(),
+                "7707083893",
+                "{pasted:?}"
+            );
+        }
+        assert_eq!(Inn::parse("-7707083893"), Err(InnError::Digits));
+        assert_eq!(Inn::parse("7707083893-"), Err(InnError::Digits));
+        assert_eq!(Inn::parse("7707 O83 893"), Err(InnError::Digits));
+        assert_eq!(Inn::parse(" - "), Err(InnError::Digits));
+    }
 
     #[test]
     fn twelve_digit_inns_are_masked_in_any_text() {

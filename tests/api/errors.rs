@@ -49,10 +49,16 @@ async fn invalid_inns_get_422_with_the_reason_in_order() {
 }
 
 #[tokio::test]
-async fn inn_is_trimmed() {
+async fn inn_is_trimmed_and_pasted_separators_are_dropped() {
     let app = spawn_app().await;
     let check = app.check(" 7701000019\n").await;
     assert_eq!(check["inn"], "7701000019");
+    for pasted in ["7701 000 019", "7701\u{a0}000\u{a0}019", "7701-000-019"] {
+        let check = app.check(pasted).await;
+        assert_eq!(check["inn"], "7701000019", "{pasted:?}");
+    }
+    let dossier = app.get("/v1/counterparties/7701%20000%20019").await;
+    assert_eq!(dossier.status(), 200);
 }
 
 #[tokio::test]
