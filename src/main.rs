@@ -34,7 +34,8 @@ enum Command {
         #[arg(long)]
         sandbox: bool,
     },
-    /// Check one INN and print the verdict.
+    /// Check one INN and print the verdict. Exits 0 for approve, 2 for review, 3 for reject
+    /// (1 when the check could not be made), so a script can branch on it.
     Check {
         inn: String,
         /// Print the Check as JSON.
@@ -189,6 +190,16 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&check)?);
             } else {
                 print!("{}", render_verdict(&check));
+            }
+            let code = match check.decision {
+                Some(kontragent::domain::Decision::Approve) => 0,
+                Some(kontragent::domain::Decision::Review) => 2,
+                Some(kontragent::domain::Decision::Reject) => 3,
+                None => 1,
+            };
+            if code != 0 {
+                std::io::Write::flush(&mut std::io::stdout())?;
+                std::process::exit(code);
             }
         }
         Command::Doctor { sandbox, json } => {

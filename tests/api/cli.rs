@@ -27,9 +27,10 @@ async fn check_prints_a_verdict_against_the_sandbox() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a reject exits 3: {text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.starts_with("REJECT  INN 7701000040"), "{text}");
@@ -43,6 +44,16 @@ async fn check_prints_a_verdict_against_the_sandbox() {
         .unwrap();
     let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(check["decision"], "approve");
+    assert_eq!(out.status.code(), Some(0), "an approve exits 0");
+
+    let out = kontragent()
+        .args(["check", "7701000058", "--sandbox"])
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .env("KONTRAGENT__SANDBOX__PORT", &port)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a review exits 2");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("REVIEW"));
 
     // An absurd age reaches back before any time there is: no overflow, just "any age".
     let out = kontragent()
