@@ -154,6 +154,11 @@ impl AmoCrm {
         }
     }
 
+    /// Whether any account is configured.
+    pub fn any_account(&self) -> bool {
+        !self.settings.accounts.is_empty()
+    }
+
     /// A webhook: the account is the one whose `webhook_token` is `token` (compared in
     /// constant time); its leads and companies are checked in the background. Returns how
     /// many it names.

@@ -65,6 +65,11 @@ impl CatalogFollower {
     /// Writes back the status changes since the cursor; how many it wrote back (`0` also
     /// when another instance holds the lease).
     pub async fn follow_once(&self) -> Result<usize, StoreError> {
+        // Nothing to follow for before a CRM is there: no writes every tick, and the cursor
+        // starts at the end of the feed when the first one appears.
+        if !self.amocrm.any_account() && !self.store.any_portal().await? {
+            return Ok(0);
+        }
         let now = Utc::now();
         if !self
             .store

@@ -55,6 +55,13 @@ macro_rules! impl_integration_store {
                 }))
             }
 
+            async fn any_portal(&self) -> Result<bool, $crate::storage::StoreError> {
+                Ok(sqlx::query("SELECT 1 AS one FROM bitrix24_portals LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some())
+            }
+
             async fn update_portal_tokens(
                 &self,
                 member_id: &str,

@@ -449,6 +449,8 @@ pub trait IntegrationStore: Send + Sync {
         &self,
         member_id: &str,
     ) -> Result<Option<crate::integrations::bitrix24::Portal>, StoreError>;
+    /// Whether any portal has installed the application.
+    async fn any_portal(&self) -> Result<bool, StoreError>;
     async fn update_portal_tokens(
         &self,
         member_id: &str,
