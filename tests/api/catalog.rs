@@ -420,7 +420,8 @@ async fn a_low_average_rating_puts_a_contractor_under_review() {
 #[tokio::test]
 async fn two_instances_share_the_work_and_check_each_contractor_once() {
     let mut settings = test_settings(Registries::Sandbox).await;
-    settings.monitoring.interval_s = 1;
+    // Long enough that a run under load ends before its first contractors are due again.
+    settings.monitoring.interval_s = 4;
     settings.monitoring.batch = 3;
     let a = spawn_app_from(settings.clone()).await;
     let b = spawn_app_from(settings).await;
@@ -435,7 +436,7 @@ async fn two_instances_share_the_work_and_check_each_contractor_once() {
         let r = post(&a, "/v1/catalog", json!({"inn": inn, "name": format!("ООО {inn}"), "override": {"by": "test", "reason": "bulk"}})).await;
         assert_eq!(r.status(), 201);
     }
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    tokio::time::sleep(Duration::from_millis(4_100)).await;
     let (ra, rb) = tokio::join!(
         post(&a, "/v1/monitoring/run", json!({})),
         post(&b, "/v1/monitoring/run", json!({}))
