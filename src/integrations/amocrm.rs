@@ -11,10 +11,9 @@ use crate::domain::{Decision, Inn};
 use crate::outbound::{Outbound, Reply};
 use crate::storage::{Store, StoreError};
 use chrono::Utc;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -133,16 +132,7 @@ impl AmoCrm {
         settings: &AmoCrmSettings,
         public_url: &str,
     ) -> AmoCrm {
-        let period = Duration::from_secs_f64(
-            1.0 / if settings.rps > 0.0 {
-                settings.rps
-            } else {
-                7.0
-            },
-        );
-        let quota = Quota::with_period(period)
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::MIN);
+        let quota = super::quota(settings.rps, 7.0, 1);
         AmoCrm {
             store,
             outbound,

@@ -8,9 +8,8 @@ use crate::config::Bitrix24Settings;
 use crate::outbound::{Outbound, Reply};
 use crate::storage::{Store, StoreError};
 use chrono::{DateTime, Utc};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use serde_json::{Value, json};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +67,7 @@ impl Rest {
         Rest {
             outbound,
             store,
-            limiter: RateLimiter::keyed(quota(settings.rps, settings.burst)),
+            limiter: RateLimiter::keyed(super::super::quota(settings.rps, 2.0, settings.burst)),
             settings: settings.clone(),
             refreshing: tokio::sync::Mutex::new(()),
         }
@@ -257,14 +256,6 @@ pub fn php_query(params: &Value) -> String {
         }
     }
     out.finish()
-}
-
-/// The bucket: `rps` calls a second, `burst` at once (at least one of each).
-fn quota(rps: f64, burst: u32) -> Quota {
-    let period = Duration::from_secs_f64(1.0 / if rps > 0.0 { rps } else { 2.0 });
-    Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
 /// 503 `QUERY_LIMIT_EXCEEDED` and 429 `OPERATION_TIME_LIMIT`: wait and try again.
