@@ -2,6 +2,7 @@
 //! compiling the ruleset. Run with `cargo bench --bench scoring`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use kontragent::domain::Language;
 use kontragent::facts::Fact;
 use kontragent::scoring::{Ruleset, golden};
 use serde_json::json;
@@ -35,7 +36,7 @@ fn scoring(c: &mut Criterion) {
     let profile = ruleset.profile("default").expect("default profile").clone();
     let facts = typical_facts();
     c.bench_function("evaluate default ruleset", |b| {
-        b.iter(|| black_box(ruleset.evaluate(black_box(&profile), black_box(&facts))))
+        b.iter(|| black_box(ruleset.evaluate(black_box(&profile), black_box(&facts), Language::Ru)))
     });
     c.bench_function("compile default ruleset", |b| {
         b.iter(|| black_box(Ruleset::parse(black_box(DEFAULT_RULES))))

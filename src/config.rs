@@ -39,6 +39,7 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub sources: SourcesSettings,
     pub integrations: IntegrationsSettings,
+    pub display: DisplaySettings,
 }
 
 /// The CRM connectors.
@@ -318,6 +319,24 @@ pub struct CheckSettings {
     pub default_wait_ms: u64,
     /// Largest `wait_ms` a request may ask for.
     pub max_wait_ms: u64,
+    /// The language of reasons when a request's `Accept-Language` names none the rules
+    /// are written in (`ru` or `en`); also the language of CLI output, e-mails and CRM notes.
+    pub default_language: crate::domain::Language,
+}
+
+/// How human outputs (the CLI, the report, e-mails) show what the API gives in UTC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisplaySettings {
+    /// An IANA time zone (`Europe/Moscow`); the API itself always answers in UTC.
+    pub timezone: String,
+}
+
+impl DisplaySettings {
+    /// The zone, checked at load ([`Settings::validate`]); Moscow if it somehow is not.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Europe::Moscow)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -649,6 +668,10 @@ impl Default for Settings {
                 deadline_ms: 20_000,
                 default_wait_ms: 15_000,
                 max_wait_ms: 60_000,
+                default_language: crate::domain::Language::Ru,
+            },
+            display: DisplaySettings {
+                timezone: "Europe/Moscow".into(),
             },
             cache: CacheSettings {
                 max_bytes: 256 * 1024 * 1024,
@@ -869,6 +892,12 @@ impl Settings {
         }
         if self.check.deadline_ms == 0 {
             return invalid("check.deadline_ms", "must be positive");
+        }
+        if self.display.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return invalid(
+                "display.timezone",
+                "not an IANA time zone (e.g. Europe/Moscow, Asia/Yekaterinburg)",
+            );
         }
         if self.rules.dry_run_timeout_ms == 0 {
             return invalid("rules.dry_run_timeout_ms", "must be positive");

@@ -2,6 +2,7 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
+use super::language::Reader;
 use crate::check::{Check, CheckRequest, Started};
 use crate::domain::Inn;
 use actix_web::{HttpResponse, get, post, web};
@@ -59,6 +60,7 @@ pub struct CheckRequestBody {
 pub async fn create_check(
     state: web::Data<AppState>,
     body: web::Json<CheckRequestBody>,
+    reader: Reader,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let inn = Inn::parse(body.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
@@ -89,11 +91,11 @@ pub async fn create_check(
         profile: body.profile,
     };
     let (pending, handle) = match state.checks.start(request, callback_url).await? {
-        Started::Done(done) => return Ok(HttpResponse::Ok().json(done.check)),
+        Started::Done(done) => return Ok(HttpResponse::Ok().json(done.check.in_language(reader.0))),
         Started::Running(pending, handle) => (pending, handle),
     };
     match tokio::time::timeout(wait, handle).await {
-        Ok(Ok(Ok(done))) => Ok(HttpResponse::Ok().json(done.check)),
+        Ok(Ok(Ok(done))) => Ok(HttpResponse::Ok().json(done.check.in_language(reader.0))),
         Ok(Ok(Err(e))) => Err(e.into()),
         Ok(Err(join)) => Err(ApiError::internal(join)),
         Err(_) => Ok(HttpResponse::Accepted()
@@ -115,11 +117,12 @@ pub async fn create_check(
 pub async fn get_check(
     state: web::Data<AppState>,
     id: web::Path<String>,
+    reader: Reader,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::NotFound(format!("no check with id {id}"));
     let uuid: uuid::Uuid = id.parse().map_err(|_| not_found())?;
     let check = state.checks.json(uuid).await?.ok_or_else(not_found)?;
     Ok(HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
-        .body(check))
+        .body(Check::json_in(check, reader.0)))
 }

@@ -38,6 +38,7 @@ pub struct Counterparty {
 pub async fn get_counterparty(
     state: web::Data<AppState>,
     inn: web::Path<String>,
+    reader: super::language::Reader,
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
     let check = state
@@ -45,6 +46,7 @@ pub async fn get_counterparty(
         .latest(&inn)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("INN {inn} has never been checked")))?;
+    let check = Check::json_in(check, reader.0);
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(dossier_json(&inn, &check).map_err(ApiError::internal)?))

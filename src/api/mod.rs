@@ -12,6 +12,7 @@ pub mod guard;
 mod health;
 pub mod idempotency;
 mod integrations;
+pub mod language;
 pub mod lenient;
 pub mod query;
 mod rules;

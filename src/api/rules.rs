@@ -133,7 +133,10 @@ fn invalid(e: PolicyError) -> ApiError {
 /// The active ruleset: version, file, who loaded it, its profiles and rules.
 #[utoipa::path(tag = "rules", responses((status = 200, body = ActiveRulesetView)))]
 #[get("/rules")]
-pub async fn active_rules(state: web::Data<AppState>) -> HttpResponse {
+pub async fn active_rules(
+    state: web::Data<AppState>,
+    reader: super::language::Reader,
+) -> HttpResponse {
     let info = StoredRuleset::clone(&state.policy.active().info());
     let ruleset = state.policy.active().current();
     let monitoring = state.monitor.policy();
@@ -162,7 +165,7 @@ pub async fn active_rules(state: web::Data<AppState>) -> HttpResponse {
             .iter()
             .map(|r| RuleView {
                 id: r.id.clone(),
-                title: r.title.clone(),
+                title: r.text.title(reader.0).to_owned(),
                 effect: r.effect.kind().to_owned(),
                 delta: match r.effect {
                     crate::scoring::Effect::Score(d) => Some(d),

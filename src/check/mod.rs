@@ -155,6 +155,11 @@ impl CheckService {
         }
     }
 
+    /// The language checks are decided in (`check.default_language`).
+    pub fn language(&self) -> crate::domain::Language {
+        self.settings.default_language
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -260,6 +265,7 @@ impl CheckService {
             decision: None,
             score: None,
             profile,
+            language: None,
             reasons: Vec::new(),
             sources: Default::default(),
             company: None,
@@ -468,8 +474,10 @@ impl CheckService {
             .clone();
         let now = Utc::now();
         let facts = facts::compute(&reports, &profile.required_sources, now);
-        let evaluation = ruleset.evaluate(&profile, &facts);
+        let language = self.settings.default_language;
+        let evaluation = ruleset.evaluate(&profile, &facts, language);
         check.state = CheckState::Done;
+        check.language = Some(language);
         check.decision = Some(evaluation.decision);
         check.score = Some(evaluation.score);
         check.reasons = evaluation.reasons;

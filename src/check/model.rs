@@ -157,6 +157,44 @@ impl Company {
 }
 
 impl Check {
+    /// The check with its reasons in `to`.
+    pub fn in_language(mut self, to: crate::domain::Language) -> Check {
+        self.translate(to);
+        self
+    }
+
+    /// Shows every reason in `to` where the rules have it; `rule_id` and `effect` stay.
+    pub fn translate(&mut self, to: crate::domain::Language) {
+        let Some(from) = self.language.filter(|l| *l != to) else {
+            return;
+        };
+        for reason in &mut self.reasons {
+            reason.translate(from, to);
+        }
+        self.language = Some(to);
+    }
+
+    /// A stored check's JSON in `to`: the same bytes, unparsed, when it already is (or has no
+    /// language: pending); otherwise read, translated and written again.
+    pub fn json_in(json: bytes::Bytes, to: crate::domain::Language) -> bytes::Bytes {
+        const KEY: &[u8] = b"\"language\":\"";
+        // Inside a JSON string a quote is escaped, so this sequence is only ever the key.
+        let Some(at) = json.windows(KEY.len()).position(|w| w == KEY) else {
+            return json;
+        };
+        let code = to.as_str().as_bytes();
+        if json[at + KEY.len()..].starts_with(code) {
+            return json;
+        }
+        match serde_json::from_slice::<Check>(&json) {
+            Ok(mut check) => {
+                check.translate(to);
+                serde_json::to_vec(&check).map_or(json, bytes::Bytes::from)
+            }
+            Err(_) => json,
+        }
+    }
+
     /// The example the API documentation shows.
     pub fn example() -> serde_json::Value {
         serde_json::json!({"id": "0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d", "inn": "7701000019", "state": "done", "decision": "approve",
@@ -191,6 +229,10 @@ pub struct Check {
     /// The scoring profile applied.
     #[schema(example = "default")]
     pub profile: String,
+    /// The language of `reasons[].title` and `message` (from `Accept-Language`, else
+    /// `check.default_language`); the rules' other languages are in `reasons[].translations`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::domain::Language>,
     /// Every rule that fired, with its rendered message and the facts it read.
     pub reasons: Vec<Reason>,
     /// Every implemented source and how it answered.

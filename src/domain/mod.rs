@@ -6,11 +6,13 @@
 mod company;
 mod decision;
 mod inn;
+mod language;
 mod ogrn;
 
 pub use company::{CompanyStatus, EntityKind, Procedure};
 pub use decision::Decision;
 pub use inn::{Inn, InnError, mask_inns};
+pub use language::Language;
 pub use ogrn::{Ogrn, OgrnError};
 
 /// Digits of an ASCII string as numbers; callers check the string is all digits first.

@@ -218,7 +218,7 @@ impl Monitor {
         monitoring_facts.extend(self.catalog.quality_facts(&entry.inn, now).await?);
 
         let policy = self.policy.current();
-        let verdicts = policy.evaluate(&monitoring_facts);
+        let verdicts = policy.evaluate(&monitoring_facts, self.checks.language());
         Ok(verdicts
             .iter()
             .map(|v| v.status)

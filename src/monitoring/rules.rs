@@ -5,10 +5,11 @@
 
 use super::diff::EVENT_KINDS;
 use crate::catalog::CatalogStatus;
+use crate::domain::Language;
 use crate::facts::{self, Facts};
 use crate::rules::condition::{self, Condition};
 use crate::rules::{Problems, fact_matcher, line_of, parse_toml};
-use crate::rules::{RuleError, Template, version_of};
+use crate::rules::{RawText, RuleError, RuleText, version_of};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -36,10 +37,10 @@ pub fn monitoring_fact_names() -> Vec<String> {
 
 pub struct MonitoringRule {
     pub id: String,
-    pub title: String,
+    /// The title and message template, per language.
+    pub text: RuleText,
     pub condition: Condition,
     pub status: CatalogStatus,
-    pub message: Template,
 }
 
 pub struct MonitoringPolicy {
@@ -75,11 +76,11 @@ struct RawPolicy {
 #[serde(deny_unknown_fields)]
 struct RawRule {
     id: String,
-    title: String,
+    title: RawText,
     when: String,
     /// `under_review`, `suspended` or `removed`.
     status: String,
-    message: Option<String>,
+    message: Option<RawText>,
 }
 
 impl MonitoringPolicy {
@@ -112,16 +113,15 @@ impl MonitoringPolicy {
             let condition = Condition::compile(&r.when, &is_fact)
                 .map_err(|e| problems.push(e.for_rule(&r.id, line)))
                 .ok();
-            let message = Template::parse(r.message.as_deref().unwrap_or(&r.title), &is_fact)
+            let text = RuleText::parse(&r.title, r.message.as_ref(), &is_fact)
                 .map_err(|m| problems.in_rule(&r.id, line, m))
                 .ok();
-            if let (Some(status), Some(condition), Some(message)) = (status, condition, message) {
+            if let (Some(status), Some(condition), Some(text)) = (status, condition, text) {
                 rules.push(MonitoringRule {
                     id: r.id,
-                    title: r.title,
+                    text,
                     condition,
                     status,
-                    message,
                 });
             }
         }
@@ -133,8 +133,9 @@ impl MonitoringPolicy {
         })
     }
 
-    /// Every rule that fires. A rule that cannot be evaluated asks for review.
-    pub fn evaluate(&self, facts: &Facts) -> Vec<Verdict> {
+    /// Every rule that fires, its message in `language`. A rule that cannot be evaluated
+    /// asks for review.
+    pub fn evaluate(&self, facts: &Facts, language: Language) -> Vec<Verdict> {
         let ctx = condition::context(facts);
         self.rules
             .iter()
@@ -142,13 +143,16 @@ impl MonitoringPolicy {
                 Ok(true) => Some(Verdict {
                     rule_id: rule.id.clone(),
                     status: rule.status,
-                    message: rule.message.render(facts),
+                    message: rule.text.render(language, facts).message,
                 }),
                 Ok(false) => None,
                 Err(e) => Some(Verdict {
                     rule_id: rule.id.clone(),
                     status: CatalogStatus::UnderReview,
-                    message: format!("data missing for rule {}: {e}", rule.id),
+                    message: match language {
+                        Language::Ru => format!("нет данных для правила {}: {e}", rule.id),
+                        Language::En => format!("data missing for rule {}: {e}", rule.id),
+                    },
                 }),
             })
             .collect()
@@ -256,7 +260,7 @@ pub mod golden {
                 let mut problems = Vec::new();
                 let mut facts = monitoring_baseline();
                 problems.extend(apply_facts(&mut facts, &case.facts, &known));
-                let verdicts = policy.evaluate(&facts);
+                let verdicts = policy.evaluate(&facts, crate::domain::Language::default());
                 let fired: Vec<String> = verdicts.iter().map(|v| v.rule_id.clone()).collect();
                 let status = verdicts
                     .iter()

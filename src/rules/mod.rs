@@ -8,6 +8,7 @@ pub mod condition;
 mod error;
 pub mod file;
 pub mod template;
+pub mod text;
 
 pub use condition::{Condition, ConditionError};
 pub use error::RuleError;
@@ -16,3 +17,4 @@ pub use file::{
     compile_off_thread, fact_matcher, line_of, load_file, parse_toml, version_of,
 };
 pub use template::Template;
+pub use text::{RawText, RuleText, Translation};

@@ -1,5 +1,6 @@
 //! Reason templates: `"{court.respondent_cases_12m} cases as respondent"` rendered with facts.
 
+use crate::domain::Language;
 use crate::facts::Facts;
 use serde_json::Value;
 
@@ -52,28 +53,33 @@ impl Template {
         Ok(Template { parts })
     }
 
-    pub fn render(&self, facts: &Facts) -> String {
+    /// The text with each fact's value; a missing fact and yes/no read in `language`.
+    pub fn render(&self, facts: &Facts, language: Language) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Fact(name) => out.push_str(&show(facts.get(name).map(|f| &f.value))),
+                Part::Fact(name) => {
+                    out.push_str(&show(facts.get(name).map(|f| &f.value), language))
+                }
             }
         }
         out
     }
 }
 
-fn show(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => "unknown".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) => items
+fn show(value: Option<&Value>, language: Language) -> String {
+    match (value, language) {
+        (None | Some(Value::Null), Language::Ru) => "неизвестно".into(),
+        (None | Some(Value::Null), Language::En) => "unknown".into(),
+        (Some(Value::Bool(b)), Language::Ru) => if *b { "да" } else { "нет" }.into(),
+        (Some(Value::String(s)), _) => s.clone(),
+        (Some(Value::Array(items)), _) => items
             .iter()
-            .map(|v| show(Some(v)))
+            .map(|v| show(Some(v), language))
             .collect::<Vec<_>>()
             .join(", "),
-        Some(v) => v.to_string(),
+        (Some(v), _) => v.to_string(),
     }
 }
 
@@ -104,7 +110,13 @@ mod tests {
                 as_of: None,
             },
         );
-        assert_eq!(t.render(&facts), "{x} 7 and pb, egrul");
+        assert_eq!(t.render(&facts, Language::En), "{x} 7 and pb, egrul");
+        assert_eq!(
+            Template::parse("{a.c}", &|_| true)
+                .unwrap()
+                .render(&facts, Language::Ru),
+            "неизвестно"
+        );
         let err = Template::parse("{nope}", &is_fact).unwrap_err();
         assert!(err.contains("nope"), "names the unknown fact: {err}");
     }

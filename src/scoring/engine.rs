@@ -1,11 +1,13 @@
 //! Evaluating a ruleset over facts: the decision, the score and every fired rule.
 
 use super::ruleset::{Effect, Profile, Ruleset};
-use crate::domain::Decision;
+use crate::domain::{Decision, Language};
 use crate::facts::Facts;
+use crate::rules::Translation;
 use crate::rules::condition;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A fact a rule read, with its value and provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -46,6 +48,28 @@ pub struct Reason {
     pub message: String,
     /// The facts the rule read.
     pub inputs: Vec<Input>,
+    /// The title and message in the other languages the rule is written in, so a stored
+    /// check can be shown in any of them (`Accept-Language`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(example = json!({"en": {"title": "Mass registration address", "message": "The address is a mass registration address (pb)"}}))]
+    pub translations: BTreeMap<Language, Translation>,
+}
+
+impl Reason {
+    /// Shows the reason in `language` when it has that translation; the text it replaces
+    /// becomes a translation in turn, so nothing is lost.
+    pub fn translate(&mut self, from: Language, to: Language) {
+        if from == to {
+            return;
+        }
+        if let Some(t) = self.translations.remove(&to) {
+            let old = Translation {
+                title: std::mem::replace(&mut self.title, t.title),
+                message: std::mem::replace(&mut self.message, t.message),
+            };
+            self.translations.insert(from, old);
+        }
+    }
 }
 
 /// The result of applying a ruleset to facts.
@@ -59,8 +83,9 @@ pub struct Evaluation {
 impl Ruleset {
     /// Applies every rule: a `reject` or `review` effect overrides the score band and the
     /// worst effect wins. A rule whose condition cannot be evaluated (missing data) is a
-    /// `review` reason, never a silent pass.
-    pub fn evaluate(&self, profile: &Profile, facts: &Facts) -> Evaluation {
+    /// `review` reason, never a silent pass. Reasons read in `language`, with the rules'
+    /// other languages beside them.
+    pub fn evaluate(&self, profile: &Profile, facts: &Facts, language: Language) -> Evaluation {
         let ctx = condition::context(facts);
         let mut score = profile.base_score;
         let mut worst = Decision::Approve;
@@ -97,24 +122,43 @@ impl Ruleset {
                             Some(d)
                         }
                     };
+                    let text = rule.text.render(language, facts);
                     reasons.push(Reason {
                         rule_id: rule.id.clone(),
-                        title: rule.title.clone(),
+                        title: text.title,
                         effect: rule.effect.kind().to_owned(),
                         delta,
-                        message: rule.message.render(facts),
+                        message: text.message,
                         inputs: inputs(),
+                        translations: text.translations,
                     });
                 }
                 Err(error) => {
                     worst = worst.max(Decision::Review);
+                    let missing = |language| match language {
+                        Language::Ru => format!("нет данных для правила {}: {error}", rule.id),
+                        Language::En => format!("data missing for rule {}: {error}", rule.id),
+                    };
+                    let other = Language::all().iter().filter(|l| **l != language);
                     reasons.push(Reason {
                         rule_id: rule.id.clone(),
-                        title: rule.title.clone(),
+                        title: rule.text.title(language).to_owned(),
                         effect: "review".into(),
                         delta: None,
-                        message: format!("data missing for rule {}: {error}", rule.id),
+                        message: missing(language),
                         inputs: inputs(),
+                        translations: other
+                            .map(|l| {
+                                let title = rule.text.title(*l).to_owned();
+                                (
+                                    *l,
+                                    Translation {
+                                        title,
+                                        message: missing(*l),
+                                    },
+                                )
+                            })
+                            .collect(),
                     });
                 }
             }
@@ -180,7 +224,7 @@ effect = "review"
     fn eval(pairs: &[(&str, serde_json::Value)]) -> Evaluation {
         let rs = Ruleset::parse(RULES).unwrap();
         let profile = rs.profile("default").unwrap().clone();
-        rs.evaluate(&profile, &facts(pairs))
+        rs.evaluate(&profile, &facts(pairs), Language::En)
     }
 
     #[test]

@@ -228,7 +228,7 @@ fn run_case(
     if !explicit_coverage {
         facts::apply_coverage(&mut facts, &profile.required_sources);
     }
-    let evaluation = ruleset.evaluate(profile, &facts);
+    let evaluation = ruleset.evaluate(profile, &facts, crate::domain::Language::default());
     let fired: Vec<String> = evaluation
         .reasons
         .iter()

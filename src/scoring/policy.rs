@@ -185,7 +185,7 @@ impl Replay {
                 continue;
             };
             facts::apply_coverage(&mut past, &profile.required_sources);
-            let evaluation = ruleset.evaluate(profile, &past);
+            let evaluation = ruleset.evaluate(profile, &past, crate::domain::Language::default());
             report.evaluated += 1;
             *transitions
                 .entry((before, evaluation.decision))

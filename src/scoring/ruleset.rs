@@ -2,7 +2,7 @@
 //! reported with the rule id and the line, and a file with any problem is refused whole.
 
 use crate::facts;
-use crate::rules::{Condition, RuleError, Template};
+use crate::rules::{Condition, RawText, RuleError, RuleText};
 use crate::rules::{Problems, fact_matcher, line_of, parse_toml};
 use crate::sources::source_names;
 use serde::Deserialize;
@@ -42,10 +42,10 @@ pub struct Profile {
 #[derive(Debug)]
 pub struct Rule {
     pub id: String,
-    pub title: String,
+    /// The title and message template, per language.
+    pub text: RuleText,
     pub condition: Condition,
     pub effect: Effect,
-    pub message: Template,
     pub line: usize,
     /// The profiles the rule applies in; `None` means every profile.
     pub profiles: Option<Vec<String>>,
@@ -94,11 +94,11 @@ struct RawProfile {
 #[serde(deny_unknown_fields)]
 struct RawRule {
     id: String,
-    title: String,
+    title: RawText,
     when: String,
     effect: RawEffect,
     delta: Option<i64>,
-    message: Option<String>,
+    message: Option<RawText>,
     /// Limits the rule to these profiles.
     profiles: Option<Vec<String>>,
 }
@@ -197,7 +197,7 @@ impl Ruleset {
             let condition = Condition::compile(&r.when, &is_fact)
                 .map_err(|e| problems.push(e.for_rule(&r.id, line)))
                 .ok();
-            let message = Template::parse(r.message.as_deref().unwrap_or(&r.title), &is_fact)
+            let text = RuleText::parse(&r.title, r.message.as_ref(), &is_fact)
                 .map_err(|m| problems.in_rule(&r.id, line, m))
                 .ok();
             for p in r.profiles.iter().flatten() {
@@ -205,13 +205,12 @@ impl Ruleset {
                     problems.in_rule(&r.id, line, format!("unknown profile `{p}` in profiles"));
                 }
             }
-            if let (Some(effect), Some(condition), Some(message)) = (effect, condition, message) {
+            if let (Some(effect), Some(condition), Some(text)) = (effect, condition, text) {
                 rules.push(Rule {
                     id: r.id,
-                    title: r.title,
+                    text,
                     condition,
                     effect,
-                    message,
                     line,
                     profiles: r.profiles,
                 });

@@ -455,7 +455,7 @@ async fn kad_queries_each_role_with_the_configured_cookie() {
         .unwrap();
     assert_eq!(
         reason["message"],
-        "14 cases as respondent in 12 months (37 in all)"
+        "Дел в качестве ответчика за 12 месяцев: 14 (всего 37)"
     );
 }
 

@@ -393,7 +393,7 @@ async fn complaints_put_a_contractor_under_review() {
         .unwrap()
         .clone();
     assert_eq!(last["rule_ids"], json!(["complaints"]));
-    assert_eq!(last["reason"], "3 complaints in the incident window");
+    assert_eq!(last["reason"], "Жалоб за период инцидентов: 3");
 }
 
 #[tokio::test]

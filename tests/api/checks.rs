@@ -74,7 +74,7 @@ async fn disabled_sources_are_reported_and_not_approved_when_required() {
     let check = app.check("7701000019").await;
     assert_eq!(check["sources"]["pb"]["status"], "disabled");
     assert_eq!(check["decision"], "review");
-    assert_eq!(check["reasons"][0]["message"], "Not checked: pb");
+    assert_eq!(check["reasons"][0]["message"], "Не проверено: pb");
 }
 
 #[tokio::test]

@@ -117,7 +117,7 @@ async fn the_old_synchronous_shape_skips_polling_and_string_flags_count() {
         .unwrap();
     assert_eq!(
         arrears["message"],
-        "Tax arrears over 1000 ₽ (total 254300.5 ₽)"
+        "Задолженность по налогам более 1000 ₽ (всего 254300.5 ₽)"
     );
     assert_eq!(mocks::hits(&server, "/search-proc.json").await, 1);
 }

@@ -91,10 +91,7 @@ async fn reload_activates_a_changed_file_and_refuses_a_bad_one() {
 
     std::fs::write(
         &file,
-        DEFAULT_RULES.replace(
-            "delta = -20\nmessage = \"Other entities",
-            "delta = -30\nmessage = \"Other entities",
-        ),
+        DEFAULT_RULES.replace("delta = -20\nmessage.ru", "delta = -30\nmessage.ru"),
     )
     .unwrap();
     let r = post(

@@ -233,7 +233,7 @@ async fn reasons_carry_rendered_messages_and_their_inputs() {
     assert_eq!(reason["effect"], "reject");
     assert_eq!(
         reason["message"],
-        "Bankruptcy: В отношении ЮЛ введено наблюдение"
+        "Банкротство: В отношении ЮЛ введено наблюдение"
     );
     let input = &reason["inputs"][0];
     assert_eq!(input["fact"], "company.status");
@@ -246,6 +246,87 @@ async fn reasons_carry_rendered_messages_and_their_inputs() {
         (Some("score"), Some(-25))
     );
     assert_eq!(check["score"], 75);
+}
+
+/// A stored check reads in the language the client asks for; the rule and its effect never
+/// change, and the other language stays beside it.
+#[tokio::test]
+async fn reasons_read_in_the_language_the_client_accepts() {
+    let app = spawn_app().await;
+    let check = app.check("7701000040").await;
+    assert_eq!(check["language"], "ru");
+    assert_eq!(check["reasons"][0]["title"], "Идёт процедура банкротства");
+    assert_eq!(
+        check["reasons"][0]["translations"]["en"]["message"],
+        "Bankruptcy: В отношении ЮЛ введено наблюдение"
+    );
+    let get = |path: String, accept: &'static str| {
+        let request = app.client.get(format!("{}{path}", app.address));
+        async move {
+            let r = request
+                .header("Accept-Language", accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let english = get(
+        format!("/v1/checks/{}", check["id"].as_str().unwrap()),
+        "en-US,en;q=0.9,ru;q=0.5",
+    )
+    .await;
+    assert_eq!(english["language"], "en");
+    let reason = &english["reasons"][0];
+    assert_eq!(
+        (reason["rule_id"].as_str(), reason["effect"].as_str()),
+        (Some("bankruptcy_stage"), Some("reject"))
+    );
+    assert_eq!(reason["title"], "A bankruptcy procedure is under way");
+    assert_eq!(
+        reason["message"],
+        "Bankruptcy: В отношении ЮЛ введено наблюдение"
+    );
+    assert_eq!(
+        reason["translations"]["ru"]["message"],
+        "Банкротство: В отношении ЮЛ введено наблюдение"
+    );
+    assert!(reason["translations"].get("en").is_none());
+    let dossier = get("/v1/counterparties/7701000040".into(), "en").await;
+    assert_eq!(
+        dossier["latest_check"]["reasons"][0]["title"],
+        "A bankruptcy procedure is under way"
+    );
+    // A language the rules are not written in is the default.
+    let german = get(
+        format!("/v1/checks/{}", check["id"].as_str().unwrap()),
+        "de",
+    )
+    .await;
+    assert_eq!(german, check);
+
+    let app = spawn_app_with(Registries::Sandbox, |s| {
+        s.check.default_language = kontragent::domain::Language::En;
+    })
+    .await;
+    let check = app.check("7701000040").await;
+    assert_eq!(
+        check["reasons"][0]["message"],
+        "Bankruptcy: В отношении ЮЛ введено наблюдение"
+    );
+    let russian = app
+        .client
+        .post(format!("{}/v1/checks", app.address))
+        .header("Accept-Language", "ru")
+        .json(&serde_json::json!({"inn": "7701000040"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(russian["reasons"][0]["title"], "Идёт процедура банкротства");
 }
 
 #[tokio::test]
