@@ -12,6 +12,7 @@ pub mod check;
 pub mod config;
 pub mod domain;
 pub mod facts;
+pub mod human;
 pub mod idempotency;
 pub mod integrations;
 pub mod metrics;

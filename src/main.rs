@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kontragent::check::{Check, CheckRequest};
+use kontragent::check::CheckRequest;
 use kontragent::config::Settings;
 use kontragent::domain::Inn;
 use kontragent::scoring::{Ruleset, golden};
@@ -189,7 +189,14 @@ async fn main() -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&check)?);
             } else {
-                print!("{}", render_verdict(&check));
+                print!(
+                    "{}",
+                    kontragent::human::verdict_text(
+                        &check,
+                        settings.check.default_language,
+                        settings.display.tz()
+                    )
+                );
             }
             let code = match check.decision {
                 Some(kontragent::domain::Decision::Approve) => 0,
@@ -501,65 +508,5 @@ fn render_health(health: &kontragent::sources::doctor::SourcesHealth) -> String 
             if s.proxy { "  via proxy" } else { "" }
         );
     }
-    out
-}
-
-fn render_verdict(check: &Check) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let decision = check
-        .decision
-        .map(|d| d.as_str().to_uppercase())
-        .unwrap_or_else(|| "PENDING".into());
-    let _ = writeln!(
-        out,
-        "{decision}  INN {}  score {}",
-        check.inn,
-        check.score.unwrap_or_default()
-    );
-    if let Some(c) = &check.company {
-        let _ = writeln!(
-            out,
-            "  {} — {}{}",
-            c.name.as_deref().unwrap_or("(name unknown)"),
-            c.status.as_str(),
-            c.status_text
-                .as_deref()
-                .map(|t| format!(" ({t})"))
-                .unwrap_or_default()
-        );
-        if let Some(ogrn) = &c.ogrn {
-            let _ = writeln!(out, "  OGRN {ogrn}");
-        }
-    }
-    if check.reasons.is_empty() {
-        let _ = writeln!(out, "Reasons: none — no rule fired");
-    } else {
-        let _ = writeln!(out, "Reasons:");
-        for r in &check.reasons {
-            let delta = r.delta.map(|d| format!(" {d:+}")).unwrap_or_default();
-            let _ = writeln!(out, "  [{}{delta}] {} — {}", r.effect, r.rule_id, r.message);
-        }
-    }
-    let _ = writeln!(out, "Sources:");
-    for (name, s) in &check.sources {
-        let detail = s
-            .detail
-            .as_deref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {name:<10} {}{detail}  {}",
-            s.status.as_str(),
-            s.fetched_at.format("%Y-%m-%d %H:%M:%S UTC")
-        );
-    }
-    let _ = writeln!(
-        out,
-        "Check {}  ruleset {}",
-        check.id,
-        check.ruleset_version.as_deref().unwrap_or("-")
-    );
     out
 }

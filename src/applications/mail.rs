@@ -31,12 +31,7 @@ pub struct Letter {
 }
 
 fn decision_ru(check: Option<&Check>) -> &'static str {
-    match check.and_then(|c| c.decision) {
-        Some(crate::domain::Decision::Approve) => "одобрить",
-        Some(crate::domain::Decision::Review) => "на ручную проверку",
-        Some(crate::domain::Decision::Reject) => "отклонить",
-        None => "нет решения",
-    }
+    crate::human::decision_words(check.and_then(|c| c.decision), crate::domain::Language::Ru)
 }
 
 /// Writes the message about `a` (`kind`), with its screening check when there is one.

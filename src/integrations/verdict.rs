@@ -1,7 +1,7 @@
 //! The verdict of a check as a CRM shows it to people: in Russian, one block of text.
 
 use crate::check::Check;
-use crate::domain::Decision;
+use crate::domain::Language;
 
 /// The reasons, one per line; "нет замечаний" when there are none.
 pub fn reasons_text(check: &Check) -> String {
@@ -17,29 +17,24 @@ pub fn reasons_text(check: &Check) -> String {
 }
 
 pub fn verdict(check: &Check) -> &'static str {
-    match check.decision {
-        Some(Decision::Approve) => "ОДОБРЕНО",
-        Some(Decision::Review) => "НА ПРОВЕРКУ",
-        Some(Decision::Reject) => "ОТКЛОНЕНО",
-        None => "НЕ ПРОВЕРЕНО",
-    }
+    crate::human::verdict(check.decision, Language::Ru)
 }
 
 pub fn log_line(check: &Check) -> String {
     format!(
-        "kontragent: ИНН {} — {} (балл {})",
+        "kontragent: ИНН {} — {} ({})",
         check.inn,
         verdict(check),
-        check.score.unwrap_or_default()
+        crate::human::score_line(check, Language::Ru)
     )
 }
 
 pub fn comment(check: &Check, public_url: &str) -> String {
     format!(
-        "Проверка контрагента (ИНН {}): {}, балл {}\n{}\n{public_url}/v1/checks/{}",
+        "Проверка контрагента (ИНН {}): {}, {}\n{}\n{public_url}/v1/checks/{}",
         check.inn,
         verdict(check),
-        check.score.unwrap_or_default(),
+        crate::human::score_line(check, Language::Ru),
         reasons_text(check),
         check.id
     )

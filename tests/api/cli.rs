@@ -33,7 +33,8 @@ async fn check_prints_a_verdict_against_the_sandbox() {
         "a reject exits 3: {text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.starts_with("REJECT  INN 7701000040"), "{text}");
+    assert!(text.starts_with("ОТКЛОНЕНО  ИНН 7701000040"), "{text}");
+    assert!(text.contains("проверено, записи есть  ("), "{text}");
     assert!(text.contains("bankruptcy_stage"), "{text}");
 
     let out = kontragent()
@@ -53,7 +54,7 @@ async fn check_prints_a_verdict_against_the_sandbox() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "a review exits 2");
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("REVIEW"));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("НА ПРОВЕРКУ"));
 
     // An absurd age reaches back before any time there is: no overflow, just "any age".
     let out = kontragent()

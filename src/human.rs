@@ -1,0 +1,294 @@
+//! How a check reads to people — the CLI, the printable report, e-mails and CRM notes — in
+//! their language: decision words, registry statuses with their reasons, times in the
+//! display zone, and a score that never seems to contradict the decision. The API itself
+//! keeps its codes and UTC.
+
+use crate::check::{Check, SourceSummary};
+use crate::domain::{CompanyStatus, Decision, Language};
+use crate::sources::SourceStatus;
+use chrono::{DateTime, Utc};
+
+/// The decision as a verdict word («ОДОБРЕНО»); `None` is a check without a decision.
+pub fn verdict(decision: Option<Decision>, language: Language) -> &'static str {
+    use Decision::*;
+    match (language, decision) {
+        (Language::Ru, Some(Approve)) => "ОДОБРЕНО",
+        (Language::Ru, Some(Review)) => "НА ПРОВЕРКУ",
+        (Language::Ru, Some(Reject)) => "ОТКЛОНЕНО",
+        (Language::Ru, None) => "НЕТ РЕШЕНИЯ",
+        (Language::En, Some(Approve)) => "APPROVE",
+        (Language::En, Some(Review)) => "REVIEW",
+        (Language::En, Some(Reject)) => "REJECT",
+        (Language::En, None) => "NO DECISION",
+    }
+}
+
+/// The decision as an action in a sentence («на ручную проверку»).
+pub fn decision_words(decision: Option<Decision>, language: Language) -> &'static str {
+    use Decision::*;
+    match (language, decision) {
+        (Language::Ru, Some(Approve)) => "одобрить",
+        (Language::Ru, Some(Review)) => "на ручную проверку",
+        (Language::Ru, Some(Reject)) => "отклонить",
+        (Language::Ru, None) => "нет решения",
+        (Language::En, Some(Approve)) => "approve",
+        (Language::En, Some(Review)) => "review",
+        (Language::En, Some(Reject)) => "reject",
+        (Language::En, None) => "no decision",
+    }
+}
+
+/// The score, and when a `reject` or `review` rule decided instead of the score band,
+/// that it did: «балл 100, решение задало правило отклонения».
+pub fn score_line(check: &Check, language: Language) -> String {
+    let score = check.score.unwrap_or_default();
+    let overriding = check
+        .decision
+        .filter(|d| *d != Decision::Approve)
+        .and_then(|d| {
+            let ids: Vec<&str> = check
+                .reasons
+                .iter()
+                .filter(|r| r.effect == d.as_str())
+                .map(|r| r.rule_id.as_str())
+                .collect();
+            (!ids.is_empty()).then(|| (d, ids.join(", ")))
+        });
+    match (language, overriding) {
+        (Language::Ru, None) => format!("балл {score}"),
+        (Language::En, None) => format!("score {score}"),
+        (Language::Ru, Some((Decision::Reject, ids))) => {
+            format!("балл {score}, решение задало правило отклонения ({ids})")
+        }
+        (Language::Ru, Some((_, ids))) => {
+            format!("балл {score}, решение задало правило ручной проверки ({ids})")
+        }
+        (Language::En, Some((d, ids))) => {
+            format!("score {score}, overridden by a {} rule ({ids})", d.as_str())
+        }
+    }
+}
+
+/// A registry's status with its reason: «недоступен: капча».
+pub fn source_status(summary: &SourceSummary, language: Language) -> String {
+    let status = match (language, summary.status) {
+        (Language::Ru, SourceStatus::Ok) => "проверено, записи есть",
+        (Language::Ru, SourceStatus::NotFound) => "проверено, записей нет",
+        (Language::Ru, SourceStatus::Unavailable) => "недоступен",
+        (Language::Ru, SourceStatus::Stale) => "прежний ответ",
+        (Language::Ru, SourceStatus::Disabled) => "отключён",
+        (Language::En, SourceStatus::Ok) => "checked, has records",
+        (Language::En, SourceStatus::NotFound) => "checked, no records",
+        (Language::En, SourceStatus::Unavailable) => "unavailable",
+        (Language::En, SourceStatus::Stale) => "an earlier answer",
+        (Language::En, SourceStatus::Disabled) => "disabled",
+    };
+    match summary.detail.as_deref() {
+        Some(detail) => format!("{status}: {}", detail_words(detail, language)),
+        None => status.to_owned(),
+    }
+}
+
+/// Why a registry was unavailable, in words; an unknown code is shown as it is.
+pub fn detail_words(detail: &str, language: Language) -> String {
+    let ru = match detail {
+        "timeout" => "нет ответа вовремя",
+        "captcha" => "капча",
+        "captcha_pause" => "пауза после капчи",
+        "blocked" => "доступ заблокирован",
+        "cookie_expired" => "истёк cookie",
+        "garbage" => "непонятный ответ",
+        "incomplete" => "ответ неполный",
+        "too_large" => "слишком большой ответ",
+        "network" => "ошибка сети",
+        "circuit_open" => "временно не опрашивается после сбоев",
+        "throttled" => "исчерпан лимит запросов",
+        other => {
+            return match (other.strip_prefix("http_"), language) {
+                (Some(code), Language::Ru) => format!("ошибка HTTP {code}"),
+                (Some(code), Language::En) => format!("HTTP {code}"),
+                (None, _) => other.to_owned(),
+            };
+        }
+    };
+    match language {
+        Language::Ru => ru.to_owned(),
+        Language::En => detail.replace('_', " "),
+    }
+}
+
+/// A company status in words.
+pub fn company_status(status: CompanyStatus, language: Language) -> &'static str {
+    use CompanyStatus::*;
+    match (language, status) {
+        (Language::Ru, Unknown) => "неизвестен",
+        (Language::Ru, Active) => "действующая",
+        (Language::Ru, ReorganizingContinues | ReorganizingCeases) => "реорганизация",
+        (Language::Ru, ExclusionPending) => "предстоит исключение из ЕГРЮЛ",
+        (Language::Ru, Liquidating) => "ликвидация",
+        (Language::Ru, Bankruptcy) => "банкротство",
+        (Language::Ru, Liquidated) => "прекратила деятельность",
+        (Language::En, Unknown) => "unknown",
+        (Language::En, Active) => "active",
+        (Language::En, ReorganizingContinues | ReorganizingCeases) => "reorganizing",
+        (Language::En, ExclusionPending) => "exclusion pending",
+        (Language::En, Liquidating) => "liquidating",
+        (Language::En, Bankruptcy) => "bankruptcy",
+        (Language::En, Liquidated) => "ceased",
+    }
+}
+
+/// A moment in the display zone: «01.12.2026 19:31 MSK».
+pub fn time(at: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    at.with_timezone(&zone)
+        .format("%d.%m.%Y %H:%M %Z")
+        .to_string()
+}
+
+/// «проверено 01.12.2026 19:31 MSK».
+pub fn checked_at(at: DateTime<Utc>, zone: chrono_tz::Tz, language: Language) -> String {
+    match language {
+        Language::Ru => format!("проверено {}", time(at, zone)),
+        Language::En => format!("checked {}", time(at, zone)),
+    }
+}
+
+/// The whole verdict for a terminal: the decision, the company, every reason, every
+/// registry, the ruleset.
+pub fn verdict_text(check: &Check, language: Language, zone: chrono_tz::Tz) -> String {
+    use std::fmt::Write;
+    let ru = language == Language::Ru;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  {} {}  {}",
+        verdict(check.decision, language),
+        if ru { "ИНН" } else { "INN" },
+        check.inn,
+        score_line(check, language)
+    );
+    if let Some(c) = &check.company {
+        let unknown = if ru {
+            "(название неизвестно)"
+        } else {
+            "(name unknown)"
+        };
+        let _ = writeln!(
+            out,
+            "  {} — {}{}",
+            c.name.as_deref().unwrap_or(unknown),
+            company_status(c.status, language),
+            c.status_text
+                .as_deref()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default()
+        );
+        if let Some(ogrn) = &c.ogrn {
+            let _ = writeln!(out, "  {} {ogrn}", if ru { "ОГРН" } else { "OGRN" });
+        }
+    }
+    match (check.reasons.is_empty(), ru) {
+        (true, true) => out.push_str("Причины: нет — ни одно правило не сработало\n"),
+        (true, false) => out.push_str("Reasons: none — no rule fired\n"),
+        (false, true) => out.push_str("Причины:\n"),
+        (false, false) => out.push_str("Reasons:\n"),
+    }
+    for r in &check.reasons {
+        let delta = r.delta.map(|d| format!(" {d:+}")).unwrap_or_default();
+        let _ = writeln!(out, "  [{}{delta}] {} — {}", r.effect, r.rule_id, r.message);
+    }
+    out.push_str(if ru {
+        "Реестры:\n"
+    } else {
+        "Registries:\n"
+    });
+    for (name, s) in &check.sources {
+        let _ = writeln!(
+            out,
+            "  {name:<10} {}  ({})",
+            source_status(s, language),
+            time(s.fetched_at, zone)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} {}  {} {}",
+        if ru { "Проверка" } else { "Check" },
+        check.id,
+        if ru { "правила" } else { "ruleset" },
+        check
+            .ruleset_version
+            .as_deref()
+            .map_or("-", |v| &v[..v.len().min(12)])
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scoring::Reason;
+
+    fn check(decision: Decision, score: i64, effects: &[(&str, &str)]) -> Check {
+        let mut check: Check = serde_json::from_value(Check::example()).unwrap();
+        check.decision = Some(decision);
+        check.score = Some(score);
+        check.reasons = effects
+            .iter()
+            .map(|(id, effect)| Reason {
+                rule_id: (*id).into(),
+                title: String::new(),
+                effect: (*effect).into(),
+                delta: None,
+                message: String::new(),
+                inputs: vec![],
+                translations: Default::default(),
+            })
+            .collect();
+        check
+    }
+
+    #[test]
+    fn a_score_never_reads_as_contradicting_the_decision() {
+        let c = check(Decision::Reject, 100, &[("terminated", "reject")]);
+        assert_eq!(
+            score_line(&c, Language::En),
+            "score 100, overridden by a reject rule (terminated)"
+        );
+        assert_eq!(
+            score_line(&c, Language::Ru),
+            "балл 100, решение задало правило отклонения (terminated)"
+        );
+        // A low score that rejects by its band needs no explanation.
+        let c = check(Decision::Reject, 40, &[("tax_arrears", "score")]);
+        assert_eq!(score_line(&c, Language::Ru), "балл 40");
+        let c = check(Decision::Review, 100, &[("young_company", "review")]);
+        assert_eq!(
+            score_line(&c, Language::En),
+            "score 100, overridden by a review rule (young_company)"
+        );
+    }
+
+    #[test]
+    fn statuses_times_and_details_read_as_words() {
+        let s = SourceSummary {
+            status: SourceStatus::Unavailable,
+            fetched_at: "2026-12-01T16:31:00Z".parse().unwrap(),
+            detail: Some("captcha".into()),
+        };
+        assert_eq!(source_status(&s, Language::Ru), "недоступен: капча");
+        assert_eq!(source_status(&s, Language::En), "unavailable: captcha");
+        let s = SourceSummary {
+            detail: Some("http_451".into()),
+            ..s
+        };
+        assert_eq!(
+            source_status(&s, Language::Ru),
+            "недоступен: ошибка HTTP 451"
+        );
+        assert_eq!(
+            checked_at(s.fetched_at, chrono_tz::Europe::Moscow, Language::Ru),
+            "проверено 01.12.2026 19:31 MSK"
+        );
+    }
+}
