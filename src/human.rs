@@ -138,6 +138,28 @@ pub fn company_status(status: CompanyStatus, language: Language) -> &'static str
     }
 }
 
+/// A fact's value in words: a missing value and yes/no read in `language`, a list joined.
+pub fn value(value: Option<&serde_json::Value>, language: Language) -> String {
+    use serde_json::Value;
+    match (value, language) {
+        (None | Some(Value::Null), Language::Ru) => "неизвестно".into(),
+        (None | Some(Value::Null), Language::En) => "unknown".into(),
+        (Some(Value::Bool(b)), Language::Ru) => if *b { "да" } else { "нет" }.into(),
+        (Some(Value::String(s)), _) => s.clone(),
+        (Some(Value::Array(items)), _) => items
+            .iter()
+            .map(|v| self::value(Some(v), language))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (Some(v), _) => v.to_string(),
+    }
+}
+
+/// A date as Russians write it: «12.03.2015».
+pub fn date(on: chrono::NaiveDate) -> String {
+    on.format("%d.%m.%Y").to_string()
+}
+
 /// A moment in the display zone: «01.12.2026 19:31 MSK».
 pub fn time(at: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
     at.with_timezone(&zone)

@@ -18,6 +18,7 @@ pub mod integrations;
 pub mod metrics;
 pub mod monitoring;
 pub mod outbound;
+pub mod report;
 pub mod retention;
 pub mod rules;
 #[cfg(feature = "sandbox")]

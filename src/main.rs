@@ -183,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
                     inn,
                     max_age_s,
                     profile,
+                    requested_by: "cli".into(),
                 })
                 .await?
                 .check;

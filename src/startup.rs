@@ -310,6 +310,7 @@ impl Application {
             bitrix24,
             amocrm,
             limits: api::guard::RateLimits::new(&settings.limits),
+            display_zone: settings.display.tz(),
         });
         let origins = web::Data::new(api::cors::AllowedOrigins(
             settings.cors.allowed_origins.clone(),

@@ -61,6 +61,7 @@ pub async fn create_check(
     state: web::Data<AppState>,
     body: web::Json<CheckRequestBody>,
     reader: Reader,
+    principal: Option<web::ReqData<crate::auth::Principal>>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let inn = Inn::parse(body.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
@@ -89,6 +90,7 @@ pub async fn create_check(
         inn,
         max_age_s: body.max_age_s,
         profile: body.profile,
+        requested_by: principal.map_or_else(|| "anonymous".into(), |p| p.actor(None)),
     };
     let (pending, handle) = match state.checks.start(request, callback_url).await? {
         Started::Done(done) => return Ok(HttpResponse::Ok().json(done.check.in_language(reader.0))),

@@ -15,6 +15,7 @@ mod integrations;
 pub mod language;
 pub mod lenient;
 pub mod query;
+mod reports;
 mod rules;
 pub mod webhooks;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub bitrix24: Arc<crate::integrations::bitrix24::Bitrix24>,
     pub amocrm: Arc<crate::integrations::amocrm::AmoCrm>,
     pub limits: guard::RateLimits,
+    /// The zone human outputs show times in (`display.timezone`).
+    pub display_zone: chrono_tz::Tz,
 }
 
 #[derive(OpenApi)]
@@ -120,7 +123,10 @@ where
             scope::scope("/v1")
                 .service(checks::create_check)
                 .service(checks::get_check)
+                .service(reports::check_report)
+                .service(reports::check_evidence)
                 .service(counterparties::get_counterparty)
+                .service(reports::counterparty_report)
                 .service(health::sources_health)
                 .service(rules::active_rules)
                 .service(rules::rule_versions)

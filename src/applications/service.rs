@@ -191,6 +191,7 @@ impl ApplicationService {
                 inn: inn.clone(),
                 max_age_s: None,
                 profile: profile.clone(),
+                requested_by: "applications".into(),
             };
             match self.checks.run(request).await {
                 Ok(done) => {

@@ -75,6 +75,9 @@ pub struct CheckRequest {
     /// Reuse answers no older than this; `Some(0)` fetches fresh; `None` uses each source's TTL.
     pub max_age_s: Option<u64>,
     pub profile: Option<String>,
+    /// Who asks: the API key's name, or `cli`, `monitoring`, `applications`, `bitrix24`,
+    /// `amocrm`; the report shows it.
+    pub requested_by: String,
 }
 
 /// A check this process is running, and where its end is to be told.
@@ -214,6 +217,27 @@ impl CheckService {
         Ok(Some(json))
     }
 
+    /// The raw registry answers behind each source's status in `check`, by source; a source
+    /// that was not asked (or whose bodies retention emptied) has none or empty bodies.
+    pub async fn evidence(
+        &self,
+        check: &Check,
+    ) -> Result<std::collections::BTreeMap<String, Vec<crate::sources::Evidence>>, CheckError> {
+        let mut out = std::collections::BTreeMap::new();
+        // A stored check's INN was valid when it was checked.
+        let Ok(inn) = Inn::parse(&check.inn) else {
+            return Ok(out);
+        };
+        for (source, summary) in &check.sources {
+            let rows = self
+                .store
+                .evidence_at(source, &inn, summary.fetched_at)
+                .await?;
+            out.insert(source.clone(), rows);
+        }
+        Ok(out)
+    }
+
     /// The newest finished check of an INN as JSON: its id from memory (or one step down an
     /// index), its document from memory when it is there, so the cost does not grow with the
     /// INN's history.
@@ -258,13 +282,15 @@ impl CheckService {
         if ruleset.profile(&profile).is_none() {
             return Err(CheckError::UnknownProfile(profile));
         }
-        let pending = Check {
+        let mut pending = Check {
             id: Uuid::now_v7(),
+            report_url: None,
             inn: request.inn.to_string(),
             state: CheckState::Pending,
             decision: None,
             score: None,
             profile,
+            requested_by: Some(request.requested_by.clone()),
             language: None,
             reasons: Vec::new(),
             sources: Default::default(),
@@ -274,6 +300,7 @@ impl CheckService {
             checked_at: None,
             error: None,
         };
+        pending.report_url = Some(pending.report_path());
         // Every answer in memory: the check finishes in the request with one write, and
         // nothing is ever pending.
         if let Some(reports) = self

@@ -157,6 +157,11 @@ impl Company {
 }
 
 impl Check {
+    /// Where its printable report is, relative to the service.
+    pub fn report_path(&self) -> String {
+        format!("/v1/checks/{}/report", self.id)
+    }
+
     /// The check with its reasons in `to`.
     pub fn in_language(mut self, to: crate::domain::Language) -> Check {
         self.translate(to);
@@ -229,6 +234,11 @@ pub struct Check {
     /// The scoring profile applied.
     #[schema(example = "default")]
     pub profile: String,
+    /// Who asked: the API key's name, or `cli`, `monitoring`, `applications`, `bitrix24`,
+    /// `amocrm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "website")]
+    pub requested_by: Option<String>,
     /// The language of `reasons[].title` and `message` (from `Accept-Language`, else
     /// `check.default_language`); the rules' other languages are in `reasons[].translations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,6 +255,10 @@ pub struct Check {
     pub created_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<DateTime<Utc>>,
+    /// The printable report of this check (`GET` it; HTML, A4 print layout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/v1/checks/0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d/report")]
+    pub report_url: Option<String>,
     /// Why a `failed` check failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "internal error")]

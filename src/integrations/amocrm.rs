@@ -208,6 +208,7 @@ impl AmoCrm {
                 inn: inn.clone(),
                 max_age_s: None,
                 profile: None,
+                requested_by: "amocrm".into(),
             })
             .await
             .map_err(|e| e.to_string())?

@@ -31,11 +31,11 @@ pub fn log_line(check: &Check) -> String {
 
 pub fn comment(check: &Check, public_url: &str) -> String {
     format!(
-        "Проверка контрагента (ИНН {}): {}, {}\n{}\n{public_url}/v1/checks/{}",
+        "Проверка контрагента (ИНН {}): {}, {}\n{}\nСправка: {public_url}{}",
         check.inn,
         verdict(check),
         crate::human::score_line(check, Language::Ru),
         reasons_text(check),
-        check.id
+        check.report_path()
     )
 }

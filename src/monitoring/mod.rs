@@ -315,6 +315,7 @@ impl Monitor {
                 inn,
                 max_age_s: Some(self.settings.max_age_s),
                 profile: None,
+                requested_by: "monitoring".into(),
             })
             .await?;
         let decision = check.decision.map(|d| d.as_str()).unwrap_or("review");

@@ -2,7 +2,6 @@
 
 use crate::domain::Language;
 use crate::facts::Facts;
-use serde_json::Value;
 
 /// A parsed message template: literal text and fact placeholders.
 #[derive(Debug, Clone)]
@@ -59,27 +58,13 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Fact(name) => {
-                    out.push_str(&show(facts.get(name).map(|f| &f.value), language))
-                }
+                Part::Fact(name) => out.push_str(&crate::human::value(
+                    facts.get(name).map(|f| &f.value),
+                    language,
+                )),
             }
         }
         out
-    }
-}
-
-fn show(value: Option<&Value>, language: Language) -> String {
-    match (value, language) {
-        (None | Some(Value::Null), Language::Ru) => "неизвестно".into(),
-        (None | Some(Value::Null), Language::En) => "unknown".into(),
-        (Some(Value::Bool(b)), Language::Ru) => if *b { "да" } else { "нет" }.into(),
-        (Some(Value::String(s)), _) => s.clone(),
-        (Some(Value::Array(items)), _) => items
-            .iter()
-            .map(|v| show(Some(v), language))
-            .collect::<Vec<_>>()
-            .join(", "),
-        (Some(v), _) => v.to_string(),
     }
 }
 

@@ -555,6 +555,16 @@ pub const SCENARIOS: &[Scenario] = &[
         pb: Plan::CardStatus(500),
         ..active(("1027703000071", "ООО \"ЗАГРАНИЦА\"", "ЗАГРАНИЦА"))
     },
+    Scenario {
+        inn: "7703000092",
+        title: "A name with quotes, `<` and `&`, as registries write some (the report must escape it)",
+        expect: "approve",
+        ..active((
+            "1027703000093",
+            "ООО \"<ТОРГ & СЕРВИС>\"",
+            "<ТОРГ & СЕРВИС>",
+        ))
+    },
 ];
 
 /// A company that goes into bankruptcy on its second check: fedresurs and bankrot know

@@ -542,6 +542,15 @@ pub trait Store:
     /// The raw answers behind the newest snapshot of `source` for `inn`.
     async fn evidence_for(&self, source: &str, inn: &Inn) -> Result<Vec<Evidence>, StoreError>;
 
+    /// The raw answers behind the answer `source` gave about `inn` at `fetched_at` (what a
+    /// check shows as `sources.<name>.fetched_at`), oldest first.
+    async fn evidence_at(
+        &self,
+        source: &str,
+        inn: &Inn,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<Vec<Evidence>, StoreError>;
+
     /// Inserts or replaces a check.
     async fn save_check(&self, check: &StoredCheck) -> Result<(), StoreError>;
 

@@ -175,7 +175,6 @@ macro_rules! impl_store {
                 source: &str,
                 inn: &$crate::domain::Inn,
             ) -> Result<Vec<$crate::sources::Evidence>, $crate::storage::StoreError> {
-                use sqlx::Row;
                 let rows = sqlx::query(
                     "SELECT url, http_status, sha256, body, received_at FROM evidence \
                      WHERE snapshot_id = (SELECT id FROM snapshots WHERE source = $1 AND inn = $2 \
@@ -186,18 +185,27 @@ macro_rules! impl_store {
                 .bind(inn.as_str())
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter()
-                    .map(|r| {
-                        let status: i64 = r.try_get("http_status")?;
-                        Ok($crate::sources::Evidence {
-                            url: r.try_get("url")?,
-                            http_status: u16::try_from(status).unwrap_or_default(),
-                            sha256: r.try_get("sha256")?,
-                            body: r.try_get("body")?,
-                            received_at: $crate::storage::from_millis(r.try_get("received_at")?),
-                        })
-                    })
-                    .collect()
+                rows.iter().map(|r| $crate::storage::queries::read_evidence!(r)).collect()
+            }
+
+            async fn evidence_at(
+                &self,
+                source: &str,
+                inn: &$crate::domain::Inn,
+                fetched_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::sources::Evidence>, $crate::storage::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT url, http_status, sha256, body, received_at FROM evidence \
+                     WHERE snapshot_id IN (SELECT id FROM snapshots \
+                                           WHERE source = $1 AND inn = $2 AND fetched_at = $3) \
+                     ORDER BY received_at, id",
+                )
+                .bind(source)
+                .bind(inn.as_str())
+                .bind($crate::storage::millis(fetched_at))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| $crate::storage::queries::read_evidence!(r)).collect()
             }
 
             async fn save_ruleset(
@@ -418,6 +426,24 @@ macro_rules! read_snapshot {
     }};
 }
 
+/// Reads an `evidence` row (url, http_status, sha256, body, received_at).
+macro_rules! read_evidence {
+    ($row:expr) => {{
+        use sqlx::Row;
+        let r = $row;
+        (|| -> Result<$crate::sources::Evidence, $crate::storage::StoreError> {
+            let status: i64 = r.try_get("http_status")?;
+            Ok($crate::sources::Evidence {
+                url: r.try_get("url")?,
+                http_status: u16::try_from(status).unwrap_or_default(),
+                sha256: r.try_get("sha256")?,
+                body: r.try_get("body")?,
+                received_at: $crate::storage::from_millis(r.try_get("received_at")?),
+            })
+        })()
+    }};
+}
+
 macro_rules! CHECK_COLUMNS {
     () => {
         "id, inn, state, decision, score, profile, ruleset_version, created_at, checked_at, document, facts, callback_url"
@@ -455,4 +481,5 @@ macro_rules! read_check {
 pub(crate) use CHECK_COLUMNS;
 pub(crate) use impl_store;
 pub(crate) use read_check;
+pub(crate) use read_evidence;
 pub(crate) use read_snapshot;

@@ -171,6 +171,24 @@ fn operations(
             200,
         ),
         (
+            "GET",
+            format!("/v1/checks/{check_id}/report"),
+            Value::Null,
+            200,
+        ),
+        (
+            "GET",
+            format!("/v1/checks/{check_id}/evidence"),
+            Value::Null,
+            200,
+        ),
+        (
+            "GET",
+            "/v1/counterparties/7701000019/report".into(),
+            Value::Null,
+            200,
+        ),
+        (
             "POST",
             "/v1/webhooks".into(),
             json!({"url": "http://crm.test/hook", "events": ["catalog.*"]}),

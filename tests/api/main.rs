@@ -21,6 +21,7 @@ mod mocks;
 mod multiprocess;
 mod openapi;
 mod pb;
+mod report;
 mod resilience;
 mod retention;
 mod rules;

@@ -357,6 +357,7 @@ impl Bitrix24 {
                 inn,
                 max_age_s: call.max_age_s,
                 profile: call.profile.clone(),
+                requested_by: "bitrix24".into(),
             })
             .await
             .map_err(|e| e.to_string())?;
@@ -486,7 +487,7 @@ fn return_values(check: &Check, public_url: &str) -> Value {
         "decision": check.decision.map(Decision::as_str),
         "score": check.score,
         "reasons": reasons_text(check),
-        "reportUrl": format!("{public_url}/v1/checks/{}", check.id),
+        "reportUrl": format!("{public_url}{}", check.report_path()),
         "checkedAt": check.checked_at.map(|t| t.to_rfc3339()),
     })
 }
