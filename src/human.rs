@@ -167,14 +167,6 @@ pub fn time(at: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
         .to_string()
 }
 
-/// «проверено 01.12.2026 19:31 MSK».
-pub fn checked_at(at: DateTime<Utc>, zone: chrono_tz::Tz, language: Language) -> String {
-    match language {
-        Language::Ru => format!("проверено {}", time(at, zone)),
-        Language::En => format!("checked {}", time(at, zone)),
-    }
-}
-
 /// The whole verdict for a terminal: the decision, the company, every reason, every
 /// registry, the ruleset.
 pub fn verdict_text(check: &Check, language: Language, zone: chrono_tz::Tz) -> String {
@@ -309,8 +301,8 @@ mod tests {
             "недоступен: ошибка HTTP 451"
         );
         assert_eq!(
-            checked_at(s.fetched_at, chrono_tz::Europe::Moscow, Language::Ru),
-            "проверено 01.12.2026 19:31 MSK"
+            time(s.fetched_at, chrono_tz::Europe::Moscow),
+            "01.12.2026 19:31 MSK"
         );
     }
 }

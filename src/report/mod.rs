@@ -205,7 +205,7 @@ impl Page {
                 name: name.clone(),
                 status: s.status.as_str(),
                 label: human::source_status(s, language),
-                date: human::checked_at(s.fetched_at, zone, language),
+                date: time(s.fetched_at),
                 evidence: evidence
                     .get(name)
                     .into_iter()

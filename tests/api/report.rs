@@ -125,3 +125,127 @@ fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// The report as a browser shows it and prints it: an approve, a review with registries
+/// that could not be checked, a reject, and a name with quotes and `<`. Each section's text
+/// is read from the DOM; nothing sticks out of A4's width, its print width or a phone's.
+#[tokio::test]
+async fn headless_chromium_renders_each_report_to_png_and_pdf_within_a4() {
+    let has = |cmd: &str| {
+        std::process::Command::new(cmd)
+            .arg("--version")
+            .output()
+            .is_ok()
+    };
+    if !has("chromium") || !has("python3") {
+        eprintln!("SKIPPED report in chromium: no chromium or python3 (.ci/run installs them)");
+        return;
+    }
+    let app = spawn_app().await;
+    let cases = [
+        (
+            "7701000019",
+            "ОДОБРЕНО",
+            "Ни одно правило не сработало",
+            "проверено, записи есть",
+        ),
+        (
+            "7703000078",
+            "НА ПРОВЕРКУ",
+            "Обязательный реестр не проверен",
+            "недоступен: капча",
+        ),
+        (
+            "7701000040",
+            "ОТКЛОНЕНО",
+            "Идёт процедура банкротства",
+            "проверено, записи есть",
+        ),
+        (
+            "7703000092",
+            "ОДОБРЕНО",
+            "Ни одно правило не сработало",
+            "проверено, записи есть",
+        ),
+    ];
+    let mut urls = Vec::new();
+    let mut versions = Vec::new();
+    for (inn, ..) in cases {
+        let check = app.check(inn).await;
+        versions.push(check["ruleset_version"].as_str().unwrap().to_owned());
+        urls.push(format!(
+            "{}/v1/checks/{}/report?lang=ru",
+            app.address,
+            check["id"].as_str().unwrap()
+        ));
+    }
+    let out_dir = std::env::temp_dir().join(format!("kontragent-report-{}", uuid::Uuid::new_v4()));
+    let output = tokio::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/report-in-chromium.py"
+        ))
+        .arg("--out")
+        .arg(&out_dir)
+        .args(&urls)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let pages: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(pages.len(), cases.len(), "{stdout}");
+    for ((page, (inn, verdict, reason, registry)), version) in
+        pages.iter().zip(cases).zip(&versions)
+    {
+        let section = |id: &str| page["sections"][id].as_str().unwrap_or_default().to_owned();
+        assert!(
+            section("header").contains("Справка о проверке контрагента"),
+            "{page}"
+        );
+        assert!(section("company").contains(inn), "{page}");
+        assert!(section("decision").contains(verdict), "{page}");
+        assert!(section("reasons").contains(reason), "{page}");
+        assert!(section("registries").contains(registry), "{page}");
+        assert!(section("provenance").contains(version.as_str()), "{page}");
+        assert_eq!(page["scripts"], 0, "{page}");
+        for layout in ["a4", "print", "phone"] {
+            let l = &page["layouts"][layout];
+            assert_eq!(l["overflowing"], serde_json::json!([]), "{layout}: {page}");
+            assert!(
+                l["scrollWidth"].as_i64() <= l["clientWidth"].as_i64(),
+                "{layout}: {page}"
+            );
+        }
+        let png = std::fs::read(page["png"].as_str().unwrap()).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{inn}: a real picture"
+        );
+        let pdf = std::fs::read(page["pdf"].as_str().unwrap()).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"), "{inn}");
+        // `preferCSSPageSize`: the page is A4 (595 × 842 pt).
+        let pdf_text = String::from_utf8_lossy(&pdf);
+        assert!(
+            pdf_text.contains("/MediaBox [0 0 595") || pdf_text.contains("/MediaBox [0 0 594"),
+            "{inn}: an A4 page"
+        );
+    }
+    // The name reads as written: quotes, `<` and `&` were escaped, never markup.
+    let escaped = pages[3]["sections"]["company"].as_str().unwrap();
+    assert!(escaped.contains("ООО \"<ТОРГ & СЕРВИС>\""), "{escaped}");
+    assert!(
+        pages[3]["title"]
+            .as_str()
+            .unwrap()
+            .contains("<ТОРГ & СЕРВИС>")
+    );
+    let _ = std::fs::remove_dir_all(out_dir);
+}
