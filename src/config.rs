@@ -322,6 +322,8 @@ pub struct CheckSettings {
     /// The language of reasons when a request's `Accept-Language` names none the rules
     /// are written in (`ru` or `en`); also the language of CLI output, e-mails and CRM notes.
     pub default_language: crate::domain::Language,
+    /// Checks of one batch (`POST /v1/checks/batch`, `kontragent batch`) running at once.
+    pub batch_concurrency: u32,
 }
 
 /// How human outputs (the CLI, the report, e-mails) show what the API gives in UTC.
@@ -669,6 +671,7 @@ impl Default for Settings {
                 default_wait_ms: 15_000,
                 max_wait_ms: 60_000,
                 default_language: crate::domain::Language::Ru,
+                batch_concurrency: 4,
             },
             display: DisplaySettings {
                 timezone: "Europe/Moscow".into(),
@@ -892,6 +895,9 @@ impl Settings {
         }
         if self.check.deadline_ms == 0 {
             return invalid("check.deadline_ms", "must be positive");
+        }
+        if self.check.batch_concurrency == 0 || self.check.batch_concurrency > 64 {
+            return invalid("check.batch_concurrency", "from 1 to 64");
         }
         if self.display.timezone.parse::<chrono_tz::Tz>().is_err() {
             return invalid(

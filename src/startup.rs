@@ -70,6 +70,7 @@ fn list(errors: &[RuleError]) -> String {
 pub struct Services {
     pub metrics: Arc<Metrics>,
     pub checks: Arc<CheckService>,
+    pub batches: Arc<crate::check::batch::BatchService>,
     pub policy: Arc<Policy>,
     pub catalog: Arc<CatalogService>,
     pub monitor: Arc<Monitor>,
@@ -165,8 +166,13 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         settings.monitoring.clone(),
         Arc::clone(&metrics),
     ));
+    let batches = Arc::new(crate::check::batch::BatchService::new(
+        Arc::clone(&checks),
+        settings.check.batch_concurrency as usize,
+    ));
     Ok(Services {
         metrics,
+        batches,
         checks,
         policy,
         catalog,
@@ -228,6 +234,7 @@ impl Application {
         let Services {
             metrics,
             checks,
+            batches,
             policy,
             catalog,
             monitor,
@@ -249,6 +256,12 @@ impl Application {
         }
         if let Err(e) = checks.fail_abandoned().await {
             tracing::error!(error = ?e, "cannot mark abandoned checks failed");
+        }
+        // A running instance touches its batch at every finished check, well within this.
+        let stalled =
+            std::time::Duration::from_millis(settings.check.deadline_ms.saturating_mul(3));
+        if let Err(e) = batches.end_stalled(stalled).await {
+            tracing::error!(error = ?e, "cannot end the batches a stopped process left");
         }
         let mut background = Vec::new();
         if settings.monitoring.enabled {
@@ -298,6 +311,7 @@ impl Application {
         let json_limit = settings.server.max_body_bytes;
         let state = web::Data::new(AppState {
             checks: Arc::clone(&checks),
+            batches,
             policy: Arc::clone(&policy),
             catalog,
             monitor: Arc::clone(&monitor),

@@ -11,6 +11,32 @@ use serde::Deserialize;
 /// The largest `wait_ms` a request may give.
 const MAX_WAIT_MS: u64 = 3_600_000;
 
+/// `max_age_s` and `wait_ms` of a request, within their bounds.
+pub struct CheckLimits {
+    pub max_age_s: Option<u64>,
+    pub wait_ms: Option<u64>,
+}
+
+impl CheckLimits {
+    pub fn of(max_age_s: Option<u64>, wait_ms: Option<u64>) -> Result<CheckLimits, ApiError> {
+        if wait_ms.is_some_and(|ms| ms > MAX_WAIT_MS) {
+            return Err(ApiError::InvalidField {
+                field: "wait_ms",
+                message: format!(
+                    "at most {MAX_WAIT_MS} (an hour); a wait ends at check.max_wait_ms"
+                ),
+            });
+        }
+        if max_age_s.is_some_and(|age| age > crate::check::MAX_AGE_S) {
+            return Err(ApiError::InvalidField {
+                field: "max_age_s",
+                message: format!("at most {} (ten years)", crate::check::MAX_AGE_S),
+            });
+        }
+        Ok(CheckLimits { max_age_s, wait_ms })
+    }
+}
+
 /// A check request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -70,25 +96,11 @@ pub async fn create_check(
         .as_deref()
         .map(|url| state.webhooks.check_url("callback_url", url))
         .transpose()?;
-    if body.wait_ms.is_some_and(|ms| ms > MAX_WAIT_MS) {
-        return Err(ApiError::InvalidField {
-            field: "wait_ms",
-            message: format!("at most {MAX_WAIT_MS} (an hour); a wait ends at check.max_wait_ms"),
-        });
-    }
-    if body
-        .max_age_s
-        .is_some_and(|age| age > crate::check::MAX_AGE_S)
-    {
-        return Err(ApiError::InvalidField {
-            field: "max_age_s",
-            message: format!("at most {} (ten years)", crate::check::MAX_AGE_S),
-        });
-    }
-    let wait = state.checks.wait_for(body.wait_ms);
+    let limits = CheckLimits::of(body.max_age_s, body.wait_ms)?;
+    let wait = state.checks.wait_for(limits.wait_ms);
     let request = CheckRequest {
         inn,
-        max_age_s: body.max_age_s,
+        max_age_s: limits.max_age_s,
         profile: body.profile,
         requested_by: principal.map_or_else(|| "anonymous".into(), |p| p.actor(None)),
     };

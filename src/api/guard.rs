@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
     ("POST", "/v1/checks", Scope::Checks),
     ("GET", "/v1/checks/{id}", Scope::Checks),
+    ("POST", "/v1/checks/batch", Scope::Checks),
+    ("GET", "/v1/batches/{id}", Scope::Checks),
     ("GET", "/v1/counterparties/{inn}", Scope::Checks),
     ("GET", "/v1/rules", Scope::RulesAdmin),
     ("GET", "/v1/rules/versions", Scope::RulesAdmin),

@@ -3,6 +3,7 @@
 
 mod applications;
 mod audit;
+mod batches;
 mod catalog;
 mod checks;
 pub mod cors;
@@ -33,6 +34,7 @@ use webhooks::Payloads as WebhookPayloads;
 /// What every handler can reach.
 pub struct AppState {
     pub checks: Arc<CheckService>,
+    pub batches: Arc<crate::check::batch::BatchService>,
     pub policy: Arc<crate::scoring::policy::Policy>,
     pub catalog: Arc<crate::catalog::CatalogService>,
     pub monitor: Arc<crate::monitoring::Monitor>,
@@ -122,6 +124,8 @@ where
         .service(
             scope::scope("/v1")
                 .service(checks::create_check)
+                .service(batches::create_batch)
+                .service(batches::get_batch)
                 .service(checks::get_check)
                 .service(reports::check_report)
                 .service(reports::check_evidence)

@@ -1,6 +1,7 @@
 //! The check use case: fan out to every source in parallel (through the caches), merge
 //! the findings into facts, apply the rules, store everything, answer.
 
+pub mod batch;
 pub mod latest;
 mod model;
 mod writer;
@@ -156,6 +157,11 @@ impl CheckService {
             )),
             in_flight: std::sync::Mutex::default(),
         }
+    }
+
+    /// Where finished checks and batches are announced.
+    pub fn webhooks(&self) -> &Arc<crate::webhooks::WebhookService> {
+        &self.webhooks
     }
 
     /// The language checks are decided in (`check.default_language`).

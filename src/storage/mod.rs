@@ -59,6 +59,21 @@ pub struct StoredCheck {
     pub callback_url: Option<String>,
 }
 
+/// A batch of checks as stored; `items` is the JSON of its items in input order.
+#[derive(Debug, Clone)]
+pub struct StoredBatch {
+    pub id: Uuid,
+    pub requested_by: String,
+    /// `running` or `done`.
+    pub state: String,
+    pub total: i64,
+    pub finished: i64,
+    pub items: String,
+    pub callback_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Where a finished check stands in its INN's history, in the order the database calls
 /// "latest": by `checked_at`, then `created_at` (milliseconds, as stored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -572,6 +587,14 @@ pub trait Store:
         to: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<StoredCheck>, StoreError>;
+
+    /// Inserts or replaces a batch.
+    async fn save_batch(&self, batch: &StoredBatch) -> Result<(), StoreError>;
+
+    async fn get_batch(&self, id: Uuid) -> Result<Option<StoredBatch>, StoreError>;
+
+    /// Batches still `running` that no one updated since `before` (their process stopped).
+    async fn stalled_batches(&self, before: DateTime<Utc>) -> Result<Vec<StoredBatch>, StoreError>;
 
     /// Checks still `pending` that were created before `before` (at most 10 000).
     async fn pending_checks_before(

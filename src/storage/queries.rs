@@ -323,6 +323,57 @@ macro_rules! impl_store {
                 row.map(|r| $crate::storage::queries::read_check!(r)).transpose()
             }
 
+            async fn save_batch(
+                &self,
+                b: &$crate::storage::StoredBatch,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "INSERT INTO batches (id, requested_by, state, total, finished, items, callback_url, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, finished = excluded.finished, \
+                     items = excluded.items, updated_at = excluded.updated_at",
+                )
+                .bind(b.id.to_string())
+                .bind(&b.requested_by)
+                .bind(&b.state)
+                .bind(b.total)
+                .bind(b.finished)
+                .bind(&b.items)
+                .bind(&b.callback_url)
+                .bind($crate::storage::millis(b.created_at))
+                .bind($crate::storage::millis(b.updated_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_batch(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::storage::StoredBatch>, $crate::storage::StoreError> {
+                let row = sqlx::query(concat!("SELECT ", $crate::storage::queries::BATCH_COLUMNS!(), " FROM batches WHERE id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| $crate::storage::queries::read_batch!(r)).transpose()
+            }
+
+            async fn stalled_batches(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::storage::StoredBatch>, $crate::storage::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ", $crate::storage::queries::BATCH_COLUMNS!(),
+                    " FROM batches WHERE state = 'running' AND updated_at < $1 LIMIT 1000"
+                ))
+                .bind($crate::storage::millis(before))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|r| $crate::storage::queries::read_batch!(r))
+                    .collect()
+            }
+
             async fn pending_checks_before(
                 &self,
                 before: chrono::DateTime<chrono::Utc>,
@@ -444,6 +495,36 @@ macro_rules! read_evidence {
     }};
 }
 
+macro_rules! BATCH_COLUMNS {
+    () => {
+        "id, requested_by, state, total, finished, items, callback_url, created_at, updated_at"
+    };
+}
+
+/// Reads a `batches` row selected with `BATCH_COLUMNS`.
+macro_rules! read_batch {
+    ($row:expr) => {{
+        use sqlx::Row;
+        let r = $row;
+        (|| -> Result<$crate::storage::StoredBatch, $crate::storage::StoreError> {
+            let id: String = r.try_get("id")?;
+            Ok($crate::storage::StoredBatch {
+                id: id
+                    .parse()
+                    .map_err(|_| sqlx::Error::Decode("batch id is not a UUID".into()))?,
+                requested_by: r.try_get("requested_by")?,
+                state: r.try_get("state")?,
+                total: r.try_get("total")?,
+                finished: r.try_get("finished")?,
+                items: r.try_get("items")?,
+                callback_url: r.try_get("callback_url")?,
+                created_at: $crate::storage::from_millis(r.try_get("created_at")?),
+                updated_at: $crate::storage::from_millis(r.try_get("updated_at")?),
+            })
+        })()
+    }};
+}
+
 macro_rules! CHECK_COLUMNS {
     () => {
         "id, inn, state, decision, score, profile, ruleset_version, created_at, checked_at, document, facts, callback_url"
@@ -478,8 +559,10 @@ macro_rules! read_check {
     }};
 }
 
+pub(crate) use BATCH_COLUMNS;
 pub(crate) use CHECK_COLUMNS;
 pub(crate) use impl_store;
+pub(crate) use read_batch;
 pub(crate) use read_check;
 pub(crate) use read_evidence;
 pub(crate) use read_snapshot;

@@ -348,6 +348,32 @@ impl WebhookService {
         Ok(())
     }
 
+    /// Queues `batch.completed` with the finished batch to the batch's `callback_url`,
+    /// signed like a check's callback.
+    pub async fn batch_completed(
+        &self,
+        batch: &crate::check::batch::Batch,
+        callback_url: &str,
+    ) -> Result<(), StoreError> {
+        let body = json!({
+            "type": "batch.completed",
+            "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            "data": batch,
+        })
+        .to_string();
+        self.store
+            .insert_delivery(&NewDelivery {
+                webhook_id: None,
+                target_url: Some(callback_url.to_owned()),
+                check_id: None,
+                message_id: format!("bat_{}", batch.id.simple()),
+                event_type: "batch.completed".into(),
+                body,
+            })
+            .await?;
+        Ok(())
+    }
+
     /// The `whsec_` secret check callbacks are signed with (for the receiver to verify).
     pub fn callback_secret(&self) -> &str {
         &self.callback_secret

@@ -89,6 +89,7 @@ fn application_form() -> Value {
 fn operations(
     check_id: &str,
     run_id: &str,
+    batch_id: &str,
     webhook_id: &str,
     delivery_id: &str,
     application_id: &str,
@@ -170,6 +171,13 @@ fn operations(
             Value::Null,
             200,
         ),
+        (
+            "POST",
+            "/v1/checks/batch".into(),
+            json!({"inns": ["7701000019"]}),
+            200,
+        ),
+        ("GET", format!("/v1/batches/{batch_id}"), Value::Null, 200),
         (
             "GET",
             format!("/v1/checks/{check_id}/report"),
@@ -309,6 +317,21 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
             .unwrap()
             .to_owned()
     };
+    let batch_id = {
+        let r = k
+            .app
+            .client
+            .post(format!("{}/v1/checks/batch", k.app.address))
+            .header("x-api-key", &k.keys["admin"])
+            .json(&json!({"inns": ["7701000019"]}))
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let admin = |method: reqwest::Method, path: &str| {
         k.app
             .client
@@ -347,6 +370,7 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
     let ops = operations(
         &check_id,
         &run_id,
+        &batch_id,
         &webhook_id,
         &delivery_id,
         &application_id,
