@@ -6,6 +6,7 @@
 pub mod api;
 pub mod applications;
 pub mod auth;
+pub mod batch;
 pub mod cache;
 pub mod catalog;
 pub mod check;

@@ -51,6 +51,35 @@ enum Command {
         #[arg(long)]
         profile: Option<String>,
     },
+    /// Check every INN of a spreadsheet (.xlsx, or .csv as Excel writes it) and write one row
+    /// per input row to OUTPUT (.xlsx, .csv or .json). Shows progress; Ctrl-C stops and
+    /// writes what is done (exit 130); the same command again resumes, reusing checks newer
+    /// than --max-age-s. Bad rows (invalid INN, duplicate, an INN Excel turned into a
+    /// number) are reported in the output, never fatal.
+    Batch {
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// The INN column: a header, a letter (B) or a number (2); default: the column
+        /// headed «ИНН» or `inn`.
+        #[arg(long)]
+        column: Option<String>,
+        /// Reuse checks and registry answers no older than this many seconds.
+        #[arg(long, default_value_t = 86_400)]
+        max_age_s: u64,
+        /// Scoring profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Use the local sandbox instead of the real registries.
+        #[arg(long)]
+        sandbox: bool,
+        /// Run the checks on this server (`https://dd.example.ru`) instead of in-process.
+        #[arg(long)]
+        server: Option<String>,
+        /// The server's API key (scope `checks`); also KONTRAGENT_API_KEY.
+        #[arg(long, env = "KONTRAGENT_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+    },
     /// Run the fake registries (egrul, pb) with the scenario INNs.
     Sandbox {
         /// Port (default sandbox.port, 8090).
@@ -208,6 +237,75 @@ async fn main() -> anyhow::Result<()> {
             if code != 0 {
                 std::io::Write::flush(&mut std::io::stdout())?;
                 std::process::exit(code);
+            }
+        }
+        Command::Batch {
+            input,
+            out,
+            column,
+            max_age_s,
+            profile,
+            sandbox,
+            server,
+            api_key,
+        } => {
+            use kontragent::batch;
+            let job = batch::Job {
+                input,
+                output: out,
+                column,
+                max_age_s,
+                profile,
+                language: settings.check.default_language,
+                zone: settings.display.tz(),
+            };
+            let runner: Box<dyn batch::Runner> = match server {
+                Some(server) => Box::new(batch::Remote {
+                    client: reqwest::Client::new(),
+                    server,
+                    api_key,
+                    language: job.language,
+                }),
+                None => {
+                    if sandbox {
+                        settings.use_sandbox();
+                        start_sandbox_if_free(&settings)?;
+                    }
+                    Box::new(batch::InProcess {
+                        batches: startup::build_services(&settings).await?.batches,
+                        link_base: settings.integrations.public_url.clone(),
+                    })
+                }
+            };
+            let mut progress: Box<dyn batch::Progress> =
+                if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                    Box::new(batch::Bar::new())
+                } else {
+                    Box::new(batch::Lines::new())
+                };
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let summary = batch::run(&job, runner.as_ref(), progress.as_mut(), stop)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "{}: {} rows — approve {}, review {}, reject {}, errors {} ({} from an earlier run)",
+                job.output.display(),
+                summary.rows,
+                summary.approve,
+                summary.review,
+                summary.reject,
+                summary.errors,
+                summary.resumed
+            );
+            if summary.interrupted > 0 {
+                eprintln!(
+                    "stopped: {} rows not checked yet; run the same command again to go on",
+                    summary.interrupted
+                );
+                std::io::Write::flush(&mut std::io::stdout())?;
+                std::process::exit(130);
             }
         }
         Command::Doctor { sandbox, json } => {

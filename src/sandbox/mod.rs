@@ -99,6 +99,9 @@ pub fn serve(listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
             .service(kad_search)
     })
     .workers(2)
+    // A process that runs it beside its own work (`check --sandbox`, `batch --sandbox`)
+    // handles Ctrl-C itself; the sandbox must not stop under it.
+    .disable_signals()
     .listen(listener)?
     .run())
 }

@@ -2,13 +2,13 @@
 
 use std::process::Command;
 
-fn kontragent() -> Command {
+pub fn kontragent() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kontragent"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

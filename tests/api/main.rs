@@ -5,6 +5,7 @@ mod amocrm;
 mod applications;
 mod auth;
 mod bankruptcy_sources;
+mod batch_cli;
 mod batches;
 mod bitrix24;
 mod cache;

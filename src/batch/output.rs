@@ -1,0 +1,260 @@
+//! Writing a batch's results: one row per input row, in input order, as `.xlsx` (a frozen
+//! header, filters, decision cells coloured), `.csv` (`;`, UTF-8 with BOM, as Russian Excel
+//! opens it) or `.json`.
+
+use crate::check::Check;
+use crate::check::batch::ItemError;
+use crate::domain::{Decision, Language};
+use crate::human;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The result of one input row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// The input row's number.
+    pub line: usize,
+    /// The INN as written in the input.
+    pub inn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemError>,
+}
+
+/// The columns, in order, per language.
+const HEADERS_RU: &[&str] = &[
+    "Строка",
+    "ИНН",
+    "Название",
+    "Статус",
+    "Решение",
+    "Балл",
+    "Причины",
+];
+const HEADERS_EN: &[&str] = &[
+    "Row", "INN", "Name", "Status", "Decision", "Score", "Reasons",
+];
+
+/// Everything a row shows, as text, in column order; the decision apart for its colour.
+struct Line {
+    cells: Vec<String>,
+    decision: Option<Decision>,
+}
+
+fn lines(
+    rows: &[ResultRow],
+    sources: &[String],
+    language: Language,
+    zone: chrono_tz::Tz,
+    link_base: &str,
+) -> (Vec<String>, Vec<Line>) {
+    let ru = language == Language::Ru;
+    let mut header: Vec<String> = if ru { HEADERS_RU } else { HEADERS_EN }
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    header.extend(sources.iter().cloned());
+    header.extend(
+        if ru {
+            ["Справка", "Проверено", "Ошибка"]
+        } else {
+            ["Report", "Checked at", "Error"]
+        }
+        .map(String::from),
+    );
+    let lines = rows
+        .iter()
+        .map(|row| {
+            let check = row.check.as_ref();
+            let company = check.and_then(|c| c.company.as_ref());
+            let mut cells = vec![
+                row.line.to_string(),
+                row.inn.clone(),
+                company.and_then(|c| c.name.clone()).unwrap_or_default(),
+                company
+                    .map(|c| human::company_status(c.status, language).to_owned())
+                    .unwrap_or_default(),
+                match (check, &row.error) {
+                    (Some(c), _) => human::decision_words(c.decision, language).to_owned(),
+                    (None, _) => human::decision_words(None, language).to_owned(),
+                },
+                // "75, decided by a reject rule": a score never reads as contradicting it.
+                check
+                    .filter(|c| c.score.is_some())
+                    .map(|c| human::score_line(c, language))
+                    .unwrap_or_default(),
+                check
+                    .map(|c| {
+                        c.reasons
+                            .iter()
+                            .map(|r| format!("{}: {}", r.title, r.message))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default(),
+            ];
+            for source in sources {
+                cells.push(
+                    check
+                        .and_then(|c| c.sources.get(source))
+                        .map(|s| human::source_status(s, language))
+                        .unwrap_or_default(),
+                );
+            }
+            cells.push(
+                check
+                    .map(|c| format!("{link_base}{}", c.report_path()))
+                    .unwrap_or_default(),
+            );
+            cells.push(
+                check
+                    .and_then(|c| c.checked_at)
+                    .map(|t| human::time(t, zone))
+                    .unwrap_or_default(),
+            );
+            cells.push(
+                row.error
+                    .as_ref()
+                    .map(|e| format!("{}: {}", e.code, e.detail))
+                    .unwrap_or_default(),
+            );
+            Line {
+                cells,
+                decision: check.and_then(|c| c.decision),
+            }
+        })
+        .collect();
+    (header, lines)
+}
+
+/// Writes `rows` to `path` in the format its extension names (`.xlsx`, `.csv`, `.json`),
+/// through a temporary file renamed into place, so an interrupted write never leaves half a
+/// file.
+pub fn write(
+    path: &Path,
+    rows: &[ResultRow],
+    language: Language,
+    zone: chrono_tz::Tz,
+    link_base: &str,
+) -> Result<(), String> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let tmp = path.with_extension(format!("partial.{}", ext.as_deref().unwrap_or_default()));
+    let mut sources: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.check.as_ref())
+        .flat_map(|c| c.sources.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if sources.is_empty() {
+        sources = crate::sources::source_names().map(String::from).collect();
+    }
+    match ext.as_deref() {
+        Some("json") => {
+            let json = serde_json::to_vec_pretty(rows).map_err(|e| e.to_string())?;
+            std::fs::write(&tmp, json).map_err(|e| e.to_string())?;
+        }
+        Some("csv") => {
+            let (header, lines) = lines(rows, &sources, language, zone, link_base);
+            let mut out = b"\xEF\xBB\xBF".to_vec();
+            {
+                let mut w = csv::WriterBuilder::new()
+                    .delimiter(b';')
+                    .from_writer(&mut out);
+                w.write_record(&header).map_err(|e| e.to_string())?;
+                for line in &lines {
+                    w.write_record(&line.cells).map_err(|e| e.to_string())?;
+                }
+                w.flush().map_err(|e| e.to_string())?;
+            }
+            std::fs::write(&tmp, out).map_err(|e| e.to_string())?;
+        }
+        Some("xlsx") => {
+            let (header, lines) = lines(rows, &sources, language, zone, link_base);
+            xlsx(&tmp, &header, &lines).map_err(|e| e.to_string())?;
+        }
+        _ => {
+            return Err(format!(
+                "{}: the output is .xlsx, .csv or .json",
+                path.display()
+            ));
+        }
+    }
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+}
+
+fn xlsx(path: &Path, header: &[String], lines: &[Line]) -> Result<(), rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Color, Format, Workbook};
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    let bold = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xE8E8E8));
+    let wrap = Format::new().set_text_wrap();
+    let colour = |rgb: u32| {
+        Format::new()
+            .set_bold()
+            .set_background_color(Color::RGB(rgb))
+    };
+    let (approve, review, reject) = (colour(0xC6EFCE), colour(0xFFEB9C), colour(0xFFC7CE));
+    const DECISION: u16 = 4;
+    const REASONS: u16 = 6;
+    for (col, title) in header.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, title, &bold)?;
+    }
+    for (i, line) in lines.iter().enumerate() {
+        let row = i as u32 + 1;
+        for (col, value) in line.cells.iter().enumerate() {
+            let col = col as u16;
+            match (col, line.decision) {
+                (DECISION, Some(Decision::Approve)) => {
+                    sheet.write_string_with_format(row, col, value, &approve)?
+                }
+                (DECISION, Some(Decision::Review)) => {
+                    sheet.write_string_with_format(row, col, value, &review)?
+                }
+                (DECISION, Some(Decision::Reject)) => {
+                    sheet.write_string_with_format(row, col, value, &reject)?
+                }
+                (REASONS, _) => sheet.write_string_with_format(row, col, value, &wrap)?,
+                _ => sheet.write_string(row, col, value)?,
+            };
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    let last_col = header.len().saturating_sub(1) as u16;
+    sheet.autofilter(0, 0, lines.len() as u32, last_col)?;
+    for (col, width) in [(1u16, 14.0), (2, 32.0), (3, 16.0), (4, 18.0), (6, 60.0)] {
+        sheet.set_column_width(col, width)?;
+    }
+    workbook.save(path)
+}
+
+/// Results already written to a journal, by INN, for a resumed run.
+pub fn read_journal(path: &Path) -> BTreeMap<String, ResultRow> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return BTreeMap::new();
+    };
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<ResultRow>(l).ok())
+        .filter_map(|r| r.check.as_ref().map(|c| (c.inn.clone(), r.clone())))
+        .collect()
+}
+
+/// Adds a finished row to the journal (one JSON line).
+pub fn append_journal(path: &Path, row: &ResultRow) -> Result<(), String> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut line = serde_json::to_vec(row).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    file.write_all(&line).map_err(|e| e.to_string())
+}
