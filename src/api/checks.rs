@@ -74,7 +74,8 @@ pub struct CheckRequestBody {
     responses(
         (status = 200, description = "The finished check", body = Check),
         (status = 202, description = "Still running; poll `Location`", body = Check,
-            headers(("Location" = String, description = "/v1/checks/{id}"))),
+            headers(("Location" = String, description = "/v1/checks/{id}")),
+            example = json!(Check::pending_example())),
         (status = 400, description = "`malformed_json` or `unknown_field`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`body_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`inn_required`, `inn_digits`, `inn_length`, `inn_checksum`, `invalid_field`, `unknown_profile`", body = Problem, content_type = "application/problem+json"),

@@ -55,9 +55,19 @@ pub struct AppState {
 #[openapi(
     info(
         title = "kontragent",
-        description = "Counterparty due diligence for Russian companies and entrepreneurs: \
-                       give an INN, get approve / review / reject with the reasons and an honest \
-                       account of which registries could not be checked.",
+        description = "**Проверка контрагента в три клика.**\n\n\
+1. **Authorize** (справа вверху): вставьте ключ API.\n\
+2. Раскройте **POST /v1/checks**, нажмите **Try it out**, впишите ИНН в поле `inn` и нажмите **Execute**.\n\
+3. Прочитайте ответ: `decision` — одобрить (`approve`), на проверку (`review`) или отклонить (`reject`), \
+`reasons` — почему, `sources` — какие реестры проверены и какие нет.\n\n\
+**Справка для печати и PDF** — ссылка `report_url` в ответе: \
+`GET /v1/checks/{id}/report` (или `GET /v1/counterparties/{inn}/report` для последней проверки ИНН) — \
+откройте её в браузере и сохраните как PDF.\n\nСписок ИНН из Excel: `kontragent batch` или `POST /v1/checks/batch`. \
+В песочнице (`serve --sandbox`) примеры работают как есть: 7707083893 и 7701000019 одобряются, \
+7701000058 — на проверку, 7701000026 — отклонить.\n\n\
+Counterparty due diligence for Russian companies and entrepreneurs: \
+give an INN, get approve / review / reject with the reasons and an honest \
+account of which registries could not be checked. Reasons read in `Accept-Language` (`ru`, `en`).",
         license(name = "MIT")
     ),
     tags(

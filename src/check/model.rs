@@ -200,12 +200,22 @@ impl Check {
         }
     }
 
+    /// A check still running, as a `202` shows it: no decision and no company yet.
+    pub fn pending_example() -> serde_json::Value {
+        serde_json::json!({"id": "0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d", "inn": "7707083893", "state": "pending",
+        "profile": "default", "requested_by": "website", "reasons": [], "sources": {},
+        "report_url": "/v1/checks/0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d/report",
+        "created_at": "2026-11-20T10:00:00Z"})
+    }
+
     /// The example the API documentation shows.
     pub fn example() -> serde_json::Value {
-        serde_json::json!({"id": "0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d", "inn": "7701000019", "state": "done", "decision": "approve",
-        "score": 70, "profile": "default", "reasons": [{"rule_id": "mass_address", "title": "Mass registration address", "effect": "score", "delta": -30,
-        "message": "The address is a mass registration address (pb)",
-        "inputs": [{"fact": "company.mass_address", "value": true, "source": "pb", "as_of": "2026-11-20T10:00:00Z"}]}],
+        serde_json::json!({"id": "0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d", "inn": "7707083893", "state": "done", "decision": "approve",
+        "score": 100, "profile": "default", "requested_by": "website", "language": "ru",
+        "reasons": [{"rule_id": "court_cases_unchecked", "title": "Судебные дела не проверены", "effect": "score", "delta": 0,
+        "message": "Судебные дела не проверены (kad.arbitr.ru: unavailable captcha)",
+        "inputs": [{"fact": "sources.kad.status", "value": "unavailable"}, {"fact": "sources.kad.detail", "value": "captcha"}],
+        "translations": {"en": {"title": "Court cases were not checked", "message": "Court cases not checked (kad.arbitr.ru: unavailable captcha)"}}}],
         "sources": {"egrul": {"status": "ok", "fetched_at": "2026-11-20T10:00:01Z"},
         "pb": {"status": "ok", "fetched_at": "2026-11-20T10:00:02Z"},
         "fedresurs": {"status": "not_found", "fetched_at": "2026-11-20T10:00:02Z"},
@@ -213,6 +223,7 @@ impl Check {
         "kad": {"status": "unavailable", "fetched_at": "2026-11-20T10:00:05Z", "detail": "captcha"}},
         "company": Company::example(),
         "ruleset_version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929",
+        "report_url": "/v1/checks/0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d/report",
         "created_at": "2026-11-20T10:00:00Z", "checked_at": "2026-11-20T10:00:05Z"})
     }
 }

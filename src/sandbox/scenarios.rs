@@ -556,6 +556,12 @@ pub const SCENARIOS: &[Scenario] = &[
         ..active(("1027703000071", "ООО \"ЗАГРАНИЦА\"", "ЗАГРАНИЦА"))
     },
     Scenario {
+        inn: "7707083893",
+        title: "The INN in the API documentation's examples and `sources.probe_inn`: a large bank, approved (sandbox data, not the registries')",
+        expect: "approve",
+        ..active(("1027700132195", "ПАО СБЕРБАНК", "СБЕРБАНК"))
+    },
+    Scenario {
         inn: "7703000092",
         title: "A name with quotes, `<` and `&`, as registries write some (the report must escape it)",
         expect: "approve",

@@ -67,3 +67,59 @@ fn the_spec_describes_the_webhook_payloads() {
         );
     }
 }
+
+/// What a manager tries first in Swagger UI works in the sandbox as the examples show it:
+/// the sample bodies of `POST /v1/checks` and `POST /v1/checks/batch`, and the sample INN of
+/// the counterparty routes.
+#[tokio::test]
+async fn the_documented_examples_work_in_the_sandbox() {
+    let spec: serde_json::Value = serde_json::from_str(&kontragent::api::openapi_json()).unwrap();
+    let example_of = |schema: &str| spec["components"]["schemas"][schema]["example"].clone();
+    let app = crate::helpers::spawn_app().await;
+
+    let body = example_of("CheckRequestBody");
+    let check: serde_json::Value = app.post_check(&body).await.json().await.unwrap();
+    assert_eq!(check["inn"], body["inn"]);
+    assert_eq!(check["decision"], "approve", "{check}");
+    assert_eq!(check["company"]["name"], "ПАО СБЕРБАНК");
+
+    let body = example_of("BatchRequestBody");
+    let batch: serde_json::Value = app
+        .client
+        .post(format!("{}/v1/checks/batch", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let outcomes: Vec<String> = batch["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["check"]["decision"]
+                .as_str()
+                .or(i["error"]["code"].as_str())
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(outcomes, ["approve", "review", "reject", "inn_checksum"]);
+
+    let inn = spec["paths"]["/v1/counterparties/{inn}/report"]["get"]["parameters"][0]["example"]
+        .as_str()
+        .unwrap();
+    app.check(inn).await;
+    assert_eq!(
+        app.get(&format!("/v1/counterparties/{inn}")).await.status(),
+        200
+    );
+    assert_eq!(
+        app.get(&format!("/v1/counterparties/{inn}/report"))
+            .await
+            .status(),
+        200
+    );
+}

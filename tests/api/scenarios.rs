@@ -395,3 +395,8 @@ async fn a_live_pb_card_without_masaddress_and_with_empty_arrear_rows() {
     assert_eq!(check["score"], 75);
     assert_eq!(check["reasons"][0]["inputs"][0]["value"], true);
 }
+
+scenario!(the_documentation_example_inn_is_approved, "7707083893", "approve", [],
+    ["egrul" => OK, "pb" => OK], "ACTIVE");
+scenario!(a_name_with_markup_characters_is_an_ordinary_company, "7703000092", "approve", [],
+    ["egrul" => OK, "pb" => OK], "ACTIVE");
