@@ -141,3 +141,76 @@ pub async fn get_check(
         .content_type(actix_web::http::header::ContentType::json())
         .body(Check::json_in(check, reader.0)))
 }
+
+/// `GET /v1/checks?inn=…`: the history of an INN.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HistoryQuery {
+    /// The INN whose checks to list.
+    #[param(example = "7707083893")]
+    pub inn: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+}
+
+/// A page of an INN's checks, newest first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"items": [Check::example()], "next_cursor": "1763632800000.0193a3c4-8f2e-7c1a-9b1e-5d2f3a4b5c6d"}))]
+pub struct CheckPage {
+    pub items: Vec<Check>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The check history of an INN, newest first: every check, pending, done or failed, with
+/// the decision and reasons it had then.
+#[utoipa::path(
+    tag = "checks",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "A page of checks", body = CheckPage),
+        (status = 422, description = "`inn_required`, `inn_digits`, `inn_length`, `inn_checksum`, `invalid_field` (`cursor`, `limit`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/checks")]
+pub async fn check_history(
+    state: web::Data<AppState>,
+    query: super::query::Query<HistoryQuery>,
+    reader: Reader,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let inn = Inn::parse(q.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
+    let limit = match q.limit {
+        None => 20,
+        Some(n @ 1..=100) => n as usize,
+        Some(_) => {
+            return Err(ApiError::InvalidField {
+                field: "limit",
+                message: "from 1 to 100".into(),
+            });
+        }
+    };
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.split_once('.')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse().ok()?)))
+                .ok_or_else(|| ApiError::InvalidField {
+                    field: "cursor",
+                    message: "not a cursor this service gave (`next_cursor` of a page)".into(),
+                })
+        })
+        .transpose()?;
+    let (checks, next_cursor) = state.checks.history(&inn, cursor, limit).await?;
+    Ok(HttpResponse::Ok().json(CheckPage {
+        items: checks
+            .into_iter()
+            .map(|c| c.in_language(reader.0))
+            .collect(),
+        next_cursor,
+    }))
+}

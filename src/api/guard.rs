@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// added without a line here fails closed.
 pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
     ("POST", "/v1/checks", Scope::Checks),
+    ("GET", "/v1/checks", Scope::Checks),
     ("GET", "/v1/checks/{id}", Scope::Checks),
     ("POST", "/v1/checks/batch", Scope::Checks),
     ("GET", "/v1/batches/{id}", Scope::Checks),

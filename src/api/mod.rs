@@ -134,6 +134,7 @@ where
         .service(
             scope::scope("/v1")
                 .service(checks::create_check)
+                .service(checks::check_history)
                 .service(batches::create_batch)
                 .service(batches::get_batch)
                 .service(checks::get_check)

@@ -223,6 +223,27 @@ impl CheckService {
         Ok(Some(json))
     }
 
+    /// A page of an INN's checks, newest first, and the cursor of the next page (`None` on
+    /// the last). The cursor is `<created_at ms>.<id>` of the page's last check.
+    pub async fn history(
+        &self,
+        inn: &Inn,
+        cursor: Option<(i64, Uuid)>,
+        limit: usize,
+    ) -> Result<(Vec<Check>, Option<String>), CheckError> {
+        let mut rows = self.store.checks_of(inn, cursor, limit as i64 + 1).await?;
+        let next = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            rows.last()
+                .map(|r| format!("{}.{}", r.created_at.timestamp_millis(), r.id))
+        });
+        let checks = rows
+            .iter()
+            .map(|r| parse(r.document.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((checks, next.flatten()))
+    }
+
     /// The raw registry answers behind each source's status in `check`, by source; a source
     /// that was not asked (or whose bodies retention emptied) has none or empty bodies.
     pub async fn evidence(

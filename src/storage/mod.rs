@@ -588,6 +588,15 @@ pub trait Store:
         limit: i64,
     ) -> Result<Vec<StoredCheck>, StoreError>;
 
+    /// The checks of `inn`, newest first, created before the `(created_at ms, id)` of
+    /// `before` (a page's last check) when given.
+    async fn checks_of(
+        &self,
+        inn: &Inn,
+        before: Option<(i64, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<StoredCheck>, StoreError>;
+
     /// Inserts or replaces a batch.
     async fn save_batch(&self, batch: &StoredBatch) -> Result<(), StoreError>;
 

@@ -323,6 +323,30 @@ macro_rules! impl_store {
                 row.map(|r| $crate::storage::queries::read_check!(r)).transpose()
             }
 
+            async fn checks_of(
+                &self,
+                inn: &$crate::domain::Inn,
+                before: Option<(i64, uuid::Uuid)>,
+                limit: i64,
+            ) -> Result<Vec<$crate::storage::StoredCheck>, $crate::storage::StoreError> {
+                let (at, id) = before.map_or((i64::MAX, String::new()), |(at, id)| (at, id.to_string()));
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::storage::queries::CHECK_COLUMNS!(),
+                    " FROM checks WHERE inn = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $4"
+                ))
+                .bind(inn.as_str())
+                .bind(at)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|r| $crate::storage::queries::read_check!(r))
+                    .collect()
+            }
+
             async fn save_batch(
                 &self,
                 b: &$crate::storage::StoredBatch,

@@ -178,6 +178,7 @@ fn operations(
             200,
         ),
         ("GET", format!("/v1/batches/{batch_id}"), Value::Null, 200),
+        ("GET", "/v1/checks?inn=7701000019".into(), Value::Null, 200),
         (
             "GET",
             format!("/v1/checks/{check_id}/report"),
@@ -474,6 +475,8 @@ struct ResourceTemplate<'a>(&'a str);
 
 impl ResourceTemplate<'_> {
     fn matches(&self, path: &str) -> bool {
+        // The query string is no part of the route.
+        let path = path.split('?').next().unwrap_or_default();
         let (a, b): (Vec<&str>, Vec<&str>) =
             (self.0.split('/').collect(), path.split('/').collect());
         a.len() == b.len() && a.iter().zip(&b).all(|(t, p)| t.starts_with('{') || t == p)

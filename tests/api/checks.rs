@@ -221,3 +221,53 @@ async fn at_shutdown_unfinished_checks_are_recorded_failed_not_left_pending() {
     assert!(check["error"].as_str().unwrap().starts_with("interrupted"));
     assert_eq!(app.app.drain(Duration::from_millis(10)).await, 0);
 }
+
+#[tokio::test]
+async fn the_history_of_an_inn_pages_newest_first() {
+    let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = app
+            .post_check(&serde_json::json!({"inn": "7701000019", "max_age_s": 0}))
+            .await;
+        let check: serde_json::Value = r.json().await.unwrap();
+        ids.push(check["id"].as_str().unwrap().to_owned());
+    }
+    app.check("7701000026").await;
+    let page: serde_json::Value = app
+        .get("/v1/checks?inn=7701%20000%20019&limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let got: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let last: serde_json::Value = app
+        .get(&format!(
+            "/v1/checks?inn=7701000019&limit=2&cursor={cursor}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(last["items"].as_array().unwrap().len(), 1);
+    assert_eq!(last["items"][0]["id"], ids[0].as_str());
+    assert!(last.get("next_cursor").is_none());
+    for (query, code) in [
+        ("", "inn_required"),
+        ("inn=7701000018", "inn_checksum"),
+        ("inn=7701000019&cursor=nope", "invalid_field"),
+        ("inn=7701000019&limit=0", "invalid_field"),
+    ] {
+        let r = app.get(&format!("/v1/checks?{query}")).await;
+        assert_eq!(r.status(), 422, "{query}");
+        let problem: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(problem["code"], code, "{query}");
+    }
+}
