@@ -28,7 +28,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("the ruleset {path} is invalid:\n{}", list(.errors))]
+    #[error("cannot load the ruleset {path}:\n{}", list(.errors))]
     Rules {
         path: String,
         errors: Vec<RuleError>,

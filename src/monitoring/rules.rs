@@ -51,6 +51,7 @@ pub struct MonitoringPolicy {
 impl crate::rules::RuleFile for MonitoringPolicy {
     const KIND: &'static str = "monitoring policy";
     const STORED_KIND: &'static str = "monitoring";
+    const SETTING: &'static str = "monitoring.rules_path";
 
     fn parse(text: &str) -> Result<MonitoringPolicy, Vec<RuleError>> {
         MonitoringPolicy::parse(text)

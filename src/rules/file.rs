@@ -20,6 +20,8 @@ pub trait RuleFile: Send + Sync + Sized + 'static {
     const KIND: &'static str;
     /// Its versions' `kind` in storage (`scoring`, `monitoring`).
     const STORED_KIND: &'static str;
+    /// The setting that names the file, for a message when it is missing.
+    const SETTING: &'static str;
 
     /// Compiles the file's text, reporting every problem with its rule and line.
     fn parse(text: &str) -> Result<Self, Vec<RuleError>>;
@@ -48,12 +50,7 @@ pub struct ReloadOutcome {
 /// Reads and compiles a policy file (the CLI and the golden cases; the server reloads
 /// through [`Reloadable`]).
 pub fn load_file<T: RuleFile>(path: &Path) -> Result<T, Vec<RuleError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![RuleError::general(format!(
-            "cannot read {}: {e}",
-            path.display()
-        ))]
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| vec![unreadable::<T>(path, e)])?;
     T::parse(&text)
 }
 
@@ -179,7 +176,7 @@ impl<T: RuleFile> Reloadable<T> {
         store: Arc<dyn Store>,
         requirement: Requirement<T>,
     ) -> Result<Arc<Reloadable<T>>, PolicyError> {
-        let text = read(&path).await?;
+        let text = read::<T>(&path).await?;
         let compiled = compile(&text, &requirement).await?;
         let info = record::<T>(&store, &path, text, "startup", None).await?;
         Ok(Arc::new(Reloadable {
@@ -229,7 +226,7 @@ impl<T: RuleFile> Reloadable<T> {
         comment: Option<String>,
     ) -> Result<ReloadOutcome, PolicyError> {
         let _one_at_a_time = self.reloading.lock().await;
-        let text = read(&self.path).await?;
+        let text = read::<T>(&self.path).await?;
         let current = self.info().version.clone();
         if version_of(&text) == current {
             self.refused.store(None);
@@ -272,13 +269,33 @@ impl<T: RuleFile> Reloadable<T> {
     }
 }
 
-async fn read(path: &Path) -> Result<String, PolicyError> {
-    tokio::fs::read_to_string(path).await.map_err(|e| {
-        PolicyError::Invalid(vec![RuleError::general(format!(
-            "cannot read {}: {e}",
+async fn read<T: RuleFile>(path: &Path) -> Result<String, PolicyError> {
+    tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| PolicyError::Invalid(vec![unreadable::<T>(path, e)]))
+}
+
+/// A policy file that cannot be read; a missing relative path says where it was looked for
+/// and which setting names it (the CLI run outside the repository).
+fn unreadable<T: RuleFile>(path: &Path, e: std::io::Error) -> RuleError {
+    let hint = if e.kind() == std::io::ErrorKind::NotFound && path.is_relative() {
+        let here = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        let env = format!(
+            "KONTRAGENT__{}",
+            T::SETTING.replace('.', "__").to_uppercase()
+        );
+        format!(
+            " (looked in {here}): set `{}` (or {env}) to your {} file, or run from the directory that holds `{}`",
+            T::SETTING,
+            T::KIND,
             path.display()
-        ))])
-    })
+        )
+    } else {
+        String::new()
+    };
+    RuleError::general(format!("cannot read {}: {e}{hint}", path.display()))
 }
 
 /// Compiles off the async workers, then applies the service's own requirement.

@@ -17,6 +17,7 @@ pub use ruleset::{Effect, Profile, Rule, Ruleset};
 impl crate::rules::RuleFile for Ruleset {
     const KIND: &'static str = "scoring ruleset";
     const STORED_KIND: &'static str = "scoring";
+    const SETTING: &'static str = "rules.path";
 
     fn parse(text: &str) -> Result<Ruleset, Vec<RuleError>> {
         Ruleset::parse(text)

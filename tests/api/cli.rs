@@ -351,3 +351,26 @@ async fn doctor_reports_each_registry_and_exits_2_when_one_is_unreachable() {
         "{text}"
     );
 }
+
+/// Run outside the repository, the CLI finds no `rules/default.toml` and says which
+/// setting names it, and where it looked.
+#[tokio::test]
+async fn without_a_rules_file_the_cli_names_the_setting() {
+    let dir = std::env::temp_dir().join(format!("kontragent-norepo-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = crate::helpers::fresh_database_url().await;
+    let out = kontragent()
+        .current_dir(&dir)
+        .args(["check", "7701000019"])
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("set `rules.path` (or KONTRAGENT__RULES__PATH)")
+            && err.contains(&format!("looked in {}", dir.display())),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
