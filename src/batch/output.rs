@@ -203,12 +203,43 @@ fn xlsx(path: &Path, header: &[String], lines: &[Line]) -> Result<(), rust_xlsxw
     };
     let (approve, review, reject) = (colour(0xC6EFCE), colour(0xFFEB9C), colour(0xFFC7CE));
     const DECISION: u16 = 4;
+    const SCORE: u16 = 5;
     const REASONS: u16 = 6;
+    let last = header.len().saturating_sub(1) as u16;
+    // Row, INN, name, status, decision, score, reasons; then registries, report, time, error.
+    let widths: Vec<f64> = (0..=last)
+        .map(|col| match col {
+            0 => 7.0,
+            1 => 12.0,
+            2 => 30.0,
+            3 | 4 => 17.0,
+            5 => 22.0,
+            6 => 60.0,
+            c if c == last => 40.0,
+            c if c == last - 1 => 17.0,
+            c if c == last - 2 => 30.0,
+            _ => 22.0,
+        })
+        .collect();
     for (col, title) in header.iter().enumerate() {
         sheet.write_string_with_format(0, col as u16, title, &bold)?;
     }
     for (i, line) in lines.iter().enumerate() {
         let row = i as u32 + 1;
+        // Spreadsheets do not grow a row for wrapped text on their own: size it to the
+        // tallest wrapped cell (about one character per width unit).
+        let tallest = [SCORE, REASONS, last]
+            .iter()
+            .filter_map(|&c| line.cells.get(c as usize).map(|v| (v, widths[c as usize])))
+            .map(|(v, w)| {
+                v.split('\n')
+                    .map(|l| (l.chars().count() as f64 / w).ceil().max(1.0))
+                    .sum::<f64>()
+            })
+            .fold(1.0, f64::max);
+        if tallest > 1.0 {
+            sheet.set_row_height(row, 15.0 * tallest)?;
+        }
         for (col, value) in line.cells.iter().enumerate() {
             let col = col as u16;
             match (col, line.decision) {
@@ -221,16 +252,22 @@ fn xlsx(path: &Path, header: &[String], lines: &[Line]) -> Result<(), rust_xlsxw
                 (DECISION, Some(Decision::Reject)) => {
                     sheet.write_string_with_format(row, col, value, &reject)?
                 }
-                (REASONS, _) => sheet.write_string_with_format(row, col, value, &wrap)?,
+                (SCORE | REASONS, _) => sheet.write_string_with_format(row, col, value, &wrap)?,
+                (c, _) if c == last => sheet.write_string_with_format(row, col, value, &wrap)?,
                 _ => sheet.write_string(row, col, value)?,
             };
         }
     }
     sheet.set_freeze_panes(1, 0)?;
-    let last_col = header.len().saturating_sub(1) as u16;
-    sheet.autofilter(0, 0, lines.len() as u32, last_col)?;
-    for (col, width) in [(1u16, 14.0), (2, 32.0), (3, 16.0), (4, 18.0), (6, 60.0)] {
-        sheet.set_column_width(col, width)?;
+    // Printed: A4 landscape, every column on the page's width, the header on each page.
+    sheet
+        .set_paper_size(9)
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0)
+        .set_repeat_rows(0, 0)?;
+    sheet.autofilter(0, 0, lines.len() as u32, last)?;
+    for (col, width) in widths.iter().enumerate() {
+        sheet.set_column_width(col as u16, *width)?;
     }
     workbook.save(path)
 }
