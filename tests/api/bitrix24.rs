@@ -303,11 +303,12 @@ async fn the_robot_sends_each_verdict_to_the_workflow_and_writes_it_back() {
         assert_eq!(values["decision"], decision, "{inn}: {sent}");
         assert!(values["score"].is_number());
         assert!(values["reasons"].is_string());
+        // `…/v1/checks/{id}/report`
         let check_id = values["reportUrl"]
             .as_str()
             .unwrap()
             .rsplit('/')
-            .next()
+            .nth(1)
             .unwrap();
         let check: Value = app
             .get(&format!("/v1/checks/{check_id}"))

@@ -129,10 +129,15 @@ async fn unknown_resources_get_404_and_wrong_methods_405() {
     let (s, p) = problem(app.get("/v1/counterparties/7707083894").await).await;
     assert_eq!((s, p["code"].as_str().unwrap()), (422, "inn_checksum"));
 
-    let r = app.get("/v1/checks").await;
+    let r = app
+        .client
+        .put(format!("{}/v1/checks", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         r.headers().get("allow").and_then(|v| v.to_str().ok()),
-        Some("POST")
+        Some("GET, POST")
     );
     let (s, p) = problem(r).await;
     assert_eq!(
