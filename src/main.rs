@@ -55,7 +55,8 @@ enum Command {
     /// per input row to OUTPUT (.xlsx, .csv or .json). Shows progress; Ctrl-C stops and
     /// writes what is done (exit 130); the same command again resumes, reusing checks newer
     /// than --max-age-s. Bad rows (invalid INN, duplicate, an INN Excel turned into a
-    /// number) are reported in the output, never fatal.
+    /// number) are reported in the output, never fatal. On Ctrl-C the checks under way finish
+    /// and no more start.
     Batch {
         input: PathBuf,
         #[arg(long)]

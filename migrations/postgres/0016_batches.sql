@@ -4,8 +4,8 @@ CREATE TABLE batches (
     id            TEXT PRIMARY KEY,
     requested_by  TEXT NOT NULL,
     state         TEXT NOT NULL,      -- running | done
-    total         INTEGER NOT NULL,
-    finished      INTEGER NOT NULL,
+    total         BIGINT NOT NULL,
+    finished      BIGINT NOT NULL,
     items         TEXT NOT NULL,      -- JSON: [{"inn", "check_id"?, "error"?: {code, detail}}]
     callback_url  TEXT,
     created_at    BIGINT NOT NULL,    -- unix milliseconds

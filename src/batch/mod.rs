@@ -6,7 +6,7 @@
 pub mod input;
 pub mod output;
 
-use crate::check::batch::{Batch, BatchRequest, BatchService, ItemError, MAX_BATCH};
+use crate::check::batch::{Batch, BatchRequest, BatchService, INTERRUPTED, ItemError, MAX_BATCH};
 use crate::domain::{Decision, Language};
 use output::ResultRow;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,9 @@ pub trait Runner: Send + Sync {
         profile: Option<String>,
     ) -> Result<Uuid, String>;
     async fn get(&self, id: Uuid) -> Result<Batch, String>;
+    /// Asks a batch to stop starting checks; true when the ones under way will still end
+    /// in it (worth waiting for), false when the caller should just stop waiting.
+    async fn cancel(&self, id: Uuid) -> bool;
     /// How often to ask for progress.
     fn poll(&self) -> Duration;
     /// What the report links start with.
@@ -65,6 +68,11 @@ impl Runner for InProcess {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("batch {id} is gone"))
+    }
+
+    async fn cancel(&self, id: Uuid) -> bool {
+        self.batches.cancel(id);
+        true
     }
 
     fn poll(&self) -> Duration {
@@ -134,6 +142,11 @@ impl Runner for Remote {
             .await
             .map_err(|e| format!("{}: {e}", self.server))?;
         Self::batch(response).await
+    }
+
+    /// The server goes on with the batch (its checks are kept for the next run).
+    async fn cancel(&self, _: Uuid) -> bool {
+        false
     }
 
     fn poll(&self) -> Duration {
@@ -255,7 +268,12 @@ pub async fn run(
     }
     progress.start(rows.len(), summary.done());
     tokio::pin!(stop);
+    // After a stop: the checks under way end and are kept, nothing new starts.
+    let mut stopping = false;
     'chunks: for chunk in todo.chunks(MAX_BATCH) {
+        if stopping {
+            break;
+        }
         let inns = chunk.iter().map(|(_, inn)| inn.clone()).collect();
         let id = runner
             .start(inns, job.max_age_s, job.profile.clone())
@@ -273,6 +291,9 @@ pub async fn run(
                     continue;
                 }
                 recorded[k] = true;
+                if item.error.as_ref().is_some_and(|e| e.code == INTERRUPTED) {
+                    continue;
+                }
                 let (i, _) = chunk[k];
                 let row = ResultRow {
                     line: rows[i].line,
@@ -298,9 +319,18 @@ pub async fn run(
             if batch.state == "done" {
                 break;
             }
+            if stopping {
+                tokio::time::sleep(runner.poll()).await;
+                continue;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(runner.poll()) => {}
-                _ = &mut stop => break 'chunks,
+                _ = &mut stop => {
+                    stopping = true;
+                    if !runner.cancel(id).await {
+                        break 'chunks;
+                    }
+                }
             }
         }
     }
@@ -315,7 +345,7 @@ pub async fn run(
                     inn: row.raw.clone(),
                     check: None,
                     error: Some(ItemError {
-                        code: "interrupted".into(),
+                        code: INTERRUPTED.into(),
                         detail: "stopped before this row was checked; run the same command again to go on".into(),
                     }),
                 }

@@ -91,6 +91,8 @@ pub struct BatchService {
     /// Checks of one batch running at once: gentle on the registries' rate limits and on
     /// `limits.max_running_checks`.
     concurrency: usize,
+    /// Batches told to stop: their items not yet started end `interrupted`.
+    cancelled: std::sync::Mutex<std::collections::HashSet<Uuid>>,
 }
 
 impl BatchService {
@@ -99,7 +101,24 @@ impl BatchService {
             store: Arc::clone(checks.store()),
             checks,
             concurrency: concurrency.max(1),
+            cancelled: std::sync::Mutex::default(),
         }
+    }
+
+    /// Stops a batch this process runs: the checks under way finish, the rest are not
+    /// started (`interrupted`), and the batch ends `done`.
+    pub fn cancel(&self, id: Uuid) {
+        self.cancelled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id);
+    }
+
+    fn is_cancelled(&self, id: Uuid) -> bool {
+        self.cancelled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&id)
     }
 
     /// Records the batch and runs it in the background; the handle ends with the finished
@@ -166,6 +185,7 @@ impl BatchService {
             .filter(|(_, s)| s.error.is_none())
             .filter_map(|(i, s)| Inn::parse(&s.inn).ok().map(|inn| (i, inn)))
             .collect();
+        let batch = row.id;
         let mut results = futures::stream::iter(todo)
             .map(|(position, inn)| {
                 let request = CheckRequest {
@@ -174,7 +194,13 @@ impl BatchService {
                     profile: request.profile.clone(),
                     requested_by: request.requested_by.clone(),
                 };
-                async move { (position, self.check_patiently(request).await) }
+                async move {
+                    if self.is_cancelled(batch) {
+                        return (position, Err(interrupted()));
+                    }
+                    let outcome = self.check_patiently(request).await;
+                    (position, outcome.map_err(|e| check_error(&e)))
+                }
             })
             .buffered(self.concurrency);
         while let Some((position, outcome)) = results.next().await {
@@ -182,7 +208,7 @@ impl BatchService {
             slot.finished = true;
             match outcome {
                 Ok(check) => slot.check_id = Some(check.id),
-                Err(e) => slot.error = Some(check_error(&e)),
+                Err(e) => slot.error = Some(e),
             }
             row.updated_at = Utc::now();
             write(&mut row, &slots)?;
@@ -191,6 +217,10 @@ impl BatchService {
         row.state = "done".into();
         write(&mut row, &slots)?;
         self.store.save_batch(&row).await?;
+        self.cancelled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&row.id);
         let batch = self.read(&row).await?;
         if let Some(url) = &row.callback_url {
             self.checks
@@ -262,10 +292,7 @@ impl BatchService {
                 .iter_mut()
                 .filter(|s| !s.finished && s.check_id.is_none())
             {
-                slot.error = Some(item_error(
-                    "interrupted",
-                    "the service stopped before this INN was checked; send it again",
-                ));
+                slot.error = Some(interrupted());
                 slot.finished = true;
             }
             row.state = "done".into();
@@ -288,6 +315,16 @@ fn item_error(code: &str, detail: impl Into<String>) -> ItemError {
         code: code.into(),
         detail: detail.into(),
     }
+}
+
+/// The code of an item a stop left unchecked.
+pub const INTERRUPTED: &str = "interrupted";
+
+fn interrupted() -> ItemError {
+    item_error(
+        INTERRUPTED,
+        "stopped before this INN was checked; send it again",
+    )
 }
 
 fn check_error(e: &CheckError) -> ItemError {

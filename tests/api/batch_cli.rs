@@ -269,3 +269,55 @@ async fn csv_and_json_outputs_from_a_windows_1251_csv() {
     assert_eq!(json[2]["inn"], "7701 000 058");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `--server`: the same batch through a running service's API, with its key.
+#[tokio::test]
+async fn a_batch_runs_on_a_server_with_its_key() {
+    use crate::helpers::{Registries, spawn_app_from, test_settings};
+    let settings = test_settings(Registries::Sandbox).await;
+    let store = kontragent::storage::connect(&settings.database.url, 1)
+        .await
+        .unwrap();
+    let (_, key) = kontragent::auth::KeyService::new(store, &settings.auth)
+        .create("purchasing", "checks")
+        .await
+        .unwrap();
+    let app = spawn_app_from(settings).await;
+    let dir = std::env::temp_dir().join(format!("kontragent-batch-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("list.csv");
+    std::fs::write(&input, "inn\n7701000019\n7701000058\n").unwrap();
+    let run = |key: Option<&str>| {
+        let mut cmd = kontragent();
+        cmd.args(["batch"])
+            .arg(&input)
+            .arg("--out")
+            .arg(dir.join("out.json"))
+            .args(["--server", &app.address])
+            .env_remove("KONTRAGENT_API_KEY");
+        if let Some(key) = key {
+            cmd.env("KONTRAGENT_API_KEY", key);
+        }
+        // Awaited, not blocking: the server answering it runs on this test's runtime.
+        tokio::process::Command::from(cmd).output()
+    };
+    let refused = run(None).await.unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let done = run(Some(&key)).await.unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out.json")).unwrap()).unwrap();
+    assert_eq!(rows[0]["check"]["decision"], "approve");
+    assert_eq!(rows[1]["check"]["decision"], "review");
+    assert_eq!(rows[0]["check"]["requested_by"], "purchasing");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -674,3 +674,35 @@ async fn a_subscriber_gets_its_messages_in_feed_order_even_across_a_retry() {
     );
     assert_ne!(ids[1], ids[2]);
 }
+
+#[tokio::test]
+async fn a_batch_callback_is_a_signed_delivery_of_the_finished_batch() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/batch-hook"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
+    let app = allowed_app(|s| {
+        s.webhooks.callback_secret = Secret::new(CALLBACK_SECRET);
+    })
+    .await;
+    let (status, batch) = send(
+        &app,
+        reqwest::Method::POST,
+        "/v1/checks/batch",
+        Some(json!({"inns": ["7701000019", "7701000026", "123"],
+                    "callback_url": format!("{}/batch-hook", receiver.uri())})),
+    )
+    .await;
+    assert_eq!(status, 200, "{batch}");
+    let got = received(&receiver, 1).await;
+    assert_eq!(got.len(), 1);
+    verify(CALLBACK_SECRET, &got[0]).unwrap();
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["type"], "batch.completed");
+    assert_eq!(body["data"]["id"], batch["id"]);
+    assert_eq!(body["data"]["finished"], 3);
+    assert_eq!(body["data"]["items"][1]["check"]["decision"], "reject");
+    assert_eq!(body["data"]["items"][2]["error"]["code"], "inn_length");
+}
