@@ -505,12 +505,10 @@ async fn the_department_gets_an_e_mail_for_each_application_and_a_dead_server_bl
 /// its background networking, so the browser too stays on the loopback.
 #[tokio::test]
 async fn the_demo_form_sends_an_application_from_a_browser() {
-    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|b| {
-        std::process::Command::new(b)
-            .arg("--version")
-            .output()
-            .is_ok()
-    }) else {
+    let Some(chromium) = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| crate::helpers::installed(b))
+    else {
         eprintln!("SKIPPED demo form: no chromium (.ci/run installs it)");
         return;
     };

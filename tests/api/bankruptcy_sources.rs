@@ -682,13 +682,8 @@ async fn kad_error_page_is_garbage() {
 /// wiremock) accepts the flow that carries them. Chromium resolves no name but 127.0.0.1.
 #[tokio::test]
 async fn the_contrib_cookie_script_feeds_kad_a_cookie_a_page_script_set() {
-    let has = |cmd: &str| {
-        std::process::Command::new(cmd)
-            .arg("--version")
-            .output()
-            .is_ok()
-    };
-    if !has("chromium") || !has("python3") {
+    use crate::helpers::installed;
+    if !installed("chromium") || !installed("python3") {
         eprintln!(
             "SKIPPED contrib cookie script: no chromium or python3 (.ci/run installs chromium)"
         );

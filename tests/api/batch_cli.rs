@@ -2,19 +2,10 @@
 //! the XLSX written (read back with calamine), progress shown, Ctrl-C, and the resume.
 
 use crate::cli::{free_port, kontragent};
+use crate::helpers::inn_of;
 use calamine::{Data, Reader};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-
-/// A 10-digit INN from its first nine digits.
-fn inn_of(prefix: &str) -> String {
-    let sum: u32 = prefix
-        .chars()
-        .zip([2, 4, 10, 3, 5, 9, 4, 6, 8])
-        .map(|(c, w)| c.to_digit(10).unwrap() * w)
-        .sum();
-    format!("{prefix}{}", sum % 11 % 10)
-}
 
 /// The input: a name column, then «ИНН»; 996 INNs the sandbox approves, and four bad rows
 /// (a wrong check digit, a repeat, an INN whose leading zero Excel dropped, and one written

@@ -85,15 +85,7 @@ async fn a_batch_not_done_in_time_is_202_and_finishes_in_the_background() {
     let app = spawn_app().await;
     // INNs under the sandbox's `77050` prefix, each completed with its check digit.
     let inns: Vec<String> = (0..12)
-        .map(|i| {
-            let prefix = format!("77050{i:04}");
-            let sum: u32 = prefix
-                .chars()
-                .zip([2, 4, 10, 3, 5, 9, 4, 6, 8])
-                .map(|(c, w)| c.to_digit(10).unwrap() * w)
-                .sum();
-            format!("{prefix}{}", sum % 11 % 10)
-        })
+        .map(|i| crate::helpers::inn_of(&format!("77050{i:04}")))
         .collect();
     let r = post_batch(&app, json!({"inns": inns, "wait_ms": 0}), "ru").await;
     assert_eq!(r.status(), 202);

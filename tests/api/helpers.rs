@@ -194,3 +194,21 @@ pub fn source(check: &Value, name: &str) -> (String, Option<String>) {
         s["detail"].as_str().map(String::from),
     )
 }
+
+/// Whether `command --version` runs here (a browser or an interpreter a test drives).
+pub fn installed(command: &str) -> bool {
+    std::process::Command::new(command)
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+/// A 10-digit INN: `prefix` (nine digits) with its check digit.
+pub fn inn_of(prefix: &str) -> String {
+    let sum: u32 = prefix
+        .chars()
+        .zip([2, 4, 10, 3, 5, 9, 4, 6, 8])
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    format!("{prefix}{}", sum % 11 % 10)
+}

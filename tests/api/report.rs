@@ -131,13 +131,8 @@ fn hex_sha256(bytes: &[u8]) -> String {
 /// is read from the DOM; nothing sticks out of A4's width, its print width or a phone's.
 #[tokio::test]
 async fn headless_chromium_renders_each_report_to_png_and_pdf_within_a4() {
-    let has = |cmd: &str| {
-        std::process::Command::new(cmd)
-            .arg("--version")
-            .output()
-            .is_ok()
-    };
-    if !has("chromium") || !has("python3") {
+    use crate::helpers::installed;
+    if !installed("chromium") || !installed("python3") {
         eprintln!("SKIPPED report in chromium: no chromium or python3 (.ci/run installs them)");
         return;
     }
