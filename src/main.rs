@@ -157,6 +157,9 @@ enum RulesCommand {
         rules: Option<PathBuf>,
         /// A directory or a file of cases (defaults to `tests/` beside the ruleset).
         cases: Option<PathBuf>,
+        /// The same as CASES: where the cases are, wherever the ruleset is.
+        #[arg(long = "tests", conflicts_with = "cases")]
+        tests: Option<PathBuf>,
         /// Test the monitoring policy (monitoring.rules_path) with rules/tests/monitoring/.
         #[arg(long)]
         monitoring: bool,
@@ -426,7 +429,9 @@ async fn main() -> anyhow::Result<()> {
                 monitoring: true,
                 rules,
                 cases,
+                tests,
             } => {
+                let cases = tests.or(cases);
                 let path = rules.unwrap_or_else(|| PathBuf::from(&settings.monitoring.rules_path));
                 let policy = match kontragent::rules::load_file::<
                     kontragent::monitoring::rules::MonitoringPolicy,
@@ -449,7 +454,13 @@ async fn main() -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!(e))?;
                 report_cases(&outcomes);
             }
-            RulesCommand::Test { rules, cases, .. } => {
+            RulesCommand::Test {
+                rules,
+                cases,
+                tests,
+                ..
+            } => {
+                let cases = tests.or(cases);
                 let rules = rules.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
                 let ruleset = match kontragent::rules::load_file::<Ruleset>(&rules) {
                     Ok(rs) => rs,

@@ -260,6 +260,28 @@ fn run_case(
             "rules: expected {rules:?}, got {fired:?} (missing {missing:?}, unexpected {extra:?})"
         ));
     }
+    // A failing case says why each rule fired: its message (for a rule that could not be
+    // evaluated, the error) and every fact it read.
+    if !problems.is_empty() {
+        problems.extend(evaluation.reasons.iter().map(|r| {
+            let read: Vec<String> = r
+                .inputs
+                .iter()
+                .map(|i| format!("{} = {}", i.fact, i.value))
+                .collect();
+            format!(
+                "fired `{}` ({}): {} — read {}",
+                r.rule_id,
+                r.effect,
+                r.message,
+                if read.is_empty() {
+                    "no fact".to_owned()
+                } else {
+                    read.join(", ")
+                }
+            )
+        }));
+    }
     outcome(problems, fired)
 }
 

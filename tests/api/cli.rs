@@ -374,3 +374,54 @@ async fn without_a_rules_file_the_cli_names_the_setting() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `rules test --rules FILE --tests DIR`: a ruleset and its cases wherever they are; a
+/// failing case explains itself.
+#[tokio::test]
+async fn rules_test_takes_the_cases_from_anywhere() {
+    let dir = std::env::temp_dir().join(format!("kontragent-rules-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("other")).unwrap();
+    std::fs::create_dir_all(dir.join("cases")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.toml"),
+        dir.join("other/c.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("cases/mass.toml"),
+        "[[case]]\nname = \"mass address\"\nfacts = { \"company.mass_address\" = true }\nexpect = { decision = \"review\", rules = [\"mass_address\"] }\n",
+    )
+    .unwrap();
+    let run = || {
+        kontragent()
+            .args(["rules", "test", "--rules"])
+            .arg(dir.join("other/c.toml"))
+            .arg("--tests")
+            .arg(dir.join("cases"))
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok    "), "{text}");
+    std::fs::write(
+        dir.join("cases/mass.toml"),
+        "[[case]]\nname = \"mass address\"\nfacts = { \"company.mass_address\" = true }\nexpect = { decision = \"approve\" }\n",
+    )
+    .unwrap();
+    let out = run();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("decision: expected approve, got review"),
+        "{text}"
+    );
+    assert!(text.contains("fired `mass_address` (score)"), "{text}");
+    let _ = std::fs::remove_dir_all(dir);
+}

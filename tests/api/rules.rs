@@ -72,6 +72,37 @@ fn a_failing_case_says_what_differs() {
             .any(|p| p.contains("unexpected [\"mass_address\"]")),
         "{problems:?}"
     );
+    // Why it fired: the message and every fact the rule read.
+    assert!(
+        problems.contains(
+            &"fired `mass_address` (score): По этому адресу зарегистрированы и другие организации — read company.mass_address = true"
+                .to_owned()
+        ),
+        "{problems:?}"
+    );
+}
+
+/// A rule that cannot be evaluated shows its error and what it read, not only its id.
+#[test]
+fn a_failing_case_shows_the_error_of_a_rule_that_could_not_be_evaluated() {
+    let ruleset = Ruleset::parse(
+        "[profiles.default]\nbase_score = 100\napprove_from = 80\nreview_from = 50\n\n[[rules]]\nid = \"young\"\ntitle = \"Young\"\nwhen = \"company.age_months < '12'\"\neffect = \"review\"\n",
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("kt-golden-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("case.toml");
+    std::fs::write(
+        &file,
+        "[[case]]\nname = \"old company\"\nfacts = { \"company.age_months\" = 120 }\nexpect = { decision = \"approve\", rules = [] }\n",
+    )
+    .unwrap();
+    let problems = &golden::run_file(&ruleset, &file, "default").unwrap()[0].problems;
+    let why = problems
+        .iter()
+        .find(|p| p.starts_with("fired `young` (review): нет данных для правила young: "))
+        .unwrap_or_else(|| panic!("{problems:?}"));
+    assert!(why.ends_with("— read company.age_months = 120"), "{why}");
 }
 
 #[test]
