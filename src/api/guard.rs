@@ -26,6 +26,7 @@ pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
     ("GET", "/v1/counterparties/{inn}", Scope::Checks),
     ("GET", "/v1/rules", Scope::RulesAdmin),
     ("GET", "/v1/rules/versions", Scope::RulesAdmin),
+    ("GET", "/v1/rules/versions/{version}", Scope::RulesAdmin),
     ("POST", "/v1/rules/reload", Scope::RulesAdmin),
     ("POST", "/v1/rules/validate", Scope::RulesAdmin),
     ("POST", "/v1/rules/dry-run", Scope::RulesAdmin),

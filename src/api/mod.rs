@@ -145,6 +145,7 @@ where
                 .service(health::sources_health)
                 .service(rules::active_rules)
                 .service(rules::rule_versions)
+                .service(rules::rule_version)
                 .service(rules::reload_rules)
                 .service(rules::validate_rules)
                 .service(rules::dry_run)

@@ -194,6 +194,56 @@ pub async fn rule_versions(state: web::Data<AppState>) -> Result<HttpResponse, A
     }))
 }
 
+/// One version of a policy file with its text.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"kind": "scoring", "version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929",
+    "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "analyst (a.ivanova)", "comment": "mass address −30",
+    "content": "[profiles.default]\nbase_score = 100\n…"}))]
+pub struct RulesetVersionText {
+    /// `scoring` or `monitoring`.
+    pub kind: String,
+    /// SHA-256 of `content`.
+    pub version: String,
+    pub path: String,
+    pub loaded_at: DateTime<Utc>,
+    pub author: String,
+    pub comment: Option<String>,
+    /// The file's text as it was loaded.
+    pub content: String,
+}
+
+/// One version of the ruleset or of the monitoring policy, with the file's text as it was
+/// loaded (what a check's `ruleset_version` was decided under).
+#[utoipa::path(
+    tag = "rules",
+    params(("version" = String, Path, description = "SHA-256 of the file (`ruleset_version` of a check)")),
+    responses(
+        (status = 200, body = RulesetVersionText),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/rules/versions/{version}")]
+pub async fn rule_version(
+    state: web::Data<AppState>,
+    version: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let mut versions = state.policy.active().versions().await?;
+    versions.extend(state.monitor.policy().versions().await?);
+    let found = versions
+        .into_iter()
+        .find(|v| v.version == *version)
+        .ok_or_else(|| ApiError::NotFound(format!("no rules version {version}")))?;
+    Ok(HttpResponse::Ok().json(RulesetVersionText {
+        kind: found.kind,
+        version: found.version,
+        path: found.path,
+        loaded_at: found.loaded_at,
+        author: found.author,
+        comment: found.comment,
+        content: found.content,
+    }))
+}
+
 /// What a reload did to both policy files.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"version": "3a59f4cd…", "changed": true, "monitoring_version": "77ab01…", "monitoring_changed": false}))]

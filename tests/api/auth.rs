@@ -110,6 +110,21 @@ fn operations(
         ),
         ("GET", "/v1/rules".into(), Value::Null, 200),
         ("GET", "/v1/rules/versions".into(), Value::Null, 200),
+        (
+            "GET",
+            format!(
+                "/v1/rules/versions/{}",
+                kontragent::rules::version_of(
+                    &std::fs::read_to_string(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/rules/default.toml"
+                    ))
+                    .unwrap()
+                )
+            ),
+            Value::Null,
+            200,
+        ),
         ("POST", "/v1/rules/reload".into(), Value::Null, 200),
         (
             "POST",

@@ -107,6 +107,24 @@ async fn reload_activates_a_changed_file_and_refuses_a_bad_one() {
     let after = app.check("7701000072").await;
     assert_eq!(after["score"], 45);
     assert_eq!(after["ruleset_version"], outcome["version"]);
+    // The version a check was decided under keeps its text.
+    let version: Value = app
+        .get(&format!(
+            "/v1/rules/versions/{}",
+            outcome["version"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(version["kind"], "scoring");
+    assert!(
+        version["content"]
+            .as_str()
+            .unwrap()
+            .contains("delta = -30\nmessage.ru")
+    );
+    assert_eq!(app.get("/v1/rules/versions/nope").await.status(), 404);
     assert_ne!(after["ruleset_version"], before["ruleset_version"]);
     let versions = get_json(&app, "/v1/rules/versions").await;
     let listed: Vec<&Value> = versions["versions"]
