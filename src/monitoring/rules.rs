@@ -8,7 +8,7 @@ use crate::catalog::CatalogStatus;
 use crate::domain::Language;
 use crate::facts::{self, Facts};
 use crate::rules::condition::{self, Condition};
-use crate::rules::{Problems, fact_matcher, line_of, parse_toml};
+use crate::rules::{Problems, each_rule, fact_matcher, parse_toml};
 use crate::rules::{RawText, RuleError, RuleText, version_of};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -69,8 +69,9 @@ pub struct Verdict {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
+    /// Read one by one ([`each_rule`]).
     #[serde(default)]
-    rules: Vec<toml::Spanned<RawRule>>,
+    rules: Vec<toml::Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -91,9 +92,7 @@ impl MonitoringPolicy {
         let mut problems = Problems::default();
         let mut rules = Vec::new();
         let mut seen = BTreeSet::new();
-        for spanned in raw.rules {
-            let line = line_of(text, spanned.span().start);
-            let r = spanned.into_inner();
+        for (line, r) in each_rule::<RawRule>(text, raw.rules, &mut problems) {
             if !seen.insert(r.id.clone()) {
                 problems.in_rule(&r.id, line, "duplicate id");
             }

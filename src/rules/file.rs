@@ -95,6 +95,51 @@ fn rule_id_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// Reads each `[[rules]]` entry on its own, so that one entry's shape error (an unknown
+/// effect, a misspelt key) does not hide the others': an entry that cannot be read is a
+/// problem with its rule id and line, and every other entry is still read and checked.
+pub fn each_rule<R: serde::de::DeserializeOwned>(
+    text: &str,
+    entries: Vec<toml::Spanned<toml::Value>>,
+    problems: &mut Problems,
+) -> Vec<(usize, R)> {
+    entries
+        .into_iter()
+        .filter_map(|spanned| {
+            let span = spanned.span();
+            let line = line_of(text, span.start);
+            let value = spanned.into_inner();
+            let id = value
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            match value.try_into::<R>() {
+                Ok(rule) => Some((line, rule)),
+                Err(e) => {
+                    // Read the entry's own text again to find the line of the offending key.
+                    #[derive(serde::Deserialize)]
+                    struct One<R> {
+                        #[expect(dead_code, reason = "only its error's position is used")]
+                        rules: Vec<R>,
+                    }
+                    // The span is the `[[rules]]` header; the entry runs to the next table.
+                    let end = text[span.end..]
+                        .find("\n[")
+                        .map_or(text.len(), |i| span.end + i + 1);
+                    let at = text
+                        .get(span.start..end)
+                        .and_then(|entry| toml::from_str::<One<R>>(entry).err())
+                        .and_then(|e| e.span())
+                        .map_or(line, |s| line_of(text, span.start + s.start));
+                    problems.in_rule(&id, at, e.message().to_owned());
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
 /// Whether a dotted name is a fact, or a prefix of one (`sources.pb`), of `names`.
 pub fn fact_matcher(names: impl IntoIterator<Item = String>) -> impl Fn(&str) -> bool {
     let names: std::collections::BTreeSet<String> = names.into_iter().collect();
@@ -127,11 +172,12 @@ impl Problems {
         self.0.push(problem);
     }
 
-    /// `Ok(value)` when nothing was found wrong.
-    pub fn or<T>(self, value: T) -> Result<T, Vec<RuleError>> {
+    /// `Ok(value)` when nothing was found wrong; otherwise every problem, in file order.
+    pub fn or<T>(mut self, value: T) -> Result<T, Vec<RuleError>> {
         if self.0.is_empty() {
             Ok(value)
         } else {
+            self.0.sort_by_key(|e| e.line.unwrap_or(0));
             Err(self.0)
         }
     }

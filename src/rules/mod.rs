@@ -14,7 +14,7 @@ pub use condition::{Condition, ConditionError};
 pub use error::RuleError;
 pub use file::{
     PolicyError, Problems, Refusal, ReloadOutcome, Reloadable, Requirement, RuleFile,
-    compile_off_thread, fact_matcher, line_of, load_file, parse_toml, version_of,
+    compile_off_thread, each_rule, fact_matcher, line_of, load_file, parse_toml, version_of,
 };
 pub use template::Template;
 pub use text::{RawText, RuleText, Translation};

@@ -3,7 +3,7 @@
 
 use crate::facts;
 use crate::rules::{Condition, RawText, RuleError, RuleText};
-use crate::rules::{Problems, fact_matcher, line_of, parse_toml};
+use crate::rules::{Problems, each_rule, fact_matcher, line_of, parse_toml};
 use crate::sources::source_names;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -73,8 +73,9 @@ pub struct Ruleset {
 #[serde(deny_unknown_fields)]
 struct RawRuleset {
     profiles: BTreeMap<String, toml::Spanned<RawProfile>>,
+    /// Read one by one ([`each_rule`]).
     #[serde(default)]
-    rules: Vec<toml::Spanned<RawRule>>,
+    rules: Vec<toml::Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -164,9 +165,7 @@ impl Ruleset {
 
         let mut rules = Vec::new();
         let mut seen = BTreeMap::new();
-        for spanned in raw.rules {
-            let line = line_of(text, spanned.span().start);
-            let r = spanned.into_inner();
+        for (line, r) in each_rule::<RawRule>(text, raw.rules, &mut problems) {
             if r.id.trim().is_empty() {
                 problems.in_rule(&r.id, line, "the id is empty");
             }
@@ -278,6 +277,31 @@ mod tests {
         );
         assert_eq!(errs[0].rule_id.as_deref(), Some("a"));
         assert_eq!(errs[0].line, Some(11));
+    }
+
+    /// One entry's shape error does not hide another's problems.
+    #[test]
+    fn a_shape_error_in_one_rule_does_not_hide_the_others() {
+        let text = format!(
+            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"warn\"\n\n[[rules]]\nid = \"b\"\ntitle = \"B\"\nwhen = \"company.nope\"\neffect = \"review\"\n\n[[rules]]\nid = \"c\"\ntitle = \"C\"\nwhen = \"true\"\neffect = \"review\"\ncolour = \"red\"\n"
+        );
+        let errs = errors(&text);
+        let got: Vec<(Option<&str>, Option<usize>)> = errs
+            .iter()
+            .map(|e| (e.rule_id.as_deref(), e.line))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("a"), Some(11)),
+                (Some("b"), Some(13)),
+                (Some("c"), Some(24))
+            ],
+            "{errs:?}"
+        );
+        assert!(errs[0].message.contains("warn"), "{errs:?}");
+        assert!(errs[1].message.contains("company.nope"), "{errs:?}");
+        assert!(errs[2].message.contains("colour"), "{errs:?}");
     }
 
     #[test]
