@@ -147,8 +147,12 @@ enum KeysCommand {
 enum RulesCommand {
     /// Compile a ruleset file and report every problem with its rule id and line.
     Validate {
-        /// Defaults to rules.path.
+        /// Defaults to rules.path (monitoring.rules_path with --monitoring).
         path: Option<PathBuf>,
+        /// Read it as the monitoring policy (without it the content decides: no
+        /// `[profiles]` and rules with a `status`).
+        #[arg(long)]
+        monitoring: bool,
     },
     /// Run the golden cases (rules/tests/*.toml) against a ruleset and show what differs.
     Test {
@@ -407,23 +411,39 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Openapi => print!("{}", api::openapi_json()),
         Command::Rules { command } => match command {
-            RulesCommand::Validate { path } => {
-                let path = path.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
-                match kontragent::rules::load_file::<Ruleset>(&path) {
-                    Ok(rs) => println!(
-                        "{}: ok — {} rules, profiles: {}; version {}",
-                        path.display(),
-                        rs.rules.len(),
-                        rs.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
-                        rs.version
-                    ),
-                    Err(errors) => {
-                        for e in &errors {
-                            eprintln!("{}: {e}", path.display());
-                        }
-                        std::process::exit(1);
+            RulesCommand::Validate { path, monitoring } => {
+                use kontragent::scoring::policy::{PolicyKind, validate};
+                let path = path.unwrap_or_else(|| {
+                    PathBuf::from(if monitoring {
+                        &settings.monitoring.rules_path
+                    } else {
+                        &settings.rules.path
+                    })
+                });
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let kind = if monitoring {
+                    PolicyKind::Monitoring
+                } else {
+                    PolicyKind::of(&text)
+                };
+                let v = validate(&text, kind);
+                if !v.valid {
+                    for e in &v.errors {
+                        eprintln!("{}: {e}", path.display());
                     }
+                    std::process::exit(1);
                 }
+                let what = match kind {
+                    PolicyKind::Scoring => format!("profiles: {}", v.profiles.join(", ")),
+                    PolicyKind::Monitoring => "monitoring policy".into(),
+                };
+                println!(
+                    "{}: ok — {} rules, {what}; version {}",
+                    path.display(),
+                    v.rules,
+                    v.version.unwrap_or_default()
+                );
             }
             RulesCommand::Test {
                 monitoring: true,

@@ -184,9 +184,7 @@ pub async fn active_rules(
 #[utoipa::path(tag = "rules", responses((status = 200, body = VersionsView)))]
 #[get("/rules/versions")]
 pub async fn rule_versions(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let mut versions = state.policy.active().versions().await?;
-    versions.extend(state.monitor.policy().versions().await?);
-    versions.sort_by(|a, b| b.loaded_at.cmp(&a.loaded_at).then(a.kind.cmp(&b.kind)));
+    let versions = all_versions(&state).await?;
     Ok(HttpResponse::Ok().json(VersionsView {
         active: state.policy.active().info().version.clone(),
         monitoring_active: state.monitor.policy().info().version.clone(),
@@ -227,9 +225,8 @@ pub async fn rule_version(
     state: web::Data<AppState>,
     version: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut versions = state.policy.active().versions().await?;
-    versions.extend(state.monitor.policy().versions().await?);
-    let found = versions
+    let found = all_versions(&state)
+        .await?
         .into_iter()
         .find(|v| v.version == *version)
         .ok_or_else(|| ApiError::NotFound(format!("no rules version {version}")))?;
@@ -242,6 +239,14 @@ pub async fn rule_version(
         comment: found.comment,
         content: found.content,
     }))
+}
+
+/// Every stored version of both policy files, newest first.
+async fn all_versions(state: &AppState) -> Result<Vec<StoredRuleset>, ApiError> {
+    let mut versions = state.policy.active().versions().await?;
+    versions.extend(state.monitor.policy().versions().await?);
+    versions.sort_by(|a, b| b.loaded_at.cmp(&a.loaded_at).then(a.kind.cmp(&b.kind)));
+    Ok(versions)
 }
 
 /// What a reload did to both policy files.
@@ -334,15 +339,31 @@ pub async fn reload_rules(
     }))
 }
 
-/// Validate a candidate ruleset file (its text as the body) without activating it.
+/// `?kind=` of `POST /v1/rules/validate`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ValidateQuery {
+    /// `scoring` or `monitoring`; without it, the file's content decides (a monitoring
+    /// policy has no `[profiles]` and its rules name a `status`).
+    pub kind: Option<policy::PolicyKind>,
+}
+
+/// Validate a candidate policy file — the scoring ruleset or the monitoring policy — without
+/// activating it (its text as the body). Every problem at once, with rule id and line.
 #[utoipa::path(
     tag = "rules",
+    params(ValidateQuery),
     request_body(content = Option<String>, content_type = "text/plain", description = "The TOML file"),
-    responses((status = 200, description = "`valid` says whether it compiles; `errors` name the rule and line", body = Validation))
+    responses(
+        (status = 200, description = "`valid` says whether it compiles; `errors` name the rule and line", body = Validation),
+        (status = 400, description = "`invalid_query` (`kind`)", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 #[post("/rules/validate")]
-pub async fn validate_rules(body: String) -> HttpResponse {
-    HttpResponse::Ok().json(policy::validate_untrusted(body).await)
+pub async fn validate_rules(
+    query: super::query::Query<ValidateQuery>,
+    body: String,
+) -> HttpResponse {
+    HttpResponse::Ok().json(policy::validate_untrusted(body, query.into_inner().kind).await)
 }
 
 /// Replay a candidate ruleset on the stored facts of past checks, fetching nothing:

@@ -219,9 +219,12 @@ impl Replay {
 
 /// The result of validating a candidate file.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"valid": false, "version": null, "rules": 0, "profiles": [],
+#[schema(example = json!({"kind": "scoring", "valid": false, "version": null, "rules": 0, "profiles": [],
     "errors": [{"rule_id": "typo", "line": 12, "message": "condition: unknown fact `company.statsu`"}]}))]
 pub struct Validation {
+    /// Which file it was read as: `scoring` (a ruleset) or `monitoring` (the monitoring
+    /// policy), as asked or as its content says.
+    pub kind: PolicyKind,
     pub valid: bool,
     /// The version the file would have.
     pub version: Option<String>,
@@ -232,31 +235,76 @@ pub struct Validation {
 
 /// Compiles a candidate file that came from outside without activating it, off the
 /// async workers.
-pub async fn validate_untrusted(text: String) -> Validation {
-    validation(compile_off_thread(move || Ruleset::parse(&text)).await)
+pub async fn validate_untrusted(text: String, kind: Option<PolicyKind>) -> Validation {
+    let kind = kind.unwrap_or_else(|| PolicyKind::of(&text));
+    compile_off_thread(move || Ok(validate(&text, kind)))
+        .await
+        .unwrap_or_else(|errors| refused(kind, errors))
 }
 
-/// Compiles a candidate file without activating it.
-pub fn validate(text: &str) -> Validation {
-    validation(Ruleset::parse(text))
+/// Which of the two policy files a text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyKind {
+    Scoring,
+    Monitoring,
 }
 
-fn validation(compiled: Result<Ruleset, Vec<RuleError>>) -> Validation {
-    match compiled {
-        Ok(rs) => Validation {
-            valid: true,
-            version: Some(rs.version.clone()),
-            rules: rs.rules.len(),
-            profiles: rs.profiles.keys().cloned().collect(),
-            errors: Vec::new(),
+impl PolicyKind {
+    /// A monitoring policy has no `[profiles]` and its rules name a `status`; anything else
+    /// is read as a scoring ruleset (which then says what it lacks).
+    pub fn of(text: &str) -> PolicyKind {
+        let Ok(table) = text.parse::<toml::Table>() else {
+            return PolicyKind::Scoring;
+        };
+        let rules_have_status = table
+            .get("rules")
+            .and_then(|r| r.as_array())
+            .is_some_and(|rules| rules.iter().any(|r| r.get("status").is_some()));
+        if !table.contains_key("profiles") && rules_have_status {
+            PolicyKind::Monitoring
+        } else {
+            PolicyKind::Scoring
+        }
+    }
+}
+
+/// Compiles a candidate file of `kind` without activating it.
+pub fn validate(text: &str, kind: PolicyKind) -> Validation {
+    match kind {
+        PolicyKind::Scoring => match Ruleset::parse(text) {
+            Ok(rs) => Validation {
+                kind,
+                valid: true,
+                version: Some(rs.version.clone()),
+                rules: rs.rules.len(),
+                profiles: rs.profiles.keys().cloned().collect(),
+                errors: Vec::new(),
+            },
+            Err(errors) => refused(kind, errors),
         },
-        Err(errors) => Validation {
-            valid: false,
-            version: None,
-            rules: 0,
-            profiles: Vec::new(),
-            errors,
+        PolicyKind::Monitoring => match crate::monitoring::rules::MonitoringPolicy::parse(text) {
+            Ok(p) => Validation {
+                kind,
+                valid: true,
+                version: Some(p.version.clone()),
+                rules: p.rules.len(),
+                profiles: Vec::new(),
+                errors: Vec::new(),
+            },
+            Err(errors) => refused(kind, errors),
         },
+    }
+}
+
+fn refused(kind: PolicyKind, errors: Vec<RuleError>) -> Validation {
+    Validation {
+        kind,
+        valid: false,
+        version: None,
+        rules: 0,
+        profiles: Vec::new(),
+        errors,
     }
 }
 

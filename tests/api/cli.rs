@@ -425,3 +425,23 @@ async fn rules_test_takes_the_cases_from_anywhere() {
     assert!(text.contains("fired `mass_address` (score)"), "{text}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn rules_validate_knows_the_monitoring_policy() {
+    let out = kontragent()
+        .args(["rules", "validate", "rules/monitoring.toml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok — 7 rules, monitoring policy"), "{text}");
+    let out = kontragent()
+        .args(["rules", "validate", "--monitoring"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}

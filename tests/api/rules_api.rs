@@ -474,3 +474,63 @@ async fn the_monitoring_policy_is_versioned_and_reloaded_too() {
         "the last good policy stays"
     );
 }
+
+/// The monitoring policy is validated too: by its content, or as `?kind=` says.
+#[tokio::test]
+async fn validate_reads_the_monitoring_policy_by_its_content() {
+    let app = crate::helpers::spawn_app().await;
+    let monitoring = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/monitoring.toml"
+    ))
+    .unwrap();
+    let v: Value = post(&app, "/v1/rules/validate", monitoring.clone(), "text/plain")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["valid"].as_bool()),
+        (Some("monitoring"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(v["rules"], 7);
+    let broken = monitoring.replacen("status = \"suspended\"", "status = \"frozen\"", 1);
+    let v: Value = post(&app, "/v1/rules/validate", broken, "text/plain")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["valid"], false);
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("frozen"),
+        "{v}"
+    );
+    // Read as a ruleset, it lacks its profiles.
+    let v: Value = post(
+        &app,
+        "/v1/rules/validate?kind=scoring",
+        monitoring,
+        "text/plain",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["valid"].as_bool()),
+        (Some("scoring"), Some(false)),
+        "{v}"
+    );
+    let r = post(
+        &app,
+        "/v1/rules/validate?kind=nope",
+        DEFAULT_RULES,
+        "text/plain",
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+}
