@@ -238,6 +238,90 @@ pub fn verdict_text(check: &Check, language: Language, zone: chrono_tz::Tz) -> S
     out
 }
 
+/// A stored check and the same facts under another ruleset, side by side: the decision,
+/// the score, and each reason kept (`=`), changed in effect (`~`), gone (`-`) or new (`+`).
+pub fn explanation_text(
+    e: &crate::scoring::policy::Explanation,
+    zone: chrono_tz::Tz,
+    language: Language,
+) -> String {
+    use std::fmt::Write;
+    let ru = language == Language::Ru;
+    let short = |v: &str| v.chars().take(12).collect::<String>();
+    let before = &e.before;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} — {} {} {} ({} {}, {} {})",
+        if ru { "ИНН" } else { "INN" },
+        before.inn,
+        if ru { "проверка" } else { "check" },
+        before.id,
+        before.checked_at.map(|t| time(t, zone)).unwrap_or_default(),
+        if ru { "правила" } else { "ruleset" },
+        short(before.ruleset_version.as_deref().unwrap_or("-")),
+        if ru { "профиль" } else { "profile" },
+        before.profile
+    );
+    let (was, now) = if ru {
+        (
+            "было",
+            format!("с файлом ({}, профиль {})", short(&e.version), e.profile),
+        )
+    } else {
+        (
+            "decided",
+            format!(
+                "under the file ({}, profile {})",
+                short(&e.version),
+                e.profile
+            ),
+        )
+    };
+    let _ = writeln!(out, "{:<12} {:<28} {now}", "", was);
+    let _ = writeln!(
+        out,
+        "{:<12} {:<28} {}",
+        if ru { "Решение" } else { "Decision" },
+        verdict(before.decision, language),
+        verdict(Some(e.after.decision), language)
+    );
+    let _ = writeln!(
+        out,
+        "{:<12} {:<28} {}",
+        if ru { "Балл" } else { "Score" },
+        before.score.map(|s| s.to_string()).unwrap_or_default(),
+        e.after.score
+    );
+    out.push_str(if ru {
+        "Причины:\n"
+    } else {
+        "Reasons:\n"
+    });
+    let line = |mark: char, r: &crate::scoring::Reason| {
+        let delta = r.delta.map(|d| format!(" {d:+}")).unwrap_or_default();
+        format!(
+            "  {mark} [{}{delta}] {} — {}\n",
+            r.effect, r.rule_id, r.message
+        )
+    };
+    let had = |id: &str| before.reasons.iter().find(|r| r.rule_id == id);
+    let has = |id: &str| e.after.reasons.iter().any(|r| r.rule_id == id);
+    for r in &e.after.reasons {
+        let mark = match had(&r.rule_id) {
+            None => '+',
+            Some(old) if old.effect == r.effect && old.delta == r.delta => '=',
+            // The same rule with another effect or delta.
+            Some(_) => '~',
+        };
+        out.push_str(&line(mark, r));
+    }
+    for r in before.reasons.iter().filter(|r| !has(&r.rule_id)) {
+        out.push_str(&line('-', r));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,6 +145,18 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum RulesCommand {
+    /// Re-decide the latest stored check of an INN under a rules file, nothing fetched, and
+    /// show it beside what was decided: the decision, the score, each reason kept (=),
+    /// changed in effect (~), gone (-) or new (+).
+    Explain {
+        inn: String,
+        /// The ruleset to try (defaults to rules.path).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// The profile (defaults to the check's own).
+        #[arg(long)]
+        profile: Option<String>,
+    },
     /// Compile a ruleset file and report every problem with its rule id and line.
     Validate {
         /// Defaults to rules.path (monitoring.rules_path with --monitoring).
@@ -411,6 +423,45 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Openapi => print!("{}", api::openapi_json()),
         Command::Rules { command } => match command {
+            RulesCommand::Explain {
+                inn,
+                rules,
+                profile,
+            } => {
+                let inn = Inn::parse(&inn).map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
+                let path = rules.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
+                let ruleset = kontragent::rules::load_file::<Ruleset>(&path).map_err(|errors| {
+                    let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                    anyhow::anyhow!("{}: {}", path.display(), list.join("; "))
+                })?;
+                let checks = startup::build_services(&settings).await?.checks;
+                let latest = checks.latest(&inn).await?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "INN {inn} has never been checked here: `kontragent check {inn}` first"
+                    )
+                })?;
+                let id = serde_json::from_slice::<kontragent::check::Check>(&latest)?.id;
+                let stored = checks
+                    .stored(id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("check {id} is gone"))?;
+                let language = settings.check.default_language;
+                let explained = kontragent::scoring::policy::explain(
+                    stored,
+                    &ruleset,
+                    profile.as_deref(),
+                    language,
+                )
+                .map_err(anyhow::Error::msg)?;
+                print!(
+                    "{}",
+                    kontragent::human::explanation_text(
+                        &explained,
+                        settings.display.tz(),
+                        language
+                    )
+                );
+            }
             RulesCommand::Validate { path, monitoring } => {
                 use kontragent::scoring::policy::{PolicyKind, validate};
                 let path = path.unwrap_or_else(|| {

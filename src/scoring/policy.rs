@@ -379,3 +379,41 @@ pub struct DryRunReport {
     pub transitions: Vec<Transition>,
     pub examples: Vec<DryRunExample>,
 }
+
+/// A stored check re-decided under another ruleset, beside what was decided.
+pub struct Explanation {
+    /// The stored check as it was decided.
+    pub before: crate::check::Check,
+    /// The same facts under the file.
+    pub after: super::Evaluation,
+    /// The file's version and the profile applied.
+    pub version: String,
+    pub profile: String,
+}
+
+/// Re-evaluates `stored`'s facts under `ruleset` (with `profile`, else the check's own);
+/// nothing is fetched. An unknown profile is an error naming the file's profiles.
+pub fn explain(
+    stored: crate::check::Checked,
+    ruleset: &Ruleset,
+    profile: Option<&str>,
+    language: crate::domain::Language,
+) -> Result<Explanation, String> {
+    let name = profile.unwrap_or(&stored.check.profile).to_owned();
+    let Some(profile) = ruleset.profile(&name) else {
+        let known: Vec<&str> = ruleset.profiles.keys().map(String::as_str).collect();
+        return Err(format!(
+            "the file has no profile `{name}` (it has: {})",
+            known.join(", ")
+        ));
+    };
+    let mut facts = stored.facts;
+    crate::facts::apply_coverage(&mut facts, &profile.required_sources);
+    let after = ruleset.evaluate(profile, &facts, language);
+    Ok(Explanation {
+        before: stored.check.in_language(language),
+        after,
+        version: ruleset.version.clone(),
+        profile: name,
+    })
+}

@@ -445,3 +445,60 @@ fn rules_validate_knows_the_monitoring_policy() {
         .unwrap();
     assert!(out.status.success());
 }
+
+/// `rules explain INN --rules FILE`: the latest stored check re-decided under a file, beside
+/// what was decided, with nothing fetched.
+#[tokio::test]
+async fn rules_explain_shows_a_stored_check_under_another_file() {
+    let db = crate::helpers::fresh_database_url().await;
+    let port = free_port().to_string();
+    let out = kontragent()
+        .args(["check", "7701000058", "--sandbox"])
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .env("KONTRAGENT__SANDBOX__PORT", &port)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "review");
+    let dir = std::env::temp_dir().join(format!("kontragent-explain-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.toml"))
+        .unwrap();
+    // Reorganizing now rejects; a new rule reads the company's status.
+    let at = text.find("id = \"reorganizing\"").unwrap();
+    let effect = at + text[at..].find("effect = \"review\"").unwrap();
+    let mut changed = format!(
+        "{}effect = \"reject\"{}",
+        &text[..effect],
+        &text[effect + "effect = \"review\"".len()..]
+    );
+    changed.push_str("\n[[rules]]\nid = \"active_note\"\ntitle = \"Note\"\nwhen = \"company.status != 'ACTIVE'\"\neffect = \"score\"\ndelta = 0\n");
+    std::fs::write(dir.join("c.toml"), changed).unwrap();
+    let out = kontragent()
+        .args(["rules", "explain", "7701000058", "--rules"])
+        .arg(dir.join("c.toml"))
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decision = text.lines().find(|l| l.starts_with("Решение")).unwrap();
+    assert!(
+        decision.contains("НА ПРОВЕРКУ") && decision.ends_with("ОТКЛОНЕНО"),
+        "{text}"
+    );
+    assert!(text.contains("  ~ [reject] reorganizing — "), "{text}");
+    assert!(text.contains("  + [score +0] active_note — Note"), "{text}");
+    let out = kontragent()
+        .args(["rules", "explain", "7701000019"])
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has never been checked here"));
+    let _ = std::fs::remove_dir_all(dir);
+}
