@@ -76,10 +76,7 @@ fn lines(
                 company
                     .map(|c| human::company_status(c.status, language).to_owned())
                     .unwrap_or_default(),
-                match (check, &row.error) {
-                    (Some(c), _) => human::decision_words(c.decision, language).to_owned(),
-                    (None, _) => human::decision_words(None, language).to_owned(),
-                },
+                human::decision_words(check.and_then(|c| c.decision), language).to_owned(),
                 // "75, decided by a reject rule": a score never reads as contradicting it.
                 check
                     .filter(|c| c.score.is_some())
