@@ -26,6 +26,15 @@ async fn app_with_rules(file: &std::path::Path, watch_ms: u64) -> TestApp {
     .await
 }
 
+/// `POST` a policy file's text to a validate `path` (with its query); the answer.
+async fn validate(app: &TestApp, path: &str, text: impl Into<reqwest::Body>) -> Value {
+    post(app, path, text, "text/plain")
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn get_json(app: &TestApp, path: &str) -> Value {
     app.get(path).await.json().await.unwrap()
 }
@@ -229,11 +238,7 @@ async fn the_file_is_watched_and_reloaded_without_a_restart() {
 async fn validate_names_the_rule_and_line_of_every_kind_of_mistake() {
     let file = rules_copy();
     let app = app_with_rules(&file, 0).await;
-    let ok: Value = post(&app, "/v1/rules/validate", DEFAULT_RULES, "text/plain")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ok: Value = validate(&app, "/v1/rules/validate", DEFAULT_RULES).await;
     assert_eq!(ok["valid"], true);
     assert_eq!(
         ok["profiles"],
@@ -279,11 +284,7 @@ async fn validate_names_the_rule_and_line_of_every_kind_of_mistake() {
         ("[profiles.default\nbase_score = 100\n".to_owned(), None, ""),
     ];
     for (text, rule, needle) in cases {
-        let v: Value = post(&app, "/v1/rules/validate", text.clone(), "text/plain")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let v: Value = validate(&app, "/v1/rules/validate", text.clone()).await;
         assert_eq!(v["valid"], false, "{text}");
         let e = &v["errors"][0];
         assert_eq!(e["rule_id"].as_str(), rule, "{v}");
@@ -484,11 +485,7 @@ async fn validate_reads_the_monitoring_policy_by_its_content() {
         "/rules/monitoring.toml"
     ))
     .unwrap();
-    let v: Value = post(&app, "/v1/rules/validate", monitoring.clone(), "text/plain")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = validate(&app, "/v1/rules/validate", monitoring.clone()).await;
     assert_eq!(
         (v["kind"].as_str(), v["valid"].as_bool()),
         (Some("monitoring"), Some(true)),
@@ -496,11 +493,7 @@ async fn validate_reads_the_monitoring_policy_by_its_content() {
     );
     assert_eq!(v["rules"], 7);
     let broken = monitoring.replacen("status = \"suspended\"", "status = \"frozen\"", 1);
-    let v: Value = post(&app, "/v1/rules/validate", broken, "text/plain")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = validate(&app, "/v1/rules/validate", broken).await;
     assert_eq!(v["valid"], false);
     assert!(
         v["errors"][0]["message"]
@@ -510,16 +503,7 @@ async fn validate_reads_the_monitoring_policy_by_its_content() {
         "{v}"
     );
     // Read as a ruleset, it lacks its profiles.
-    let v: Value = post(
-        &app,
-        "/v1/rules/validate?kind=scoring",
-        monitoring,
-        "text/plain",
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let v: Value = validate(&app, "/v1/rules/validate?kind=scoring", monitoring).await;
     assert_eq!(
         (v["kind"].as_str(), v["valid"].as_bool()),
         (Some("scoring"), Some(false)),
