@@ -1,6 +1,6 @@
 //! Retention: raw bodies and documents go after their time; a decision stays.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{fresh_database_url, spawn_app};
 use kontragent::config::RetentionSettings;
 use kontragent::retention::Retention;
 use std::sync::Arc;
@@ -82,22 +82,26 @@ async fn old_bodies_and_documents_are_pruned_and_decisions_stay() {
 
 #[tokio::test]
 async fn one_instance_prunes_at_a_time() {
-    let app = spawn_app().await;
-    let store = Arc::clone(app.app.store());
+    // A bare store, no app: an app's own retention worker would race for the lease.
+    let store = kontragent::storage::connect(&fresh_database_url().await, 2)
+        .await
+        .unwrap();
+    let documents = Arc::new(kontragent::cache::DocumentCache::new(
+        &kontragent::config::Settings::default(),
+    ));
     let metrics = Arc::new(kontragent::metrics::Metrics::default());
     let settings = RetentionSettings {
         evidence_days: 1,
         checks_days: 1,
         tick_s: 60,
     };
-    let documents = app.app.documents();
     let a = Retention::new(
         Arc::clone(&store),
-        Arc::clone(documents),
+        Arc::clone(&documents),
         settings.clone(),
         Arc::clone(&metrics),
     );
-    let b = Retention::new(Arc::clone(&store), Arc::clone(documents), settings, metrics);
+    let b = Retention::new(Arc::clone(&store), documents, settings, metrics);
     let now = chrono::Utc::now();
     // Another instance holds the lease (its pass is running): `b` skips; once it is given
     // up, `a` runs.
