@@ -6,33 +6,35 @@
 use super::diff::EVENT_KINDS;
 use crate::catalog::CatalogStatus;
 use crate::domain::Language;
-use crate::facts::{self, Facts};
+use crate::facts::Facts;
 use crate::rules::condition::{self, Condition};
-use crate::rules::{Problems, each_rule, fact_matcher, parse_toml};
+use crate::rules::{Catalogue, Problems, each_rule, parse_toml};
 use crate::rules::{RawText, RuleError, RuleText, version_of};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
-/// Facts only monitoring has, beside every scoring fact.
-pub fn monitoring_fact_names() -> Vec<String> {
-    let mut names: Vec<String> = facts::names().collect();
-    names.extend(
-        [
-            "decision.current",
-            "decision.previous",
-            "decision.changed",
-            "quality.rating_avg",
-            "quality.rating_count",
-            "quality.complaints",
-            "quality.sla_breaches",
-            "quality.jobs_completed",
-            "quality.on_time_ratio",
-            "catalog.status",
-        ]
-        .map(String::from),
-    );
-    names.extend(EVENT_KINDS.iter().map(|k| format!("events.{k}")));
-    names
+/// The facts a monitoring rule reads: every scoring fact, and those only monitoring has.
+pub fn monitoring_catalogue() -> Catalogue {
+    let own = [
+        ("decision.current", "string"),
+        ("decision.previous", "string"),
+        ("decision.changed", "bool"),
+        ("quality.rating_avg", "double"),
+        ("quality.rating_count", "int"),
+        ("quality.complaints", "int"),
+        ("quality.sla_breaches", "int"),
+        ("quality.jobs_completed", "int"),
+        ("quality.on_time_ratio", "double"),
+        ("catalog.status", "string"),
+    ];
+    let catalogue = own
+        .into_iter()
+        .fold(Catalogue::of_checks(), |c, (name, kind)| {
+            c.with(name, kind, "monitoring")
+        });
+    EVENT_KINDS.iter().fold(catalogue, |c, kind| {
+        c.with(format!("events.{kind}"), "bool", "monitoring")
+    })
 }
 
 pub struct MonitoringRule {
@@ -88,19 +90,21 @@ struct RawRule {
 impl MonitoringPolicy {
     pub fn parse(text: &str) -> Result<MonitoringPolicy, Vec<RuleError>> {
         let raw: RawPolicy = parse_toml(text)?;
-        let is_fact = fact_matcher(monitoring_fact_names());
+        let catalogue = monitoring_catalogue();
+        let is_fact = |name: &str| catalogue.is_fact(name);
         let mut problems = Problems::default();
         let mut rules = Vec::new();
         let mut seen = BTreeSet::new();
-        for (line, r) in each_rule::<RawRule>(text, raw.rules, &mut problems) {
+        for (entry, r) in each_rule::<RawRule>(text, raw.rules, &mut problems) {
+            let at = |key: &str| entry.key(text, key);
             if !seen.insert(r.id.clone()) {
-                problems.in_rule(&r.id, line, "duplicate id");
+                problems.in_rule(&r.id, at("id"), "duplicate id");
             }
             let status = match CatalogStatus::parse(&r.status) {
                 Some(CatalogStatus::Active) | None => {
                     problems.in_rule(
                         &r.id,
-                        line,
+                        at("status"),
                         format!(
                             "status `{}`: one of under_review, suspended, removed",
                             r.status
@@ -110,13 +114,13 @@ impl MonitoringPolicy {
                 }
                 s => s,
             };
-            let condition = Condition::compile(&r.when, &is_fact)
-                .map_err(|e| problems.push(e.for_rule(&r.id, line)))
+            let condition = Condition::compile(&r.when, &catalogue)
+                .map_err(|e| problems.push(e.for_rule(&r.id, text, &entry)))
                 .ok();
-            let text = RuleText::parse(&r.title, r.message.as_ref(), &is_fact)
-                .map_err(|m| problems.in_rule(&r.id, line, m))
+            let words = RuleText::parse(&r.title, r.message.as_ref(), &is_fact)
+                .map_err(|m| problems.in_rule(&r.id, at(RuleText::key_of(&m)), m))
                 .ok();
-            if let (Some(status), Some(condition), Some(text)) = (status, condition, text) {
+            if let (Some(status), Some(condition), Some(text)) = (status, condition, words) {
                 rules.push(MonitoringRule {
                     id: r.id,
                     text,
@@ -187,7 +191,7 @@ mod tests {
 /// resulting status (`none` when no rule fires) and the fired rules out. Facts not given are
 /// those of a clean contractor with no change and no feedback.
 pub mod golden {
-    use super::{MonitoringPolicy, monitoring_fact_names};
+    use super::{MonitoringPolicy, monitoring_catalogue};
     use crate::facts::{Fact, Facts};
     use crate::scoring::golden::{CaseOutcome, apply_facts, baseline, case_files};
     use serde::Deserialize;
@@ -249,7 +253,7 @@ pub mod golden {
     }
 
     pub fn run_dir(policy: &MonitoringPolicy, dir: &Path) -> Result<Vec<CaseOutcome>, String> {
-        let known = monitoring_fact_names();
+        let known: Vec<String> = monitoring_catalogue().names().collect();
         let mut out = Vec::new();
         for file in case_files(dir)? {
             let shown = file.display().to_string();

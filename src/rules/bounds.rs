@@ -82,6 +82,7 @@ pub fn check_rules(costs: impl ExactSizeIterator<Item = u64>) -> Result<(), Vec<
 
 fn too_costly(message: String) -> RuleError {
     RuleError {
+        column: None,
         too_costly: true,
         rule_id: None,
         line: None,

@@ -3,6 +3,8 @@
 
 use super::RuleError;
 use super::bounds::{self, BoundError};
+use super::file::Entry;
+use super::types::{self, Catalogue, dotted};
 use crate::facts::Facts;
 use cel::common::ast::{EntryExpr, Expr};
 use cel::common::types::{
@@ -17,6 +19,10 @@ use std::sync::{Arc, LazyLock};
 pub struct Condition {
     program: Program,
     reads: Vec<String>,
+    /// Facts read where a `null` makes the condition fail (see [`types::Typing`]).
+    strict: Vec<String>,
+    /// Facts the condition compares with `null` or tests with `has()`.
+    null_checked: Vec<String>,
     cost: u64,
 }
 
@@ -26,6 +32,8 @@ pub struct ConditionError {
     pub message: String,
     /// Refused by a bound of [`bounds`], not for a mistake.
     pub too_costly: bool,
+    /// The character offset in the condition of the (first) mistake, where known.
+    pub at: Option<usize>,
 }
 
 impl std::fmt::Display for ConditionError {
@@ -39,16 +47,19 @@ impl ConditionError {
         ConditionError {
             message: message.into(),
             too_costly: false,
+            at: None,
         }
     }
 
-    /// The problem as reported for the rule `id` on `line`.
-    pub fn for_rule(&self, id: &str, line: usize) -> RuleError {
+    /// The problem as reported for the rule `id` whose condition is at `entry`'s `when`.
+    pub fn for_rule(&self, id: &str, text: &str, entry: &Entry) -> RuleError {
+        let at = match self.at {
+            Some(offset) => entry.in_value(text, "when", offset),
+            None => entry.key(text, "when"),
+        };
         RuleError {
             too_costly: self.too_costly,
-            rule_id: Some(id.to_owned()),
-            line: Some(line),
-            message: format!("condition: {}", self.message),
+            ..RuleError::in_rule(id, at, format!("condition: {}", self.message))
         }
     }
 }
@@ -58,6 +69,7 @@ impl From<BoundError> for ConditionError {
         ConditionError {
             message: e.to_string(),
             too_costly: true,
+            at: None,
         }
     }
 }
@@ -71,15 +83,13 @@ impl std::fmt::Debug for Condition {
 }
 
 impl Condition {
-    /// Compiles `source`; every fact it names must satisfy `is_fact` (an exact fact name,
-    /// or a prefix of one such as `sources.pb`).
+    /// Compiles `source`; every fact it names must be in `catalogue` (an exact fact name,
+    /// or a prefix of one such as `sources.pb`), and its types must agree.
     ///
     /// The text is bounded before the CEL parser sees it, and the parsed expression's
-    /// estimated evaluation cost after (see [`bounds`]).
-    pub fn compile(
-        source: &str,
-        is_fact: &dyn Fn(&str) -> bool,
-    ) -> Result<Condition, ConditionError> {
+    /// estimated evaluation cost after (see [`bounds`]). Type mistakes, unknown functions
+    /// and a condition that is constant are refused with every problem named.
+    pub fn compile(source: &str, catalogue: &Catalogue) -> Result<Condition, ConditionError> {
         bounds::check_condition_text(source)?;
         // The parser is third-party code reading untrusted text: a panic in it is a
         // refusal of this condition, never the end of the process.
@@ -97,20 +107,62 @@ impl Condition {
         let mut reads = BTreeSet::new();
         let mut unknown = BTreeSet::new();
         collect(program.expression(), &mut Vec::new(), &mut |path| {
-            if is_fact(&path) {
+            if catalogue.is_fact(&path) {
                 reads.insert(path);
             } else {
                 unknown.insert(path);
             }
         });
         if let Some(name) = unknown.into_iter().next() {
-            return Err(ConditionError::invalid(format!("unknown fact `{name}`")));
+            return Err(ConditionError {
+                at: source.find(&name).map(|b| source[..b].chars().count()),
+                ..ConditionError::invalid(format!("unknown fact `{name}`"))
+            });
         }
-        Ok(Condition {
+        let offset = |id| {
+            let (start, _) = program.source_info().offset_for(id)?;
+            Some(start as usize)
+        };
+        let typing = types::check(program.expression(), catalogue, &offset);
+        if let Some((at, _)) = typing.errors.first() {
+            let messages: Vec<&str> = typing.errors.iter().map(|(_, m)| m.as_str()).collect();
+            return Err(ConditionError {
+                at: *at,
+                ..ConditionError::invalid(messages.join("; "))
+            });
+        }
+        let condition = Condition {
             program,
             reads: reads.into_iter().collect(),
+            strict: typing.strict.into_iter().collect(),
+            null_checked: typing.null_checked.into_iter().collect(),
             cost,
-        })
+        };
+        condition.refuse_constant()?;
+        Ok(condition)
+    }
+
+    /// A condition whose value the facts cannot change decides nothing: refused.
+    fn refuse_constant(&self) -> Result<(), ConditionError> {
+        let always = |value: bool, why: &str| {
+            Err(ConditionError::invalid(format!(
+                "the condition is always {value}{why}: the rule would {} fire",
+                if value { "always" } else { "never" }
+            )))
+        };
+        if self.reads.is_empty() {
+            let empty = crate::facts::Facts::new();
+            return match self.evaluate(&context(&empty)) {
+                Ok(value) => always(value, " (it reads no fact)"),
+                Err(error) => Err(ConditionError::invalid(format!(
+                    "the condition reads no fact and always fails: {error}"
+                ))),
+            };
+        }
+        match types::constant(self.program.expression()) {
+            Some(value) => always(value, ", whatever the facts"),
+            None => Ok(()),
+        }
     }
 
     /// The estimated number of expression nodes one evaluation visits.
@@ -121,6 +173,16 @@ impl Condition {
     /// The fact names the condition reads, sorted.
     pub fn reads(&self) -> &[String] {
         &self.reads
+    }
+
+    /// The facts read where a `null` makes the condition fail, sorted.
+    pub fn strict_reads(&self) -> &[String] {
+        &self.strict
+    }
+
+    /// The facts the condition compares with `null` or tests with `has()`, sorted.
+    pub fn null_checked(&self) -> &[String] {
+        &self.null_checked
     }
 
     /// Evaluates against a context built by [`context`]. Anything but a boolean is an error.
@@ -267,17 +329,6 @@ fn collect(e: &IdedExpr, bound: &mut Vec<String>, report: &mut dyn FnMut(String)
     }
 }
 
-/// `a.b.c` for an identifier with plain field selections on it; `None` otherwise.
-fn dotted(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Ident(name) => Some(name.clone()),
-        Expr::Select(sel) if !sel.test => {
-            dotted(&sel.operand.expr).map(|base| format!("{base}.{}", sel.field))
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,22 +338,121 @@ mod tests {
         crate::facts::from_pairs(pairs, None)
     }
 
-    fn known(name: &str) -> bool {
-        [
-            "company.status",
-            "company.age_months",
-            "sources.unavailable",
-            "sources.pb.status",
-        ]
-        .iter()
-        .any(|f| *f == name || f.starts_with(&format!("{name}.")))
+    fn known() -> Catalogue {
+        Catalogue::default()
+            .with("company.status", "string", "egrul, pb")
+            .with("company.age_months", "int", "egrul")
+            .with("company.terminated", "bool", "egrul, pb")
+            .with("quality.rating_avg", "double", "catalog")
+            .with("court.cases", "list<map>", "kad")
+            .with("sources.unavailable", "list<string>", "service")
+            .with("sources.pb.status", "string", "service")
+    }
+
+    fn refusal(source: &str) -> String {
+        Condition::compile(source, &known()).unwrap_err().message
+    }
+
+    #[test]
+    fn mismatched_types_are_refused_with_both_sides_named() {
+        let err = refusal("company.age_months < '12'");
+        assert!(
+            err.contains("`company.age_months` (int)") && err.contains("'12' (string)"),
+            "{err}"
+        );
+        let err = refusal("company.age_months == '12'");
+        assert!(err.contains("never true"), "{err}");
+        assert!(refusal("company.status > 3").contains("fails on every check"));
+        assert!(refusal("company.age_months < null").contains("with null"));
+        assert!(refusal("company.age_months + 0.5 > 1.0").contains("write 1.0"));
+        assert!(refusal("size(company.age_months) > 0").contains("`size`"));
+        assert!(refusal("company.status.startsWith(1)").contains("startsWith"));
+        assert!(refusal("3 in sources.unavailable").contains("never found"));
+        assert!(refusal("sources.unavailable.exists(s, s > 1)").contains("`s` (string)"));
+        // Several mistakes at once are all named.
+        let err = refusal("company.age_months < '12' && company.status == 1");
+        assert!(err.contains("'12'") && err.contains("1 (int)"), "{err}");
+    }
+
+    #[test]
+    fn what_is_not_a_mistake_compiles() {
+        for ok in [
+            "company.age_months < 12.5",
+            "quality.rating_avg < 3",
+            "company.age_months != null && company.age_months < 12",
+            "company.status in ['ACTIVE', 'LIQUIDATING']",
+            "'pb' in sources.unavailable",
+            "court.cases.exists(c, c.role == 'respondent' && c.amount > 100)",
+            "size(court.cases.filter(c, c.year == 2026)) > 2",
+            "company.terminated",
+            "!company.terminated || company.status.startsWith('LIQ')",
+            "sources.pb.status == 'ok' ? company.age_months < 12 : false",
+            "dyn(company.status) == 1",
+        ] {
+            Condition::compile(ok, &known()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_condition_that_is_not_a_boolean_is_refused() {
+        assert!(refusal("company.status").contains("not true or false"));
+        assert!(refusal("company.age_months + 1").contains("not true or false"));
+        assert!(refusal("company.age_months && true").contains("`&&` needs true or false"));
+    }
+
+    #[test]
+    fn unknown_functions_are_refused_and_the_known_ones_exist() {
+        let err = refusal("max(company.age_months, 3) > 2");
+        assert!(err.contains("unknown function `max`"), "{err}");
+        assert!(refusal("company.status.lowerAscii() == 'a'").contains("`lowerAscii`"));
+        // Every function the checker accepts is one the evaluator has.
+        let ctx = Context::with_env(Arc::clone(&STDLIB));
+        for f in types::FUNCTIONS {
+            let call = match *f {
+                "size" => "size('ab')".to_owned(),
+                "contains" | "startsWith" | "endsWith" | "matches" => format!("'ab'.{f}('a')"),
+                "timestamp" => "timestamp('2026-01-01T00:00:00Z')".to_owned(),
+                "duration" => "duration('1s')".to_owned(),
+                "bool" => "bool('true')".to_owned(),
+                "bytes" => "bytes('a')".to_owned(),
+                name if name.starts_with("get") => {
+                    format!("timestamp('2026-01-01T00:00:00Z').{name}()")
+                }
+                name => format!("{name}(1)"),
+            };
+            let outcome = Program::compile(&call).unwrap().execute(&ctx);
+            assert!(outcome.is_ok(), "{call}: {outcome:?}");
+        }
+    }
+
+    #[test]
+    fn a_constant_condition_is_refused() {
+        assert!(refusal("1 < 2").contains("always true"));
+        assert!(refusal("'a' == 'b'").contains("always false"));
+        assert!(refusal("company.age_months < 12 || true").contains("always true"));
+        assert!(refusal("false && company.terminated").contains("always false"));
+        assert!(refusal("1 / 0 == 1").contains("always fails"));
+    }
+
+    #[test]
+    fn strict_and_null_checked_reads_are_recorded() {
+        let c = Condition::compile(
+            "company.status == 'ACTIVE' && company.age_months != null && company.age_months < 12 && company.terminated",
+            &known(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.strict_reads(),
+            ["company.age_months", "company.terminated"]
+        );
+        assert_eq!(c.null_checked(), ["company.age_months"]);
     }
 
     #[test]
     fn collects_the_facts_a_condition_reads() {
         let c = Condition::compile(
             "company.status == 'ACTIVE' && sources.unavailable.exists(s, s == 'pb') && has(sources.pb.status)",
-            &known,
+            &known(),
         )
         .unwrap();
         assert_eq!(
@@ -313,10 +463,10 @@ mod tests {
 
     #[test]
     fn rejects_unknown_facts_and_bad_syntax() {
-        let err = Condition::compile("company.statuz == 'ACTIVE'", &known).unwrap_err();
+        let err = Condition::compile("company.statuz == 'ACTIVE'", &known()).unwrap_err();
         assert!(err.message.contains("company.statuz"), "{err}");
         assert!(!err.too_costly);
-        let err = Condition::compile("company.status ==", &known).unwrap_err();
+        let err = Condition::compile("company.status ==", &known()).unwrap_err();
         assert!(err.message.contains("Syntax error"), "{err}");
         assert!(!err.too_costly);
     }
@@ -330,11 +480,11 @@ mod tests {
         let ctx = context(&f);
         let guarded = Condition::compile(
             "company.age_months != null && company.age_months < 12",
-            &known,
+            &known(),
         )
         .unwrap();
         assert_eq!(guarded.evaluate(&ctx), Ok(false));
-        let unguarded = Condition::compile("company.age_months < 12", &known).unwrap();
+        let unguarded = Condition::compile("company.age_months < 12", &known()).unwrap();
         let err = unguarded.evaluate(&ctx).unwrap_err();
         assert!(
             err.to_lowercase().contains("null"),
@@ -347,7 +497,8 @@ mod tests {
     #[test]
     fn non_boolean_result_is_an_error() {
         let f = facts(&[("company.status", json!("ACTIVE"))]);
-        let c = Condition::compile("company.status", &known).unwrap();
+        // Only a value the checker cannot type reaches the evaluator as a non-boolean.
+        let c = Condition::compile("dyn(company.status)", &known()).unwrap();
         let err = c.evaluate(&context(&f)).unwrap_err();
         assert!(err.contains("not true or false"), "{err}");
     }
@@ -418,7 +569,7 @@ mod tests {
                 let mut runner = TestRunner::new(Config::with_cases(512));
                 runner
                     .run(&expression(), |source| {
-                        if let Ok(condition) = Condition::compile(&source, &known) {
+                        if let Ok(condition) = Condition::compile(&source, &known()) {
                             prop_assert!(condition.cost() <= bounds::MAX_CONDITION_COST);
                             let _ = condition.evaluate(&context(&f));
                         }
@@ -435,7 +586,7 @@ mod tests {
                 let text = prop_oneof![".{0,400}", "[()\\[\\]{}.+!a-c0-9' ,]{0,3000}",];
                 runner
                     .run(&text, |source| {
-                        let _ = Condition::compile(&source, &known);
+                        let _ = Condition::compile(&source, &known());
                         Ok(())
                     })
                     .unwrap();

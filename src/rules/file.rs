@@ -4,7 +4,7 @@
 //! while the last good one stays. The new version is swapped in whole (`arc-swap`): a
 //! check in flight keeps the version it started with.
 
-use crate::rules::RuleError;
+use crate::rules::{Position, RuleError};
 use crate::storage::{Store, StoreError, StoredRuleset};
 use arc_swap::ArcSwap;
 use serde::Serialize;
@@ -60,10 +60,12 @@ pub fn parse_toml<R: serde::de::DeserializeOwned>(text: &str) -> Result<R, Vec<R
     crate::rules::bounds::check_file_size(text)?;
     toml::from_str(text).map_err(|e| {
         let at = e.span().map(|s| s.start);
+        let position = at.map(|offset| position_of(text, offset));
         vec![RuleError {
             too_costly: false,
             rule_id: at.and_then(|offset| rule_id_at(text, offset)),
-            line: at.map(|offset| line_of(text, offset)),
+            line: position.map(|p| p.line),
+            column: position.and_then(|p| p.column),
             message: e.message().to_owned(),
         }]
     })
@@ -71,7 +73,79 @@ pub fn parse_toml<R: serde::de::DeserializeOwned>(text: &str) -> Result<R, Vec<R
 
 /// The 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    position_of(text, offset).line
+}
+
+/// The 1-based line and column (in characters) of a byte offset.
+pub fn position_of(text: &str, offset: usize) -> Position {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position {
+        line: before.matches('\n').count() + 1,
+        column: Some(before[line_start..].chars().count() + 1),
+    }
+}
+
+/// Where one `[[rules]]` entry is in its file, to place a problem on the key it is about.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The line of the entry's `[[rules]]` header.
+    pub line: usize,
+    /// Byte offsets of the entry's text, header to the next table.
+    start: usize,
+    end: usize,
+}
+
+impl Entry {
+    /// Where `key = …` is in the entry; the header's line when the key is absent.
+    pub fn key(&self, text: &str, key: &str) -> Position {
+        self.find_key(text, key)
+            .map_or(self.line.into(), |(at, _)| position_of(text, at))
+    }
+
+    /// Where the character `offset` of `key`'s string value is (a condition's mistake).
+    /// Exact for a value without escapes; an escape moves the column by its length.
+    pub fn in_value(&self, text: &str, key: &str, offset: usize) -> Position {
+        let Some((_, value)) = self.find_key(text, key) else {
+            return self.line.into();
+        };
+        let rest = &text[value..];
+        let quote = ["'''", "\"\"\"", "'", "\""]
+            .into_iter()
+            .find(|q| rest.starts_with(q))
+            .unwrap_or("");
+        let mut start = value + quote.len();
+        if quote.len() == 3 && text[start..].starts_with('\n') {
+            start += 1;
+        }
+        let at = text[start..]
+            .char_indices()
+            .nth(offset)
+            .map_or(text.len(), |(i, _)| start + i);
+        position_of(text, at)
+    }
+
+    /// The byte offsets of `key` and of its value's first character, in this entry.
+    fn find_key(&self, text: &str, key: &str) -> Option<(usize, usize)> {
+        let entry = text.get(self.start..self.end)?;
+        let mut line_start = self.start;
+        for line in entry.split_inclusive('\n') {
+            let indent = line.len() - line.trim_start().len();
+            let after_key = line.trim_start().strip_prefix(key);
+            if let Some(after) = after_key.map(str::trim_start)
+                && let Some(value) = after.strip_prefix('=')
+            {
+                let value_at = line.len() - value.trim_start().len();
+                return Some((line_start + indent, line_start + value_at));
+            }
+            line_start += line.len();
+        }
+        None
+    }
 }
 
 /// The id of the `[[rules]]` entry that contains `offset`: the nearest `[[rules]]` header
@@ -102,12 +176,21 @@ pub fn each_rule<R: serde::de::DeserializeOwned>(
     text: &str,
     entries: Vec<toml::Spanned<toml::Value>>,
     problems: &mut Problems,
-) -> Vec<(usize, R)> {
+) -> Vec<(Entry, R)> {
     entries
         .into_iter()
         .filter_map(|spanned| {
             let span = spanned.span();
             let line = line_of(text, span.start);
+            // The span is the `[[rules]]` header; the entry runs to the next table.
+            let end = text[span.end..]
+                .find("\n[")
+                .map_or(text.len(), |i| span.end + i + 1);
+            let entry = Entry {
+                line,
+                start: span.start,
+                end,
+            };
             let value = spanned.into_inner();
             let id = value
                 .get("id")
@@ -115,7 +198,7 @@ pub fn each_rule<R: serde::de::DeserializeOwned>(
                 .unwrap_or_default()
                 .to_owned();
             match value.try_into::<R>() {
-                Ok(rule) => Some((line, rule)),
+                Ok(rule) => Some((entry, rule)),
                 Err(e) => {
                     // Read the entry's own text again to find the line of the offending key.
                     #[derive(serde::Deserialize)]
@@ -123,15 +206,11 @@ pub fn each_rule<R: serde::de::DeserializeOwned>(
                         #[expect(dead_code, reason = "only its error's position is used")]
                         rules: Vec<R>,
                     }
-                    // The span is the `[[rules]]` header; the entry runs to the next table.
-                    let end = text[span.end..]
-                        .find("\n[")
-                        .map_or(text.len(), |i| span.end + i + 1);
                     let at = text
                         .get(span.start..end)
                         .and_then(|entry| toml::from_str::<One<R>>(entry).err())
                         .and_then(|e| e.span())
-                        .map_or(line, |s| line_of(text, span.start + s.start));
+                        .map_or(line.into(), |s| position_of(text, span.start + s.start));
                     problems.in_rule(&id, at, e.message().to_owned());
                     None
                 }
@@ -140,32 +219,14 @@ pub fn each_rule<R: serde::de::DeserializeOwned>(
         .collect()
 }
 
-/// Whether a dotted name is a fact, or a prefix of one (`sources.pb`), of `names`.
-pub fn fact_matcher(names: impl IntoIterator<Item = String>) -> impl Fn(&str) -> bool {
-    let names: std::collections::BTreeSet<String> = names.into_iter().collect();
-    move |name: &str| {
-        let prefix = format!("{name}.");
-        names.contains(name)
-            || names
-                .range(prefix.clone()..)
-                .next()
-                .is_some_and(|f| f.starts_with(&prefix))
-    }
-}
-
 /// The problems found in a policy file, each with its rule and line.
 #[derive(Default)]
 pub struct Problems(pub Vec<RuleError>);
 
 impl Problems {
-    /// A problem in the rule `id` on `line`.
-    pub fn in_rule(&mut self, id: &str, line: usize, message: impl Into<String>) {
-        self.0.push(RuleError {
-            too_costly: false,
-            rule_id: Some(id.to_owned()),
-            line: Some(line),
-            message: message.into(),
-        });
+    /// A problem in the rule `id` at `at` (a line, or a [`Position`]).
+    pub fn in_rule(&mut self, id: &str, at: impl Into<Position>, message: impl Into<String>) {
+        self.0.push(RuleError::in_rule(id, at.into(), message));
     }
 
     pub fn push(&mut self, problem: RuleError) {

@@ -9,12 +9,14 @@ mod error;
 pub mod file;
 pub mod template;
 pub mod text;
+pub mod types;
 
 pub use condition::{Condition, ConditionError};
-pub use error::RuleError;
+pub use error::{Position, RuleError};
 pub use file::{
-    PolicyError, Problems, Refusal, ReloadOutcome, Reloadable, Requirement, RuleFile,
-    compile_off_thread, each_rule, fact_matcher, line_of, load_file, parse_toml, version_of,
+    Entry, PolicyError, Problems, Refusal, ReloadOutcome, Reloadable, Requirement, RuleFile,
+    compile_off_thread, each_rule, line_of, load_file, parse_toml, position_of, version_of,
 };
 pub use template::Template;
 pub use text::{RawText, RuleText, Translation};
+pub use types::Catalogue;

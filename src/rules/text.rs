@@ -28,6 +28,15 @@ pub struct RuleText {
 }
 
 impl RuleText {
+    /// The key a problem reported by [`RuleText::parse`] is about, to place it in the file.
+    pub fn key_of(problem: &str) -> &'static str {
+        if problem.contains("title") && !problem.contains("message") {
+            "title"
+        } else {
+            "message"
+        }
+    }
+
     /// Reads a rule's `title` and optional `message` (the title when absent). Each
     /// language a table names gets its title and message; a language one of them leaves out
     /// borrows the other's single text or, failing that, its first language.

@@ -1,9 +1,8 @@
 //! Loading a ruleset file: TOML → validated, compiled [`Ruleset`]. Every problem is
 //! reported with the rule id and the line, and a file with any problem is refused whole.
 
-use crate::facts;
+use crate::rules::{Catalogue, Problems, each_rule, line_of, parse_toml};
 use crate::rules::{Condition, RawText, RuleError, RuleText};
-use crate::rules::{Problems, each_rule, fact_matcher, line_of, parse_toml};
 use crate::sources::source_names;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -97,26 +96,21 @@ struct RawRule {
     id: String,
     title: RawText,
     when: String,
-    effect: RawEffect,
+    /// `reject`, `review` or `score`; read as text so an unknown effect is one problem
+    /// among the rule's others, not a reason to skip the rule's condition.
+    effect: String,
     delta: Option<i64>,
     message: Option<RawText>,
     /// Limits the rule to these profiles.
     profiles: Option<Vec<String>>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawEffect {
-    Reject,
-    Review,
-    Score,
-}
-
 impl Ruleset {
     /// Compiles a ruleset from its text, collecting every problem.
     pub fn parse(text: &str) -> Result<Ruleset, Vec<RuleError>> {
         let raw: RawRuleset = parse_toml(text)?;
-        let is_fact = fact_matcher(facts::names());
+        let catalogue = Catalogue::of_checks();
+        let is_fact = |name: &str| catalogue.is_fact(name);
         let mut problems = Problems::default();
 
         let mut profiles = BTreeMap::new();
@@ -130,10 +124,8 @@ impl Ruleset {
             let p = spanned.into_inner();
             let mut fail = |message: String| {
                 problems.push(RuleError {
-                    too_costly: false,
-                    rule_id: None,
                     line,
-                    message: format!("profile `{name}`: {message}"),
+                    ..RuleError::general(format!("profile `{name}`: {message}"))
                 })
             };
             if p.review_from > p.approve_from {
@@ -165,46 +157,60 @@ impl Ruleset {
 
         let mut rules = Vec::new();
         let mut seen = BTreeMap::new();
-        for (line, r) in each_rule::<RawRule>(text, raw.rules, &mut problems) {
+        for (entry, r) in each_rule::<RawRule>(text, raw.rules, &mut problems) {
+            let line = entry.line;
+            let at = |key: &str| entry.key(text, key);
             if r.id.trim().is_empty() {
-                problems.in_rule(&r.id, line, "the id is empty");
+                problems.in_rule(&r.id, at("id"), "the id is empty");
             }
             if let Some(first) = seen.insert(r.id.clone(), line) {
                 problems.in_rule(
                     &r.id,
-                    line,
+                    at("id"),
                     format!("duplicate id (first defined on line {first})"),
                 );
             }
-            let effect = match (r.effect, r.delta) {
-                (RawEffect::Reject, None) => Some(Effect::Reject),
-                (RawEffect::Review, None) => Some(Effect::Review),
-                (RawEffect::Score, Some(d)) => Some(Effect::Score(d)),
-                (RawEffect::Score, None) => {
+            let effect = match (r.effect.as_str(), r.delta) {
+                ("reject", None) => Some(Effect::Reject),
+                ("review", None) => Some(Effect::Review),
+                ("score", Some(d)) => Some(Effect::Score(d)),
+                ("score", None) => {
                     problems.in_rule(
                         &r.id,
-                        line,
+                        at("effect"),
                         "effect `score` needs a `delta` (e.g. delta = -10)",
                     );
                     None
                 }
-                (_, Some(_)) => {
-                    problems.in_rule(&r.id, line, "`delta` is only for effect `score`");
+                ("reject" | "review", Some(_)) => {
+                    problems.in_rule(&r.id, at("delta"), "`delta` is only for effect `score`");
+                    None
+                }
+                (other, _) => {
+                    problems.in_rule(
+                        &r.id,
+                        at("effect"),
+                        format!("unknown effect `{other}`: one of reject, review, score"),
+                    );
                     None
                 }
             };
-            let condition = Condition::compile(&r.when, &is_fact)
-                .map_err(|e| problems.push(e.for_rule(&r.id, line)))
+            let condition = Condition::compile(&r.when, &catalogue)
+                .map_err(|e| problems.push(e.for_rule(&r.id, text, &entry)))
                 .ok();
-            let text = RuleText::parse(&r.title, r.message.as_ref(), &is_fact)
-                .map_err(|m| problems.in_rule(&r.id, line, m))
+            let words = RuleText::parse(&r.title, r.message.as_ref(), &is_fact)
+                .map_err(|m| problems.in_rule(&r.id, at(RuleText::key_of(&m)), m))
                 .ok();
             for p in r.profiles.iter().flatten() {
                 if !profiles.contains_key(p) {
-                    problems.in_rule(&r.id, line, format!("unknown profile `{p}` in profiles"));
+                    problems.in_rule(
+                        &r.id,
+                        at("profiles"),
+                        format!("unknown profile `{p}` in profiles"),
+                    );
                 }
             }
-            if let (Some(effect), Some(condition), Some(text)) = (effect, condition, text) {
+            if let (Some(effect), Some(condition), Some(text)) = (effect, condition, words) {
                 rules.push(Rule {
                     id: r.id,
                     text,
@@ -258,17 +264,18 @@ mod tests {
         let errs = errors(&text);
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert_eq!(errs[0].rule_id.as_deref(), Some("a"));
-        assert_eq!(errs[0].line, Some(7));
+        // The condition's line, and the column where the unknown fact starts.
+        assert_eq!((errs[0].line, errs[0].column), (Some(10), Some(9)));
         assert!(errs[0].message.contains("company.nope"));
         assert!(errs[1].message.contains("duplicate id"));
-        assert_eq!(errs[1].line, Some(13));
+        assert_eq!((errs[1].line, errs[1].column), (Some(14), Some(1)));
         assert!(errs[2].message.starts_with("condition"));
     }
 
     #[test]
     fn rejects_unknown_effect_with_its_line() {
         let text = format!(
-            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"ban\"\n"
+            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.known == true\"\neffect = \"ban\"\n"
         );
         let errs = errors(&text);
         assert!(
@@ -283,7 +290,7 @@ mod tests {
     #[test]
     fn a_shape_error_in_one_rule_does_not_hide_the_others() {
         let text = format!(
-            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"warn\"\n\n[[rules]]\nid = \"b\"\ntitle = \"B\"\nwhen = \"company.nope\"\neffect = \"review\"\n\n[[rules]]\nid = \"c\"\ntitle = \"C\"\nwhen = \"true\"\neffect = \"review\"\ncolour = \"red\"\n"
+            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.known == true\"\neffect = \"warn\"\n\n[[rules]]\nid = \"b\"\ntitle = \"B\"\nwhen = \"company.nope\"\neffect = \"review\"\n\n[[rules]]\nid = \"c\"\ntitle = \"C\"\nwhen = \"company.known == true\"\neffect = \"review\"\ncolour = \"red\"\n"
         );
         let errs = errors(&text);
         let got: Vec<(Option<&str>, Option<usize>)> = errs
@@ -294,7 +301,7 @@ mod tests {
             got,
             [
                 (Some("a"), Some(11)),
-                (Some("b"), Some(13)),
+                (Some("b"), Some(16)),
                 (Some("c"), Some(24))
             ],
             "{errs:?}"
@@ -318,7 +325,7 @@ mod tests {
     #[test]
     fn rejects_score_without_delta_and_delta_without_score() {
         let text = format!(
-            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"score\"\n\n[[rules]]\nid = \"b\"\ntitle = \"B\"\nwhen = \"true\"\neffect = \"reject\"\ndelta = 5\n"
+            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.known == true\"\neffect = \"score\"\n\n[[rules]]\nid = \"b\"\ntitle = \"B\"\nwhen = \"company.known == true\"\neffect = \"reject\"\ndelta = 5\n"
         );
         let errs = errors(&text);
         assert_eq!(errs.len(), 2, "{errs:?}");
@@ -327,7 +334,7 @@ mod tests {
     #[test]
     fn rejects_unknown_placeholders_in_messages() {
         let text = format!(
-            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"review\"\nmessage = \"{{company.foo}}\"\n"
+            "{PROFILE}\n[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.known == true\"\neffect = \"review\"\nmessage = \"{{company.foo}}\"\n"
         );
         let errs = errors(&text);
         assert!(errs[0].message.contains("company.foo"), "{errs:?}");

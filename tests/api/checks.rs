@@ -94,7 +94,7 @@ async fn a_bad_ruleset_stops_start_up_naming_the_rule() {
         Err(e) => e.to_string(),
     };
     assert!(
-        err.contains("rule `typo` (line 6)") && err.contains("company.statsu"),
+        err.contains("rule `typo` (line 9, column 9)") && err.contains("company.statsu"),
         "{err}"
     );
 }

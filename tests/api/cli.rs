@@ -102,7 +102,7 @@ fn rules_validate_reports_the_rule_and_line() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("rule `x` (line 5)") && err.contains("nope.fact"),
+        err.contains("rule `x` (line 8, column 9)") && err.contains("nope.fact"),
         "{err}"
     );
 }

@@ -147,7 +147,8 @@ async fn concurrent_costly_dry_runs_leave_healthz_responsive() {
     app.check("7701000019").await;
     // Close to the most a ruleset may cost: ten rules of nested comprehensions.
     let list = format!("[{}]", vec!["1"; 60].join(","));
-    let when = format!("{list}.map(x, {list}.exists(y, y == x + 5)).size() > 0");
+    let when =
+        format!("company.known == true && {list}.map(x, {list}.exists(y, y == x + 5)).size() > 0");
     let ruleset = (0..10).fold(PROFILE.to_owned(), |text, i| {
         format!("{text}\n[[rules]]\nid = \"r{i}\"\ntitle = \"R\"\nwhen = '''{when}'''\neffect = \"review\"\n")
     });
@@ -207,7 +208,7 @@ async fn a_rules_file_over_the_size_or_rule_count_bound_is_refused_on_reload() {
     );
     // 501 small rules: refused for their number.
     let rules = (0..501).fold(PROFILE.to_owned(), |text, i| {
-        format!("{text}\n[[rules]]\nid = \"r{i}\"\ntitle = \"R\"\nwhen = \"true\"\neffect = \"review\"\n")
+        format!("{text}\n[[rules]]\nid = \"r{i}\"\ntitle = \"R\"\nwhen = \"company.known == true\"\neffect = \"review\"\n")
     });
     std::fs::write(&file, rules).unwrap();
     let r = reload().await.unwrap();

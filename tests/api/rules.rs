@@ -86,7 +86,7 @@ fn a_failing_case_says_what_differs() {
 #[test]
 fn a_failing_case_shows_the_error_of_a_rule_that_could_not_be_evaluated() {
     let ruleset = Ruleset::parse(
-        "[profiles.default]\nbase_score = 100\napprove_from = 80\nreview_from = 50\n\n[[rules]]\nid = \"young\"\ntitle = \"Young\"\nwhen = \"company.age_months < '12'\"\neffect = \"review\"\n",
+        "[profiles.default]\nbase_score = 100\napprove_from = 80\nreview_from = 50\n\n[[rules]]\nid = \"young\"\ntitle = \"Young\"\nwhen = \"dyn(company.age_months) < '12'\"\neffect = \"review\"\n",
     )
     .unwrap();
     let dir = std::env::temp_dir().join(format!("kt-golden-{}", uuid::Uuid::new_v4()));

@@ -172,14 +172,14 @@ async fn reload_activates_a_changed_file_and_refuses_a_bad_one() {
     assert_eq!(problem["code"], "invalid_ruleset");
     assert_eq!(problem["errors"][0]["rule_id"], "mass_address");
     let text = std::fs::read_to_string(&file).unwrap();
-    // The line of the rule's `[[rules]]` header, 1-based.
+    // The line of the rule's condition, 1-based, and the column of the misspelt fact.
     let lines: Vec<&str> = text.lines().collect();
-    let header = lines
+    let when = lines
         .iter()
-        .position(|l| l.trim() == "id = \"mass_address\"")
+        .position(|l| l.contains("company.mass_adress"))
         .unwrap();
-    assert_eq!(lines[header - 1], "[[rules]]");
-    assert_eq!(problem["errors"][0]["line"], json!(header));
+    assert_eq!(problem["errors"][0]["line"], json!(when + 1));
+    assert_eq!(problem["errors"][0]["column"], json!(9));
     assert!(
         problem["errors"][0]["message"]
             .as_str()
@@ -263,17 +263,46 @@ async fn validate_names_the_rule_and_line_of_every_kind_of_mistake() {
         ),
         (
             format!(
-                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"ban\"\n"
+                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.known\"\neffect = \"ban\"\n"
             ),
             Some("a"),
             "ban",
         ),
         (
             format!(
-                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"true\"\neffect = \"review\"\n\n[[rules]]\nid = \"a\"\ntitle = \"B\"\nwhen = \"true\"\neffect = \"review\"\n"
+                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.known\"\neffect = \"review\"\n\n[[rules]]\nid = \"a\"\ntitle = \"B\"\nwhen = \"company.known\"\neffect = \"review\"\n"
             ),
             Some("a"),
             "duplicate id",
+        ),
+        // Type mistakes, found before any check runs.
+        (
+            format!(
+                "{profile}[[rules]]\nid = \"young\"\ntitle = \"Y\"\nwhen = \"company.age_months < '12'\"\neffect = \"review\"\n"
+            ),
+            Some("young"),
+            "`<` compares `company.age_months` (int) with '12' (string)",
+        ),
+        (
+            format!(
+                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.age_months\"\neffect = \"review\"\n"
+            ),
+            Some("a"),
+            "not true or false",
+        ),
+        (
+            format!(
+                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"max(company.age_months, 1) > 3\"\neffect = \"review\"\n"
+            ),
+            Some("a"),
+            "unknown function `max`",
+        ),
+        (
+            format!(
+                "{profile}[[rules]]\nid = \"a\"\ntitle = \"A\"\nwhen = \"company.terminated == true || true\"\neffect = \"review\"\n"
+            ),
+            Some("a"),
+            "always true",
         ),
         (
             "[profiles.default]\nbase_score = 100\napprove_from = 40\nreview_from = 50\n"
