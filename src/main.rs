@@ -479,6 +479,9 @@ async fn main() -> anyhow::Result<()> {
                     PolicyKind::of(&text)
                 };
                 let v = validate(&text, kind);
+                for w in &v.warnings {
+                    eprintln!("{}: warning: {w}", path.display());
+                }
                 if !v.valid {
                     for e in &v.errors {
                         eprintln!("{}: {e}", path.display());

@@ -220,7 +220,9 @@ impl Replay {
 /// The result of validating a candidate file.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"kind": "scoring", "valid": false, "version": null, "rules": 0, "profiles": [],
-    "errors": [{"rule_id": "typo", "line": 12, "message": "condition: unknown fact `company.statsu`"}]}))]
+    "errors": [{"rule_id": "young", "line": 12, "column": 9,
+                "message": "condition: `<` compares `company.age_months` (int) with '12' (string): it fails on every check"}],
+    "warnings": []}))]
 pub struct Validation {
     /// Which file it was read as: `scoring` (a ruleset) or `monitoring` (the monitoring
     /// policy), as asked or as its content says.
@@ -231,6 +233,9 @@ pub struct Validation {
     pub rules: usize,
     pub profiles: Vec<String>,
     pub errors: Vec<RuleError>,
+    /// What the file allows but probably does not mean: a rule on a registry a profile
+    /// does not require, without a guard. A warning never makes a file invalid.
+    pub warnings: Vec<RuleError>,
 }
 
 /// Compiles a candidate file that came from outside without activating it, off the
@@ -280,6 +285,7 @@ pub fn validate(text: &str, kind: PolicyKind) -> Validation {
                 rules: rs.rules.len(),
                 profiles: rs.profiles.keys().cloned().collect(),
                 errors: Vec::new(),
+                warnings: rs.warnings,
             },
             Err(errors) => refused(kind, errors),
         },
@@ -291,6 +297,7 @@ pub fn validate(text: &str, kind: PolicyKind) -> Validation {
                 rules: p.rules.len(),
                 profiles: Vec::new(),
                 errors: Vec::new(),
+                warnings: Vec::new(),
             },
             Err(errors) => refused(kind, errors),
         },
@@ -305,6 +312,7 @@ fn refused(kind: PolicyKind, errors: Vec<RuleError>) -> Validation {
         rules: 0,
         profiles: Vec::new(),
         errors,
+        warnings: Vec::new(),
     }
 }
 

@@ -66,6 +66,8 @@ pub struct Ruleset {
     pub source: String,
     pub profiles: BTreeMap<String, Profile>,
     pub rules: Vec<Rule>,
+    /// What is allowed but probably not meant (see [`unguarded`]); never stops a load.
+    pub warnings: Vec<RuleError>,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +105,59 @@ struct RawRule {
     message: Option<RawText>,
     /// Limits the rule to these profiles.
     profiles: Option<Vec<String>>,
+}
+
+/// The warnings for a condition that reads a fact of an optional registry where a missing
+/// value fails the condition, with no guard on that registry's status and no null test:
+/// when the registry is unavailable the rule cannot be evaluated and asks for review, which
+/// undoes a profile that chose not to require that registry.
+fn unguarded(condition: &Condition, profiles: &[&Profile], catalogue: &Catalogue) -> Vec<String> {
+    let reads = |name: &str| condition.reads().iter().any(|r| r == name);
+    let mut out = Vec::new();
+    for fact in condition.strict_reads() {
+        if condition.null_checked().contains(fact) {
+            continue;
+        }
+        let Some(sources) = catalogue.get(fact).map(|f| &f.sources) else {
+            continue;
+        };
+        let registries: Vec<&str> = sources
+            .iter()
+            .map(String::as_str)
+            .filter(|s| source_names().any(|n| n == *s))
+            .collect();
+        if registries.is_empty() || reads("sources.unavailable") {
+            continue;
+        }
+        let guarded = registries.iter().any(|s| {
+            reads(&format!("sources.{s}.status")) || reads(&format!("sources.{s}.detail"))
+        });
+        let optional: Vec<&str> = profiles
+            .iter()
+            .filter(|p| {
+                !registries
+                    .iter()
+                    .any(|s| p.required_sources.iter().any(|r| r == s))
+            })
+            .map(|p| p.name.as_str())
+            .collect();
+        if guarded || optional.is_empty() {
+            continue;
+        }
+        let from = registries.join(", ");
+        let first = registries[0];
+        let profiles = match optional.as_slice() {
+            [one] => format!("profile {one} does not"),
+            many => format!("profiles {} do not", many.join(", ")),
+        };
+        out.push(format!(
+            "reads `{fact}` (from {from}) where a missing value fails the condition, with no guard: \
+             {profiles} require {from}, so when it is unavailable this rule asks for review \
+             (data missing) instead of letting the profile decide; guard it with \
+             `sources.{first}.status == 'ok' && …` or `{fact} != null && …`"
+        ));
+    }
+    out
 }
 
 impl Ruleset {
@@ -156,6 +211,7 @@ impl Ruleset {
         }
 
         let mut rules = Vec::new();
+        let mut warnings = Vec::new();
         let mut seen = BTreeMap::new();
         for (entry, r) in each_rule::<RawRule>(text, raw.rules, &mut problems) {
             let line = entry.line;
@@ -210,10 +266,18 @@ impl Ruleset {
                     );
                 }
             }
-            if let (Some(effect), Some(condition), Some(text)) = (effect, condition, words) {
+            if let (Some(effect), Some(condition), Some(words)) = (effect, condition, words) {
+                let applies =
+                    |p: &&Profile| r.profiles.as_ref().is_none_or(|ps| ps.contains(&p.name));
+                let in_force: Vec<&Profile> = profiles.values().filter(applies).collect();
+                warnings.extend(
+                    unguarded(&condition, &in_force, &catalogue)
+                        .into_iter()
+                        .map(|w| RuleError::in_rule(&r.id, entry.key(text, "when"), w)),
+                );
                 rules.push(Rule {
                     id: r.id,
-                    text,
+                    text: words,
                     condition,
                     effect,
                     line,
@@ -228,6 +292,7 @@ impl Ruleset {
             source: text.to_owned(),
             profiles,
             rules,
+            warnings,
         })
     }
 
@@ -284,6 +349,41 @@ mod tests {
         );
         assert_eq!(errs[0].rule_id.as_deref(), Some("a"));
         assert_eq!(errs[0].line, Some(11));
+    }
+
+    /// A rule on a registry a profile does not require, with no guard, is warned about;
+    /// a guard on the registry's status or a null test silences it.
+    #[test]
+    fn an_unguarded_rule_on_an_optional_registry_is_a_warning() {
+        let with = |when: &str| {
+            let text = format!(
+                "{PROFILE}\n[profiles.large]\nbase_score = 100\napprove_from = 80\nreview_from = 50\nrequired_sources = [\"egrul\", \"pb\", \"kad\"]\n\n[[rules]]\nid = \"sued\"\ntitle = \"S\"\nwhen = \"{when}\"\neffect = \"review\"\n"
+            );
+            Ruleset::parse(&text).unwrap().warnings
+        };
+        let warnings = with("court.respondent_cases_12m > 10");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let w = &warnings[0];
+        assert_eq!(w.rule_id.as_deref(), Some("sued"));
+        assert_eq!(w.line, Some(16));
+        // Only the profile that does not require kad is named.
+        assert!(
+            w.message.contains("profile default does not require kad")
+                && w.message.contains("sources.kad.status == 'ok'"),
+            "{w}"
+        );
+        for guarded in [
+            "sources.kad.status == 'ok' && court.respondent_cases_12m > 10",
+            "court.respondent_cases_12m != null && court.respondent_cases_12m > 10",
+            "court.respondent_cases_12m == 3",
+            "company.age_months != null && company.age_months < 12",
+        ] {
+            assert!(with(guarded).is_empty(), "{guarded}");
+        }
+        let default =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.toml"))
+                .unwrap();
+        assert!(Ruleset::parse(&default).unwrap().warnings.is_empty());
     }
 
     /// One entry's shape error does not hide another's problems.

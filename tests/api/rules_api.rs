@@ -505,6 +505,29 @@ async fn the_monitoring_policy_is_versioned_and_reloaded_too() {
     );
 }
 
+/// A court-case rule without a guard would turn a kad-blocked approve into a review in the
+/// profiles that do not require kad: the file is valid, and the validator says so.
+#[tokio::test]
+async fn validate_warns_of_an_unguarded_rule_on_an_optional_registry() {
+    let app = app_with_rules(&rules_copy(), 0).await;
+    let candidate = format!(
+        "{DEFAULT_RULES}\n[[rules]]\nid = \"young_and_sued\"\ntitle = \"Young and sued\"\nwhen = \"company.age_months != null && company.age_months < 12 && court.respondent_cases_12m > 0\"\neffect = \"review\"\n"
+    );
+    let v = validate(&app, "/v1/rules/validate", candidate).await;
+    assert_eq!(v["valid"], true, "{v}");
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{v}");
+    assert_eq!(warnings[0]["rule_id"], "young_and_sued");
+    let message = warnings[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("court.respondent_cases_12m")
+            && message.contains("profiles default, small_deal do not require kad"),
+        "{message}"
+    );
+    let clean = validate(&app, "/v1/rules/validate", DEFAULT_RULES).await;
+    assert_eq!(clean["warnings"], json!([]), "{clean}");
+}
+
 /// The monitoring policy is validated too: by its content, or as `?kind=` says.
 #[tokio::test]
 async fn validate_reads_the_monitoring_policy_by_its_content() {
