@@ -322,6 +322,117 @@ pub fn explanation_text(
     out
 }
 
+/// A dry-run report for the terminal (`kontragent rules dry-run`): the counts, the
+/// transitions, the rules whose hits change, the checks that would miss a required
+/// registry, and the examples with their reasons.
+pub fn dry_run_text(r: &crate::scoring::policy::DryRunReport, language: Language) -> String {
+    use std::fmt::Write;
+    let ru = language == Language::Ru;
+    let mut out = String::new();
+    let version: String = r.candidate_version.chars().take(12).collect();
+    let _ = if ru {
+        writeln!(
+            out,
+            "Пробный прогон {version}: проверок {}, меняется решение у {}, причины у {} (пропущено {}){}",
+            r.evaluated,
+            r.changed,
+            r.reasons_changed,
+            r.skipped,
+            if r.partial {
+                "; прерван по времени"
+            } else {
+                ""
+            }
+        )
+    } else {
+        writeln!(
+            out,
+            "Dry-run of {version}: {} checks, {} decisions change, {} change reasons ({} skipped){}",
+            r.evaluated,
+            r.changed,
+            r.reasons_changed,
+            r.skipped,
+            if r.partial {
+                "; stopped by the time limit"
+            } else {
+                ""
+            }
+        )
+    };
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if ru {
+            "Решения (было → стало):"
+        } else {
+            "Decisions (was → now):"
+        }
+    );
+    for t in &r.transitions {
+        let arrow = format!(
+            "{} → {}",
+            verdict(Some(t.from), language),
+            verdict(Some(t.to), language)
+        );
+        let _ = writeln!(out, "  {arrow:<32} {}", t.count);
+    }
+    let moved: Vec<_> = r.rules.iter().filter(|h| h.before != h.after).collect();
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if ru {
+            "Правила, срабатывающие иначе (до → после):"
+        } else {
+            "Rules that fire differently (before → after):"
+        }
+    );
+    if moved.is_empty() {
+        let _ = writeln!(out, "  {}", if ru { "нет" } else { "none" });
+    }
+    for h in &moved {
+        let _ = writeln!(out, "  {:<32} {} → {}", h.rule_id, h.before, h.after);
+    }
+    if !r.newly_unchecked.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            if ru {
+                "Теперь без обязательного реестра:"
+            } else {
+                "Would now miss a required registry:"
+            }
+        );
+        for n in &r.newly_unchecked {
+            let _ = writeln!(out, "  {}  {}", n.inn, n.sources.join(", "));
+        }
+    }
+    if !r.examples.is_empty() {
+        let _ = writeln!(out, "\n{}", if ru { "Примеры:" } else { "Examples:" });
+    }
+    for e in &r.examples {
+        let mut changes: Vec<String> = e.added.iter().map(|id| format!("+{id}")).collect();
+        changes.extend(e.removed.iter().map(|id| format!("-{id}")));
+        let _ = writeln!(
+            out,
+            "  {}  {} → {}  {} {}  {}",
+            e.inn,
+            verdict(Some(e.from), language),
+            verdict(Some(e.to), language),
+            if ru { "балл" } else { "score" },
+            e.score,
+            changes.join(" ")
+        );
+        for reason in &e.reasons {
+            let _ = writeln!(
+                out,
+                "      {} ({}): {}",
+                reason.rule_id, reason.effect, reason.message
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,6 +157,34 @@ enum RulesCommand {
         #[arg(long)]
         profile: Option<String>,
     },
+    /// Replay a candidate ruleset on the stored facts of past checks, nothing fetched: how
+    /// many decisions and reasons change, each rule's hits before and after, the checks that
+    /// would miss a required registry, and examples with their messages.
+    DryRun {
+        /// The candidate ruleset file.
+        file: PathBuf,
+        /// Checks finished at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Checks finished before this time (default: now).
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        /// The latest check of every contractor in the catalog instead of a time range.
+        #[arg(long)]
+        catalog: bool,
+        /// Judge every check under this profile (default: the profile each check used).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Most checks to replay (at most rules.dry_run_max_checks).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Most examples to show (default 20).
+        #[arg(long)]
+        examples: Option<u32>,
+        /// Print the report as the API's JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compile a ruleset file and report every problem with its rule id and line.
     Validate {
         /// Defaults to rules.path (monitoring.rules_path with --monitoring).
@@ -461,6 +489,44 @@ async fn main() -> anyhow::Result<()> {
                         language
                     )
                 );
+            }
+            RulesCommand::DryRun {
+                file,
+                from,
+                to,
+                catalog,
+                profile,
+                limit,
+                examples,
+                json,
+            } => {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let scope = kontragent::scoring::policy::DryRunScope {
+                    profile,
+                    from,
+                    to,
+                    limit,
+                    catalog: Some(catalog),
+                    examples,
+                };
+                let language = settings.check.default_language;
+                let policy = startup::build_services(&settings).await?.policy;
+                let report = match policy.dry_run(&text, &scope, language).await {
+                    Ok(report) => report,
+                    Err(kontragent::scoring::policy::PolicyError::Invalid(errors)) => {
+                        for e in &errors {
+                            eprintln!("{}: {e}", file.display());
+                        }
+                        std::process::exit(1);
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print!("{}", kontragent::human::dry_run_text(&report, language));
+                }
             }
             RulesCommand::Validate { path, monitoring } => {
                 use kontragent::scoring::policy::{PolicyKind, validate};

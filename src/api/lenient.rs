@@ -1,5 +1,6 @@
-//! Integers in JSON bodies as JSON Schema counts them: `1839.0` is the integer 1839
+//! Integers as JSON Schema counts them: `1839.0` is the integer 1839
 //! (schemathesis, and some JavaScript clients, send it so). A fraction is still refused.
+//! The same fields read from a query string arrive as text (`?limit=10`).
 
 use serde::{Deserialize, Deserializer, de::Error};
 
@@ -9,8 +10,20 @@ where
     D: Deserializer<'de>,
     T: TryFrom<i64> + TryFrom<u64>,
 {
-    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
-        return Ok(None);
+    /// A number, or the text of one (a query string has only text).
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Number(serde_json::Number),
+        Text(String),
+    }
+    let number = match Option::<NumberOrText>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(NumberOrText::Number(n)) => n,
+        Some(NumberOrText::Text(text)) => text
+            .trim()
+            .parse::<serde_json::Number>()
+            .map_err(|_| D::Error::custom(format!("`{text}` is not an integer")))?,
     };
     let out_of_range = || D::Error::custom(format!("{number} is out of range"));
     if let Some(n) = number.as_u64() {
@@ -53,5 +66,11 @@ mod tests {
         assert!(n(r#"{"n": 7.5}"#).unwrap_err().contains("not an integer"));
         assert!(n(r#"{"n": -1}"#).unwrap_err().contains("out of range"));
         assert!(n(r#"{"n": 1e300}"#).is_err());
+        assert_eq!(n(r#"{"n": "12"}"#), Ok(Some(12)));
+        assert!(
+            n(r#"{"n": "ten"}"#)
+                .unwrap_err()
+                .contains("`ten` is not an integer")
+        );
     }
 }

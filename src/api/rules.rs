@@ -3,8 +3,11 @@
 
 use super::AppState;
 use super::errors::{ApiError, Problem};
+use super::language::Reader;
 use crate::auth::{AuditEntry, Principal};
-use crate::scoring::policy::{self, DryRunReport, DryRunRequest, PolicyError, Validation};
+use crate::scoring::policy::{
+    self, DryRunReport, DryRunRequest, DryRunScope, PolicyError, Validation,
+};
 use crate::storage::StoredRuleset;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -366,28 +369,50 @@ pub async fn validate_rules(
     HttpResponse::Ok().json(policy::validate_untrusted(body, query.into_inner().kind).await)
 }
 
-/// Replay a candidate ruleset on the stored facts of past checks, fetching nothing:
-/// how many decisions would change, from what to what, with examples.
+/// Replay a candidate ruleset on the stored facts of past checks, fetching nothing: how
+/// many decisions and reasons would change, how often each rule would fire, with examples
+/// and their messages. Send the TOML file as the body (`text/plain`, parameters in the
+/// query), or JSON `{"ruleset": "…", "from": …}`.
 #[utoipa::path(
     tag = "rules",
-    request_body = DryRunRequest,
+    params(DryRunScope),
+    request_body(content(
+        (String = "text/plain"),
+        (DryRunRequest = "application/json"),
+    ), description = "The candidate ruleset's TOML (parameters in the query), or JSON with `ruleset` and the parameters"),
     responses(
         (status = 200, body = DryRunReport),
-        (status = 422, description = "`invalid_ruleset`, or `ruleset_too_costly` when a condition or the whole file is over the size and cost bounds", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_query` (naming the parameter), `malformed_json` or `unknown_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field` (a JSON field, named), `invalid_ruleset`, or `ruleset_too_costly` when a condition or the whole file is over the size and cost bounds", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/rules/dry-run")]
 pub async fn dry_run(
     state: web::Data<AppState>,
-    body: web::Json<DryRunRequest>,
+    request: actix_web::HttpRequest,
+    query: super::query::Query<DryRunScope>,
+    reader: Reader,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if body.limit.is_some_and(|l| !(1..=1_000_000).contains(&l)) {
+    let is_json = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    let (ruleset, scope) = if is_json {
+        let request = dry_run_json(&body)?;
+        (request.ruleset, request.scope)
+    } else {
+        let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::MalformedBody)?;
+        (text, query.into_inner())
+    };
+    if scope.limit.is_some_and(|l| !(1..=1_000_000).contains(&l)) {
         return Err(ApiError::InvalidField {
             field: "limit",
             message: "from 1 to 1000000 (at most rules.dry_run_max_checks are replayed)".into(),
         });
     }
-    if body.examples.is_some_and(|e| e > 1000) {
+    if scope.examples.is_some_and(|e| e > 1000) {
         return Err(ApiError::InvalidField {
             field: "examples",
             message: "at most 1000".into(),
@@ -395,8 +420,53 @@ pub async fn dry_run(
     }
     let report = state
         .policy
-        .dry_run(&body.ruleset, &body)
+        .dry_run(&ruleset, &scope, reader.0)
         .await
         .map_err(invalid)?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// A JSON dry-run body, each mistake naming its field (`from`: not a date…).
+fn dry_run_json(body: &[u8]) -> Result<DryRunRequest, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let serde_json::Value::Object(mut fields) = value else {
+        return Err(ApiError::MalformedJson(
+            "the body is a JSON object with `ruleset`".into(),
+        ));
+    };
+    let Some(serde_json::Value::String(ruleset)) = fields.remove("ruleset") else {
+        return Err(ApiError::InvalidField {
+            field: "ruleset",
+            message: "the candidate ruleset's TOML text, as a string".into(),
+        });
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !DryRunScope::FIELDS.contains(&k.as_str()))
+    {
+        return Err(ApiError::UnknownField(format!(
+            "unknown field `{unknown}`, expected one of `ruleset`, {}",
+            DryRunScope::FIELDS
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let scope = serde_path_to_error::deserialize(serde_json::Value::Object(fields)).map_err(
+        |e: serde_path_to_error::Error<serde_json::Error>| {
+            let path = e.path().to_string();
+            let field = DryRunScope::FIELDS
+                .iter()
+                .find(|f| **f == path)
+                .copied()
+                .unwrap_or("ruleset");
+            ApiError::InvalidField {
+                field,
+                message: e.inner().to_string(),
+            }
+        },
+    )?;
+    Ok(DryRunRequest { ruleset, scope })
 }

@@ -9,7 +9,7 @@ use crate::scoring::{RuleError, Ruleset};
 use crate::storage::Store;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,7 +95,8 @@ impl Policy {
     pub async fn dry_run(
         &self,
         candidate: &str,
-        request: &DryRunRequest,
+        request: &DryRunScope,
+        language: crate::domain::Language,
     ) -> Result<DryRunReport, PolicyError> {
         let limits = self.limits;
         let started = std::time::Instant::now();
@@ -127,6 +128,7 @@ impl Policy {
             ruleset,
             profile: request.profile.clone(),
             max_examples: request.examples.unwrap_or(20).min(1_000) as usize,
+            language,
             deadline: started + limits.timeout,
         };
         tokio::task::spawn_blocking(move || replay.run(checks))
@@ -147,7 +149,32 @@ struct Replay {
     ruleset: Ruleset,
     profile: Option<String>,
     max_examples: usize,
+    language: crate::domain::Language,
     deadline: std::time::Instant,
+}
+
+/// The rule ids a stored check's document shows as its reasons.
+fn stored_reasons(document: &str) -> BTreeSet<String> {
+    let Ok(check) = serde_json::from_str::<serde_json::Value>(document) else {
+        return BTreeSet::new();
+    };
+    check["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["rule_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The registries the facts say a profile needed and could not have.
+fn required_missing(facts: &Facts) -> BTreeSet<String> {
+    facts
+        .get("sources.required_missing")
+        .and_then(|f| f.value.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
 }
 
 impl Replay {
@@ -157,12 +184,20 @@ impl Replay {
             candidate_version: ruleset.version.clone(),
             evaluated: 0,
             changed: 0,
+            reasons_changed: 0,
             skipped: 0,
             partial: false,
             transitions: Vec::new(),
+            rules: Vec::new(),
+            newly_unchecked: Vec::new(),
             examples: Vec::new(),
         };
         let mut transitions: BTreeMap<(Decision, Decision), u64> = BTreeMap::new();
+        let mut hits: BTreeMap<String, RuleHits> = ruleset
+            .rules
+            .iter()
+            .map(|r| (r.id.clone(), RuleHits::new(&r.id)))
+            .collect();
         for check in checks {
             if std::time::Instant::now() >= self.deadline {
                 report.partial = true;
@@ -184,35 +219,72 @@ impl Replay {
                 report.skipped += 1;
                 continue;
             };
+            let missing_before = required_missing(&past);
             facts::apply_coverage(&mut past, &profile.required_sources);
-            let evaluation = ruleset.evaluate(profile, &past, crate::domain::Language::default());
+            let newly: Vec<String> = required_missing(&past)
+                .difference(&missing_before)
+                .cloned()
+                .collect();
+            let evaluation = ruleset.evaluate(profile, &past, self.language);
             report.evaluated += 1;
             *transitions
                 .entry((before, evaluation.decision))
                 .or_default() += 1;
-            if before != evaluation.decision {
-                report.changed += 1;
-                if report.examples.len() < self.max_examples {
-                    report.examples.push(DryRunExample {
-                        check_id: check.id.to_string(),
-                        inn: check.inn,
-                        checked_at: check.checked_at,
-                        from: before,
-                        to: evaluation.decision,
-                        score: evaluation.score,
-                        fired: evaluation
-                            .reasons
-                            .iter()
-                            .map(|r| r.rule_id.clone())
-                            .collect(),
-                    });
-                }
+            let fired_before = stored_reasons(&check.document);
+            let fired_after: BTreeSet<String> = evaluation
+                .reasons
+                .iter()
+                .map(|r| r.rule_id.clone())
+                .collect();
+            for id in &fired_before {
+                hits.entry(id.clone())
+                    .or_insert_with(|| RuleHits::new(id))
+                    .before += 1;
+            }
+            for id in &fired_after {
+                hits.entry(id.clone())
+                    .or_insert_with(|| RuleHits::new(id))
+                    .after += 1;
+            }
+            if !newly.is_empty() && report.newly_unchecked.len() < self.max_examples {
+                report.newly_unchecked.push(NewlyUnchecked {
+                    check_id: check.id.to_string(),
+                    inn: check.inn.clone(),
+                    sources: newly,
+                });
+            }
+            let decision_changed = before != evaluation.decision;
+            let reasons_changed = fired_before != fired_after;
+            report.changed += u64::from(decision_changed);
+            report.reasons_changed += u64::from(reasons_changed);
+            if (decision_changed || reasons_changed) && report.examples.len() < self.max_examples {
+                report.examples.push(DryRunExample {
+                    check_id: check.id.to_string(),
+                    inn: check.inn,
+                    checked_at: check.checked_at,
+                    from: before,
+                    to: evaluation.decision,
+                    score: evaluation.score,
+                    fired: fired_after.iter().cloned().collect(),
+                    added: fired_after.difference(&fired_before).cloned().collect(),
+                    removed: fired_before.difference(&fired_after).cloned().collect(),
+                    reasons: evaluation
+                        .reasons
+                        .iter()
+                        .map(|r| ExampleReason {
+                            rule_id: r.rule_id.clone(),
+                            effect: r.effect.clone(),
+                            message: r.message.clone(),
+                        })
+                        .collect(),
+                });
             }
         }
         report.transitions = transitions
             .into_iter()
             .map(|((from, to), count)| Transition { from, to, count })
             .collect();
+        report.rules = hits.into_values().collect();
         report
     }
 }
@@ -316,30 +388,47 @@ fn refused(kind: PolicyKind, errors: Vec<RuleError>) -> Validation {
     }
 }
 
-/// Which past checks a dry-run replays.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"ruleset": "[profiles.default]\nbase_score = 100\napprove_from = 85\nreview_from = 50\n", "from": "2026-11-01T00:00:00Z"}))]
-pub struct DryRunRequest {
-    /// The candidate ruleset file's text.
-    pub ruleset: String,
+/// Which past checks a dry-run replays and how much it shows: the query parameters of a
+/// TOML body, or the fields beside `ruleset` in a JSON body.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[schema(example = json!({"from": "2026-11-01T00:00:00Z", "profile": "default", "examples": 5}))]
+pub struct DryRunScope {
     /// Judge every check under this profile (default: the profile each check used).
     pub profile: Option<String>,
-    /// Checks finished at or after this time.
+    /// Checks finished at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Checks finished before this time (default: now).
     pub to: Option<DateTime<Utc>>,
     /// Most checks to replay, newest first (default and upper bound `rules.dry_run_max_checks`).
     #[schema(minimum = 1, maximum = 1_000_000)]
+    #[param(minimum = 1, maximum = 1_000_000)]
     #[serde(default, deserialize_with = "crate::api::lenient::integer")]
     pub limit: Option<u32>,
     /// Replay the latest check of every contractor in the catalog (not removed) instead of
     /// the checks of a time range.
     pub catalog: Option<bool>,
-    /// Most examples of changed decisions to return (default 20).
+    /// Most examples (and INNs newly unchecked) to return (default 20).
     #[schema(minimum = 0, maximum = 1000)]
+    #[param(minimum = 0, maximum = 1000)]
     #[serde(default, deserialize_with = "crate::api::lenient::integer")]
     pub examples: Option<u32>,
+}
+
+impl DryRunScope {
+    /// The field names, to name an unknown one in a JSON body.
+    pub const FIELDS: &'static [&'static str] =
+        &["profile", "from", "to", "limit", "catalog", "examples"];
+}
+
+/// A dry-run as one JSON body: the candidate's text beside the scope.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"ruleset": "[profiles.default]\nbase_score = 100\napprove_from = 85\nreview_from = 50\n", "from": "2026-11-01T00:00:00Z"}))]
+pub struct DryRunRequest {
+    /// The candidate ruleset file's text.
+    pub ruleset: String,
+    #[serde(flatten)]
+    pub scope: DryRunScope,
 }
 
 /// How many past checks go from one decision to another.
@@ -351,10 +440,42 @@ pub struct Transition {
     pub count: u64,
 }
 
-/// A past check whose decision the candidate would change.
+/// How often a rule fired on the replayed checks, as recorded and under the candidate.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"rule_id": "young_company", "before": 4, "after": 11}))]
+pub struct RuleHits {
+    pub rule_id: String,
+    /// Checks whose recorded decision has this reason.
+    pub before: u64,
+    /// Checks the candidate gives this reason.
+    pub after: u64,
+}
+
+impl RuleHits {
+    fn new(id: &str) -> RuleHits {
+        RuleHits {
+            rule_id: id.to_owned(),
+            before: 0,
+            after: 0,
+        }
+    }
+}
+
+/// A reason the candidate gives, as the manager would read it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"rule_id": "young_company", "effect": "review", "message": "Компании 7 мес."}))]
+pub struct ExampleReason {
+    pub rule_id: String,
+    pub effect: String,
+    pub message: String,
+}
+
+/// A past check whose decision or reasons the candidate would change.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"check_id": "01a2…", "inn": "7702000269", "checked_at": "2026-11-20T10:00:00Z",
-    "from": "review", "to": "approve", "score": 100, "fired": []}))]
+    "from": "review", "to": "review", "score": 80, "fired": ["mass_address", "young_company"],
+    "added": ["young_company"], "removed": [],
+    "reasons": [{"rule_id": "young_company", "effect": "review", "message": "Компании 7 мес."}]}))]
 pub struct DryRunExample {
     pub check_id: String,
     pub inn: String,
@@ -364,20 +485,43 @@ pub struct DryRunExample {
     pub score: i64,
     /// The candidate's fired rules.
     pub fired: Vec<String>,
+    /// Reasons the candidate gives that the recorded decision did not have.
+    pub added: Vec<String>,
+    /// Reasons the recorded decision had that the candidate no longer gives.
+    pub removed: Vec<String>,
+    /// The candidate's reasons with their messages (in the request's language).
+    pub reasons: Vec<ExampleReason>,
+}
+
+/// A past check for which the candidate requires a registry that was not checked then.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"check_id": "01a2…", "inn": "7702000290", "sources": ["kad"]}))]
+pub struct NewlyUnchecked {
+    pub check_id: String,
+    pub inn: String,
+    /// The registries newly required and unavailable for it.
+    pub sources: Vec<String>,
 }
 
 /// What the candidate would have decided on past checks.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"candidate_version": "3a59f4cd…", "evaluated": 120, "changed": 7, "skipped": 0,
+#[schema(example = json!({"candidate_version": "3a59f4cd…", "evaluated": 120, "changed": 7, "reasons_changed": 9, "skipped": 0,
+    "partial": false,
     "transitions": [{"from": "approve", "to": "approve", "count": 80}, {"from": "approve", "to": "review", "count": 7}],
+    "rules": [{"rule_id": "mass_address", "before": 5, "after": 5}, {"rule_id": "young_company", "before": 0, "after": 9}],
+    "newly_unchecked": [],
     "examples": [{"check_id": "01a2…", "inn": "7701000072", "checked_at": "2026-11-20T10:00:00Z",
-                  "from": "approve", "to": "review", "score": 80, "fired": ["mass_address"]}]}))]
+                  "from": "approve", "to": "review", "score": 80, "fired": ["young_company"],
+                  "added": ["young_company"], "removed": [],
+                  "reasons": [{"rule_id": "young_company", "effect": "review", "message": "Компании 7 мес."}]}]}))]
 pub struct DryRunReport {
     pub candidate_version: String,
     /// Past checks judged again.
     pub evaluated: u64,
     /// How many would get another decision.
     pub changed: u64,
+    /// How many would get other reasons, whether or not the decision changes.
+    pub reasons_changed: u64,
     /// Checks without stored facts or whose profile the candidate lacks.
     pub skipped: u64,
     /// The replay hit `rules.dry_run_timeout_ms` before every check was judged: the
@@ -385,6 +529,12 @@ pub struct DryRunReport {
     pub partial: bool,
     /// Every (recorded decision → candidate's decision) pair with its count.
     pub transitions: Vec<Transition>,
+    /// Every rule of the candidate, and every rule the recorded decisions gave, with how
+    /// many checks it fired on before and after.
+    pub rules: Vec<RuleHits>,
+    /// Checks that would now miss a required registry (up to `examples`).
+    pub newly_unchecked: Vec<NewlyUnchecked>,
+    /// Checks whose decision or reasons change (up to `examples`).
     pub examples: Vec<DryRunExample>,
 }
 

@@ -502,3 +502,67 @@ async fn rules_explain_shows_a_stored_check_under_another_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("has never been checked here"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `kontragent rules dry-run FILE`: the API's dry-run on the terminal, in Russian.
+#[tokio::test]
+async fn rules_dry_run_replays_a_file_on_the_terminal() {
+    let db = crate::helpers::fresh_database_url().await;
+    let port = free_port().to_string();
+    for inn in ["7701000019", "7701000058"] {
+        let out = kontragent()
+            .args(["check", inn, "--sandbox"])
+            .env("KONTRAGENT__DATABASE__URL", &db)
+            .env("KONTRAGENT__SANDBOX__PORT", &port)
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some_and(|c| c == 0 || c == 2));
+    }
+    let dir = std::env::temp_dir().join(format!("kontragent-dry-run-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.toml"))
+            .unwrap();
+    text.push_str("\n[[rules]]\nid = \"small_penalty\"\ntitle = \"Штраф\"\nwhen = \"company.known == true\"\neffect = \"score\"\ndelta = -1\n");
+    std::fs::write(dir.join("c.toml"), &text).unwrap();
+    let out = kontragent()
+        .args(["rules", "dry-run"])
+        .arg(dir.join("c.toml"))
+        .args(["--from", "2020-01-01T00:00:00Z"])
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{shown}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shown.contains("проверок 2, меняется решение у 0, причины у 2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("small_penalty                    0 → 2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  7701000019  ОДОБРЕНО → ОДОБРЕНО  балл 99  +small_penalty"),
+        "{shown}"
+    );
+    // A bad file is refused with its rule and line, nothing replayed.
+    std::fs::write(
+        dir.join("bad.toml"),
+        text.replace("company.known == true", "company.known == 'yes'"),
+    )
+    .unwrap();
+    let out = kontragent()
+        .args(["rules", "dry-run"])
+        .arg(dir.join("bad.toml"))
+        .env("KONTRAGENT__DATABASE__URL", &db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rule `small_penalty` (line"), "{err}");
+}

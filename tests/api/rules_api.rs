@@ -505,6 +505,113 @@ async fn the_monitoring_policy_is_versioned_and_reloaded_too() {
     );
 }
 
+/// The analyst's dry-run: the TOML as the body and the parameters in the query; reasons
+/// that change while the decision stays, each rule's hits before and after, the messages,
+/// and the checks that would now miss a required registry.
+#[tokio::test]
+async fn dry_run_explains_what_changes_even_when_the_decision_stays() {
+    let app = app_with_rules(&rules_copy(), 0).await;
+    // An approve, and a company whose kad answer was refused (kad not required by default).
+    for inn in ["7701000019", "7702000290"] {
+        app.check(inn).await;
+    }
+    let candidate = format!(
+        "{DEFAULT_RULES}\n[[rules]]\nid = \"small_penalty\"\ntitle = \"Small penalty\"\nwhen = \"company.known == true\"\neffect = \"score\"\ndelta = -1\nmessage.ru = \"Штраф\"\nmessage.en = \"A small penalty\"\n"
+    );
+    let r = app
+        .client
+        .post(format!(
+            "{}/v1/rules/dry-run?profile=large_deal&examples=10",
+            app.address
+        ))
+        .header("Content-Type", "text/plain")
+        .header("Accept-Language", "en")
+        .body(candidate.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["evaluated"], 2, "{report:#}");
+    assert_eq!(report["reasons_changed"], 2, "{report:#}");
+    let approved = report["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["inn"] == "7701000019")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(
+        (&approved["from"], &approved["to"]),
+        (&json!("approve"), &json!("approve"))
+    );
+    assert_eq!(approved["added"], json!(["small_penalty"]));
+    assert_eq!(approved["removed"], json!([]));
+    assert!(
+        approved["reasons"].as_array().unwrap().contains(
+            &json!({"rule_id": "small_penalty", "effect": "score", "message": "A small penalty"})
+        ),
+        "{approved:#}"
+    );
+    let rules = report["rules"].as_array().unwrap();
+    assert!(
+        rules.contains(&json!({"rule_id": "small_penalty", "before": 0, "after": 2})),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&json!({"rule_id": "court_cases_unchecked", "before": 1, "after": 1})),
+        "{rules:?}"
+    );
+    assert_eq!(
+        report["newly_unchecked"],
+        json!([{"check_id": report["newly_unchecked"][0]["check_id"], "inn": "7702000290", "sources": ["kad"]}]),
+        "{report:#}"
+    );
+
+    // A bad parameter names itself, in the query and in a JSON body alike.
+    let r = app
+        .client
+        .post(format!("{}/v1/rules/dry-run?from=yesterday", app.address))
+        .header("Content-Type", "text/plain")
+        .body(candidate.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&problem["code"], &problem["field"]),
+        (&json!("invalid_query"), &json!("from")),
+        "{problem}"
+    );
+    let r = app
+        .client
+        .post(format!("{}/v1/rules/dry-run", app.address))
+        .json(&json!({"ruleset": candidate, "from": "yesterday"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&problem["code"], &problem["field"]),
+        (&json!("invalid_field"), &json!("from")),
+        "{problem}"
+    );
+    let r = app
+        .client
+        .post(format!("{}/v1/rules/dry-run", app.address))
+        .json(&json!({"ruleset": candidate, "form": "2026-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let problem: Value = r.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("`form`"),
+        "{problem}"
+    );
+}
+
 /// A court-case rule without a guard would turn a kad-blocked approve into a review in the
 /// profiles that do not require kad: the file is valid, and the validator says so.
 #[tokio::test]
