@@ -92,7 +92,9 @@ fn policy_failed(path: &str, e: PolicyError) -> StartupError {
     match e {
         PolicyError::Invalid(errors) => rules(errors),
         PolicyError::Store(s) => StartupError::Store(s),
-        PolicyError::Replay(message) => rules(vec![RuleError::general(message)]),
+        other @ (PolicyError::Replay(_) | PolicyError::UnknownVersion(_)) => {
+            rules(vec![RuleError::general(other.to_string())])
+        }
     }
 }
 

@@ -149,6 +149,8 @@ where
                 .service(rules::reload_rules)
                 .service(rules::validate_rules)
                 .service(rules::dry_run)
+                .service(rules::rules_diff)
+                .service(rules::rollback_rules)
                 .service(catalog::list_contractor)
                 .service(catalog::browse_catalog)
                 .service(catalog::catalog_entry)

@@ -71,7 +71,8 @@ pub struct ActiveRulesetView {
 /// A policy file version the service has loaded.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"kind": "scoring", "version": "3a59f4cdaf8aee003911fe9a776bcb5e0fdf396fb77cf0fa143b17aeb8349929",
-    "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "analyst (a.ivanova)", "comment": "mass address −30"}))]
+    "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "analyst (a.ivanova)", "comment": "mass address −30",
+    "activations": [{"at": "2026-11-28T09:00:00Z", "path": "rules/default.toml", "author": "analyst (a.ivanova)", "comment": "mass address −30", "pinned": false}]}))]
 pub struct RulesetVersion {
     /// Which policy file: `scoring` (the ruleset) or `monitoring` (the monitoring policy).
     #[schema(example = "scoring")]
@@ -85,11 +86,41 @@ pub struct RulesetVersion {
     /// reloaded it.
     pub author: String,
     pub comment: Option<String>,
+    /// Every time this version became the one in force, newest first: at start-up, by a
+    /// reload or the file watch, or by a rollback.
+    pub activations: Vec<Activation>,
 }
 
-impl From<StoredRuleset> for RulesetVersion {
-    fn from(stored: StoredRuleset) -> RulesetVersion {
+/// A time a version became the one in force.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"at": "2026-12-01T10:00:00Z", "path": "rules/default.toml", "author": "analyst", "comment": "rollback: too many rejects", "pinned": false}))]
+pub struct Activation {
+    pub at: DateTime<Utc>,
+    /// The file it was read from, or written to by a rollback.
+    pub path: String,
+    /// `startup`, `file-watch`, `SIGHUP`, or the API key (and person).
+    pub author: String,
+    pub comment: Option<String>,
+    /// A rollback the file could not take (read-only): the version is pinned in the database
+    /// over the file until the file is edited.
+    pub pinned: bool,
+}
+
+impl RulesetVersion {
+    /// The stored version with its activations (of every version of its kind).
+    fn new(stored: StoredRuleset, activations: &[crate::storage::PolicyActivation]) -> Self {
         RulesetVersion {
+            activations: activations
+                .iter()
+                .filter(|a| a.kind == stored.kind && a.version == stored.version)
+                .map(|a| Activation {
+                    at: a.activated_at,
+                    path: a.path.clone(),
+                    author: a.author.clone(),
+                    comment: a.comment.clone(),
+                    pinned: a.pinned_over.is_some(),
+                })
+                .collect(),
             kind: stored.kind,
             version: stored.version,
             path: stored.path,
@@ -103,8 +134,10 @@ impl From<StoredRuleset> for RulesetVersion {
 /// Every version the service has loaded.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"active": "3a59f4cd…", "monitoring_active": "77ab01…", "versions": [
-    {"kind": "scoring", "version": "3a59f4cd…", "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "startup", "comment": null},
-    {"kind": "monitoring", "version": "77ab01…", "path": "rules/monitoring.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "startup", "comment": null}]}))]
+    {"kind": "scoring", "version": "3a59f4cd…", "path": "rules/default.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "startup", "comment": null,
+     "activations": [{"at": "2026-11-28T09:00:00Z", "path": "rules/default.toml", "author": "startup", "comment": null, "pinned": false}]},
+    {"kind": "monitoring", "version": "77ab01…", "path": "rules/monitoring.toml", "loaded_at": "2026-11-28T09:00:00Z", "author": "startup", "comment": null,
+     "activations": [{"at": "2026-11-28T09:00:00Z", "path": "rules/monitoring.toml", "author": "startup", "comment": null, "pinned": false}]}]}))]
 pub struct VersionsView {
     /// The scoring ruleset in force.
     pub active: String,
@@ -129,6 +162,9 @@ fn invalid(e: PolicyError) -> ApiError {
             ApiError::RulesetTooCostly(errors)
         }
         PolicyError::Invalid(errors) => ApiError::InvalidRuleset(errors),
+        PolicyError::UnknownVersion(version) => {
+            ApiError::NotFound(format!("no rules version {version}"))
+        }
         other => ApiError::internal(other),
     }
 }
@@ -188,10 +224,16 @@ pub async fn active_rules(
 #[get("/rules/versions")]
 pub async fn rule_versions(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let versions = all_versions(&state).await?;
+    let store = state.policy.active().store();
+    let mut activations = store.activations("scoring").await?;
+    activations.extend(store.activations("monitoring").await?);
     Ok(HttpResponse::Ok().json(VersionsView {
         active: state.policy.active().info().version.clone(),
         monitoring_active: state.monitor.policy().info().version.clone(),
-        versions: versions.into_iter().map(RulesetVersion::from).collect(),
+        versions: versions
+            .into_iter()
+            .map(|v| RulesetVersion::new(v, &activations))
+            .collect(),
     }))
 }
 
@@ -469,4 +511,156 @@ fn dry_run_json(body: &[u8]) -> Result<DryRunRequest, ApiError> {
         },
     )?;
     Ok(DryRunRequest { ruleset, scope })
+}
+
+/// `?from=&to=` of `GET /v1/rules/diff`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DiffQuery {
+    /// The older version (SHA-256, as `GET /v1/rules/versions` lists it).
+    pub from: String,
+    /// The newer version; default: the version of the same file now in force.
+    pub to: Option<String>,
+}
+
+/// Two versions of one policy file compared.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"kind": "scoring", "from": "9b1c07…", "to": "3a59f4cd…",
+    "rules": {"added": ["young_and_sued"], "removed": [], "changed": ["mass_address"]},
+    "unified": "--- 9b1c07…\n+++ 3a59f4cd…\n@@ -228,7 +228,7 @@\n-delta = -20\n+delta = -30\n"}))]
+pub struct RulesDiff {
+    /// `scoring` or `monitoring`.
+    pub kind: String,
+    pub from: String,
+    pub to: String,
+    /// The rules added, removed and changed, by id.
+    pub rules: crate::rules::diff::RuleChanges,
+    /// A unified diff of the two files' texts.
+    pub unified: String,
+}
+
+/// Compare two versions of the ruleset (or of the monitoring policy): the rules added,
+/// removed and changed by id, and a unified diff of the texts.
+#[utoipa::path(
+    tag = "rules",
+    params(DiffQuery),
+    responses(
+        (status = 200, body = RulesDiff),
+        (status = 400, description = "`invalid_query` (`from` missing)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`versions_of_different_files`: one is the ruleset, the other the monitoring policy", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/rules/diff")]
+pub async fn rules_diff(
+    state: web::Data<AppState>,
+    query: super::query::Query<DiffQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let versions = all_versions(&state).await?;
+    let find = |version: &str| {
+        versions
+            .iter()
+            .find(|v| v.version == version)
+            .ok_or_else(|| ApiError::NotFound(format!("no rules version {version}")))
+    };
+    let from = find(&query.from)?;
+    let active = if from.kind == "monitoring" {
+        state.monitor.policy().info()
+    } else {
+        state.policy.active().info()
+    };
+    let to = find(query.to.as_deref().unwrap_or(&active.version))?;
+    if to.kind != from.kind {
+        return Err(ApiError::Refused {
+            status: 422,
+            code: "versions_of_different_files",
+            message: format!(
+                "{} is a {} version and {} a {} one: compare versions of one file",
+                from.version, from.kind, to.version, to.kind
+            ),
+        });
+    }
+    Ok(HttpResponse::Ok().json(RulesDiff {
+        kind: from.kind.clone(),
+        from: from.version.clone(),
+        to: to.version.clone(),
+        rules: crate::rules::diff::rule_changes(&from.content, &to.content),
+        unified: crate::rules::diff::unified(
+            &from.content,
+            &to.content,
+            &from.version,
+            &to.version,
+        ),
+    }))
+}
+
+/// Which version to bring back, and why.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"version": "9b1c07…", "comment": "the new mass-address penalty rejected too many"}))]
+pub struct RollbackRequest {
+    /// A stored version of the ruleset or of the monitoring policy.
+    pub version: String,
+    pub comment: Option<String>,
+}
+
+/// Make an earlier version of the ruleset (or of the monitoring policy) the one in force.
+/// Its text is written to the rules file atomically; when the file is read-only the version
+/// is pinned in the database instead (`file_written: false`) until the file is edited. The
+/// activation is recorded with the API key's name as its author.
+#[utoipa::path(
+    tag = "rules",
+    request_body = RollbackRequest,
+    responses(
+        (status = 200, body = crate::rules::RollbackOutcome),
+        (status = 404, description = "`not_found`: no such version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`, or `invalid_ruleset` when the version no longer compiles (a fact it reads is gone)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/rules/rollback")]
+pub async fn rollback_rules(
+    state: web::Data<AppState>,
+    principal: web::ReqData<Principal>,
+    body: web::Json<RollbackRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.into_inner();
+    if request
+        .comment
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 2000)
+    {
+        return Err(ApiError::InvalidField {
+            field: "comment",
+            message: "at most 2000 characters".into(),
+        });
+    }
+    let author = principal.actor(None);
+    let scoring = state.policy.active();
+    let monitoring = state.monitor.policy();
+    let outcome = if scoring.has_version(&request.version).await? {
+        scoring
+            .rollback(&request.version, &author, request.comment.clone())
+            .await
+    } else if monitoring.has_version(&request.version).await? {
+        monitoring
+            .rollback(&request.version, &author, request.comment.clone())
+            .await
+    } else {
+        return Err(ApiError::NotFound(format!(
+            "no rules version {}",
+            request.version
+        )));
+    }
+    .map_err(invalid)?;
+    state
+        .keys
+        .audit(AuditEntry::new(
+            &author,
+            "rules.rollback",
+            None,
+            Some(format!("{} → {}", outcome.previous, outcome.version)),
+        ))
+        .await;
+    Ok(HttpResponse::Ok().json(outcome))
 }

@@ -35,6 +35,8 @@ pub enum PolicyError {
     Store(#[from] StoreError),
     #[error("the replay failed: {0}")]
     Replay(String),
+    #[error("no stored version {0}")]
+    UnknownVersion(String),
 }
 
 /// What a reload did.
@@ -269,6 +271,9 @@ pub struct Reloadable<T: RuleFile> {
     current: ArcSwap<T>,
     info: ArcSwap<StoredRuleset>,
     refused: arc_swap::ArcSwapOption<Refusal>,
+    /// A rollback the file could not take: the version of the file it overrides. While the
+    /// file keeps that version, the rolled-back version stays in force.
+    pinned_over: std::sync::Mutex<Option<String>>,
     path: PathBuf,
     store: Arc<dyn Store>,
     requirement: Requirement<T>,
@@ -276,20 +281,60 @@ pub struct Reloadable<T: RuleFile> {
     reloading: tokio::sync::Mutex<()>,
 }
 
+/// What a rollback did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"kind": "scoring", "version": "3a59f4cd…", "previous": "9b1c07…", "path": "rules/default.toml", "file_written": true}))]
+pub struct RollbackOutcome {
+    /// `scoring` or `monitoring`.
+    pub kind: String,
+    /// The version now in force.
+    pub version: String,
+    /// The version it replaced.
+    pub previous: String,
+    pub path: String,
+    /// True when the file now holds the version's text (written atomically); false when the
+    /// file could not be written (read-only) and the version is pinned in the database
+    /// instead, until the file is edited.
+    pub file_written: bool,
+}
+
 impl<T: RuleFile> Reloadable<T> {
-    /// Loads the file (a bad one stops start-up) and records its version.
+    /// Loads the file (a bad one stops start-up) and records its version. A rollback pinned
+    /// over this very file content stays in force.
     pub async fn start(
         path: PathBuf,
         store: Arc<dyn Store>,
         requirement: Requirement<T>,
     ) -> Result<Arc<Reloadable<T>>, PolicyError> {
         let text = read::<T>(&path).await?;
-        let compiled = compile(&text, &requirement).await?;
-        let info = record::<T>(&store, &path, text, "startup", None).await?;
+        let file_version = version_of(&text);
+        let pin = store
+            .activations(T::STORED_KIND)
+            .await?
+            .into_iter()
+            .next()
+            .filter(|a| a.pinned_over.as_deref() == Some(file_version.as_str()));
+        let pinned = match pin {
+            Some(pin) => stored_version::<T>(&store, &pin.version).await?,
+            None => None,
+        };
+        let (info, compiled, pinned_over) = match pinned {
+            Some(info) => {
+                let compiled = compile(&info.content, &requirement).await?;
+                (info, compiled, Some(file_version))
+            }
+            None => {
+                let compiled = compile(&text, &requirement).await?;
+                let info = record::<T>(&store, &path, text, "startup", None).await?;
+                (info, compiled, None)
+            }
+        };
+        activated::<T>(&store, &info, &path, "startup", None, pinned_over.clone()).await?;
         Ok(Arc::new(Reloadable {
             current: ArcSwap::from_pointee(compiled),
             info: ArcSwap::from_pointee(info),
             refused: arc_swap::ArcSwapOption::empty(),
+            pinned_over: std::sync::Mutex::new(pinned_over),
             path,
             store,
             requirement,
@@ -335,7 +380,8 @@ impl<T: RuleFile> Reloadable<T> {
         let _one_at_a_time = self.reloading.lock().await;
         let text = read::<T>(&self.path).await?;
         let current = self.info().version.clone();
-        if version_of(&text) == current {
+        let pinned_over = self.pinned_over.lock().expect("pin lock").clone();
+        if version_of(&text) == current || pinned_over == Some(version_of(&text)) {
             self.refused.store(None);
             return Ok(ReloadOutcome {
                 version: current,
@@ -354,16 +400,79 @@ impl<T: RuleFile> Reloadable<T> {
             }
             Err(other) => return Err(other),
         };
-        let info = record::<T>(&self.store, &self.path, text, author, comment).await?;
+        let info = record::<T>(&self.store, &self.path, text, author, comment.clone()).await?;
+        activated::<T>(&self.store, &info, &self.path, author, comment, None).await?;
         let version = info.version.clone();
         self.current.store(Arc::new(compiled));
         self.info.store(Arc::new(info));
         self.refused.store(None);
+        *self.pinned_over.lock().expect("pin lock") = None;
         tracing::info!(%version, author, kind = T::KIND, "policy file reloaded");
         Ok(ReloadOutcome {
             version,
             changed: true,
         })
+    }
+
+    /// Makes an earlier stored version the one in force: its text is written to the file
+    /// atomically (a temporary file renamed over it), so the file, the watch and a restart
+    /// all agree. When the file cannot be written (read-only), the version is pinned in the
+    /// database over the file's current content until the file is edited.
+    pub async fn rollback(
+        &self,
+        version: &str,
+        author: &str,
+        comment: Option<String>,
+    ) -> Result<RollbackOutcome, PolicyError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let info = stored_version::<T>(&self.store, version)
+            .await?
+            .ok_or_else(|| PolicyError::UnknownVersion(version.to_owned()))?;
+        let compiled = compile(&info.content, &self.requirement).await?;
+        let previous = self.info().version.clone();
+        let on_disk = tokio::fs::read_to_string(&self.path)
+            .await
+            .map(|text| version_of(&text))
+            .unwrap_or_default();
+        let written = if on_disk == version {
+            Ok(())
+        } else {
+            write_atomically(&self.path, &info.content).await
+        };
+        let pinned_over = match &written {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(file = %self.path.display(), error = %e, kind = T::KIND,
+                    "the rollback cannot write the policy file; the version is pinned in the database");
+                Some(on_disk)
+            }
+        };
+        activated::<T>(
+            &self.store,
+            &info,
+            &self.path,
+            author,
+            comment,
+            pinned_over.clone(),
+        )
+        .await?;
+        self.current.store(Arc::new(compiled));
+        self.info.store(Arc::new(info));
+        self.refused.store(None);
+        *self.pinned_over.lock().expect("pin lock") = pinned_over;
+        tracing::info!(version, author, kind = T::KIND, "policy file rolled back");
+        Ok(RollbackOutcome {
+            kind: T::STORED_KIND.to_owned(),
+            version: version.to_owned(),
+            previous,
+            path: self.path.display().to_string(),
+            file_written: written.is_ok(),
+        })
+    }
+
+    /// Whether a stored version of this file is `version`.
+    pub async fn has_version(&self, version: &str) -> Result<bool, StoreError> {
+        Ok(self.versions().await?.iter().any(|v| v.version == version))
     }
 
     /// Watches the file: when its content changes, reloads it.
@@ -413,6 +522,57 @@ async fn compile<T: RuleFile>(text: &str, requirement: &Requirement<T>) -> Resul
         .map_err(PolicyError::Invalid)?;
     requirement(&compiled).map_err(PolicyError::Invalid)?;
     Ok(compiled)
+}
+
+/// The stored version `version` of this kind of file.
+async fn stored_version<T: RuleFile>(
+    store: &Arc<dyn Store>,
+    version: &str,
+) -> Result<Option<StoredRuleset>, StoreError> {
+    Ok(store
+        .list_rulesets(T::STORED_KIND)
+        .await?
+        .into_iter()
+        .find(|v| v.version == version))
+}
+
+/// Records that `info` became the version in force.
+async fn activated<T: RuleFile>(
+    store: &Arc<dyn Store>,
+    info: &StoredRuleset,
+    path: &Path,
+    author: &str,
+    comment: Option<String>,
+    pinned_over: Option<String>,
+) -> Result<(), StoreError> {
+    store
+        .record_activation(&crate::storage::PolicyActivation {
+            kind: T::STORED_KIND.to_owned(),
+            version: info.version.clone(),
+            path: path.display().to_string(),
+            activated_at: chrono::Utc::now(),
+            author: author.to_owned(),
+            comment,
+            pinned_over,
+        })
+        .await
+}
+
+/// Replaces the file's content whole: a temporary file beside it, renamed over it, so a
+/// reader (the watch, another instance) never sees half a file.
+async fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    if let Err(e) = tokio::fs::write(&temporary, content).await {
+        let _ = tokio::fs::remove_file(&temporary).await;
+        return Err(e);
+    }
+    tokio::fs::rename(&temporary, path).await.inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
 }
 
 /// Stores a version (a version already stored keeps its first record) and returns it.

@@ -5,6 +5,7 @@
 
 pub mod bounds;
 pub mod condition;
+pub mod diff;
 mod error;
 pub mod file;
 pub mod template;
@@ -14,8 +15,9 @@ pub mod types;
 pub use condition::{Condition, ConditionError};
 pub use error::{Position, RuleError};
 pub use file::{
-    Entry, PolicyError, Problems, Refusal, ReloadOutcome, Reloadable, Requirement, RuleFile,
-    compile_off_thread, each_rule, line_of, load_file, parse_toml, position_of, version_of,
+    Entry, PolicyError, Problems, Refusal, ReloadOutcome, Reloadable, Requirement, RollbackOutcome,
+    RuleFile, compile_off_thread, each_rule, line_of, load_file, parse_toml, position_of,
+    version_of,
 };
 pub use template::Template;
 pub use text::{RawText, RuleText, Translation};

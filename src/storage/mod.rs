@@ -115,6 +115,22 @@ pub struct StoredRuleset {
     pub comment: Option<String>,
 }
 
+/// A time a policy file version became the one in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyActivation {
+    pub kind: String,
+    pub version: String,
+    /// The file it was read from (or written to, by a rollback).
+    pub path: String,
+    pub activated_at: DateTime<Utc>,
+    /// `startup`, `file-watch`, `SIGHUP`, or the API key (and person) that reloaded or
+    /// rolled back.
+    pub author: String,
+    pub comment: Option<String>,
+    /// For a rollback the file could not take: the version of the file it overrides.
+    pub pinned_over: Option<String>,
+}
+
 /// The catalog of approved contractors, its transitions, feedback and the event feed.
 #[async_trait::async_trait]
 pub trait CatalogStore: Send + Sync {
@@ -579,6 +595,12 @@ pub trait Store:
 
     /// Every stored version of the `kind` policy file, newest first.
     async fn list_rulesets(&self, kind: &str) -> Result<Vec<StoredRuleset>, StoreError>;
+
+    /// Records that a policy file version became active.
+    async fn record_activation(&self, activation: &PolicyActivation) -> Result<(), StoreError>;
+
+    /// Every activation of the `kind` policy file, newest first.
+    async fn activations(&self, kind: &str) -> Result<Vec<PolicyActivation>, StoreError>;
 
     /// Finished checks with their facts, checked within `[from, to)`, newest first.
     async fn done_checks(

@@ -252,6 +252,55 @@ macro_rules! impl_store {
                     .collect()
             }
 
+            async fn record_activation(
+                &self,
+                a: &$crate::storage::PolicyActivation,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "INSERT INTO policy_activations \
+                     (id, kind, version, path, activated_at, author, comment, pinned_over) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(&a.kind)
+                .bind(&a.version)
+                .bind(&a.path)
+                .bind($crate::storage::millis(a.activated_at))
+                .bind(&a.author)
+                .bind(&a.comment)
+                .bind(&a.pinned_over)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn activations(
+                &self,
+                kind: &str,
+            ) -> Result<Vec<$crate::storage::PolicyActivation>, $crate::storage::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT kind, version, path, activated_at, author, comment, pinned_over \
+                     FROM policy_activations WHERE kind = $1 ORDER BY activated_at DESC, id DESC",
+                )
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::storage::PolicyActivation {
+                            kind: r.try_get("kind")?,
+                            version: r.try_get("version")?,
+                            path: r.try_get("path")?,
+                            activated_at: $crate::storage::from_millis(r.try_get("activated_at")?),
+                            author: r.try_get("author")?,
+                            comment: r.try_get("comment")?,
+                            pinned_over: r.try_get("pinned_over")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn done_checks(
                 &self,
                 from: chrono::DateTime<chrono::Utc>,

@@ -127,6 +127,21 @@ fn operations(
         ),
         ("POST", "/v1/rules/reload".into(), Value::Null, 200),
         (
+            "GET",
+            format!(
+                "/v1/rules/diff?from={}",
+                kontragent::rules::version_of(DEFAULT_RULES)
+            ),
+            Value::Null,
+            200,
+        ),
+        (
+            "POST",
+            "/v1/rules/rollback".into(),
+            json!({"version": kontragent::rules::version_of(DEFAULT_RULES)}),
+            200,
+        ),
+        (
             "POST",
             "/v1/rules/validate".into(),
             Value::String(DEFAULT_RULES.into()),

@@ -677,3 +677,172 @@ async fn validate_reads_the_monitoring_policy_by_its_content() {
     .await;
     assert_eq!(r.status(), 400);
 }
+
+/// An app on `file` and the database `db`, its rules not watched.
+async fn app_on(file: &std::path::Path, db: &str) -> TestApp {
+    let (path, db) = (file.display().to_string(), db.to_owned());
+    spawn_app_with(Registries::Sandbox, move |s| {
+        s.rules.path = path;
+        s.rules.watch_interval_ms = 0;
+        s.database.url = db;
+    })
+    .await
+}
+
+/// Versions you can trust: a diff between two, a rollback that writes the file back, and
+/// each activation listed with its author.
+#[tokio::test]
+async fn a_rollback_brings_back_an_earlier_version_and_is_listed_with_its_author() {
+    let file = rules_copy();
+    let app = app_with_rules(&file, 0).await;
+    let first = kontragent::rules::version_of(DEFAULT_RULES);
+    let edited = format!(
+        "{}\n[[rules]]\nid = \"young_and_sued\"\ntitle = \"Young and sued\"\nwhen = \"company.age_months != null && company.age_months < 12\"\neffect = \"review\"\n",
+        DEFAULT_RULES.replace(
+            "when = \"company.mass_address == true\"\neffect = \"score\"\ndelta = -20",
+            "when = \"company.mass_address == true\"\neffect = \"score\"\ndelta = -30",
+        )
+    );
+    std::fs::write(&file, &edited).unwrap();
+    let r = post(
+        &app,
+        "/v1/rules/reload",
+        r#"{"comment": "stricter"}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let second = kontragent::rules::version_of(&edited);
+
+    let diff = get_json(&app, &format!("/v1/rules/diff?from={first}")).await;
+    assert_eq!(
+        (&diff["from"], &diff["to"]),
+        (&json!(first), &json!(second)),
+        "{diff}"
+    );
+    assert_eq!(
+        diff["rules"],
+        json!({"added": ["young_and_sued"], "removed": [], "changed": ["mass_address"]})
+    );
+    let unified = diff["unified"].as_str().unwrap();
+    assert!(
+        unified.contains("\n-delta = -20\n+delta = -30\n"),
+        "{unified}"
+    );
+    let r = app.get("/v1/rules/diff?from=0000").await;
+    assert_eq!(r.status(), 404);
+    let r = app.get("/v1/rules/diff").await;
+    assert_eq!(r.status(), 400);
+
+    let r = post(
+        &app,
+        "/v1/rules/rollback",
+        serde_json::to_string(&json!({"version": first, "comment": "too many reviews"})).unwrap(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let outcome: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            &outcome["version"],
+            &outcome["previous"],
+            &outcome["file_written"]
+        ),
+        (&json!(first), &json!(second), &json!(true)),
+        "{outcome}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), DEFAULT_RULES);
+    assert_eq!(get_json(&app, "/v1/rules").await["version"], json!(first));
+    // The file holds the version again: a reload changes nothing.
+    let r = post(&app, "/v1/rules/reload", "", "application/json").await;
+    assert_eq!(r.json::<Value>().await.unwrap()["changed"], false);
+
+    let versions = get_json(&app, "/v1/rules/versions").await;
+    let of = |version: &str| {
+        versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["version"] == version)
+            .unwrap()["activations"]
+            .clone()
+    };
+    let activations = of(&first);
+    assert_eq!(activations.as_array().unwrap().len(), 2, "{versions:#}");
+    assert_eq!(activations[0]["comment"], "too many reviews");
+    assert_eq!(activations[0]["pinned"], false);
+    assert_eq!(activations[1]["author"], "startup");
+    assert_eq!(of(&second)[0]["comment"], "stricter");
+    let r = post(
+        &app,
+        "/v1/rules/rollback",
+        r#"{"version": "0000"}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+}
+
+/// A rules file the service may read but not replace: the rollback is pinned in the
+/// database, survives a reload and a restart while the file is unchanged, and gives way
+/// once the file is edited.
+#[tokio::test]
+async fn a_rollback_on_a_read_only_file_is_pinned_until_the_file_changes() {
+    let file = rules_copy();
+    let db = crate::helpers::fresh_database_url().await;
+    // Start on an edited file, so an earlier version (the default) is stored.
+    let app = app_on(&file, &db).await;
+    let first = kontragent::rules::version_of(DEFAULT_RULES);
+    let edited = DEFAULT_RULES.replace("delta = -20", "delta = -25");
+    std::fs::write(&file, &edited).unwrap();
+    post(&app, "/v1/rules/reload", "", "application/json").await;
+    // The same file seen through /proc/self/fd: readable, and no file can be created beside
+    // it, whoever runs the tests (root included).
+    let handle = std::fs::File::open(&file).unwrap();
+    let read_only = PathBuf::from(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&handle)
+    ));
+    let app = app_on(&read_only, &db).await;
+    assert_eq!(
+        get_json(&app, "/v1/rules").await["version"],
+        json!(kontragent::rules::version_of(&edited))
+    );
+    let r = post(
+        &app,
+        "/v1/rules/rollback",
+        serde_json::to_string(&json!({"version": first})).unwrap(),
+        "application/json",
+    )
+    .await;
+    let outcome: Value = r.json().await.unwrap();
+    assert_eq!(outcome["file_written"], false, "{outcome}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), edited);
+    assert_eq!(get_json(&app, "/v1/rules").await["version"], json!(first));
+    let r = post(&app, "/v1/rules/reload", "", "application/json").await;
+    assert_eq!(r.json::<Value>().await.unwrap()["version"], json!(first));
+    // A restart keeps the pin while the file is what it was pinned over.
+    let restarted = app_on(&read_only, &db).await;
+    assert_eq!(
+        get_json(&restarted, "/v1/rules").await["version"],
+        json!(first)
+    );
+    let versions = get_json(&restarted, "/v1/rules/versions").await;
+    assert!(
+        versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["version"] == first && v["activations"][0]["pinned"] == true),
+        "{versions:#}"
+    );
+    // The file is edited: it wins again.
+    let third = DEFAULT_RULES.replace("delta = -20", "delta = -15");
+    std::fs::write(&file, &third).unwrap();
+    let r = post(&restarted, "/v1/rules/reload", "", "application/json").await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["version"],
+        json!(kontragent::rules::version_of(&third))
+    );
+}
