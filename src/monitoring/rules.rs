@@ -193,7 +193,9 @@ mod tests {
 pub mod golden {
     use super::{MonitoringPolicy, monitoring_catalogue};
     use crate::facts::{Fact, Facts};
-    use crate::scoring::golden::{CaseOutcome, apply_facts, baseline, case_files};
+    use crate::scoring::golden::{
+        CaseOutcome, apply_facts, baseline, case_files, rules_differ, why_fired,
+    };
     use serde::Deserialize;
     use serde_json::{Value, json};
     use std::collections::BTreeMap;
@@ -280,7 +282,21 @@ pub mod golden {
                 if let Some(rules) = &case.expect.rules
                     && *rules != fired
                 {
-                    problems.push(format!("rules: expected {rules:?}, got {fired:?}"));
+                    problems.push(rules_differ(rules, &fired));
+                }
+                if !problems.is_empty() {
+                    problems.extend(verdicts.iter().map(|v| {
+                        let reads = policy
+                            .rules
+                            .iter()
+                            .find(|r| r.id == v.rule_id)
+                            .map(|r| r.condition.reads())
+                            .unwrap_or_default();
+                        let read = reads
+                            .iter()
+                            .filter_map(|name| Some((name.as_str(), &facts.get(name)?.value)));
+                        why_fired(&v.rule_id, v.status.as_str(), &v.message, read)
+                    }));
                 }
                 out.push(CaseOutcome {
                     file: shown.clone(),

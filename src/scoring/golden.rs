@@ -254,35 +254,47 @@ fn run_case(
     if let Some(rules) = &case.expect.rules
         && *rules != fired
     {
-        let missing: Vec<&String> = rules.iter().filter(|r| !fired.contains(r)).collect();
-        let extra: Vec<&String> = fired.iter().filter(|r| !rules.contains(r)).collect();
-        problems.push(format!(
-            "rules: expected {rules:?}, got {fired:?} (missing {missing:?}, unexpected {extra:?})"
-        ));
+        problems.push(rules_differ(rules, &fired));
     }
     // A failing case says why each rule fired: its message (for a rule that could not be
     // evaluated, the error) and every fact it read.
     if !problems.is_empty() {
         problems.extend(evaluation.reasons.iter().map(|r| {
-            let read: Vec<String> = r
-                .inputs
-                .iter()
-                .map(|i| format!("{} = {}", i.fact, i.value))
-                .collect();
-            format!(
-                "fired `{}` ({}): {} — read {}",
-                r.rule_id,
-                r.effect,
-                r.message,
-                if read.is_empty() {
-                    "no fact".to_owned()
-                } else {
-                    read.join(", ")
-                }
-            )
+            let read = r.inputs.iter().map(|i| (i.fact.as_str(), &i.value));
+            why_fired(&r.rule_id, &r.effect, &r.message, read)
         }));
     }
     outcome(problems, fired)
+}
+
+/// A case's expected rules beside the fired ones, with what is missing and unexpected.
+pub fn rules_differ(expected: &[String], fired: &[String]) -> String {
+    let missing: Vec<&String> = expected.iter().filter(|r| !fired.contains(r)).collect();
+    let extra: Vec<&String> = fired.iter().filter(|r| !expected.contains(r)).collect();
+    format!(
+        "rules: expected {expected:?}, got {fired:?} (missing {missing:?}, unexpected {extra:?})"
+    )
+}
+
+/// Why a rule fired in a failing case: its effect (or status), its message (for a rule
+/// that could not be evaluated, the error) and every fact it read.
+pub fn why_fired<'a>(
+    rule_id: &str,
+    effect: &str,
+    message: &str,
+    read: impl Iterator<Item = (&'a str, &'a serde_json::Value)>,
+) -> String {
+    let read: Vec<String> = read
+        .map(|(fact, value)| format!("{fact} = {value}"))
+        .collect();
+    format!(
+        "fired `{rule_id}` ({effect}): {message} — read {}",
+        if read.is_empty() {
+            "no fact".to_owned()
+        } else {
+            read.join(", ")
+        }
+    )
 }
 
 #[cfg(test)]

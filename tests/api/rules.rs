@@ -119,6 +119,42 @@ fn the_facts_reference_matches_the_code() {
     );
 }
 
+/// A failing monitoring case explains itself as a scoring one does.
+#[test]
+fn a_failing_monitoring_case_says_what_differs_and_why_each_rule_fired() {
+    use kontragent::monitoring::rules::{MonitoringPolicy, golden as monitoring_golden};
+    let policy = kontragent::rules::load_file::<MonitoringPolicy>(
+        &Path::new(DIR).join("rules/monitoring.toml"),
+    )
+    .expect("loads");
+    let dir = std::env::temp_dir().join(format!("kt-golden-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("case.toml"),
+        "[[case]]\nname = \"complaints\"\nfacts = { \"quality.complaints\" = 4 }\nexpect = { status = \"none\", rules = [] }\n",
+    )
+    .unwrap();
+    let outcomes = monitoring_golden::run_dir(&policy, &dir).unwrap();
+    let problems = &outcomes[0].problems;
+    assert!(
+        problems.contains(&"status: expected none, got under_review".to_owned()),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("unexpected [\"complaints\"]")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(
+            &"fired `complaints` (under_review): Жалоб за период инцидентов: 4 — read quality.complaints = 4"
+                .to_owned()
+        ),
+        "{problems:?}"
+    );
+}
+
 #[test]
 fn every_monitoring_case_passes_and_every_monitoring_rule_fires_in_one() {
     use kontragent::monitoring::rules::{MonitoringPolicy, golden as monitoring_golden};
