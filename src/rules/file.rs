@@ -308,11 +308,9 @@ impl<T: RuleFile> Reloadable<T> {
     ) -> Result<Arc<Reloadable<T>>, PolicyError> {
         let text = read::<T>(&path).await?;
         let file_version = version_of(&text);
-        let pin = store
-            .activations(T::STORED_KIND)
-            .await?
-            .into_iter()
-            .next()
+        let last = store.activations(T::STORED_KIND).await?.into_iter().next();
+        let pin = last
+            .clone()
             .filter(|a| a.pinned_over.as_deref() == Some(file_version.as_str()));
         let pinned = match pin {
             Some(pin) => stored_version::<T>(&store, &pin.version).await?,
@@ -329,7 +327,13 @@ impl<T: RuleFile> Reloadable<T> {
                 (info, compiled, None)
             }
         };
-        activated::<T>(&store, &info, &path, "startup", None, pinned_over.clone()).await?;
+        // A start with the version already in force (every CLI command starts too) is no
+        // activation: the list shows when the version in force changed.
+        let unchanged =
+            last.is_some_and(|a| a.version == info.version && a.pinned_over == pinned_over);
+        if !unchanged {
+            activated::<T>(&store, &info, &path, "startup", None, pinned_over.clone()).await?;
+        }
         Ok(Arc::new(Reloadable {
             current: ArcSwap::from_pointee(compiled),
             info: ArcSwap::from_pointee(info),
