@@ -322,6 +322,62 @@ pub fn explanation_text(
     out
 }
 
+/// A monitoring dry-run for the terminal: the counts, the rules whose hits change, and
+/// each contractor judged otherwise with the candidate's reasons.
+pub fn monitoring_dry_run_text(
+    r: &crate::monitoring::MonitoringDryRun,
+    language: Language,
+) -> String {
+    use std::fmt::Write;
+    let ru = language == Language::Ru;
+    let mut out = String::new();
+    let version: String = r.candidate_version.chars().take(12).collect();
+    let status = |s: Option<crate::catalog::CatalogStatus>| {
+        s.map_or(
+            if ru {
+                "без изменений"
+            } else {
+                "no change"
+            },
+            |s| s.as_str(),
+        )
+    };
+    let _ = if ru {
+        writeln!(
+            out,
+            "Пробный прогон политики мониторинга {version}: контрагентов {}, меняется статус у {}, причины у {}",
+            r.evaluated, r.changed, r.reasons_changed
+        )
+    } else {
+        writeln!(
+            out,
+            "Monitoring dry-run of {version}: {} contractors, {} statuses change, {} change reasons",
+            r.evaluated, r.changed, r.reasons_changed
+        )
+    };
+    for h in r.rules.iter().filter(|h| h.before != h.after) {
+        let _ = writeln!(out, "  {:<32} {} → {}", h.rule_id, h.before, h.after);
+    }
+    for e in &r.examples {
+        let _ = writeln!(
+            out,
+            "  {}  ({})  {} → {}",
+            e.inn,
+            e.catalog_status.as_str(),
+            status(e.from),
+            status(e.to)
+        );
+        for reason in &e.reasons {
+            let _ = writeln!(
+                out,
+                "      {} ({}): {}",
+                reason.rule_id, reason.effect, reason.message
+            );
+        }
+    }
+    out
+}
+
 /// A dry-run report for the terminal (`kontragent rules dry-run`): the counts, the
 /// transitions, the rules whose hits change, the checks that would miss a required
 /// registry, and the examples with their reasons.

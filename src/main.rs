@@ -184,6 +184,10 @@ enum RulesCommand {
         /// Print the report as the API's JSON.
         #[arg(long)]
         json: bool,
+        /// FILE is a monitoring policy: judge every listed contractor under it and under
+        /// the policy in force (without it the content decides).
+        #[arg(long)]
+        monitoring: bool,
     },
     /// Compile a ruleset file and report every problem with its rule id and line.
     Validate {
@@ -499,9 +503,36 @@ async fn main() -> anyhow::Result<()> {
                 limit,
                 examples,
                 json,
+                monitoring,
             } => {
+                use kontragent::scoring::policy::{PolicyError, PolicyKind};
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read {}", file.display()))?;
+                let refused = |errors: Vec<kontragent::rules::RuleError>| -> ! {
+                    for e in &errors {
+                        eprintln!("{}: {e}", file.display());
+                    }
+                    std::process::exit(1);
+                };
+                let language = settings.check.default_language;
+                if monitoring || PolicyKind::of(&text) == PolicyKind::Monitoring {
+                    let monitor = startup::build_services(&settings).await?.monitor;
+                    let examples = examples.unwrap_or(20) as usize;
+                    let report = match monitor.dry_run(&text, examples, language).await {
+                        Ok(report) => report,
+                        Err(PolicyError::Invalid(errors)) => refused(errors),
+                        Err(e) => return Err(e.into()),
+                    };
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    } else {
+                        print!(
+                            "{}",
+                            kontragent::human::monitoring_dry_run_text(&report, language)
+                        );
+                    }
+                    return Ok(());
+                }
                 let scope = kontragent::scoring::policy::DryRunScope {
                     profile,
                     from,
@@ -510,16 +541,10 @@ async fn main() -> anyhow::Result<()> {
                     catalog: Some(catalog),
                     examples,
                 };
-                let language = settings.check.default_language;
                 let policy = startup::build_services(&settings).await?.policy;
                 let report = match policy.dry_run(&text, &scope, language).await {
                     Ok(report) => report,
-                    Err(kontragent::scoring::policy::PolicyError::Invalid(errors)) => {
-                        for e in &errors {
-                            eprintln!("{}: {e}", file.display());
-                        }
-                        std::process::exit(1);
-                    }
+                    Err(PolicyError::Invalid(errors)) => refused(errors),
                     Err(e) => return Err(e.into()),
                 };
                 if json {

@@ -30,6 +30,7 @@ pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
     ("POST", "/v1/rules/reload", Scope::RulesAdmin),
     ("POST", "/v1/rules/validate", Scope::RulesAdmin),
     ("POST", "/v1/rules/dry-run", Scope::RulesAdmin),
+    ("POST", "/v1/rules/dry-run/monitoring", Scope::RulesAdmin),
     ("GET", "/v1/rules/diff", Scope::RulesAdmin),
     ("POST", "/v1/rules/rollback", Scope::RulesAdmin),
     ("POST", "/v1/catalog", Scope::CatalogWrite),

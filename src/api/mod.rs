@@ -149,6 +149,7 @@ where
                 .service(rules::reload_rules)
                 .service(rules::validate_rules)
                 .service(rules::dry_run)
+                .service(rules::monitoring_dry_run)
                 .service(rules::rules_diff)
                 .service(rules::rollback_rules)
                 .service(catalog::list_contractor)

@@ -156,6 +156,17 @@ pub struct ReloadRequest {
     pub comment: Option<String>,
 }
 
+/// A reload's or a rollback's comment, recorded with the version: at most 2000 characters.
+fn bounded_comment(comment: Option<&str>) -> Result<(), ApiError> {
+    if comment.is_some_and(|c| c.chars().count() > 2000) {
+        return Err(ApiError::InvalidField {
+            field: "comment",
+            message: "at most 2000 characters".into(),
+        });
+    }
+    Ok(())
+}
+
 fn invalid(e: PolicyError) -> ApiError {
     match e {
         PolicyError::Invalid(errors) if errors.iter().any(|e| e.too_costly) => {
@@ -344,16 +355,7 @@ pub async fn reload_rules(
                 }
             })?
     };
-    if request
-        .comment
-        .as_ref()
-        .is_some_and(|c| c.chars().count() > 2000)
-    {
-        return Err(ApiError::InvalidField {
-            field: "comment",
-            message: "at most 2000 characters".into(),
-        });
-    }
+    bounded_comment(request.comment.as_deref())?;
     let author = principal.actor(request.author.as_deref());
     let rules = state
         .policy
@@ -625,16 +627,7 @@ pub async fn rollback_rules(
     body: web::Json<RollbackRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner();
-    if request
-        .comment
-        .as_ref()
-        .is_some_and(|c| c.chars().count() > 2000)
-    {
-        return Err(ApiError::InvalidField {
-            field: "comment",
-            message: "at most 2000 characters".into(),
-        });
-    }
+    bounded_comment(request.comment.as_deref())?;
     let author = principal.actor(None);
     let scoring = state.policy.active();
     let monitoring = state.monitor.policy();
@@ -663,4 +656,51 @@ pub async fn rollback_rules(
         ))
         .await;
     Ok(HttpResponse::Ok().json(outcome))
+}
+
+/// `?examples=` of `POST /v1/rules/dry-run/monitoring`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonitoringDryRunQuery {
+    /// Most examples to return (default 20, at most 1000).
+    #[param(minimum = 0, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
+    pub examples: Option<u32>,
+}
+
+/// Judge every listed contractor under a candidate monitoring policy (its TOML as the body)
+/// and under the one in force, as a quality signal is judged — over its latest check's facts
+/// and its quality facts now — fetching nothing and moving nothing: the statuses and
+/// reasons that would change, each rule's hits before and after, examples with messages.
+#[utoipa::path(
+    tag = "rules",
+    params(MonitoringDryRunQuery),
+    request_body(content = String, content_type = "text/plain", description = "The candidate monitoring policy's TOML"),
+    responses(
+        (status = 200, body = crate::monitoring::MonitoringDryRun),
+        (status = 400, description = "`invalid_query` (`examples`), `malformed_body`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field` (`examples` over 1000), `invalid_ruleset` or `ruleset_too_costly`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/rules/dry-run/monitoring")]
+pub async fn monitoring_dry_run(
+    state: web::Data<AppState>,
+    query: super::query::Query<MonitoringDryRunQuery>,
+    reader: Reader,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let examples = query.into_inner().examples.unwrap_or(20);
+    if examples > 1000 {
+        return Err(ApiError::InvalidField {
+            field: "examples",
+            message: "at most 1000".into(),
+        });
+    }
+    let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::MalformedBody)?;
+    let report = state
+        .monitor
+        .dry_run(&text, examples as usize, reader.0)
+        .await
+        .map_err(invalid)?;
+    Ok(HttpResponse::Ok().json(report))
 }

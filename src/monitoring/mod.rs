@@ -93,6 +93,45 @@ pub enum RunState {
 }
 
 /// Runs started through the API that this instance keeps to show (the newest ones).
+/// What a candidate monitoring policy would say of the listed contractors.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"candidate_version": "77ab01…", "evaluated": 12, "changed": 1, "reasons_changed": 1,
+    "rules": [{"rule_id": "complaints", "before": 0, "after": 1}],
+    "examples": [{"inn": "7701000019", "catalog_status": "active", "from": null, "to": "under_review",
+                  "added": ["complaints"], "removed": [],
+                  "reasons": [{"rule_id": "complaints", "effect": "under_review", "message": "Жалоб за период инцидентов: 2"}]}]}))]
+pub struct MonitoringDryRun {
+    pub candidate_version: String,
+    /// Listed contractors (not removed) with a stored check, judged again.
+    pub evaluated: u64,
+    /// How many the candidate would send to another status than the policy in force does.
+    pub changed: u64,
+    /// How many would get other reasons, whether or not the status changes.
+    pub reasons_changed: u64,
+    /// Each rule's hits under the policy in force (`before`) and the candidate (`after`).
+    pub rules: Vec<crate::scoring::policy::RuleHits>,
+    pub examples: Vec<MonitoringDryRunExample>,
+}
+
+/// A contractor the candidate judges otherwise.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"inn": "7701000019", "catalog_status": "active", "from": null, "to": "under_review",
+    "added": ["complaints"], "removed": [],
+    "reasons": [{"rule_id": "complaints", "effect": "under_review", "message": "Жалоб за период инцидентов: 2"}]}))]
+pub struct MonitoringDryRunExample {
+    pub inn: String,
+    /// Its status in the catalog now.
+    pub catalog_status: CatalogStatus,
+    /// The status the policy in force asks for (null: no rule fires).
+    pub from: Option<CatalogStatus>,
+    /// The status the candidate asks for.
+    pub to: Option<CatalogStatus>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// The candidate's reasons, with the status each asks for in `effect`.
+    pub reasons: Vec<crate::scoring::policy::ExampleReason>,
+}
+
 const RUNS_KEPT: usize = 100;
 
 pub struct Monitor {
@@ -191,12 +230,45 @@ impl Monitor {
     async fn decide(
         &self,
         entry: &crate::catalog::CatalogEntry,
-        mut monitoring_facts: Facts,
+        facts: Facts,
         decision: &str,
         previous_decision: Option<&str>,
         changes: &[diff::Change],
         now: chrono::DateTime<Utc>,
     ) -> Result<Option<crate::catalog::StatusChange>, MonitorError> {
+        let monitoring_facts = self
+            .facts_for(entry, facts, decision, previous_decision, changes, now)
+            .await?;
+        let policy = self.policy.current();
+        let verdicts = policy.evaluate(&monitoring_facts, self.checks.language());
+        Ok(verdicts
+            .iter()
+            .map(|v| v.status)
+            .max()
+            .filter(|target| *target > entry.status && entry.status != CatalogStatus::Removed)
+            .map(|target| {
+                let fired: Vec<_> = verdicts.iter().filter(|v| v.status == target).collect();
+                let reason = fired
+                    .iter()
+                    .map(|v| v.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let rule_ids = fired.iter().map(|v| v.rule_id.clone()).collect();
+                crate::catalog::status_change(entry, target, reason, rule_ids, "monitoring")
+            }))
+    }
+
+    /// The facts a monitoring rule reads: a check's facts, its decision beside the
+    /// previous one, the changes found, the entry's status and its quality facts now.
+    async fn facts_for(
+        &self,
+        entry: &crate::catalog::CatalogEntry,
+        mut monitoring_facts: Facts,
+        decision: &str,
+        previous_decision: Option<&str>,
+        changes: &[diff::Change],
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Facts, MonitorError> {
         let fact = |value: serde_json::Value| Fact {
             value,
             source: Some("monitoring".into()),
@@ -216,24 +288,126 @@ impl Monitor {
             );
         }
         monitoring_facts.extend(self.catalog.quality_facts(&entry.inn, now).await?);
+        Ok(monitoring_facts)
+    }
 
-        let policy = self.policy.current();
-        let verdicts = policy.evaluate(&monitoring_facts, self.checks.language());
-        Ok(verdicts
-            .iter()
-            .map(|v| v.status)
-            .max()
-            .filter(|target| *target > entry.status && entry.status != CatalogStatus::Removed)
-            .map(|target| {
-                let fired: Vec<_> = verdicts.iter().filter(|v| v.status == target).collect();
-                let reason = fired
-                    .iter()
-                    .map(|v| v.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let rule_ids = fired.iter().map(|v| v.rule_id.clone()).collect();
-                crate::catalog::status_change(entry, target, reason, rule_ids, "monitoring")
-            }))
+    /// Judges every listed contractor (not removed) under `candidate` and under the policy
+    /// in force, as a quality signal is judged: over its latest check's facts and its quality
+    /// facts now, with no registry change (changes between checks are not stored). Nothing
+    /// is fetched and nothing moves. At most `max_examples` examples.
+    pub async fn dry_run(
+        &self,
+        candidate: &str,
+        max_examples: usize,
+        language: crate::domain::Language,
+    ) -> Result<MonitoringDryRun, crate::rules::PolicyError> {
+        let owned = candidate.to_owned();
+        let candidate =
+            crate::rules::compile_off_thread(move || rules::MonitoringPolicy::parse(&owned))
+                .await
+                .map_err(crate::rules::PolicyError::Invalid)?;
+        let current = self.policy.current();
+        let store = self.checks.store();
+        let mut report = MonitoringDryRun {
+            candidate_version: candidate.version.clone(),
+            evaluated: 0,
+            changed: 0,
+            reasons_changed: 0,
+            rules: Vec::new(),
+            examples: Vec::new(),
+        };
+        let mut hits: std::collections::BTreeMap<String, crate::scoring::policy::RuleHits> =
+            candidate
+                .rules
+                .iter()
+                .map(|r| (r.id.clone(), crate::scoring::policy::RuleHits::new(&r.id)))
+                .collect();
+        let now = Utc::now();
+        let mut filter = crate::catalog::CatalogFilter {
+            limit: 500,
+            ..Default::default()
+        };
+        loop {
+            let page = store.list_entries(&filter).await?;
+            let Some(last) = page.last() else { break };
+            filter.after = Some(last.inn.clone());
+            for entry in page.iter().filter(|e| e.status != CatalogStatus::Removed) {
+                // The check monitoring last judged it by, else its latest check.
+                let id = match entry
+                    .last_check_id
+                    .as_deref()
+                    .and_then(|id| id.parse().ok())
+                {
+                    Some(id) => Some(id),
+                    None => match Inn::parse(&entry.inn) {
+                        Ok(inn) => store.latest_check(&inn).await?.map(|c| c.id),
+                        Err(_) => None,
+                    },
+                };
+                let latest = match id {
+                    Some(id) => self
+                        .checks
+                        .stored(id)
+                        .await
+                        .map_err(|e| crate::rules::PolicyError::Replay(e.to_string()))?,
+                    None => None,
+                };
+                let Some(Checked { check, facts }) = latest else {
+                    continue;
+                };
+                let decision = check.decision.map(|d| d.as_str()).unwrap_or("review");
+                let facts = self
+                    .facts_for(entry, facts, decision, Some(decision), &[], now)
+                    .await
+                    .map_err(|e| crate::rules::PolicyError::Replay(e.to_string()))?;
+                let (before, after) = (
+                    current.evaluate(&facts, language),
+                    candidate.evaluate(&facts, language),
+                );
+                report.evaluated += 1;
+                let fired = |verdicts: &[rules::Verdict]| -> std::collections::BTreeSet<String> {
+                    verdicts.iter().map(|v| v.rule_id.clone()).collect()
+                };
+                let (fired_before, fired_after) = (fired(&before), fired(&after));
+                for (ids, after_side) in [(&fired_before, false), (&fired_after, true)] {
+                    for id in ids {
+                        let h = hits
+                            .entry(id.clone())
+                            .or_insert_with(|| crate::scoring::policy::RuleHits::new(id));
+                        if after_side {
+                            h.after += 1
+                        } else {
+                            h.before += 1
+                        }
+                    }
+                }
+                let status = |verdicts: &[rules::Verdict]| verdicts.iter().map(|v| v.status).max();
+                let (from, to) = (status(&before), status(&after));
+                let reasons_changed = fired_before != fired_after;
+                report.changed += u64::from(from != to);
+                report.reasons_changed += u64::from(reasons_changed);
+                if (from != to || reasons_changed) && report.examples.len() < max_examples {
+                    report.examples.push(MonitoringDryRunExample {
+                        inn: entry.inn.clone(),
+                        catalog_status: entry.status,
+                        from,
+                        to,
+                        added: fired_after.difference(&fired_before).cloned().collect(),
+                        removed: fired_before.difference(&fired_after).cloned().collect(),
+                        reasons: after
+                            .iter()
+                            .map(|v| crate::scoring::policy::ExampleReason {
+                                rule_id: v.rule_id.clone(),
+                                effect: v.status.as_str().to_owned(),
+                                message: v.message.clone(),
+                            })
+                            .collect(),
+                    });
+                }
+            }
+        }
+        report.rules = hits.into_values().collect();
+        Ok(report)
     }
 
     /// Records a quality signal and applies the monitoring policy to it at once; `false`

@@ -452,7 +452,7 @@ pub struct RuleHits {
 }
 
 impl RuleHits {
-    fn new(id: &str) -> RuleHits {
+    pub fn new(id: &str) -> RuleHits {
         RuleHits {
             rule_id: id.to_owned(),
             before: 0,

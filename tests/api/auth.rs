@@ -127,6 +127,12 @@ fn operations(
         ),
         ("POST", "/v1/rules/reload".into(), Value::Null, 200),
         (
+            "POST",
+            "/v1/rules/dry-run/monitoring".into(),
+            Value::String(include_str!("../../rules/monitoring.toml").into()),
+            200,
+        ),
+        (
             "GET",
             format!(
                 "/v1/rules/diff?from={}",

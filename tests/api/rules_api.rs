@@ -568,44 +568,44 @@ async fn dry_run_explains_what_changes_even_when_the_decision_stays() {
     );
 
     // A bad parameter names itself, in the query and in a JSON body alike.
-    let r = app
-        .client
-        .post(format!("{}/v1/rules/dry-run?from=yesterday", app.address))
-        .header("Content-Type", "text/plain")
-        .body(candidate.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let problem: Value = r.json().await.unwrap();
+    let refused = |path: &'static str, body: String, content_type: &'static str| {
+        let app = &app;
+        async move {
+            let r = post(app, path, body, content_type).await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let as_json = |v: Value| serde_json::to_string(&v).unwrap();
+    let (status, problem) = refused(
+        "/v1/rules/dry-run?from=yesterday",
+        candidate.clone(),
+        "text/plain",
+    )
+    .await;
     assert_eq!(
-        (&problem["code"], &problem["field"]),
-        (&json!("invalid_query"), &json!("from")),
+        (status, &problem["code"], &problem["field"]),
+        (400, &json!("invalid_query"), &json!("from")),
         "{problem}"
     );
-    let r = app
-        .client
-        .post(format!("{}/v1/rules/dry-run", app.address))
-        .json(&json!({"ruleset": candidate, "from": "yesterday"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
-    let problem: Value = r.json().await.unwrap();
+    let (status, problem) = refused(
+        "/v1/rules/dry-run",
+        as_json(json!({"ruleset": candidate, "from": "yesterday"})),
+        "application/json",
+    )
+    .await;
     assert_eq!(
-        (&problem["code"], &problem["field"]),
-        (&json!("invalid_field"), &json!("from")),
+        (status, &problem["code"], &problem["field"]),
+        (422, &json!("invalid_field"), &json!("from")),
         "{problem}"
     );
-    let r = app
-        .client
-        .post(format!("{}/v1/rules/dry-run", app.address))
-        .json(&json!({"ruleset": candidate, "form": "2026-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let problem: Value = r.json().await.unwrap();
+    let (status, problem) = refused(
+        "/v1/rules/dry-run",
+        as_json(json!({"ruleset": candidate, "form": "2026-01-01T00:00:00Z"})),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 400);
     assert!(
         problem["detail"].as_str().unwrap().contains("`form`"),
         "{problem}"
@@ -845,4 +845,71 @@ async fn a_rollback_on_a_read_only_file_is_pinned_until_the_file_changes() {
         r.json::<Value>().await.unwrap()["version"],
         json!(kontragent::rules::version_of(&third))
     );
+}
+
+/// The monitoring policy has its dry-run too: every listed contractor judged under the
+/// candidate and under the policy in force, nothing fetched and nothing moved.
+#[tokio::test]
+async fn a_monitoring_dry_run_judges_the_listed_contractors() {
+    let app = app_with_rules(&rules_copy(), 0).await;
+    app.check("7701000019").await;
+    let r = post(
+        &app,
+        "/v1/catalog",
+        serde_json::to_string(&json!({"inn": "7701000019"})).unwrap(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let candidate = format!(
+        "{}\n[[rules]]\nid = \"every_active\"\ntitle = \"Every active one\"\nwhen = \"catalog.status == 'active'\"\nstatus = \"under_review\"\nmessage.ru = \"Все на проверку\"\nmessage.en = \"Everyone to review\"\n",
+        include_str!("../../rules/monitoring.toml")
+    );
+    let r = app
+        .client
+        .post(format!("{}/v1/rules/dry-run/monitoring", app.address))
+        .header("Content-Type", "text/plain")
+        .header("Accept-Language", "en")
+        .body(candidate)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            &report["evaluated"],
+            &report["changed"],
+            &report["reasons_changed"]
+        ),
+        (&json!(1), &json!(1), &json!(1)),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["examples"][0],
+        json!({"inn": "7701000019", "catalog_status": "active", "from": null, "to": "under_review",
+               "added": ["every_active"], "removed": [],
+               "reasons": [{"rule_id": "every_active", "effect": "under_review", "message": "Everyone to review"}]})
+    );
+    assert!(
+        report["rules"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"rule_id": "every_active", "before": 0, "after": 1})),
+        "{report:#}"
+    );
+    // Nothing moved.
+    let entry = get_json(&app, "/v1/catalog/7701000019").await;
+    assert_eq!(entry["entry"]["status"], "active", "{entry}");
+    // A bad candidate is refused with its rule and line.
+    let r = post(
+        &app,
+        "/v1/rules/dry-run/monitoring",
+        "[[rules]]\nid = \"x\"\ntitle = \"X\"\nwhen = \"quality.complaints > 'many'\"\nstatus = \"suspended\"\n",
+        "text/plain",
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["rule_id"], "x", "{problem}");
 }
