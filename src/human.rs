@@ -322,6 +322,18 @@ pub fn explanation_text(
     out
 }
 
+/// A dry-run example's reasons, one indented line each: rule, effect (or status), message.
+fn reason_lines(out: &mut String, reasons: &[crate::scoring::policy::ExampleReason]) {
+    use std::fmt::Write;
+    for reason in reasons {
+        let _ = writeln!(
+            out,
+            "      {} ({}): {}",
+            reason.rule_id, reason.effect, reason.message
+        );
+    }
+}
+
 /// A monitoring dry-run for the terminal: the counts, the rules whose hits change, and
 /// each contractor judged otherwise with the candidate's reasons.
 pub fn monitoring_dry_run_text(
@@ -367,13 +379,7 @@ pub fn monitoring_dry_run_text(
             status(e.from),
             status(e.to)
         );
-        for reason in &e.reasons {
-            let _ = writeln!(
-                out,
-                "      {} ({}): {}",
-                reason.rule_id, reason.effect, reason.message
-            );
-        }
+        reason_lines(&mut out, &e.reasons);
     }
     out
 }
@@ -478,13 +484,7 @@ pub fn dry_run_text(r: &crate::scoring::policy::DryRunReport, language: Language
             e.score,
             changes.join(" ")
         );
-        for reason in &e.reasons {
-            let _ = writeln!(
-                out,
-                "      {} ({}): {}",
-                reason.rule_id, reason.effect, reason.message
-            );
-        }
+        reason_lines(&mut out, &e.reasons);
     }
     out
 }

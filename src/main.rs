@@ -185,7 +185,8 @@ enum RulesCommand {
         #[arg(long)]
         json: bool,
         /// FILE is a monitoring policy: judge every listed contractor under it and under
-        /// the policy in force (without it the content decides).
+        /// the policy in force (without it the content decides); only --examples and
+        /// --json apply then.
         #[arg(long)]
         monitoring: bool,
     },
@@ -523,15 +524,9 @@ async fn main() -> anyhow::Result<()> {
                         Err(PolicyError::Invalid(errors)) => refused(errors),
                         Err(e) => return Err(e.into()),
                     };
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&report)?);
-                    } else {
-                        print!(
-                            "{}",
-                            kontragent::human::monitoring_dry_run_text(&report, language)
-                        );
-                    }
-                    return Ok(());
+                    return show(json, &report, |r| {
+                        kontragent::human::monitoring_dry_run_text(r, language)
+                    });
                 }
                 let scope = kontragent::scoring::policy::DryRunScope {
                     profile,
@@ -547,11 +542,9 @@ async fn main() -> anyhow::Result<()> {
                     Err(PolicyError::Invalid(errors)) => refused(errors),
                     Err(e) => return Err(e.into()),
                 };
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
-                } else {
-                    print!("{}", kontragent::human::dry_run_text(&report, language));
-                }
+                show(json, &report, |r| {
+                    kontragent::human::dry_run_text(r, language)
+                })?;
             }
             RulesCommand::Validate { path, monitoring } => {
                 use kontragent::scoring::policy::{PolicyKind, validate};
@@ -785,4 +778,18 @@ fn render_health(health: &kontragent::sources::doctor::SourcesHealth) -> String 
         );
     }
     out
+}
+
+/// A report as the API's JSON (`--json`) or as text for the terminal.
+fn show<T: serde::Serialize>(
+    json: bool,
+    report: &T,
+    text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{}", text(report));
+    }
+    Ok(())
 }
