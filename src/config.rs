@@ -40,6 +40,33 @@ pub struct Settings {
     pub sources: SourcesSettings,
     pub integrations: IntegrationsSettings,
     pub display: DisplaySettings,
+    pub secrets: SecretsSettings,
+}
+
+/// The key that seals the secrets the service stores (webhook and callback secrets, CRM
+/// tokens, replayed responses): `key` when set, else the key file, created at first start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSettings {
+    /// 32 bytes in base64 or 64 hex digits (`KONTRAGENT__SECRETS__KEY`); a secret.
+    pub key: Secret,
+    /// The key file (mode 0600). Empty: `secrets.key` beside the SQLite database, or
+    /// `data/secrets.key` with PostgreSQL.
+    pub key_file: String,
+}
+
+impl Settings {
+    /// Where the secrets key file is.
+    pub fn secrets_key_file(&self) -> std::path::PathBuf {
+        if !self.secrets.key_file.trim().is_empty() {
+            return std::path::PathBuf::from(self.secrets.key_file.trim());
+        }
+        let dir = crate::storage::sqlite_file(&self.database.url)
+            .and_then(|f| f.parent().map(std::path::Path::to_path_buf))
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or_else(|| std::path::PathBuf::from("data"));
+        dir.join("secrets.key")
+    }
 }
 
 /// The CRM connectors.
@@ -676,6 +703,7 @@ impl Default for Settings {
             display: DisplaySettings {
                 timezone: "Europe/Moscow".into(),
             },
+            secrets: SecretsSettings::default(),
             cache: CacheSettings {
                 max_bytes: 256 * 1024 * 1024,
                 max_entries: 100_000,

@@ -25,6 +25,7 @@ pub mod rules;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod scoring;
+pub mod seal;
 pub mod sources;
 pub mod startup;
 pub mod storage;

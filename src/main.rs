@@ -117,6 +117,18 @@ enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+    /// The key that seals the stored secrets (webhook and callback secrets, CRM tokens).
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Make a new key and reseal every stored secret with it, in one transaction. Stop the
+    /// other instances first (they hold the old key).
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -392,7 +404,7 @@ async fn main() -> anyhow::Result<()> {
             sandbox_server(listener)?.await?;
         }
         Command::Migrate => {
-            kontragent::storage::connect(&settings.database.url, 1).await?;
+            kontragent::startup::open_store(&settings).await?;
             println!(
                 "database ready: {}",
                 kontragent::storage::redacted_url(&settings.database.url)
@@ -401,7 +413,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Webhooks {
             command: WebhooksCommand::CallbackSecret,
         } => {
-            let store = kontragent::storage::connect(&settings.database.url, 1).await?;
+            let store = kontragent::startup::open_store(&settings).await?;
             let webhooks = kontragent::webhooks::WebhookService::start(
                 &settings.webhooks,
                 store,
@@ -410,6 +422,14 @@ async fn main() -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!(e))?;
             println!("{}", webhooks.callback_secret());
+        }
+        Command::Secrets {
+            command: SecretsCommand::Rotate,
+        } => {
+            println!(
+                "{}",
+                kontragent::startup::rotate_secrets_key(&settings).await?
+            );
         }
         Command::Keys { command } => {
             let store = kontragent::storage::connect(&settings.database.url, 1).await?;

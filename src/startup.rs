@@ -45,6 +45,14 @@ pub enum StartupError {
     OpenOnNetwork(String),
     #[error("cannot check the API keys")]
     Keys(#[source] storage::StoreError),
+    #[error("the secrets key: {0}")]
+    SecretsKey(#[from] crate::seal::KeyError),
+    #[error(
+        "the secrets key {0} does not open the secrets in the database: they were sealed with \
+         another key. Give the right one (secrets.key, KONTRAGENT__SECRETS__KEY, or the key file \
+         backed up with the database)"
+    )]
+    WrongSecretsKey(String),
     #[error("webhooks: {0}")]
     Webhooks(String),
     #[error("applications: {0}")]
@@ -92,15 +100,137 @@ fn policy_failed(path: &str, e: PolicyError) -> StartupError {
     match e {
         PolicyError::Invalid(errors) => rules(errors),
         PolicyError::Store(s) => StartupError::Store(s),
-        other @ (PolicyError::Replay(_) | PolicyError::UnknownVersion(_)) => {
+        other @ (PolicyError::Replay(_) | PolicyError::UnknownVersion(_) | PolicyError::Busy) => {
             rules(vec![RuleError::general(other.to_string())])
+        }
+    }
+}
+
+/// The text the key check seals: the first start with a key stores it, every later start
+/// must open it with the key it is given.
+const KEY_CHECK_TEXT: &str = "kontragent secrets key check";
+
+/// The store with this deployment's secrets key: the key loaded (or its file created at first
+/// start), proved against the database's key check, and every secret still stored in clear
+/// sealed. A wrong key is an error, never a start without it.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn storage::Store>, StartupError> {
+    Ok(open_sealed(settings).await?.0)
+}
+
+type Sealed = (
+    Arc<dyn storage::Store>,
+    Arc<crate::seal::Sealer>,
+    crate::seal::KeySource,
+);
+
+async fn open_sealed(settings: &Settings) -> Result<Sealed, StartupError> {
+    use crate::seal::{KeySource, Sealer, load_key, next_file, parse_key};
+    let file = settings.secrets_key_file();
+    let (key, source) = load_key(settings.secrets.key.expose(), &file)?;
+    let connect = |key: [u8; 32]| async move {
+        let sealer = Arc::new(Sealer::new(&key));
+        let store = storage::connect_sealed(
+            &settings.database.url,
+            settings.database.max_connections,
+            Arc::clone(&sealer),
+        )
+        .await?;
+        Ok::<_, StartupError>((store, sealer))
+    };
+    let (mut store, mut sealer) = connect(key).await?;
+    let shown = match &source {
+        KeySource::Config => "secrets.key".to_owned(),
+        KeySource::File { path, .. } => path.display().to_string(),
+    };
+    if let Some(check) = store.key_check().await? {
+        let opens = |sealer: &Sealer| {
+            sealer
+                .open("service_secrets.value", &check)
+                .is_ok_and(|t| t == KEY_CHECK_TEXT)
+        };
+        if !opens(&sealer) {
+            // A rotation cut short after the database was resealed: the new key waits in
+            // `<file>.next`.
+            let next = match &source {
+                KeySource::File {
+                    path,
+                    created: false,
+                } => std::fs::read_to_string(next_file(path))
+                    .ok()
+                    .and_then(|t| parse_key(&t))
+                    .filter(|k| opens(&Sealer::new(k)))
+                    .map(|k| (k, path.clone())),
+                _ => None,
+            };
+            match next {
+                Some((key, path)) => {
+                    std::fs::rename(next_file(&path), &path)
+                        .map_err(|e| crate::seal::KeyError::File(shown.clone(), e))?;
+                    tracing::warn!(file = %shown, "finished a key rotation that was cut short");
+                    (store, sealer) = connect(key).await?;
+                }
+                None => {
+                    if let KeySource::File {
+                        path,
+                        created: true,
+                    } = &source
+                    {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(StartupError::WrongSecretsKey(shown));
+                }
+            }
+        }
+    } else {
+        store
+            .service_secret(storage::seal_queries::KEY_CHECK, KEY_CHECK_TEXT)
+            .await?;
+    }
+    let sealed = store.reseal(&sealer, &sealer, true).await?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed the secrets stored in clear");
+    }
+    Ok((store, sealer, source))
+}
+
+/// `kontragent secrets rotate`: a new key, every stored secret resealed with it in one
+/// transaction. A key file is replaced (the new key waits in `<file>.next` until the
+/// database is resealed, so a cut-short rotation is finished at the next start); a key from
+/// `secrets.key` is printed for the operator to put in its place. What to tell the operator.
+pub async fn rotate_secrets_key(settings: &Settings) -> Result<String, StartupError> {
+    use crate::seal::{KeySource, Sealer, generate_key, next_file, parse_key, write_key_file};
+    let (store, old, source) = open_sealed(settings).await?;
+    let text = generate_key();
+    let key = parse_key(&text).ok_or(crate::seal::KeyError::Malformed)?;
+    let new = Sealer::new(&key);
+    match source {
+        KeySource::File { path, .. } => {
+            let next = next_file(&path);
+            let shown = path.display().to_string();
+            write_key_file(&next, &text, true)
+                .map_err(|e| crate::seal::KeyError::File(shown.clone(), e))?;
+            let count = store.reseal(&old, &new, false).await?;
+            std::fs::rename(&next, &path)
+                .map_err(|e| crate::seal::KeyError::File(shown.clone(), e))?;
+            Ok(format!(
+                "resealed {count} secrets with key {}; the key file {shown} holds it now (back it up)",
+                new.key_id().unwrap_or_default()
+            ))
+        }
+        KeySource::Config => {
+            let count = store.reseal(&old, &new, false).await?;
+            Ok(format!(
+                "resealed {count} secrets with key {}. Set secrets.key (KONTRAGENT__SECRETS__KEY) \
+                 to the new key before the next start; it is shown only now:\n{text}",
+                new.key_id().unwrap_or_default()
+            ))
         }
     }
 }
 
 /// Everything a check needs, without the HTTP server (the CLI's `check` uses this).
 pub async fn build_services(settings: &Settings) -> Result<Services, StartupError> {
-    let store = storage::connect(&settings.database.url, settings.database.max_connections).await?;
+    let store = open_store(settings).await?;
     let policy = Policy::start(&settings.rules, Arc::clone(&store))
         .await
         .map_err(|e| policy_failed(&settings.rules.path, e))?;
@@ -349,14 +479,14 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(api::guard::guard))
                 .wrap(actix_web::middleware::from_fn(api::cors::cors))
                 .wrap(api::problem_for_bare_errors(json_limit))
+                // First: the guard and the router read one spelling of the path.
+                .wrap(actix_web::middleware::from_fn(api::path::normalize))
                 .wrap(tracing_actix_web::TracingLogger::<
                     crate::telemetry::MaskedRootSpan,
                 >::new())
                 .into_utoipa_app();
             let (app, spec) = api::register(app);
-            let routes = web::Data::new(api::RouteTable::from_spec(&spec));
-            app.app_data(routes)
-                .default_service(web::to(api::unmatched))
+            app.default_service(web::to(api::unmatched))
                 .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
         })

@@ -83,9 +83,15 @@ pub struct ApplicationForm {
 pub async fn submit_application(
     state: web::Data<AppState>,
     request: HttpRequest,
+    principal: Option<web::ReqData<crate::auth::Principal>>,
     body: web::Json<ApplicationForm>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    // The screening check takes from the website key's budget.
+    state
+        .checks
+        .budget()
+        .admit(&super::checks::budget_key(principal.as_deref()), 1)?;
     let client_ip = request
         .extensions()
         .get::<ClientIp>()

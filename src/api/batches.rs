@@ -74,6 +74,12 @@ pub async fn create_batch(
         .as_deref()
         .map(|url| state.webhooks.check_url("callback_url", url))
         .transpose()?;
+    // Every INN takes from the budget, before any is checked: all of them, or the batch is
+    // refused whole.
+    state.checks.budget().admit(
+        &super::checks::budget_key(principal.as_deref()),
+        body.inns.len(),
+    )?;
     let request = BatchRequest {
         inns: body.inns,
         max_age_s: limits.max_age_s,

@@ -527,6 +527,10 @@ pub async fn recheck(
     inn: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
+    state
+        .checks
+        .budget()
+        .admit(&super::checks::budget_key(Some(&principal)), 1)?;
     let pass = state.monitor.recheck(&inn).await?;
     state
         .keys

@@ -37,6 +37,11 @@ impl CheckLimits {
     }
 }
 
+/// Whose check budget a request takes from: its key's.
+pub fn budget_key(principal: Option<&crate::auth::Principal>) -> String {
+    principal.map_or_else(|| "anonymous".to_owned(), |p| p.limit_key())
+}
+
 /// A check request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +104,10 @@ pub async fn create_check(
         .transpose()?;
     let limits = CheckLimits::of(body.max_age_s, body.wait_ms)?;
     let wait = state.checks.wait_for(limits.wait_ms);
+    state
+        .checks
+        .budget()
+        .admit(&budget_key(principal.as_deref()), 1)?;
     let request = CheckRequest {
         inn,
         max_age_s: limits.max_age_s,

@@ -331,3 +331,11 @@ pub fn path_error(
     }
     .into()
 }
+
+impl From<crate::check::budget::OverBudget> for ApiError {
+    fn from(e: crate::check::budget::OverBudget) -> ApiError {
+        ApiError::RateLimited {
+            retry_after_s: e.retry_after_s,
+        }
+    }
+}

@@ -4,115 +4,27 @@
 
 use super::AppState;
 use super::errors::ApiError;
-use crate::auth::{Denied, Principal, Scope};
+use super::routes::{self, Access, Route};
+use crate::auth::{Denied, Scope};
+use crate::check::budget::{Budget, OverBudget};
 use crate::config::LimitsSettings;
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
-use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The scope each route needs. A protected path not listed here needs `admin`: a route
-/// added without a line here fails closed.
-pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
-    ("POST", "/v1/checks", Scope::Checks),
-    ("GET", "/v1/checks", Scope::Checks),
-    ("GET", "/v1/checks/{id}", Scope::Checks),
-    ("POST", "/v1/checks/batch", Scope::Checks),
-    ("GET", "/v1/batches/{id}", Scope::Checks),
-    ("GET", "/v1/counterparties/{inn}", Scope::Checks),
-    ("GET", "/v1/rules", Scope::RulesAdmin),
-    ("GET", "/v1/rules/versions", Scope::RulesAdmin),
-    ("GET", "/v1/rules/versions/{version}", Scope::RulesAdmin),
-    ("POST", "/v1/rules/reload", Scope::RulesAdmin),
-    ("POST", "/v1/rules/validate", Scope::RulesAdmin),
-    ("POST", "/v1/rules/dry-run", Scope::RulesAdmin),
-    ("POST", "/v1/rules/dry-run/monitoring", Scope::RulesAdmin),
-    ("GET", "/v1/rules/diff", Scope::RulesAdmin),
-    ("POST", "/v1/rules/rollback", Scope::RulesAdmin),
-    ("POST", "/v1/catalog", Scope::CatalogWrite),
-    ("GET", "/v1/catalog", Scope::CatalogRead),
-    ("GET", "/v1/catalog/{inn}", Scope::CatalogRead),
-    ("POST", "/v1/catalog/{inn}/status", Scope::CatalogWrite),
-    ("POST", "/v1/catalog/{inn}/feedback", Scope::CatalogWrite),
-    ("POST", "/v1/catalog/{inn}/recheck", Scope::CatalogWrite),
-    ("GET", "/v1/catalog/{inn}/events", Scope::CatalogRead),
-    ("GET", "/v1/events", Scope::CatalogRead),
-    ("POST", "/v1/monitoring/run", Scope::MonitoringAdmin),
-    ("GET", "/v1/monitoring/runs/{id}", Scope::MonitoringAdmin),
-    ("GET", "/v1/audit", Scope::Admin),
-    ("GET", "/v1/sources/health", Scope::Admin),
-    ("POST", "/v1/webhooks", Scope::WebhooksAdmin),
-    ("GET", "/v1/webhooks", Scope::WebhooksAdmin),
-    ("GET", "/v1/webhooks/{id}", Scope::WebhooksAdmin),
-    ("PATCH", "/v1/webhooks/{id}", Scope::WebhooksAdmin),
-    ("DELETE", "/v1/webhooks/{id}", Scope::WebhooksAdmin),
-    (
-        "POST",
-        "/v1/webhooks/{id}/rotate-secret",
-        Scope::WebhooksAdmin,
-    ),
-    ("POST", "/v1/webhooks/{id}/test", Scope::WebhooksAdmin),
-    ("GET", "/v1/webhooks/{id}/deliveries", Scope::WebhooksAdmin),
-    (
-        "POST",
-        "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
-        Scope::WebhooksAdmin,
-    ),
-    ("GET", "/v1/checks/{id}/callbacks", Scope::Checks),
-    ("GET", "/v1/checks/{id}/report", Scope::Checks),
-    ("GET", "/v1/checks/{id}/evidence", Scope::Checks),
-    ("GET", "/v1/counterparties/{inn}/report", Scope::Checks),
-    ("GET", "/v1/public/catalog", Scope::Public),
-    ("POST", "/v1/public/applications", Scope::Public),
-    ("GET", "/v1/applications", Scope::Applications),
-    ("GET", "/v1/applications/{id}", Scope::Applications),
-    ("POST", "/v1/applications/{id}/actions", Scope::Applications),
-    ("GET", "/metrics", Scope::Metrics),
-];
-
-static ROUTES: LazyLock<Vec<(&'static str, ResourceDef, Scope)>> = LazyLock::new(|| {
-    ROUTE_SCOPES
-        .iter()
-        .map(|(method, path, scope)| (*method, ResourceDef::new(*path), *scope))
-        .collect()
-});
-
-/// Routes that take no API key: their caller proves itself another way (a Bitrix24 portal
-/// with its own tokens, an amoCRM account with the token in the URL; see
-/// `api::integrations`).
-pub const OPEN_ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v1/integrations/bitrix24/install"),
-    ("POST", "/v1/integrations/bitrix24/robot"),
-    ("POST", "/v1/integrations/amocrm/webhook/{token}"),
-];
-
-static OPEN: LazyLock<Vec<(&'static str, ResourceDef)>> = LazyLock::new(|| {
-    OPEN_ROUTES
-        .iter()
-        .map(|(method, path)| (*method, ResourceDef::new(*path)))
-        .collect()
-});
-
-/// The scope a request needs, or `None` for an open path (health, docs, the spec, and
-/// [`OPEN_ROUTES`]).
-pub fn scope_for(method: &str, path: &str) -> Option<Scope> {
-    if !(path.starts_with("/v1/") || path == "/metrics")
-        || OPEN
-            .iter()
-            .any(|(m, def)| *m == method && def.is_match(path))
-    {
-        return None;
+/// The scope an operation of the spec needs, or `None` for an open one (and one the
+/// table does not know, which the guard refuses).
+pub fn scope_for(method: &str, pattern: &str) -> Option<Scope> {
+    match routes::find(method, pattern)?.access {
+        Access::Key(scope) => Some(scope),
+        Access::Open | Access::Integration => None,
     }
-    let found = ROUTES
-        .iter()
-        .find(|(m, def, _)| *m == method && def.is_match(path))
-        .map(|(_, _, scope)| *scope);
-    Some(found.unwrap_or(Scope::Admin))
 }
+
+/// The route the guard matched, for the middleware inside it (idempotency).
+#[derive(Debug, Clone, Copy)]
+pub struct MatchedRoute(pub &'static Route);
 
 /// The key a request presents: `X-Api-Key`, or `Authorization: Bearer` (any case).
 /// Two different keys in one request present none: the caller must say which it means.
@@ -133,54 +45,28 @@ fn presented_key(req: &ServiceRequest) -> Option<&str> {
     }
 }
 
-/// Per-caller rate limits: checks per API key, public calls per client IP.
+/// Calls to the public routes per client IP. (Checks per caller are the check service's
+/// budget, taken by every handler that starts one: `check::budget`.)
 pub struct RateLimits {
-    checks: Option<DefaultKeyedRateLimiter<String>>,
-    public: Option<DefaultKeyedRateLimiter<String>>,
+    public: Budget,
     client_ip_header: Option<String>,
-    calls: AtomicU64,
-}
-
-fn per_minute(n: u32) -> Option<DefaultKeyedRateLimiter<String>> {
-    NonZeroU32::new(n).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
 }
 
 impl RateLimits {
     pub fn new(settings: &LimitsSettings) -> RateLimits {
         RateLimits {
-            checks: per_minute(settings.checks_per_minute),
-            public: per_minute(settings.public_per_minute),
+            public: Budget::new(settings.public_per_minute),
             client_ip_header: Some(settings.client_ip_header.trim().to_owned())
                 .filter(|h| !h.is_empty()),
-            calls: AtomicU64::new(0),
         }
     }
 
-    /// `Err` with the seconds to wait when the caller is over its limit for this request.
-    fn admit(&self, req: &ServiceRequest, principal: &Principal) -> Result<(), u64> {
-        // Forget idle callers now and then, so the per-IP table does not grow forever.
-        if self.calls.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
-            for limiter in [&self.checks, &self.public].into_iter().flatten() {
-                limiter.retain_recent();
-            }
+    /// Over the limit for this request: retry after the seconds it says.
+    fn admit(&self, req: &ServiceRequest, route: &Route) -> Result<(), OverBudget> {
+        match route.access {
+            Access::Key(Scope::Public) => self.public.admit(&self.client_ip(req), 1),
+            _ => Ok(()),
         }
-        let path = req.path();
-        let (limiter, key) = if req.method() == "POST" && path == "/v1/checks" {
-            (&self.checks, principal.limit_key())
-        } else if path.starts_with("/v1/public/") {
-            (&self.public, self.client_ip(req))
-        } else {
-            return Ok(());
-        };
-        let Some(limiter) = limiter else {
-            return Ok(());
-        };
-        limiter.check_key(&key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            wait.as_secs() + 1
-        })
     }
 
     /// The client's IP: the configured header's last entry (set by the proxy in front),
@@ -206,28 +92,51 @@ impl RateLimits {
 pub struct ClientIp(pub String);
 
 /// Lets a request through with its [`Principal`] in the request's extensions, or answers
-/// 401, 403 or 429.
+/// 404 (no route), 405 (not this method), 401, 403 or 429. Runs after [`super::path`], on
+/// the route the router matches: a request reaches a handler only through a declared route.
 pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(scope) = scope_for(req.method().as_str(), req.path()) else {
+    let refuse = |req: ServiceRequest, e: ApiError| Ok(req.into_response(e.error_response()));
+    let Some(pattern) = req.match_pattern() else {
+        let e = ApiError::NotFound(format!("no resource at {}", req.path()));
+        return refuse(req, e);
+    };
+    let Some(route) = routes::find(req.method().as_str(), &pattern) else {
+        let allowed = routes::methods(&pattern);
+        if allowed.is_empty() {
+            tracing::error!(%pattern, "a route with no line in api::routes: refused");
+            let e = ApiError::Refused {
+                status: 403,
+                code: "forbidden",
+                message: "this route declares no access".into(),
+            };
+            return refuse(req, e);
+        }
+        let mut response = ApiError::MethodNotAllowed.error_response();
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allowed.join(", ")) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        return Ok(req.into_response(response));
+    };
+    req.extensions_mut().insert(MatchedRoute(route));
+    let Access::Key(scope) = route.access else {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
+        return refuse(req, ApiError::Internal("no application state".into()));
     };
     let refused = match state.keys.authorize(presented_key(&req), scope).await {
         Err(e) => ApiError::internal(e),
         Ok(Err(Denied::Unauthorized)) => ApiError::Unauthorized,
         Ok(Err(Denied::Forbidden(scope))) => ApiError::Forbidden(scope.as_str()),
-        Ok(Ok(principal)) => match state.limits.admit(&req, &principal) {
+        Ok(Ok(principal)) => match state.limits.admit(&req, route) {
             Ok(()) => {
                 let ip = ClientIp(state.limits.client_ip(&req));
                 req.extensions_mut().insert(principal);
@@ -237,11 +146,10 @@ pub async fn guard(
                     .await
                     .map(ServiceResponse::map_into_boxed_body);
             }
-            Err(retry_after_s) => ApiError::RateLimited { retry_after_s },
+            Err(over) => over.into(),
         },
     };
-    let response = refused.error_response();
-    Ok(req.into_response(response))
+    refuse(req, refused)
 }
 
 /// Documents the guard in the spec: each protected operation names its scope, takes a
@@ -298,7 +206,7 @@ pub fn document(spec: &mut utoipa::openapi::OpenApi) {
             if path.contains("{inn}") {
                 add("422", "`inn_digits`, `inn_length`, `inn_checksum`");
             }
-            if super::idempotency::honours_key(method, path) {
+            if routes::find(method, path).is_some_and(|r| r.idempotent) {
                 add(
                     "409",
                     "`idempotency_conflict`: the first request with this key still runs",
@@ -326,6 +234,15 @@ pub fn document(spec: &mut utoipa::openapi::OpenApi) {
                         .build(),
                 ));
             }
+            let route = routes::find(method, path);
+            if route.is_some_and(|r| r.starts_checks) {
+                add(
+                    "429",
+                    "`rate_limited`: the caller's checks per minute (`limits.checks_per_minute`) \
+                     are spent, or would be by this request (refused whole); retry after \
+                     `Retry-After` seconds",
+                );
+            }
             let Some(scope) = scope_for(method, path) else {
                 op.security = Some(Vec::new());
                 continue;
@@ -335,8 +252,12 @@ pub fn document(spec: &mut utoipa::openapi::OpenApi) {
                 "`unauthorized`: no key, or an unknown or revoked one",
             );
             add("403", "`forbidden`: the key lacks the scope");
-            if method == "POST" && path == "/v1/checks" || path.starts_with("/v1/public/") {
-                add("429", "`rate_limited`; retry after `Retry-After` seconds");
+            if scope == Scope::Public {
+                add(
+                    "429",
+                    "`rate_limited`: this client IP's calls per minute; retry after \
+                     `Retry-After` seconds",
+                );
             }
             op.security = Some(vec![
                 SecurityRequirement::new("bearer", Vec::<String>::new()),

@@ -4,39 +4,16 @@
 
 use super::AppState;
 use super::errors::ApiError;
+use super::guard::MatchedRoute;
 use crate::auth::Principal;
 use crate::idempotency::IdempotencyService;
 use crate::storage::{IdempotencyClaim, StoredResponse};
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
-use std::sync::LazyLock;
-
-/// The writes a client may retry safely with a key.
-const IDEMPOTENT_ROUTES: &[&str] = &[
-    "/v1/checks",
-    "/v1/catalog",
-    "/v1/catalog/{inn}/status",
-    "/v1/catalog/{inn}/feedback",
-    "/v1/webhooks",
-    "/v1/public/applications",
-    "/v1/applications/{id}/actions",
-];
-
-static ROUTES: LazyLock<Vec<ResourceDef>> = LazyLock::new(|| {
-    IDEMPOTENT_ROUTES
-        .iter()
-        .map(|p| ResourceDef::new(*p))
-        .collect()
-});
-
-/// Whether a POST to `path` honours `Idempotency-Key`.
-pub fn honours_key(method: &str, path: &str) -> bool {
-    method == "POST" && ROUTES.iter().any(|def| def.is_match(path))
-}
 
 pub async fn idempotency(
     mut req: ServiceRequest,
@@ -46,7 +23,11 @@ pub async fn idempotency(
         .headers()
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or_default().to_owned());
-    let (Some(key), true) = (key, honours_key(req.method().as_str(), req.path())) else {
+    let idempotent = req
+        .extensions()
+        .get::<MatchedRoute>()
+        .is_some_and(|route| route.0.idempotent);
+    let (Some(key), true) = (key, idempotent) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let refuse = |req: ServiceRequest, e: ApiError| Ok(req.into_response(e.error_response()));

@@ -25,6 +25,17 @@ impl From<Bitrix24Error> for ApiError {
                 code: "bitrix24_domain_changed",
                 message,
             },
+            Bitrix24Error::NotConfigured => ApiError::Refused {
+                status: 403,
+                code: "bitrix24_not_configured",
+                message,
+            },
+            Bitrix24Error::Unproven(_) => ApiError::Refused {
+                status: 403,
+                code: "bitrix24_install_unproven",
+                message,
+            },
+            Bitrix24Error::OverBudget(over) => over.into(),
             Bitrix24Error::Portal(_) => ApiError::Refused {
                 status: 502,
                 code: "bitrix24_unreachable",
@@ -38,6 +49,7 @@ impl From<Bitrix24Error> for ApiError {
 impl From<AmoError> for ApiError {
     fn from(e: AmoError) -> ApiError {
         match e {
+            AmoError::OverBudget(over) => over.into(),
             AmoError::Unauthorized => ApiError::Refused {
                 status: 401,
                 code: "amocrm_unauthorized",
@@ -55,15 +67,18 @@ pub struct Accepted {
     pub status: &'static str,
 }
 
-/// The application's install handler (`ONAPPINSTALL`, form-encoded `auth[...]`): the tokens
-/// are proved with a call to the portal (`app.info`), stored per `auth[member_id]`, and the
-/// robot, the activity and the company fields are registered.
+/// The application's install handler (`ONAPPINSTALL`, form-encoded `auth[...]`): the portal
+/// must name our application in `app.info` (`CODE` = `integrations.bitrix24.client_id`) and
+/// the OAuth server must exchange the refresh token for our `client_secret` (when set); then
+/// the tokens are stored per `auth[member_id]`, and the robot, the activity and the company
+/// fields are registered.
 #[utoipa::path(
     tag = "integrations",
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "`event=ONAPPINSTALL&auth[member_id]=…&auth[access_token]=…&auth[refresh_token]=…&auth[application_token]=…&auth[domain]=…&auth[client_endpoint]=…&auth[expires_in]=3600`"),
     responses(
         (status = 200, description = "Installed", body = Accepted),
+        (status = 403, description = "`bitrix24_not_configured`: no `integrations.bitrix24.client_id`; `bitrix24_install_unproven`: `app.info` names another application, or the OAuth server does not exchange the refresh token for ours (or names another `member_id`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`bitrix24_domain_changed`: this `member_id` was installed from another domain", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field`: a required `auth[...]` key is missing, or `client_endpoint` is refused or not on the portal's domain", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`bitrix24_unreachable`: the portal refused the tokens or could not be reached", body = Problem, content_type = "application/problem+json"),

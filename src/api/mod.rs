@@ -15,8 +15,10 @@ pub mod idempotency;
 mod integrations;
 pub mod language;
 pub mod lenient;
+pub mod path;
 pub mod query;
 mod reports;
+pub mod routes;
 mod rules;
 pub mod webhooks;
 
@@ -24,7 +26,7 @@ use crate::check::CheckService;
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use errors::ApiError;
 use std::sync::Arc;
 use utoipa::OpenApi;
@@ -199,54 +201,10 @@ pub fn openapi_json() -> String {
     s
 }
 
-/// The documented routes, to tell "no such resource" (404) from "no such method" (405).
-#[derive(Clone)]
-pub struct RouteTable(Vec<(actix_web::dev::ResourceDef, Vec<String>)>);
-
-impl RouteTable {
-    pub fn from_spec(spec: &utoipa::openapi::OpenApi) -> RouteTable {
-        RouteTable(
-            spec.paths
-                .paths
-                .iter()
-                .map(|(path, item)| {
-                    let methods = [
-                        ("GET", item.get.is_some()),
-                        ("POST", item.post.is_some()),
-                        ("PUT", item.put.is_some()),
-                        ("PATCH", item.patch.is_some()),
-                        ("DELETE", item.delete.is_some()),
-                    ]
-                    .into_iter()
-                    .filter(|(_, present)| *present)
-                    .map(|(m, _)| m.to_owned())
-                    .collect();
-                    (actix_web::dev::ResourceDef::new(path.as_str()), methods)
-                })
-                .collect(),
-        )
-    }
-}
-
-/// The app's default service: 405 with `Allow` for a known path, else 404.
-pub async fn unmatched(req: actix_web::HttpRequest, routes: web::Data<RouteTable>) -> HttpResponse {
-    let allowed = routes
-        .0
-        .iter()
-        .find(|(def, _)| def.is_match(req.path()))
-        .map(|(_, methods)| methods.join(", "));
-    match allowed {
-        Some(allow) => {
-            let mut response = ApiError::MethodNotAllowed.error_response();
-            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
-                response
-                    .headers_mut()
-                    .insert(actix_web::http::header::ALLOW, value);
-            }
-            response
-        }
-        None => ApiError::NotFound(format!("no resource at {}", req.path())).error_response(),
-    }
+/// The app's default service. The guard answers every request the router cannot match
+/// (404) or not for this method (405) before it gets here; this is the last resort.
+pub async fn unmatched(req: actix_web::HttpRequest) -> HttpResponse {
+    ApiError::NotFound(format!("no resource at {}", req.path())).error_response()
 }
 
 /// Turns actix's bare error answers (404, 405, and the 400/413/415 of extractors without an
@@ -286,5 +244,9 @@ pub fn problem_for_bare_errors(max_body_bytes: usize) -> ErrorHandlers<BoxBody> 
         })
         .handler(StatusCode::UNSUPPORTED_MEDIA_TYPE, |res| {
             rewrite(res, ApiError::UnsupportedMediaType)
+        })
+        // An extractor's or actix's own 500 (a missing extension, say) is a problem too.
+        .handler(StatusCode::INTERNAL_SERVER_ERROR, |res| {
+            rewrite(res, ApiError::Internal("an internal error".into()))
         })
 }

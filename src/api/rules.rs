@@ -167,6 +167,38 @@ fn bounded_comment(comment: Option<&str>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The largest body a rules route reads: twice the bound on a rules file
+/// (`rules::bounds::MAX_RULESET_BYTES`), so a file the bound allows fits even as an escaped
+/// JSON string. Not `server.max_body_bytes`: a rules file is bounded by its own rules.
+pub const MAX_RULES_BODY: usize = 2 * crate::rules::bounds::MAX_RULESET_BYTES;
+
+/// A rules route's body, read up to [`MAX_RULES_BODY`] (over it: `413 body_too_large`).
+pub struct RulesBody(pub web::Bytes);
+
+impl actix_web::FromRequest for RulesBody {
+    type Error = ApiError;
+    type Future = futures::future::LocalBoxFuture<'static, Result<RulesBody, ApiError>>;
+
+    fn from_request(
+        _req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        use futures::StreamExt;
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| ApiError::MalformedBody)?;
+                if body.len() + chunk.len() > MAX_RULES_BODY {
+                    return Err(ApiError::BodyTooLarge(MAX_RULES_BODY));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(RulesBody(body.freeze()))
+        })
+    }
+}
+
 fn invalid(e: PolicyError) -> ApiError {
     match e {
         PolicyError::Invalid(errors) if errors.iter().any(|e| e.too_costly) => {
@@ -176,6 +208,7 @@ fn invalid(e: PolicyError) -> ApiError {
         PolicyError::UnknownVersion(version) => {
             ApiError::NotFound(format!("no rules version {version}"))
         }
+        PolicyError::Busy => ApiError::Busy { retry_after_s: 5 },
         other => ApiError::internal(other),
     }
 }
@@ -403,14 +436,23 @@ pub struct ValidateQuery {
     responses(
         (status = 200, description = "`valid` says whether it compiles; `errors` name the rule and line", body = Validation),
         (status = 400, description = "`invalid_query` (`kind`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_busy`: as many validations and dry-runs as there are cores are running and this one's turn did not come within `rules.dry_run_timeout_ms`; retry after `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "seconds"))),
     )
 )]
 #[post("/rules/validate")]
 pub async fn validate_rules(
+    state: web::Data<AppState>,
     query: super::query::Query<ValidateQuery>,
-    body: String,
-) -> HttpResponse {
-    HttpResponse::Ok().json(policy::validate_untrusted(body, query.into_inner().kind).await)
+    RulesBody(body): RulesBody,
+) -> Result<HttpResponse, ApiError> {
+    let body = String::from_utf8(body.to_vec()).map_err(|_| ApiError::MalformedBody)?;
+    let _turn = state
+        .policy
+        .turn(std::time::Instant::now())
+        .await
+        .map_err(invalid)?;
+    Ok(HttpResponse::Ok().json(policy::validate_untrusted(body, query.into_inner().kind).await))
 }
 
 /// Replay a candidate ruleset on the stored facts of past checks, fetching nothing: how
@@ -428,6 +470,8 @@ pub async fn validate_rules(
         (status = 200, body = DryRunReport),
         (status = 400, description = "`invalid_query` (naming the parameter), `malformed_json` or `unknown_field`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field` (a JSON field, named), `invalid_ruleset`, or `ruleset_too_costly` when a condition or the whole file is over the size and cost bounds", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_busy`: as many validations and dry-runs as there are cores are running and this one's turn did not come within `rules.dry_run_timeout_ms`; retry after `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "seconds"))),
     )
 )]
 #[post("/rules/dry-run")]
@@ -436,7 +480,7 @@ pub async fn dry_run(
     request: actix_web::HttpRequest,
     query: super::query::Query<DryRunScope>,
     reader: Reader,
-    body: web::Bytes,
+    RulesBody(body): RulesBody,
 ) -> Result<HttpResponse, ApiError> {
     let is_json = request
         .headers()
@@ -680,6 +724,8 @@ pub struct MonitoringDryRunQuery {
         (status = 200, body = crate::monitoring::MonitoringDryRun),
         (status = 400, description = "`invalid_query` (`examples`), `malformed_body`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field` (`examples` over 1000), `invalid_ruleset` or `ruleset_too_costly`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_busy`: as many validations and dry-runs as there are cores are running and this one's turn did not come within `rules.dry_run_timeout_ms`; retry after `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "seconds"))),
     )
 )]
 #[post("/rules/dry-run/monitoring")]
@@ -687,7 +733,7 @@ pub async fn monitoring_dry_run(
     state: web::Data<AppState>,
     query: super::query::Query<MonitoringDryRunQuery>,
     reader: Reader,
-    body: web::Bytes,
+    RulesBody(body): RulesBody,
 ) -> Result<HttpResponse, ApiError> {
     let examples = query.into_inner().examples.unwrap_or(20);
     if examples > 1000 {
@@ -697,6 +743,11 @@ pub async fn monitoring_dry_run(
         });
     }
     let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::MalformedBody)?;
+    let _turn = state
+        .policy
+        .turn(std::time::Instant::now())
+        .await
+        .map_err(invalid)?;
     let report = state
         .monitor
         .dry_run(&text, examples as usize, reader.0)

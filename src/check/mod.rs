@@ -2,6 +2,7 @@
 //! the findings into facts, apply the rules, store everything, answer.
 
 pub mod batch;
+pub mod budget;
 pub mod latest;
 mod model;
 mod writer;
@@ -109,6 +110,8 @@ pub struct CheckService {
     metrics: Arc<Metrics>,
     /// One permit per check running (`limits.max_running_checks`).
     running: Arc<tokio::sync::Semaphore>,
+    /// Checks each caller may start per minute, however it asks (`limits.checks_per_minute`).
+    budget: budget::Budget,
     /// The checks this process is running, so a shutdown can record the unfinished ones.
     in_flight: std::sync::Mutex<std::collections::HashMap<Uuid, InFlight>>,
 }
@@ -152,11 +155,17 @@ impl CheckService {
             default_profile: settings.rules.default_profile.clone(),
             webhooks,
             metrics,
+            budget: budget::Budget::new(settings.limits.checks_per_minute),
             running: Arc::new(tokio::sync::Semaphore::new(
                 settings.limits.max_running_checks as usize,
             )),
             in_flight: std::sync::Mutex::default(),
         }
+    }
+
+    /// The per-caller budget every way of starting a check takes from.
+    pub fn budget(&self) -> &budget::Budget {
+        &self.budget
     }
 
     /// Where finished checks and batches are announced.

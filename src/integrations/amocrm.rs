@@ -29,6 +29,9 @@ const BACKOFF: [Duration; 3] = [
 pub enum AmoError {
     #[error("no account has this webhook token")]
     Unauthorized,
+    /// The account's webhooks have spent its checks per minute (the whole webhook refused).
+    #[error("this account's checks per minute are spent")]
+    OverBudget(crate::check::budget::OverBudget),
 }
 
 /// A lead or a company a webhook names, with what the webhook said about it.
@@ -165,6 +168,10 @@ impl AmoCrm {
             .filter(|i| account.entity.is_empty() || account.entity == i.entity)
             .collect();
         let count = wanted.len();
+        self.checks
+            .budget()
+            .admit(&format!("amocrm:{subdomain}"), count)
+            .map_err(AmoError::OverBudget)?;
         for item in wanted {
             let service = Arc::clone(self);
             let (subdomain, account) = (subdomain.clone(), account.clone());

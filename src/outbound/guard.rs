@@ -56,6 +56,7 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     let carried = match s {
         [0, 0, 0, 0, 0, 0xffff, hi, lo] => Some(embedded(hi, lo)), // IPv4-mapped ::ffff:a.b.c.d
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => Some(embedded(hi, lo)), // IPv4-translated ::ffff:0:a.b.c.d (SIIT)
         [0, 0, 0, 0, 0, 0, hi, lo] => Some(embedded(hi, lo)),      // IPv4-compatible ::a.b.c.d
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(embedded(hi, lo)), // NAT64 64:ff9b::/96
         [0x2002, hi, lo, ..] => Some(embedded(hi, lo)),            // 6to4 2002::/16
@@ -192,6 +193,8 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "::ffff:169.254.169.254",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
             "64:ff9b::7f00:1",
@@ -270,6 +273,7 @@ mod tests {
             "http://[::1]/",
             "http://[::ffff:127.0.0.1]/",
             "http://[::ffff:7f00:1]/",
+            "http://[::ffff:0:127.0.0.1]/",
             "http://169.254.169.254/latest/meta-data/",
             "http://metadata.google.internal/computeMetadata/v1/",
             "http://METADATA.google.internal./",

@@ -37,6 +37,10 @@ pub enum PolicyError {
     Replay(String),
     #[error("no stored version {0}")]
     UnknownVersion(String),
+    /// As much rules work as there are cores is running, and this request's turn did not
+    /// come within its deadline.
+    #[error("too many validations and dry-runs are running")]
+    Busy,
 }
 
 /// What a reload did.

@@ -20,6 +20,8 @@ pub use crate::rules::{PolicyError, ReloadOutcome};
 pub struct Policy {
     active: Arc<Reloadable<Ruleset>>,
     limits: DryRunLimits,
+    /// Validations and dry-runs running at once: one per core, the rest wait their turn.
+    work: tokio::sync::Semaphore,
 }
 
 impl Policy {
@@ -43,7 +45,27 @@ impl Policy {
             max_checks: settings.dry_run_max_checks,
             timeout: Duration::from_millis(settings.dry_run_timeout_ms),
         };
-        Ok(Arc::new(Policy { active, limits }))
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Arc::new(Policy {
+            active,
+            limits,
+            work: tokio::sync::Semaphore::new(cores),
+        }))
+    }
+
+    /// A turn for rules work (a validation, a dry-run), waited for at most until
+    /// `rules.dry_run_timeout_ms` from `since`: past it, [`PolicyError::Busy`]. Held while the
+    /// work runs, so many candidates at once queue instead of sharing the cores past their
+    /// deadlines.
+    pub async fn turn(
+        &self,
+        since: std::time::Instant,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, PolicyError> {
+        let deadline = tokio::time::Instant::from_std(since + self.limits.timeout);
+        match tokio::time::timeout_at(deadline, self.work.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(PolicyError::Busy),
+        }
     }
 
     /// The ruleset in force, its versions and its reload.
@@ -100,6 +122,7 @@ impl Policy {
     ) -> Result<DryRunReport, PolicyError> {
         let limits = self.limits;
         let started = std::time::Instant::now();
+        let _turn = self.turn(started).await?;
         let owned = candidate.to_owned();
         let ruleset = compile_off_thread(move || Ruleset::parse(&owned))
             .await

@@ -65,11 +65,11 @@ macro_rules! impl_catalog_store {
                     "SELECT ",
                     $crate::storage::catalog_queries::ENTRY_COLUMNS!(),
                     " FROM catalog WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR region = $2) \
-                      AND ($3 IS NULL OR search LIKE $3) AND ($4 IS NULL OR inn > $4) ORDER BY inn LIMIT $5"
+                      AND ($3 IS NULL OR search LIKE $3 ESCAPE '\\') AND ($4 IS NULL OR inn > $4) ORDER BY inn LIMIT $5"
                 ))
                 .bind(f.status.map(|s| s.as_str()))
                 .bind(&f.region)
-                .bind(f.text.as_ref().map(|t| format!("%{}%", t.replace('%', "").replace('_', ""))))
+                .bind(f.text.as_deref().map($crate::storage::contains_pattern))
                 .bind(&f.after)
                 .bind(f.limit)
                 .fetch_all(&self.pool)

@@ -61,7 +61,10 @@ macro_rules! impl_idempotency_store {
                     status: row.try_get::<i64, _>("status")?.clamp(100, 599) as u16,
                     content_type: row.try_get("content_type")?,
                     location: row.try_get("location")?,
-                    body: row.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+                    body: self
+                        .sealer
+                        .open_opt("idempotency_keys.body", row.try_get("body")?)?
+                        .unwrap_or_default(),
                 }))
             }
 
@@ -80,7 +83,7 @@ macro_rules! impl_idempotency_store {
                 .bind(i64::from(response.status))
                 .bind(&response.content_type)
                 .bind(&response.location)
-                .bind(&response.body)
+                .bind(self.sealer.seal("idempotency_keys.body", &response.body)?)
                 .execute(&self.pool)
                 .await?;
                 Ok(())

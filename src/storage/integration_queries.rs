@@ -21,9 +21,9 @@ macro_rules! impl_integration_store {
                 .bind(&p.member_id)
                 .bind(&p.domain)
                 .bind(&p.client_endpoint)
-                .bind(&p.access_token)
-                .bind(&p.refresh_token)
-                .bind(&p.application_token)
+                .bind(self.sealer.seal("bitrix24_portals.access_token", &p.access_token)?)
+                .bind(self.sealer.seal("bitrix24_portals.refresh_token", &p.refresh_token)?)
+                .bind(self.sealer.seal("bitrix24_portals.application_token", &p.application_token)?)
                 .bind($crate::storage::millis(p.expires_at))
                 .bind(now)
                 .execute(&self.pool)
@@ -48,9 +48,16 @@ macro_rules! impl_integration_store {
                     member_id: r.try_get("member_id")?,
                     domain: r.try_get("domain")?,
                     client_endpoint: r.try_get("client_endpoint")?,
-                    access_token: r.try_get("access_token")?,
-                    refresh_token: r.try_get("refresh_token")?,
-                    application_token: r.try_get("application_token")?,
+                    access_token: self
+                        .sealer
+                        .open("bitrix24_portals.access_token", r.try_get("access_token")?)?,
+                    refresh_token: self
+                        .sealer
+                        .open("bitrix24_portals.refresh_token", r.try_get("refresh_token")?)?,
+                    application_token: self.sealer.open(
+                        "bitrix24_portals.application_token",
+                        r.try_get("application_token")?,
+                    )?,
                     expires_at: $crate::storage::from_millis(r.try_get("expires_at")?),
                 }))
             }
@@ -73,8 +80,8 @@ macro_rules! impl_integration_store {
                     "UPDATE bitrix24_portals SET access_token = $1, refresh_token = $2, \
                        expires_at = $3, updated_at = $4 WHERE member_id = $5",
                 )
-                .bind(access_token)
-                .bind(refresh_token)
+                .bind(self.sealer.seal("bitrix24_portals.access_token", access_token)?)
+                .bind(self.sealer.seal("bitrix24_portals.refresh_token", refresh_token)?)
                 .bind($crate::storage::millis(expires_at))
                 .bind($crate::storage::millis(chrono::Utc::now()))
                 .bind(member_id)
@@ -227,8 +234,10 @@ macro_rules! impl_integration_store {
                 .await?;
                 let Some(r) = row else { return Ok(None) };
                 Ok(Some((
-                    r.try_get("access_token")?,
-                    r.try_get("refresh_token")?,
+                    self.sealer
+                        .open("amocrm_tokens.access_token", r.try_get("access_token")?)?,
+                    self.sealer
+                        .open("amocrm_tokens.refresh_token", r.try_get("refresh_token")?)?,
                     $crate::storage::from_millis(r.try_get("expires_at")?),
                 )))
             }
@@ -247,8 +256,8 @@ macro_rules! impl_integration_store {
                      expires_at = excluded.expires_at",
                 )
                 .bind(account)
-                .bind(access_token)
-                .bind(refresh_token)
+                .bind(self.sealer.seal("amocrm_tokens.access_token", access_token)?)
+                .bind(self.sealer.seal("amocrm_tokens.refresh_token", refresh_token)?)
                 .bind($crate::storage::millis(expires_at))
                 .execute(&self.pool)
                 .await?;

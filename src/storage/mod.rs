@@ -10,9 +10,11 @@ mod catalog_queries;
 mod idempotency_queries;
 mod integration_queries;
 mod queries;
+pub mod seal_queries;
 mod webhook_queries;
 
 use crate::domain::Inn;
+use crate::seal::Sealer;
 use crate::sources::{Evidence, SourceReport};
 use crate::webhooks::{AttemptOutcome, AttemptRecord, Delivery, NewDelivery, Subscription};
 use chrono::{DateTime, Utc};
@@ -36,6 +38,8 @@ pub enum StoreError {
     Shared(String),
     #[error("cannot create the database directory {0}")]
     Directory(String, #[source] std::io::Error),
+    #[error("a stored secret: {0}")]
+    Seal(#[from] crate::seal::SealError),
 }
 
 /// A check as stored: its state, its outcome and the JSON the API shows.
@@ -545,9 +549,25 @@ pub trait IntegrationStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// Secrets at rest: sealing what was stored in clear, and a new key for all of it.
+#[async_trait::async_trait]
+pub trait SealStore: Send + Sync {
+    /// Every secret column opened with `from` and sealed with `to`, in one transaction; with
+    /// `only_plain`, just the values not sealed yet. How many values were written.
+    async fn reseal(
+        &self,
+        from: &Sealer,
+        to: &Sealer,
+        only_plain: bool,
+    ) -> Result<usize, StoreError>;
+    /// The sealed key-check value, once a key has sealed anything.
+    async fn key_check(&self) -> Result<Option<String>, StoreError>;
+}
+
 #[async_trait::async_trait]
 pub trait Store:
     CatalogStore
+    + SealStore
     + AuthStore
     + WebhookStore
     + IdempotencyStore
@@ -684,11 +704,16 @@ pub trait Store:
 
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
+    sealer: Arc<Sealer>,
 }
 
 pub struct PgStore {
     pool: sqlx::PgPool,
+    sealer: Arc<Sealer>,
 }
+
+seal_queries::impl_seal_store!(SqliteStore, "PRAGMA wal_checkpoint(TRUNCATE)");
+seal_queries::impl_seal_store!(PgStore, "");
 
 queries::impl_store!(SqliteStore);
 queries::impl_store!(PgStore);
@@ -716,13 +741,37 @@ idempotency_queries::impl_idempotency_store!(PgStore);
 webhook_queries::impl_webhook_store!(SqliteStore, "");
 webhook_queries::impl_webhook_store!(PgStore, " FOR UPDATE OF d SKIP LOCKED");
 
+/// A `LIKE … ESCAPE '\'` pattern matching text that contains `text` (lower-cased, as the
+/// searched column is): `%`, `_` and `\` in it are literal.
+pub fn contains_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 /// What the catalog's text filter searches: name, INN and services, lower-cased.
 fn search_text(e: &crate::catalog::CatalogEntry) -> String {
     format!("{} {} {}", e.name, e.inn, e.services.join(" ")).to_lowercase()
 }
 
-/// Connects to the database the URL names, creating (SQLite) and migrating it.
+/// Connects to the database the URL names, creating (SQLite) and migrating it, with no
+/// secrets key: every sealed secret is refused (the CLI's key commands, tools, tests).
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    connect_sealed(url, max_connections, Arc::new(Sealer::unavailable())).await
+}
+
+/// [`connect`] with the key that seals and opens the stored secrets.
+pub async fn connect_sealed(
+    url: &str,
+    max_connections: u32,
+    sealer: Arc<Sealer>,
+) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -730,7 +779,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
             .connect(url)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Arc::new(PgStore { pool }))
+        Ok(Arc::new(PgStore { pool, sealer }))
     } else {
         if let Some(dir) = sqlite_file(url).and_then(|p| p.parent().map(|d| d.to_path_buf()))
             && !dir.as_os_str().is_empty()
@@ -742,13 +791,16 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
+            // What is overwritten or deleted is zeroed, not left in free pages: a secret
+            // stored in clear before sealing is gone once sealed.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Arc::new(SqliteStore { pool }))
+        Ok(Arc::new(SqliteStore { pool, sealer }))
     }
 }
 
@@ -764,7 +816,7 @@ pub fn redacted_url(url: &str) -> String {
 }
 
 /// The file path of a `sqlite://path?options` URL (none for in-memory databases).
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

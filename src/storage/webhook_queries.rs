@@ -29,7 +29,7 @@ macro_rules! DELIVERY_COLUMNS {
 }
 
 macro_rules! read_webhook {
-    ($row:expr, $events:expr) => {{
+    ($sealer:expr, $row:expr, $events:expr) => {{
         use sqlx::Row;
         let state: String = $row.try_get("state")?;
         let signing: String = $row.try_get("signing")?;
@@ -47,8 +47,9 @@ macro_rules! read_webhook {
             created_by: $row.try_get("created_by")?,
             created_at: $crate::storage::from_millis($row.try_get("created_at")?),
             updated_at: $crate::storage::from_millis($row.try_get("updated_at")?),
-            secret: $row.try_get("secret")?,
-            previous_secret: $row.try_get("previous_secret")?,
+            secret: $sealer.open("webhooks.secret", $row.try_get("secret")?)?,
+            previous_secret: $sealer
+                .open_opt("webhooks.previous_secret", $row.try_get("previous_secret")?)?,
             previous_until: $row
                 .try_get::<Option<i64>, _>("previous_until")?
                 .map($crate::storage::from_millis),
@@ -115,9 +116,9 @@ macro_rules! impl_webhook_store {
                 .bind(&w.id)
                 .bind(&w.url)
                 .bind(&w.description)
-                .bind(&w.secret)
+                .bind(self.sealer.seal("webhooks.secret", &w.secret)?)
                 .bind(w.signing.as_str())
-                .bind(&w.previous_secret)
+                .bind(self.sealer.seal_opt("webhooks.previous_secret", w.previous_secret.as_deref())?)
                 .bind(w.previous_until.map($crate::storage::millis))
                 .bind(w.state.as_str())
                 .bind(&w.disabled_reason)
@@ -152,7 +153,7 @@ macro_rules! impl_webhook_store {
                 match row {
                     Some(r) => {
                         let events = self.webhook_events(id).await?;
-                        Ok(Some($crate::storage::webhook_queries::read_webhook!(r, events)?))
+                        Ok(Some($crate::storage::webhook_queries::read_webhook!(self.sealer, r, events)?))
                     }
                     None => Ok(None),
                 }
@@ -172,7 +173,7 @@ macro_rules! impl_webhook_store {
                 for r in &rows {
                     let id: String = r.try_get("id")?;
                     let events = self.webhook_events(&id).await?;
-                    out.push($crate::storage::webhook_queries::read_webhook!(r, events)?);
+                    out.push($crate::storage::webhook_queries::read_webhook!(self.sealer, r, events)?);
                 }
                 Ok(out)
             }
@@ -190,8 +191,8 @@ macro_rules! impl_webhook_store {
                 .bind(&w.id)
                 .bind(&w.url)
                 .bind(&w.description)
-                .bind(&w.secret)
-                .bind(&w.previous_secret)
+                .bind(self.sealer.seal("webhooks.secret", &w.secret)?)
+                .bind(self.sealer.seal_opt("webhooks.previous_secret", w.previous_secret.as_deref())?)
                 .bind(w.previous_until.map($crate::storage::millis))
                 .bind(w.state.as_str())
                 .bind(&w.disabled_reason)
@@ -445,14 +446,14 @@ macro_rules! impl_webhook_store {
                     "INSERT INTO service_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
                 )
                 .bind(name)
-                .bind(generated)
+                .bind(self.sealer.seal("service_secrets.value", generated)?)
                 .execute(&self.pool)
                 .await?;
                 let row = sqlx::query("SELECT value FROM service_secrets WHERE name = $1")
                     .bind(name)
                     .fetch_one(&self.pool)
                     .await?;
-                Ok(row.try_get("value")?)
+                Ok(self.sealer.open("service_secrets.value", row.try_get("value")?)?)
             }
         }
     };

@@ -3,6 +3,7 @@
 //! audit trail, rate limits and CORS.
 
 use crate::helpers::{Registries, TestApp, spawn_app_from, test_settings};
+use kontragent::api::routes::Access;
 use kontragent::auth::KeyService;
 use kontragent::config::Settings;
 use serde_json::{Value, json};
@@ -421,16 +422,15 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
             ("PATCH", item.patch.is_some()),
             ("DELETE", item.delete.is_some()),
         ] {
-            let open = kontragent::api::guard::OPEN_ROUTES
-                .iter()
-                .any(|(m, p)| *m == method && p == path);
-            if present && !open && (path.starts_with("/v1/") || path == "/metrics") {
+            let declared = kontragent::api::routes::find(method, path);
+            if present {
                 assert!(
-                    kontragent::api::guard::ROUTE_SCOPES
-                        .iter()
-                        .any(|(m, p, _)| *m == method && p == path),
-                    "{method} {path} has no scope in ROUTE_SCOPES"
+                    declared.is_some(),
+                    "{method} {path} has no line in api::routes"
                 );
+            }
+            let open = declared.is_some_and(|r| !matches!(r.access, Access::Key(_)));
+            if present && !open {
                 let template = ResourceTemplate(path);
                 assert!(
                     ops.iter()
@@ -441,8 +441,7 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
         }
     }
     for (method, path, body, success) in &ops {
-        let needed = kontragent::api::guard::scope_for(method, path.split('?').next().unwrap())
-            .expect("a protected route");
+        let needed = protected_scope(method, path);
         let wrong = if needed == kontragent::auth::Scope::Public {
             "checks"
         } else {
@@ -473,9 +472,55 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
             assert_eq!(got, *success, "{method} {path} with admin");
         }
     }
+    // Every other spelling of each path reaches the same guard: no key, a revoked key or an
+    // unrelated scope never gets a 2xx, and nothing answers 5xx.
+    let mut tried = 0;
+    for (method, path, body, _) in &ops {
+        let needed = protected_scope(method, path);
+        let wrong = if needed == kontragent::auth::Scope::Public {
+            "checks"
+        } else {
+            "public"
+        };
+        for variant in spellings(path) {
+            for key in [
+                None,
+                Some(k.keys["revoked"].as_str()),
+                Some(k.keys[wrong].as_str()),
+            ] {
+                let (status, content_type) = raw_call(&k.app, method, &variant, key, body).await;
+                tried += 1;
+                assert!(
+                    !(200..300).contains(&status) && status < 500,
+                    "{method} {variant} answered {status} with {}",
+                    if key.is_none() { "no key" } else { "a key" }
+                );
+                assert!(
+                    content_type.starts_with("application/problem+json"),
+                    "{method} {variant}: {status} {content_type}"
+                );
+            }
+        }
+    }
+    assert!(tried > 1000, "{tried}");
+    // And the right key is served on any spelling (HEAD as GET, without a body).
+    for (method, path, key, want) in [
+        ("GET", "/%761/audit", "admin", 200),
+        ("GET", "/%6detrics", "metrics", 200),
+        ("GET", "//v1/./catalog", "catalog:read", 200),
+        ("HEAD", "/v1/audit", "admin", 200),
+        ("GET", "/v1/checks/batch", "admin", 405),
+    ] {
+        let (status, _) = raw_call(&k.app, method, path, Some(&k.keys[key]), &Value::Null).await;
+        assert_eq!(status, want, "{method} {path}");
+    }
     // The open routes take no key: their own check answers (a portal's tokens).
-    for (method, path) in kontragent::api::guard::OPEN_ROUTES {
-        assert_eq!(*method, "POST");
+    for route in kontragent::api::routes::ROUTES
+        .iter()
+        .filter(|r| r.access == Access::Integration)
+    {
+        let (method, path) = (route.method, route.pattern.replace("{token}", "unknown"));
+        assert_eq!(method, "POST");
         let r = k
             .app
             .client
@@ -493,6 +538,7 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
         assert!(
             [
                 "bitrix24_unauthorized",
+                "bitrix24_not_configured",
                 "amocrm_unauthorized",
                 "invalid_field"
             ]
@@ -504,6 +550,105 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
     for open in ["/healthz", "/readyz", "/openapi.json"] {
         assert_eq!(k.app.get(open).await.status(), 200, "{open}");
     }
+}
+
+/// Other spellings of one path: its first letters percent-encoded (either case), `//`,
+/// `/./`, `/x/../` and a trailing slash.
+fn spellings(path: &str) -> Vec<String> {
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, format!("?{q}")),
+        None => (path, String::new()),
+    };
+    let encode = |c: char, upper: bool| {
+        if upper {
+            format!("%{:02X}", c as u32)
+        } else {
+            format!("%{:02x}", c as u32)
+        }
+    };
+    let chars: Vec<char> = path[1..].chars().collect();
+    let rest: String = chars[2..].iter().collect();
+    let mut out = vec![
+        format!("/{}{}{query}", encode(chars[0], false), &path[2..]),
+        format!("/{}{}{query}", encode(chars[0], true), &path[2..]),
+        format!("/{}{}{rest}{query}", chars[0], encode(chars[1], true)),
+        format!(
+            "/{}{}{rest}{query}",
+            encode(chars[0], true),
+            encode(chars[1], false)
+        ),
+        format!("/{path}{query}"),
+        format!("/.{path}{query}"),
+        format!("/x/..{path}{query}"),
+        format!("{path}/{query}"),
+    ];
+    if let Some((first, tail)) = path[1..].split_once('/') {
+        out.push(format!("/{first}//{tail}{query}"));
+        out.push(format!("/{first}/./{tail}{query}"));
+        out.push(format!("/{first}/%2e/{tail}{query}"));
+    }
+    out
+}
+
+/// One request written on a socket as given (no client library normalises its path): the
+/// status and the content type.
+async fn raw_call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let (content_type, body) = match body {
+        Value::Null => ("application/json", String::new()),
+        Value::String(text) => ("text/plain", text.clone()),
+        json => ("application/json", json.to_string()),
+    };
+    let key = key.map_or(String::new(), |k| format!("x-api-key: {k}\r\n"));
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n{key}\
+         content-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let content_type = answer
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    if method == "HEAD" {
+        assert!(
+            answer.ends_with("\r\n\r\n"),
+            "a HEAD answer has no body: {answer}"
+        );
+    }
+    (status, content_type)
+}
+
+/// The scope the route of a concrete path needs.
+fn protected_scope(method: &str, path: &str) -> kontragent::auth::Scope {
+    kontragent::api::routes::ROUTES
+        .iter()
+        .filter(|r| r.method == method && ResourceTemplate(r.pattern).matches(path))
+        .find_map(|r| match r.access {
+            Access::Key(scope) => Some(scope),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{method} {path}: no protected route"))
 }
 
 /// `/v1/catalog/{inn}` matched against `/v1/catalog/7701000019`.

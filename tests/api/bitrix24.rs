@@ -9,7 +9,7 @@ use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub(crate) const MEMBER: &str = "5f0c2e9a1b7d4c3e8a6f9b2d1c0e7a45";
-const APP_TOKEN: &str = "q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3";
+pub(crate) const APP_TOKEN: &str = "q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3";
 
 fn ok(result: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"result": result, "time": {"start": 1}}))
@@ -297,7 +297,10 @@ async fn the_robot_sends_each_verdict_to_the_workflow_and_writes_it_back() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap()["status"], "checking");
         let sent = nth_call(&portal, "bizproc.event.send", n + 1).await;
-        assert_eq!(sent["auth"], "install-access");
+        assert_eq!(
+            sent["auth"], "fresh-access",
+            "the tokens the OAuth server gave at install"
+        );
         assert_eq!(sent["event_token"], token);
         let values = &sent["return_values"];
         assert_eq!(values["decision"], decision, "{inn}: {sent}");
@@ -447,10 +450,24 @@ async fn a_repeated_event_token_is_checked_and_answered_once() {
 #[tokio::test]
 async fn an_expired_token_is_refreshed_once_and_the_limit_is_waited_out() {
     let (portal, app) = installed().await;
+    // The tokens of the install were exchanged once already (`fresh-*`); the next refresh
+    // gives `second-*`.
+    Mock::given(method("GET"))
+        .and(path("/oauth/token/"))
+        .and(wiremock::matchers::query_param(
+            "refresh_token",
+            "fresh-refresh",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "second-access", "refresh_token": "second-refresh",
+            "expires_in": 3600, "member_id": MEMBER})))
+        .with_priority(1)
+        .mount(&portal)
+        .await;
     // The first answer: the token has expired; after a refresh, the portal's limit once.
     Mock::given(method("POST"))
         .and(path("/rest/bizproc.event.send.json"))
-        .and(body_string_contains("install-access"))
+        .and(body_string_contains("fresh-access"))
         .respond_with(ResponseTemplate::new(401).set_body_json(
             json!({"error": "expired_token", "error_description": "The access token provided has expired."}),
         ))
@@ -475,7 +492,7 @@ async fn an_expired_token_is_refreshed_once_and_the_limit_is_waited_out() {
     assert_eq!(r.status(), 200);
     let sent = nth_call(&portal, "bizproc.event.send", 3).await;
     assert_eq!(
-        sent["auth"], "fresh-access",
+        sent["auth"], "second-access",
         "sent again with the refreshed token"
     );
     let refreshes: Vec<_> = portal
@@ -485,11 +502,11 @@ async fn an_expired_token_is_refreshed_once_and_the_limit_is_waited_out() {
         .into_iter()
         .filter(|r| r.url.path() == "/oauth/token/")
         .collect();
-    assert_eq!(refreshes.len(), 1);
+    assert_eq!(refreshes.len(), 2, "the install's proof, then the expiry");
     let query: std::collections::HashMap<_, _> =
-        refreshes[0].url.query_pairs().into_owned().collect();
+        refreshes[1].url.query_pairs().into_owned().collect();
     assert_eq!(query["grant_type"], "refresh_token");
-    assert_eq!(query["refresh_token"], "install-refresh");
+    assert_eq!(query["refresh_token"], "fresh-refresh");
     assert_eq!(query["client_id"], "local.kontragent");
     assert_eq!(query["client_secret"], "app-secret");
     // The next call uses the stored fresh token without refreshing again.
@@ -502,15 +519,14 @@ async fn an_expired_token_is_refreshed_once_and_the_limit_is_waited_out() {
     assert_eq!(r.status(), 200);
     assert_eq!(
         nth_call(&portal, "bizproc.event.send", 4).await["auth"],
-        "fresh-access"
+        "second-access"
     );
 }
 
 #[tokio::test]
 async fn calls_to_one_portal_keep_to_its_rate_after_the_burst() {
     let portal = portal().await;
-    let mut settings = test_settings(Registries::Sandbox).await;
-    settings.webhooks.allow_targets = vec!["127.0.0.1".into()];
+    let mut settings = settings_for(&portal).await;
     settings.integrations.bitrix24.rps = 2.0;
     settings.integrations.bitrix24.burst = 2;
     settings.integrations.bitrix24.uf_fields = false;
@@ -518,7 +534,8 @@ async fn calls_to_one_portal_keep_to_its_rate_after_the_burst() {
     let started = Instant::now();
     let r = post_form(&app, "install", &install_form(&portal)).await;
     assert_eq!(r.status(), 200);
-    // Install makes 3 calls (app.info, robot, activity); 4 checks 4 × (log, send) more.
+    // Install makes 3 calls (app.info, robot, activity) and proves the tokens at the OAuth
+    // server (here the same mock, outside the portal's bucket); 4 checks 4 × (log, send) more.
     for n in 0..4 {
         let token = format!("t-rate-{n}");
         post_form(
@@ -530,7 +547,7 @@ async fn calls_to_one_portal_keep_to_its_rate_after_the_burst() {
     }
     nth_call(&portal, "bizproc.event.send", 4).await;
     let total = portal.received_requests().await.unwrap().len();
-    assert_eq!(total, 11, "every call reached the portal");
+    assert_eq!(total, 12, "every call reached the portal");
     // 11 calls at 2 a second after a burst of 2 cannot be done in less than 4.5 s.
     let elapsed = started.elapsed();
     assert!(
@@ -542,7 +559,7 @@ async fn calls_to_one_portal_keep_to_its_rate_after_the_burst() {
 #[tokio::test]
 async fn a_portal_endpoint_outside_the_allowed_targets_is_refused() {
     let portal = portal().await;
-    let mut settings = test_settings(Registries::Sandbox).await;
+    let mut settings = settings_for(&portal).await;
     // Only 127.0.0.2 may be reached: the fake portal at 127.0.0.1 is a forbidden address.
     settings.webhooks.allow_targets = vec!["127.0.0.2".into()];
     let app = spawn_app_from(settings).await;
@@ -628,4 +645,138 @@ async fn a_robot_call_left_unanswered_by_a_stop_is_answered_at_the_next_start() 
     assert_eq!(sent["return_values"]["decision"], "reject");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(calls(&portal, "bizproc.event.send").await.len(), 1);
+}
+
+/// The OAuth server (oauth.bitrix.info): exchanges only the refresh tokens it issued to our
+/// application, and says for which portal.
+async fn oauth_server() -> MockServer {
+    let server = MockServer::start().await;
+    for (refresh, member) in [
+        ("install-refresh", MEMBER),
+        ("other-portal", "another-member"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path("/oauth/token/"))
+            .and(wiremock::matchers::query_param("refresh_token", refresh))
+            .and(wiremock::matchers::query_param(
+                "client_id",
+                "local.kontragent",
+            ))
+            .and(wiremock::matchers::query_param(
+                "client_secret",
+                "app-secret",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "vouched-access", "refresh_token": "vouched-refresh",
+                "expires_in": 3600, "member_id": member})))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/oauth/token/"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(
+                json!({"error": "invalid_grant", "error_description": "Invalid grant"}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn an_install_not_proved_to_be_ours_is_refused_and_keeps_the_tokens_already_proved() {
+    let oauth = oauth_server().await;
+    let portal = portal().await;
+    let mut settings = settings_for(&portal).await;
+    settings.integrations.bitrix24.oauth_url = format!("{}/oauth/token/", oauth.uri());
+    let app = spawn_app_from(settings).await;
+    let refused = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let problem: Value = r.json().await.unwrap();
+        (
+            status,
+            problem["code"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let unproven = (403, "bitrix24_install_unproven".to_owned());
+
+    // A portal whose app.info names another application.
+    let foreign = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/app.info.json"))
+        .respond_with(ok(
+            json!({"ID": 3, "CODE": "local.someone.else", "INSTALLED": true}),
+        ))
+        .mount(&foreign)
+        .await;
+    let r = post_form(&app, "install", &install_form(&foreign)).await;
+    assert_eq!(refused(r).await, unproven);
+    // Our CODE, but a refresh token the OAuth server never issued to us.
+    let mut form = install_form(&portal);
+    form[4].1 = "made-up".into();
+    assert_eq!(
+        refused(post_form(&app, "install", &form).await).await,
+        unproven
+    );
+    // A real token, but of another portal than the `member_id` claimed.
+    form[4].1 = "other-portal".into();
+    assert_eq!(
+        refused(post_form(&app, "install", &form).await).await,
+        unproven
+    );
+    // Nothing was stored: robot calls stay refused.
+    let robot = robot_form("t-1", &[("properties[inn]", "7701000019")]);
+    assert_eq!(post_form(&app, "robot", &robot).await.status(), 401);
+
+    // The genuine install stores the tokens the OAuth server gave.
+    let r = post_form(&app, "install", &install_form(&portal)).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let info = &calls(&portal, "app.info").await;
+    assert_eq!(info.last().unwrap()["auth"], "install-access");
+    // A reinstall with another application token and an unvouched refresh token is
+    // refused, and the proved tokens stay: the portal's own token still works.
+    let mut forged = install_form(&portal);
+    forged[4].1 = "made-up".into();
+    forged[8].1 = "attacker-token".into();
+    assert_eq!(
+        refused(post_form(&app, "install", &forged).await).await,
+        unproven
+    );
+    assert_eq!(post_form(&app, "robot", &robot).await.status(), 200);
+    let mut by_attacker = robot_form("t-2", &[("properties[inn]", "7701000019")]);
+    by_attacker[8].1 = "attacker-token".into();
+    assert_eq!(post_form(&app, "robot", &by_attacker).await.status(), 401);
+}
+
+#[tokio::test]
+async fn without_a_client_id_no_install_is_taken_and_robot_calls_share_one_budget() {
+    let portal = portal().await;
+    let mut settings = settings_for(&portal).await;
+    settings.integrations.bitrix24.client_id = String::new();
+    let app = spawn_app_from(settings).await;
+    let r = post_form(&app, "install", &install_form(&portal)).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "bitrix24_not_configured"
+    );
+
+    let mut settings = settings_for(&portal).await;
+    settings.limits.checks_per_minute = 2;
+    let app = spawn_app_from(settings).await;
+    assert_eq!(
+        post_form(&app, "install", &install_form(&portal))
+            .await
+            .status(),
+        200
+    );
+    for (n, want) in [(1, 200), (2, 200), (3, 429)] {
+        let form = robot_form(&format!("b-{n}"), &[("properties[inn]", "7701000019")]);
+        let r = post_form(&app, "robot", &form).await;
+        assert_eq!(r.status(), want, "robot call {n}");
+        if want == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+        }
+    }
 }

@@ -670,3 +670,35 @@ async fn a_recheck_runs_the_monitoring_pass_of_one_contractor_now() {
         (409, "conflict".into())
     );
 }
+
+#[tokio::test]
+async fn the_text_filter_takes_percent_and_underscore_literally() {
+    let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
+    for (inn, service) in [("7701000019", "скидка 100%"), ("7707083893", "1000 штук")] {
+        app.check(inn).await;
+        let r = post(
+            &app,
+            "/v1/catalog",
+            json!({"inn": inn, "services": [service]}),
+        )
+        .await;
+        assert_eq!(r.status(), 201, "{inn}");
+    }
+    let inns = |page: Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["inn"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // "100%" is the text 100%, not "100 and anything".
+    assert_eq!(
+        inns(get(&app, "/v1/catalog?text=100%25").await),
+        ["7701000019"]
+    );
+    // "_" is an underscore, which no entry has; "1_00" is not "1000".
+    assert!(inns(get(&app, "/v1/catalog?text=_").await).is_empty());
+    assert!(inns(get(&app, "/v1/catalog?text=1_00").await).is_empty());
+    assert_eq!(inns(get(&app, "/v1/catalog?text=100").await).len(), 2);
+}

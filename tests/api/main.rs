@@ -29,5 +29,6 @@ mod retention;
 mod rules;
 mod rules_api;
 mod scenarios;
+mod security;
 mod smtp;
 mod webhooks;

@@ -46,6 +46,16 @@ pub enum Bitrix24Error {
     /// The portal's `member_id` was installed from another domain.
     #[error("this portal was installed from another domain")]
     DomainChanged,
+    /// `integrations.bitrix24.client_id` is not set: no install can be proved.
+    #[error("Bitrix24 is not configured: set integrations.bitrix24.client_id")]
+    NotConfigured,
+    /// `app.info` names another application, or the OAuth server does not vouch for the
+    /// tokens: the install is not ours.
+    #[error("the install is not proved to be this application's: {0}")]
+    Unproven(String),
+    /// The portal's robot calls have spent its checks per minute.
+    #[error("this portal's checks per minute are spent")]
+    OverBudget(crate::check::budget::OverBudget),
     #[error("the portal refused or could not be reached: {0}")]
     Portal(#[from] RestError),
     #[error("storage failed")]
@@ -110,6 +120,9 @@ impl Bitrix24 {
     /// (`app.info`) before they are stored; then the robot, the activity and the company
     /// fields are registered.
     pub async fn install(&self, form: &NestedForm) -> Result<Portal, Bitrix24Error> {
+        if self.settings.client_id.trim().is_empty() {
+            return Err(Bitrix24Error::NotConfigured);
+        }
         let field = |name: &'static str| {
             form.get(name)
                 .map(str::to_owned)
@@ -149,12 +162,36 @@ impl Bitrix24 {
                 Utc::now(),
             ),
         };
-        if let Some(known) = self.store.portal(&portal.member_id).await?
-            && known.domain != portal.domain
-        {
+        let known = self.store.portal(&portal.member_id).await?;
+        if known.as_ref().is_some_and(|k| k.domain != portal.domain) {
             return Err(Bitrix24Error::DomainChanged);
         }
-        self.rest.call_as(&portal, "app.info", &json!({})).await?;
+        let info = self.rest.call_as(&portal, "app.info", &json!({})).await?;
+        let named = [&info["CODE"], &info["client_id"]]
+            .into_iter()
+            .filter_map(Value::as_str)
+            .any(|code| code == self.settings.client_id);
+        if !named {
+            return Err(Bitrix24Error::Unproven(format!(
+                "app.info names {} and not {}",
+                info["CODE"], self.settings.client_id
+            )));
+        }
+        let portal = if self.settings.client_secret.expose().is_empty() {
+            // Without the secret the OAuth server cannot vouch: a first install is taken on
+            // app.info's word, a reinstall never replaces the tokens already proved.
+            if known.is_some() {
+                return Err(Bitrix24Error::Unproven(
+                    "a reinstall needs integrations.bitrix24.client_secret to be proved".into(),
+                ));
+            }
+            portal
+        } else {
+            self.rest
+                .exchange_refresh_token(&portal)
+                .await
+                .map_err(|e| Bitrix24Error::Unproven(e.to_string()))?
+        };
         self.store.save_portal(&portal).await?;
         self.register(&portal).await?;
         tracing::info!(portal = %portal.domain, "Bitrix24 application installed");
@@ -239,6 +276,10 @@ impl Bitrix24 {
                 .and_then(|h| h.parse::<u64>().ok())
                 .map(|h| h.saturating_mul(3600)),
         };
+        self.checks
+            .budget()
+            .admit(&format!("bitrix24:{member_id}"), 1)
+            .map_err(Bitrix24Error::OverBudget)?;
         let request = serde_json::to_string(&call).map_err(StoreError::from)?;
         if !self
             .store

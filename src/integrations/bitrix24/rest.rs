@@ -180,6 +180,24 @@ impl Rest {
         {
             return Ok(current);
         }
+        let fresh = self.exchange_refresh_token(portal).await?;
+        self.store
+            .update_portal_tokens(
+                &portal.member_id,
+                &fresh.access_token,
+                &fresh.refresh_token,
+                fresh.expires_at,
+            )
+            .await?;
+        tracing::info!(portal = %portal.domain, "Bitrix24 tokens refreshed");
+        Ok(fresh)
+    }
+
+    /// `grant_type=refresh_token` at `integrations.bitrix24.oauth_url`: `portal` with the new
+    /// tokens, once the server has said they are this portal's (`member_id`, when it says),
+    /// not yet stored. It also proves an install: the OAuth server exchanges only a refresh
+    /// token issued to our application (`client_id`, `client_secret`) for that portal.
+    pub async fn exchange_refresh_token(&self, portal: &Portal) -> Result<Portal, RestError> {
         let mut url = url::Url::parse(&self.settings.oauth_url)
             .map_err(|e| RestError::Unreachable(format!("integrations.bitrix24.oauth_url: {e}")))?;
         url.query_pairs_mut()
@@ -204,15 +222,19 @@ impl Rest {
         ) else {
             return Err(api_error(&reply));
         };
-        let expires_at = expiry(&reply.body, Utc::now());
-        self.store
-            .update_portal_tokens(&portal.member_id, access, refresh, expires_at)
-            .await?;
-        tracing::info!(portal = %portal.domain, "Bitrix24 tokens refreshed");
+        if let Some(member) = reply.body["member_id"].as_str()
+            && member != portal.member_id
+        {
+            return Err(RestError::Api {
+                status: reply.status,
+                code: "member_id_mismatch".into(),
+                description: "the OAuth server issued these tokens to another portal".into(),
+            });
+        }
         Ok(Portal {
             access_token: access.to_owned(),
             refresh_token: refresh.to_owned(),
-            expires_at,
+            expires_at: expiry(&reply.body, Utc::now()),
             ..portal.clone()
         })
     }

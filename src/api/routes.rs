@@ -1,0 +1,191 @@
+//! Every route's properties, declared once: who may call it and whether it replays an
+//! `Idempotency-Key`. The guard looks a request up by the route the router itself matched
+//! (`match_pattern()` on the normalised path), never by the raw path; a matched route with
+//! no line here is refused, so a route added without one fails closed (a test enumerates
+//! the app's routes and the spec's operations against this table).
+
+use crate::auth::Scope;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No key: probes, docs and the spec.
+    Open,
+    /// No API key: a CRM proves itself another way (a Bitrix24 portal's tokens, an amoCRM
+    /// account's token in the URL; see `api::integrations`).
+    Integration,
+    /// An API key with this scope (or `admin`). `Scope::Public` routes are also limited per
+    /// client IP.
+    Key(Scope),
+}
+
+/// One route: its method, the router's pattern, and what the middleware does with it.
+#[derive(Debug)]
+pub struct Route {
+    pub method: &'static str,
+    pub pattern: &'static str,
+    pub access: Access,
+    /// A write a client may retry with an `Idempotency-Key`.
+    pub idempotent: bool,
+    /// It starts checks, taken from the caller's budget (`check::budget`): 429 past it.
+    pub starts_checks: bool,
+}
+
+const fn read(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
+    Route {
+        method,
+        pattern,
+        access: Access::Key(scope),
+        idempotent: false,
+        starts_checks: false,
+    }
+}
+
+/// A write that honours `Idempotency-Key`.
+const fn write(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
+    Route {
+        method,
+        pattern,
+        access: Access::Key(scope),
+        idempotent: true,
+        starts_checks: false,
+    }
+}
+
+/// A write that starts checks.
+const fn checks(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
+    Route {
+        starts_checks: true,
+        ..write(method, pattern, scope)
+    }
+}
+
+const fn open(method: &'static str, pattern: &'static str, access: Access) -> Route {
+    Route {
+        method,
+        pattern,
+        access,
+        idempotent: false,
+        starts_checks: false,
+    }
+}
+
+/// A CRM's call that starts checks.
+const fn crm(pattern: &'static str) -> Route {
+    Route {
+        starts_checks: true,
+        ..open("POST", pattern, Access::Integration)
+    }
+}
+
+use Scope::*;
+
+/// Every route the app serves. `POST`s that only compute (validate, dry-run) are reads:
+/// nothing is written, so there is nothing to replay.
+pub const ROUTES: &[Route] = &[
+    open("GET", "/healthz", Access::Open),
+    open("GET", "/readyz", Access::Open),
+    open("GET", "/openapi.json", Access::Open),
+    open("GET", "/docs", Access::Open),
+    open("GET", "/docs/{_:.*}", Access::Open),
+    read("GET", "/metrics", Metrics),
+    checks("POST", "/v1/checks", Checks),
+    read("GET", "/v1/checks", Checks),
+    read("GET", "/v1/checks/{id}", Checks),
+    checks("POST", "/v1/checks/batch", Checks),
+    read("GET", "/v1/batches/{id}", Checks),
+    read("GET", "/v1/counterparties/{inn}", Checks),
+    read("GET", "/v1/checks/{id}/callbacks", Checks),
+    read("GET", "/v1/checks/{id}/report", Checks),
+    read("GET", "/v1/checks/{id}/evidence", Checks),
+    read("GET", "/v1/counterparties/{inn}/report", Checks),
+    read("GET", "/v1/rules", RulesAdmin),
+    read("GET", "/v1/rules/versions", RulesAdmin),
+    read("GET", "/v1/rules/versions/{version}", RulesAdmin),
+    write("POST", "/v1/rules/reload", RulesAdmin),
+    read("POST", "/v1/rules/validate", RulesAdmin),
+    read("POST", "/v1/rules/dry-run", RulesAdmin),
+    read("POST", "/v1/rules/dry-run/monitoring", RulesAdmin),
+    read("GET", "/v1/rules/diff", RulesAdmin),
+    write("POST", "/v1/rules/rollback", RulesAdmin),
+    write("POST", "/v1/catalog", CatalogWrite),
+    read("GET", "/v1/catalog", CatalogRead),
+    read("GET", "/v1/catalog/{inn}", CatalogRead),
+    write("POST", "/v1/catalog/{inn}/status", CatalogWrite),
+    write("POST", "/v1/catalog/{inn}/feedback", CatalogWrite),
+    checks("POST", "/v1/catalog/{inn}/recheck", CatalogWrite),
+    read("GET", "/v1/catalog/{inn}/events", CatalogRead),
+    read("GET", "/v1/events", CatalogRead),
+    write("POST", "/v1/monitoring/run", MonitoringAdmin),
+    read("GET", "/v1/monitoring/runs/{id}", MonitoringAdmin),
+    read("GET", "/v1/audit", Admin),
+    read("GET", "/v1/sources/health", Admin),
+    write("POST", "/v1/webhooks", WebhooksAdmin),
+    read("GET", "/v1/webhooks", WebhooksAdmin),
+    read("GET", "/v1/webhooks/{id}", WebhooksAdmin),
+    read("PATCH", "/v1/webhooks/{id}", WebhooksAdmin),
+    read("DELETE", "/v1/webhooks/{id}", WebhooksAdmin),
+    write("POST", "/v1/webhooks/{id}/rotate-secret", WebhooksAdmin),
+    write("POST", "/v1/webhooks/{id}/test", WebhooksAdmin),
+    read("GET", "/v1/webhooks/{id}/deliveries", WebhooksAdmin),
+    write(
+        "POST",
+        "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+        WebhooksAdmin,
+    ),
+    read("GET", "/v1/public/catalog", Public),
+    checks("POST", "/v1/public/applications", Public),
+    read("GET", "/v1/applications", Applications),
+    read("GET", "/v1/applications/{id}", Applications),
+    write("POST", "/v1/applications/{id}/actions", Applications),
+    // A CRM sends no Idempotency-Key: the robot dedupes by `event_token`, the install by
+    // `member_id`.
+    open(
+        "POST",
+        "/v1/integrations/bitrix24/install",
+        Access::Integration,
+    ),
+    crm("/v1/integrations/bitrix24/robot"),
+    crm("/v1/integrations/amocrm/webhook/{token}"),
+];
+
+/// The route declared for a method on a matched pattern.
+pub fn find(method: &str, pattern: &str) -> Option<&'static Route> {
+    ROUTES
+        .iter()
+        .find(|r| r.method == method && r.pattern == pattern)
+}
+
+/// The methods declared on a pattern, for `Allow` (empty: no such route).
+pub fn methods(pattern: &str) -> Vec<&'static str> {
+    ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        .into_iter()
+        .filter(|m| find(m, pattern).is_some())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_route_is_declared_once() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            assert!(
+                ROUTES[i + 1..]
+                    .iter()
+                    .all(|b| (a.method, a.pattern) != (b.method, b.pattern)),
+                "{} {} is declared twice",
+                a.method,
+                a.pattern
+            );
+        }
+    }
+
+    #[test]
+    fn only_writes_replay_a_key() {
+        for r in ROUTES.iter().filter(|r| r.idempotent) {
+            assert_eq!(r.method, "POST", "{}", r.pattern);
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The security pass's reproductions, kept: a rotation replayed with its key, one check
+//! budget for every way of starting checks, and secrets that never lie in the database in
+//! clear (the SQLite file greped, a PostgreSQL dump greped), with the key's own failures.
+
+use crate::helpers::{Registries, TestApp, spawn_app_from, test_settings};
+use kontragent::auth::KeyService;
+use kontragent::config::{Secret, Settings};
+use serde_json::{Value, json};
+
+async fn request(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut r = app.client.request(method, format!("{}{path}", app.address));
+    for (name, value) in headers {
+        r = r.header(*name, *value);
+    }
+    if let Some(body) = body {
+        r = r.json(&body);
+    }
+    let response = r.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn allowed_settings() -> Settings {
+    let mut s = test_settings(Registries::Sandbox).await;
+    s.webhooks.allow_targets = vec!["127.0.0.1".into()];
+    s
+}
+
+#[tokio::test]
+async fn a_rotation_replayed_with_its_key_returns_the_same_secret_and_keeps_the_first() {
+    let app = spawn_app_from(allowed_settings().await).await;
+    let post = reqwest::Method::POST;
+    let (status, _, created) = request(
+        &app,
+        post.clone(),
+        "/v1/webhooks",
+        &[],
+        Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let original = created["secret"].as_str().unwrap().to_owned();
+    let id = created["webhook"]["id"].as_str().unwrap().to_owned();
+    let rotate = format!("/v1/webhooks/{id}/rotate-secret");
+    let key = [("idempotency-key", "rotate-1")];
+    let (s1, h1, first) = request(&app, post.clone(), &rotate, &key, None).await;
+    let (s2, h2, second) = request(&app, post.clone(), &rotate, &key, None).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert!(h1.get("idempotency-replayed").is_none());
+    assert_eq!(h2["idempotency-replayed"], "true");
+    assert_eq!(
+        first["secret"], second["secret"],
+        "one rotation, one new secret"
+    );
+    assert_ne!(first["secret"].as_str(), Some(original.as_str()));
+    // The original secret still signs for the overlap: only one rotation happened.
+    let stored = app
+        .app
+        .store()
+        .get_webhook(&id)
+        .await
+        .unwrap()
+        .expect("the subscription");
+    assert_eq!(stored.previous_secret.as_deref(), Some(original.as_str()));
+    assert_eq!(stored.secret, first["secret"].as_str().unwrap());
+    let overlap = stored.previous_until.unwrap() - chrono::Utc::now();
+    assert!(overlap > chrono::Duration::hours(23), "{overlap}");
+
+    // Every other POST that writes takes a key too: a test delivery queued once.
+    let test = format!("/v1/webhooks/{id}/test");
+    let key = [("idempotency-key", "test-1")];
+    let (_, _, a) = request(&app, post.clone(), &test, &key, None).await;
+    let (_, h, b) = request(&app, post.clone(), &test, &key, None).await;
+    assert_eq!(h["idempotency-replayed"], "true");
+    assert_eq!(a["id"], b["id"]);
+}
+
+#[tokio::test]
+async fn one_budget_per_key_counts_each_inn_of_a_batch_and_refuses_a_batch_whole() {
+    let mut settings = test_settings(Registries::Sandbox).await;
+    settings.limits.checks_per_minute = 5;
+    let store = kontragent::storage::connect(&settings.database.url, 1)
+        .await
+        .unwrap();
+    let keys = KeyService::new(store, &settings.auth);
+    let (_, a) = keys.create("a", "checks").await.unwrap();
+    let (_, b) = keys.create("b", "checks").await.unwrap();
+    let app = spawn_app_from(settings).await;
+    let post = reqwest::Method::POST;
+    let inns = ["7701000019", "7707083893", "7701000058", "7701000026"];
+    let (status, _, batch) = request(
+        &app,
+        post.clone(),
+        "/v1/checks/batch",
+        &[("x-api-key", &a)],
+        Some(json!({"inns": inns})),
+    )
+    .await;
+    assert_eq!(status, 200, "{batch}");
+    // One left: a batch of two is refused whole, nothing of it checked.
+    let (status, headers, problem) = request(
+        &app,
+        post.clone(),
+        "/v1/checks/batch",
+        &[("x-api-key", &a)],
+        Some(json!({"inns": ["7701000040", "7701000034"]})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let (_, _, history) = request(
+        &app,
+        reqwest::Method::GET,
+        "/v1/checks?inn=7701000040",
+        &[("x-api-key", &a)],
+        None,
+    )
+    .await;
+    assert_eq!(
+        history["items"],
+        json!([]),
+        "a refused batch checks nothing"
+    );
+    // The last one goes to a single check, then the key is spent.
+    let check = |key: String| {
+        let app = &app;
+        async move {
+            request(
+                app,
+                reqwest::Method::POST,
+                "/v1/checks",
+                &[("x-api-key", &key)],
+                Some(json!({"inn": "7701000019"})),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(check(a.clone()).await, 200);
+    assert_eq!(check(a.clone()).await, 429);
+    assert_eq!(
+        check(b.clone()).await,
+        200,
+        "another key has its own budget"
+    );
+    // More than a minute's budget at once can never pass: refused, not half-run.
+    let (status, _, _) = request(
+        &app,
+        post,
+        "/v1/checks/batch",
+        &[("x-api-key", &b)],
+        Some(json!({"inns": ["7701000019", "7707083893", "7701000058", "7701000026", "7701000040", "7701000034"]})),
+    )
+    .await;
+    assert_eq!(status, 429);
+}
+
+/// The bytes of the database as it lies on disk: the SQLite files, or a `pg_dump`.
+fn database_bytes(url: &str) -> Vec<u8> {
+    if url.starts_with("postgres") {
+        let out = std::process::Command::new("pg_dump")
+            .arg(url)
+            .output()
+            .expect("pg_dump runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return out.stdout;
+    }
+    let file = url.trim_start_matches("sqlite://");
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(format!("{file}{suffix}")) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn no_secret_lies_in_the_database_in_clear() {
+    let portal = crate::bitrix24::portal().await;
+    let settings = crate::bitrix24::settings_for(&portal).await;
+    let url = settings.database.url.clone();
+    let webhook_settings = settings.webhooks.clone();
+    let app = spawn_app_from(settings).await;
+    let post = reqwest::Method::POST;
+    // A subscription made with a key: its "shown once" secret is in the stored response.
+    let (status, _, created) = request(
+        &app,
+        post.clone(),
+        "/v1/webhooks",
+        &[("idempotency-key", "make-1")],
+        Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let first = created["secret"].as_str().unwrap().to_owned();
+    let id = created["webhook"]["id"].as_str().unwrap().to_owned();
+    let (_, _, rotated) = request(
+        &app,
+        post,
+        &format!("/v1/webhooks/{id}/rotate-secret"),
+        &[("idempotency-key", "rotate-1")],
+        None,
+    )
+    .await;
+    let second = rotated["secret"].as_str().unwrap().to_owned();
+    // A Bitrix24 portal's tokens (refreshed at install: `fresh-*`).
+    let r =
+        crate::bitrix24::post_form(&app, "install", &crate::bitrix24::install_form(&portal)).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let callback = {
+        let store = app.app.store().clone();
+        let webhooks = kontragent::webhooks::WebhookService::start(
+            &webhook_settings,
+            store,
+            std::sync::Arc::new(kontragent::outbound::SystemResolver),
+        )
+        .await
+        .unwrap();
+        webhooks.callback_secret().to_owned()
+    };
+
+    let bytes = database_bytes(&url);
+    assert!(
+        contains(&bytes, "sealed:v1:"),
+        "the sealed values are there"
+    );
+    for secret in [
+        first.as_str(),
+        &first["whsec_".len()..],
+        second.as_str(),
+        &second["whsec_".len()..],
+        callback.as_str(),
+        &callback["whsec_".len()..],
+        "fresh-access",
+        "fresh-refresh",
+        crate::bitrix24::APP_TOKEN,
+    ] {
+        assert!(
+            !contains(&bytes, secret),
+            "{secret} is in the database in clear"
+        );
+    }
+    // And they still work: the robot's token is checked against the sealed one.
+    let (_, _, got) = request(
+        &app,
+        reqwest::Method::GET,
+        &format!("/v1/webhooks/{id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(got["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn secrets_from_before_are_sealed_a_wrong_key_stops_the_start_and_a_rotation_reseals() {
+    let mut settings = test_settings(Registries::Sandbox).await;
+    let dir = std::env::temp_dir().join(format!("kt-keys-{}", uuid::Uuid::new_v4().simple()));
+    settings.secrets.key_file = dir.join("secrets.key").display().to_string();
+    // A database from before sealing: a secret in clear.
+    let bare = kontragent::storage::connect(&settings.database.url, 1)
+        .await
+        .unwrap();
+    drop(bare);
+    raw_execute(
+        &settings.database.url,
+        "INSERT INTO service_secrets (name, value) VALUES ('legacy', 'whsec_plainplainplain')",
+    )
+    .await;
+    let store = kontragent::startup::open_store(&settings).await.unwrap();
+    assert!(
+        dir.join("secrets.key").exists(),
+        "the key file is made at first start"
+    );
+    assert_eq!(
+        store.service_secret("legacy", "unused").await.unwrap(),
+        "whsec_plainplainplain"
+    );
+    assert!(!contains(
+        &database_bytes(&settings.database.url),
+        "whsec_plainplainplain"
+    ));
+    drop(store);
+
+    // Another key does not open them: a clear error, not a start.
+    let mut wrong = settings.clone();
+    wrong.secrets.key = Secret::new(kontragent::seal::generate_key());
+    let refused = kontragent::startup::open_store(&wrong).await.err().unwrap();
+    assert!(
+        refused.to_string().contains("does not open the secrets"),
+        "{refused}"
+    );
+    let mut malformed = settings.clone();
+    malformed.secrets.key = Secret::new("not a key");
+    assert!(kontragent::startup::open_store(&malformed).await.is_err());
+    // The key file lost: a new one is not silently made over sealed data.
+    let moved = dir.join("moved.key");
+    std::fs::rename(dir.join("secrets.key"), &moved).unwrap();
+    assert!(kontragent::startup::open_store(&settings).await.is_err());
+    assert!(!dir.join("secrets.key").exists());
+    std::fs::rename(&moved, dir.join("secrets.key")).unwrap();
+
+    // `secrets rotate`: a new key in the file, every secret readable with it.
+    let before = std::fs::read_to_string(dir.join("secrets.key")).unwrap();
+    let said = kontragent::startup::rotate_secrets_key(&settings)
+        .await
+        .unwrap();
+    assert!(said.starts_with("resealed"), "{said}");
+    let after = std::fs::read_to_string(dir.join("secrets.key")).unwrap();
+    assert_ne!(before, after);
+    let store = kontragent::startup::open_store(&settings).await.unwrap();
+    assert_eq!(
+        store.service_secret("legacy", "unused").await.unwrap(),
+        "whsec_plainplainplain"
+    );
+    drop(store);
+    // The old key opens nothing now.
+    let mut old = settings.clone();
+    old.secrets.key = Secret::new(before.trim());
+    assert!(kontragent::startup::open_store(&old).await.is_err());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+async fn raw_execute(url: &str, sql: &'static str) {
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}
