@@ -5,9 +5,9 @@
 //! [`KEY_CACHE_TTL`], so a key revoked on one instance stops working on every instance
 //! within that time.
 
+pub use crate::domain::access::{ApiKey, AuditEntry, Scope, scope_list};
 use crate::storage::{Store, StoreError};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,116 +15,6 @@ use subtle::ConstantTimeEq;
 
 /// How long a key lookup (and "does any key exist") is trusted before asking the database.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
-
-/// What a key may do. `admin` may do everything.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    utoipa::ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-pub enum Scope {
-    /// Create and read checks and counterparties.
-    #[serde(rename = "checks")]
-    #[strum(serialize = "checks")]
-    Checks,
-    #[serde(rename = "catalog:read")]
-    #[strum(serialize = "catalog:read")]
-    CatalogRead,
-    /// Listing, status actions, feedback.
-    #[serde(rename = "catalog:write")]
-    #[strum(serialize = "catalog:write")]
-    CatalogWrite,
-    /// Validate, dry-run and reload the rules.
-    #[serde(rename = "rules:admin")]
-    #[strum(serialize = "rules:admin")]
-    RulesAdmin,
-    #[serde(rename = "monitoring:admin")]
-    #[strum(serialize = "monitoring:admin")]
-    MonitoringAdmin,
-    #[serde(rename = "webhooks:admin")]
-    #[strum(serialize = "webhooks:admin")]
-    WebhooksAdmin,
-    #[serde(rename = "applications")]
-    #[strum(serialize = "applications")]
-    Applications,
-    /// `GET /metrics`.
-    #[serde(rename = "metrics")]
-    #[strum(serialize = "metrics")]
-    Metrics,
-    /// A publishable key for the website: only `/v1/public/*`.
-    #[serde(rename = "public")]
-    #[strum(serialize = "public")]
-    Public,
-    #[serde(rename = "admin")]
-    #[strum(serialize = "admin")]
-    Admin,
-}
-
-impl Scope {
-    pub const ALL: &'static [Scope] = <Scope as strum::VariantArray>::VARIANTS;
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(s: &str) -> Option<Scope> {
-        s.trim().parse().ok()
-    }
-
-    /// Parses `a,b,c`, naming the first unknown scope.
-    pub fn parse_list(list: &str) -> Result<Vec<Scope>, String> {
-        let mut scopes = Vec::new();
-        for item in list.split(',').filter(|s| !s.trim().is_empty()) {
-            let scope = Scope::parse(item).ok_or_else(|| {
-                let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-                format!(
-                    "unknown scope `{}` (known: {})",
-                    item.trim(),
-                    known.join(", ")
-                )
-            })?;
-            if !scopes.contains(&scope) {
-                scopes.push(scope);
-            }
-        }
-        if scopes.is_empty() {
-            return Err("give at least one scope".into());
-        }
-        scopes.sort();
-        Ok(scopes)
-    }
-}
-
-/// A stored API key (never the key itself).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ApiKey {
-    pub id: String,
-    pub name: String,
-    pub scopes: Vec<Scope>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// SHA-256 of the key, hex.
-    #[serde(skip)]
-    pub hash: String,
-}
-
-impl ApiKey {
-    /// The key grants `scope` (directly or through `admin`).
-    pub fn allows(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
-    }
-}
 
 /// SHA-256 of a presented key, hex.
 pub fn hash_key(key: &str) -> String {
@@ -138,36 +28,6 @@ fn generate_key() -> String {
         .collect();
     // Three v4 UUIDs carry 366 random bits; their SHA-256 spreads 256 of them evenly.
     format!("kt_{}", hex::encode(Sha256::digest(&bytes)))
-}
-
-/// One line of the audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": "0193…", "at": "2026-12-01T10:00:00Z", "actor": "crm (m.petrova)",
-    "action": "catalog.suspend", "inn": "7707083893", "detail": "Претензия по качеству"}))]
-pub struct AuditEntry {
-    /// Time-ordered id; the cursor of `GET /v1/audit`.
-    pub id: String,
-    pub at: DateTime<Utc>,
-    /// The key's name, with a human name the request gave in brackets.
-    pub actor: String,
-    /// `catalog.list`, `catalog.<action>`, `catalog.feedback`, `rules.reload`,
-    /// `monitoring.run`, `keys.create`, `keys.revoke`.
-    pub action: String,
-    pub inn: Option<String>,
-    pub detail: Option<String>,
-}
-
-impl AuditEntry {
-    pub fn new(actor: &str, action: &str, inn: Option<&str>, detail: Option<String>) -> AuditEntry {
-        AuditEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: crate::sources::now_ms(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            inn: inn.map(str::to_owned),
-            detail,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -287,7 +147,7 @@ impl KeyService {
             id: uuid::Uuid::now_v7().to_string(),
             name: name.to_owned(),
             scopes,
-            created_at: crate::sources::now_ms(),
+            created_at: crate::clock::now_ms(),
             last_used_at: None,
             revoked_at: None,
             hash: hash_key(&secret),
@@ -455,15 +315,6 @@ impl KeyService {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         self.store.audit_after(after, limit, inn).await
     }
-}
-
-/// `a,b,c`, the form scopes are stored and printed in.
-pub fn scope_list(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 #[cfg(test)]

@@ -138,22 +138,7 @@ pub fn company_status(status: CompanyStatus, language: Language) -> &'static str
     }
 }
 
-/// A fact's value in words: a missing value and yes/no read in `language`, a list joined.
-pub fn value(value: Option<&serde_json::Value>, language: Language) -> String {
-    use serde_json::Value;
-    match (value, language) {
-        (None | Some(Value::Null), Language::Ru) => "неизвестно".into(),
-        (None | Some(Value::Null), Language::En) => "unknown".into(),
-        (Some(Value::Bool(b)), Language::Ru) => if *b { "да" } else { "нет" }.into(),
-        (Some(Value::String(s)), _) => s.clone(),
-        (Some(Value::Array(items)), _) => items
-            .iter()
-            .map(|v| self::value(Some(v), language))
-            .collect::<Vec<_>>()
-            .join(", "),
-        (Some(v), _) => v.to_string(),
-    }
-}
+pub use crate::domain::value_text as value;
 
 /// A date as Russians write it: «12.03.2015».
 pub fn date(on: chrono::NaiveDate) -> String {
@@ -241,7 +226,7 @@ pub fn verdict_text(check: &Check, language: Language, zone: chrono_tz::Tz) -> S
 /// A stored check and the same facts under another ruleset, side by side: the decision,
 /// the score, and each reason kept (`=`), changed in effect (`~`), gone (`-`) or new (`+`).
 pub fn explanation_text(
-    e: &crate::scoring::policy::Explanation,
+    e: &crate::policy::Explanation,
     zone: chrono_tz::Tz,
     language: Language,
 ) -> String {
@@ -323,7 +308,7 @@ pub fn explanation_text(
 }
 
 /// A dry-run example's reasons, one indented line each: rule, effect (or status), message.
-fn reason_lines(out: &mut String, reasons: &[crate::scoring::policy::ExampleReason]) {
+fn reason_lines(out: &mut String, reasons: &[crate::rules::ExampleReason]) {
     use std::fmt::Write;
     for reason in reasons {
         let _ = writeln!(
@@ -387,7 +372,7 @@ pub fn monitoring_dry_run_text(
 /// A dry-run report for the terminal (`kontragent rules dry-run`): the counts, the
 /// transitions, the rules whose hits change, the checks that would miss a required
 /// registry, and the examples with their reasons.
-pub fn dry_run_text(r: &crate::scoring::policy::DryRunReport, language: Language) -> String {
+pub fn dry_run_text(r: &crate::policy::DryRunReport, language: Language) -> String {
     use std::fmt::Write;
     let ru = language == Language::Ru;
     let mut out = String::new();

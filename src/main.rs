@@ -378,8 +378,8 @@ async fn main() -> anyhow::Result<()> {
                 settings.use_sandbox();
                 start_sandbox_if_free(&settings)?;
             }
-            let sources = kontragent::sources::build_sources(&settings)?;
-            let doctor = kontragent::sources::doctor::Doctor::new(&sources, &settings)
+            let sources = kontragent::sources::build_sources(&settings.sources)?;
+            let doctor = kontragent::sources::doctor::Doctor::new(&sources, &settings.sources)
                 .map_err(|e| anyhow::anyhow!(e))?;
             let health = doctor.examine().await;
             if json {
@@ -499,13 +499,9 @@ async fn main() -> anyhow::Result<()> {
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("check {id} is gone"))?;
                 let language = settings.check.default_language;
-                let explained = kontragent::scoring::policy::explain(
-                    stored,
-                    &ruleset,
-                    profile.as_deref(),
-                    language,
-                )
-                .map_err(anyhow::Error::msg)?;
+                let explained =
+                    kontragent::policy::explain(stored, &ruleset, profile.as_deref(), language)
+                        .map_err(anyhow::Error::msg)?;
                 print!(
                     "{}",
                     kontragent::human::explanation_text(
@@ -526,7 +522,7 @@ async fn main() -> anyhow::Result<()> {
                 json,
                 monitoring,
             } => {
-                use kontragent::scoring::policy::{PolicyError, PolicyKind};
+                use kontragent::policy::{PolicyError, PolicyKind};
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read {}", file.display()))?;
                 let refused = |errors: Vec<kontragent::rules::RuleError>| -> ! {
@@ -548,7 +544,7 @@ async fn main() -> anyhow::Result<()> {
                         kontragent::human::monitoring_dry_run_text(r, language)
                     });
                 }
-                let scope = kontragent::scoring::policy::DryRunScope {
+                let scope = kontragent::policy::DryRunScope {
                     profile,
                     from,
                     to,
@@ -567,7 +563,7 @@ async fn main() -> anyhow::Result<()> {
                 })?;
             }
             RulesCommand::Validate { path, monitoring } => {
-                use kontragent::scoring::policy::{PolicyKind, validate};
+                use kontragent::policy::{PolicyKind, validate};
                 let path = path.unwrap_or_else(|| {
                     PathBuf::from(if monitoring {
                         &settings.monitoring.rules_path
@@ -714,7 +710,7 @@ fn report_cases(outcomes: &[golden::CaseOutcome]) {
 
 /// `kill -HUP` reloads the ruleset (a bad file is refused; the active one stays).
 fn reload_on_sighup(
-    policy: std::sync::Arc<kontragent::scoring::policy::Policy>,
+    policy: std::sync::Arc<kontragent::policy::Policy>,
     monitoring: std::sync::Arc<
         kontragent::rules::Reloadable<kontragent::monitoring::rules::MonitoringPolicy>,
     >,
@@ -734,7 +730,7 @@ fn reload_on_sighup(
                 Ok(outcome) => {
                     tracing::info!(version = %outcome.version, changed = outcome.changed, "SIGHUP reload")
                 }
-                Err(kontragent::scoring::policy::PolicyError::Invalid(errors)) => {
+                Err(kontragent::policy::PolicyError::Invalid(errors)) => {
                     for e in errors {
                         tracing::error!("ruleset refused: {e}");
                     }

@@ -1,8 +1,8 @@
 //! Operational metrics for `/metrics` (OpenMetrics text, which Prometheus reads), kept by
 //! `prometheus-client`: typed counters, and per-source latency histograms.
 
-use crate::catalog::CatalogStatus;
 use crate::domain::Decision;
+use crate::domain::catalog::CatalogStatus;
 use crate::sources::SourceStatus;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;

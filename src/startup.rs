@@ -13,9 +13,9 @@ use crate::idempotency::IdempotencyService;
 use crate::metrics::Metrics;
 use crate::monitoring::Monitor;
 use crate::monitoring::rules::MonitoringPolicy;
+use crate::policy::{Policy, PolicyError};
 use crate::rules::Reloadable;
 use crate::rules::RuleError;
-use crate::scoring::policy::{Policy, PolicyError};
 use crate::sources::doctor::Doctor;
 use crate::webhooks::{DeliveryWorker, WebhookService};
 use crate::{sources, storage};
@@ -106,6 +106,19 @@ fn policy_failed(path: &str, e: PolicyError) -> StartupError {
     }
 }
 
+/// Where the secrets key file is: `secrets.key_file`, else `secrets.key` beside the SQLite
+/// database, or `data/secrets.key` with PostgreSQL.
+pub fn secrets_key_file(settings: &Settings) -> PathBuf {
+    if !settings.secrets.key_file.trim().is_empty() {
+        return PathBuf::from(settings.secrets.key_file.trim());
+    }
+    let dir = storage::sqlite_file(&settings.database.url)
+        .and_then(|f| f.parent().map(std::path::Path::to_path_buf))
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("data"));
+    dir.join("secrets.key")
+}
+
 /// The text the key check seals: the first start with a key stores it, every later start
 /// must open it with the key it is given.
 const KEY_CHECK_TEXT: &str = "kontragent secrets key check";
@@ -125,7 +138,7 @@ type Sealed = (
 
 async fn open_sealed(settings: &Settings) -> Result<Sealed, StartupError> {
     use crate::seal::{KeySource, Sealer, load_key, next_file, parse_key};
-    let file = settings.secrets_key_file();
+    let file = secrets_key_file(settings);
     let (key, source) = load_key(settings.secrets.key.expose(), &file)?;
     let connect = |key: [u8; 32]| async move {
         let sealer = Arc::new(Sealer::new(&key));
@@ -241,8 +254,9 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
     )
     .await
     .map_err(|e| policy_failed(&settings.monitoring.rules_path, e))?;
-    let sources = sources::build_sources(settings)?;
-    let doctor = Arc::new(Doctor::new(&sources, settings).map_err(StartupError::ProbeInn)?);
+    let sources = sources::build_sources(&settings.sources)?;
+    let doctor =
+        Arc::new(Doctor::new(&sources, &settings.sources).map_err(StartupError::ProbeInn)?);
     let keys = Arc::new(KeyService::new(Arc::clone(&store), &settings.auth));
     let catalog = Arc::new(CatalogService::new(
         Arc::clone(&store),

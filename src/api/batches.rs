@@ -18,14 +18,14 @@ pub struct BatchRequestBody {
     pub inns: Vec<String>,
     /// As in `POST /v1/checks`, for every INN.
     #[schema(maximum = 315_360_000)]
-    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
+    #[serde(default, deserialize_with = "crate::domain::lenient::integer")]
     pub max_age_s: Option<u64>,
     /// Scoring profile for every INN (default `default`).
     pub profile: Option<String>,
     /// How long to wait for the whole batch before answering `202` (default 15000, at most
     /// `check.max_wait_ms`).
     #[schema(maximum = 3_600_000)]
-    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
+    #[serde(default, deserialize_with = "crate::domain::lenient::integer")]
     pub wait_ms: Option<u64>,
     /// Where to POST `batch.completed` with the finished batch (signed like a check's callback).
     pub callback_url: Option<String>,

@@ -353,7 +353,7 @@ pub struct FeedbackBody {
     /// `job_completed` (with `on_time`).
     #[schema(pattern = "^(review|complaint|sla_breach|job_completed)$")]
     pub kind: String,
-    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
+    #[serde(default, deserialize_with = "crate::domain::lenient::integer")]
     pub rating: Option<i64>,
     pub category: Option<String>,
     /// Free text; `comment` is accepted too, the name the status actions use.

@@ -55,12 +55,12 @@ pub struct CheckRequestBody {
     /// asks the registries again (concurrent callers share one fetch). Without it each
     /// source's own TTL applies.
     #[schema(maximum = 315_360_000)]
-    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
+    #[serde(default, deserialize_with = "crate::domain::lenient::integer")]
     pub max_age_s: Option<u64>,
     /// How long to wait for the result before answering `202` (default 15000; at most
     /// `check.max_wait_ms` is waited).
     #[schema(maximum = 3_600_000)]
-    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
+    #[serde(default, deserialize_with = "crate::domain::lenient::integer")]
     pub wait_ms: Option<u64>,
     /// Where to POST the finished Check.
     pub callback_url: Option<String>,

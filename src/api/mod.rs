@@ -14,12 +14,11 @@ mod health;
 pub mod idempotency;
 mod integrations;
 pub mod language;
-pub mod lenient;
 pub mod path;
 pub mod query;
 mod reports;
 pub mod routes;
-mod rules;
+pub mod rules;
 pub mod webhooks;
 
 use crate::check::CheckService;
@@ -37,7 +36,7 @@ use webhooks::Payloads as WebhookPayloads;
 pub struct AppState {
     pub checks: Arc<CheckService>,
     pub batches: Arc<crate::check::batch::BatchService>,
-    pub policy: Arc<crate::scoring::policy::Policy>,
+    pub policy: Arc<crate::policy::Policy>,
     pub catalog: Arc<crate::catalog::CatalogService>,
     pub monitor: Arc<crate::monitoring::Monitor>,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -192,6 +191,27 @@ where
 /// The OpenAPI document, as served at `/openapi.json` and committed in `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     register(actix_web::App::new().into_utoipa_app()).1
+}
+
+/// Every operation of a spec as (method, path template).
+pub fn operations(spec: &utoipa::openapi::OpenApi) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (path, item) in &spec.paths.paths {
+        for (method, present) in [
+            ("GET", item.get.is_some()),
+            ("POST", item.post.is_some()),
+            ("PUT", item.put.is_some()),
+            ("PATCH", item.patch.is_some()),
+            ("DELETE", item.delete.is_some()),
+            ("HEAD", item.head.is_some()),
+            ("OPTIONS", item.options.is_some()),
+        ] {
+            if present {
+                out.push((method, path.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// The spec as pretty JSON with a trailing newline, the exact form committed.

@@ -182,6 +182,29 @@ mod tests {
         }
     }
 
+    /// The table and the app agree: every operation of the spec has its line, and every line
+    /// is an operation of the spec or one of the docs' own routes.
+    #[test]
+    fn the_table_is_the_apps_routes() {
+        let mut served = vec![
+            ("GET", "/openapi.json".to_owned()),
+            ("GET", "/docs".to_owned()),
+            ("GET", "/docs/{_:.*}".to_owned()),
+        ];
+        for (method, path) in crate::api::operations(&crate::api::openapi()) {
+            assert!(find(method, &path).is_some(), "{method} {path} has no line");
+            served.push((method, path));
+        }
+        for r in ROUTES {
+            assert!(
+                served.iter().any(|(m, p)| *m == r.method && p == r.pattern),
+                "{} {} is not a route of the app",
+                r.method,
+                r.pattern
+            );
+        }
+    }
+
     #[test]
     fn only_writes_replay_a_key() {
         for r in ROUTES.iter().filter(|r| r.idempotent) {

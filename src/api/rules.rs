@@ -5,9 +5,7 @@ use super::AppState;
 use super::errors::{ApiError, Problem};
 use super::language::Reader;
 use crate::auth::{AuditEntry, Principal};
-use crate::scoring::policy::{
-    self, DryRunReport, DryRunRequest, DryRunScope, PolicyError, Validation,
-};
+use crate::policy::{self, DryRunReport, DryRunRequest, DryRunScope, PolicyError, Validation};
 use crate::storage::StoredRuleset;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -708,7 +706,7 @@ pub async fn rollback_rules(
 pub struct MonitoringDryRunQuery {
     /// Most examples to return (default 20, at most 1000).
     #[param(minimum = 0, maximum = 1000)]
-    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
+    #[serde(default, deserialize_with = "crate::domain::lenient::integer")]
     pub examples: Option<u32>,
 }
 

@@ -3,25 +3,15 @@
 //! call — in Russian, plain text and HTML. Queued in `mail_outbox` with the change that
 //! causes them and sent here with retries.
 
-use super::model::Application;
 use crate::check::Check;
 use crate::config::SmtpSettings;
+use crate::domain::application::Application;
 use chrono::{Duration, Utc};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// Waits before the 2nd, 3rd, … attempt; after the last the message is `failed`.
 const RETRY_S: &[i64] = &[30, 120, 600, 1800, 3600];
-
-/// A message waiting in the outbox.
-#[derive(Debug, Clone)]
-pub struct QueuedMail {
-    pub id: String,
-    /// `application_screened` or `application_sla_breached`.
-    pub kind: String,
-    pub application_id: String,
-    pub attempts: i64,
-}
 
 /// Subject, plain text and HTML of one message.
 pub struct Letter {

@@ -2,11 +2,11 @@
 
 use super::intake::{FieldError, Form};
 use super::mail::{self, Mailer};
-use super::model::{Application, Receipt, Stage, TimelineEntry};
 use super::sla;
 use crate::catalog::CatalogService;
 use crate::check::{CheckError, CheckRequest, CheckService};
 use crate::config::ApplicationSettings;
+use crate::domain::application::{Application, Receipt, Stage, TimelineEntry};
 use crate::storage::{Store, StoreError};
 use chrono::{DateTime, Duration, NaiveTime, SubsecRound, Utc};
 use std::sync::Arc;

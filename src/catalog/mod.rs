@@ -2,10 +2,9 @@
 //! manager's recorded override), statuses and their history, quality signals, and the
 //! event feed that is the outbox for notifications.
 
-mod model;
 mod service;
 
-pub use model::{
+pub use crate::domain::catalog::{
     CatalogEntry, CatalogFilter, CatalogStatus, Event, EventSubject, Feedback, FeedbackKind,
     MonitoringPass, NewEvent, StatusChange, StatusTransition, UnavailableSince,
 };

@@ -247,7 +247,7 @@ impl CatalogService {
     ) -> Result<Vec<crate::catalog::Event>, CatalogError> {
         let kinds = match types {
             Some(pattern) => {
-                let kinds = crate::webhooks::kinds_matching(pattern);
+                let kinds = crate::domain::events::kinds_matching(pattern);
                 if kinds.is_empty() {
                     return Err(invalid(
                         "type",

@@ -225,7 +225,7 @@ impl BatchService {
         if let Some(url) = &row.callback_url {
             self.checks
                 .webhooks()
-                .batch_completed(&batch, url)
+                .batch_completed(batch.id, &batch, url)
                 .await
                 .map_err(CheckError::Store)?;
         }

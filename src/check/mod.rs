@@ -422,7 +422,11 @@ impl CheckService {
 
     /// Queues `check.completed` for a check that reached its end, failed ones too.
     async fn announce(&self, check: &Check, callback_url: Option<&str>) {
-        if let Err(e) = self.webhooks.check_completed(check, callback_url).await {
+        if let Err(e) = self
+            .webhooks
+            .check_completed(check.id, check, callback_url)
+            .await
+        {
             tracing::error!(check = %check.id, error = ?e, "cannot queue check.completed");
         }
     }
@@ -630,7 +634,7 @@ impl CheckService {
     /// An answer the registry gave after this call began. Concurrent callers share one
     /// fetch: "fresh" means asked after the caller asked, not one request per caller.
     async fn fresh_report(&self, source: &ConfiguredSource, inn: &Inn) -> Arc<SourceReport> {
-        let asked = crate::sources::now_ms();
+        let asked = crate::clock::now_ms();
         let name = source.name();
         self.cache.invalidate(name, inn).await;
         let shared = self
@@ -664,7 +668,7 @@ impl CheckService {
         since: DateTime<Utc>,
     ) -> SourceReport {
         let name = source.name();
-        let asked = crate::sources::now_ms();
+        let asked = crate::clock::now_ms();
         let hold = Duration::from_millis(source.settings.timeout_ms) + CLAIM_GRACE;
         let give_up = tokio::time::Instant::now() + hold;
         loop {

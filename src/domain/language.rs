@@ -71,6 +71,23 @@ impl Language {
     }
 }
 
+/// A fact's value in words: a missing value and yes/no read in `language`, a list joined.
+pub fn value_text(value: Option<&serde_json::Value>, language: Language) -> String {
+    use serde_json::Value;
+    match (value, language) {
+        (None | Some(Value::Null), Language::Ru) => "неизвестно".into(),
+        (None | Some(Value::Null), Language::En) => "unknown".into(),
+        (Some(Value::Bool(b)), Language::Ru) => if *b { "да" } else { "нет" }.into(),
+        (Some(Value::String(s)), _) => s.clone(),
+        (Some(Value::Array(items)), _) => items
+            .iter()
+            .map(|v| value_text(Some(v), language))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (Some(v), _) => v.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Language::{self, En, Ru};

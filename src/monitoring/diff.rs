@@ -3,18 +3,7 @@
 use crate::facts::Facts;
 use serde_json::{Value, json};
 
-/// The kinds of change monitoring reports (each also a boolean fact `events.<kind>`).
-pub const EVENT_KINDS: &[&str] = &[
-    "decision_changed",
-    "company_status_changed",
-    "bankruptcy_opened",
-    "creditor_intent_published",
-    "reorganization_notice",
-    "liquidation_notice",
-    "new_court_cases_as_respondent",
-    "terminated",
-    "source_unavailable",
-];
+pub use crate::domain::events::EVENT_KINDS;
 
 /// A detected change: its kind and what to say about it.
 #[derive(Debug, Clone, PartialEq)]

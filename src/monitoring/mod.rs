@@ -109,7 +109,7 @@ pub struct MonitoringDryRun {
     /// How many would get other reasons, whether or not the status changes.
     pub reasons_changed: u64,
     /// Each rule's hits under the policy in force (`before`) and the candidate (`after`).
-    pub rules: Vec<crate::scoring::policy::RuleHits>,
+    pub rules: Vec<crate::rules::RuleHits>,
     pub examples: Vec<MonitoringDryRunExample>,
 }
 
@@ -129,7 +129,7 @@ pub struct MonitoringDryRunExample {
     pub added: Vec<String>,
     pub removed: Vec<String>,
     /// The candidate's reasons, with the status each asks for in `effect`.
-    pub reasons: Vec<crate::scoring::policy::ExampleReason>,
+    pub reasons: Vec<crate::rules::ExampleReason>,
 }
 
 const RUNS_KEPT: usize = 100;
@@ -316,12 +316,11 @@ impl Monitor {
             rules: Vec::new(),
             examples: Vec::new(),
         };
-        let mut hits: std::collections::BTreeMap<String, crate::scoring::policy::RuleHits> =
-            candidate
-                .rules
-                .iter()
-                .map(|r| (r.id.clone(), crate::scoring::policy::RuleHits::new(&r.id)))
-                .collect();
+        let mut hits: std::collections::BTreeMap<String, crate::rules::RuleHits> = candidate
+            .rules
+            .iter()
+            .map(|r| (r.id.clone(), crate::rules::RuleHits::new(&r.id)))
+            .collect();
         let now = Utc::now();
         let mut filter = crate::catalog::CatalogFilter {
             limit: 500,
@@ -373,7 +372,7 @@ impl Monitor {
                     for id in ids {
                         let h = hits
                             .entry(id.clone())
-                            .or_insert_with(|| crate::scoring::policy::RuleHits::new(id));
+                            .or_insert_with(|| crate::rules::RuleHits::new(id));
                         if after_side {
                             h.after += 1
                         } else {
@@ -396,7 +395,7 @@ impl Monitor {
                         removed: fired_before.difference(&fired_after).cloned().collect(),
                         reasons: after
                             .iter()
-                            .map(|v| crate::scoring::policy::ExampleReason {
+                            .map(|v| crate::rules::ExampleReason {
                                 rule_id: v.rule_id.clone(),
                                 effect: v.status.as_str().to_owned(),
                                 message: v.message.clone(),

@@ -8,6 +8,7 @@ pub mod condition;
 pub mod diff;
 mod error;
 pub mod file;
+mod hits;
 pub mod template;
 pub mod text;
 pub mod types;
@@ -19,6 +20,7 @@ pub use file::{
     RuleFile, compile_off_thread, each_rule, line_of, load_file, parse_toml, position_of,
     version_of,
 };
+pub use hits::{ExampleReason, RuleHits};
 pub use template::Template;
 pub use text::{RawText, RuleText, Translation};
 pub use types::Catalogue;

@@ -58,7 +58,7 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Fact(name) => out.push_str(&crate::human::value(
+                Part::Fact(name) => out.push_str(&crate::domain::value_text(
                     facts.get(name).map(|f| &f.value),
                     language,
                 )),

@@ -6,12 +6,10 @@
 
 mod engine;
 pub mod golden;
-pub mod policy;
 mod ruleset;
 
 pub use crate::rules::{RuleError, version_of};
 pub use engine::{Evaluation, Input, Reason};
-pub use policy::Policy;
 pub use ruleset::{Effect, Profile, Rule, Ruleset};
 
 impl crate::rules::RuleFile for Ruleset {

@@ -2,8 +2,8 @@
 //! INN that every registry knows (`sources.probe_inn`), as a check would ask, so an operator
 //! sees at once which registries their egress (or proxy) reaches and why the others fail.
 
+use super::settings::SourcesSettings;
 use super::{ConfiguredSource, SourceStatus};
-use crate::config::Settings;
 use crate::domain::Inn;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -50,12 +50,15 @@ pub struct Doctor {
 
 impl Doctor {
     /// The doctor of `sources` as `settings` configure them (`sources.probe_inn`, proxies).
-    pub fn new(sources: &[Arc<ConfiguredSource>], settings: &Settings) -> Result<Doctor, String> {
-        let probe_inn = Inn::parse(&settings.sources.probe_inn)
-            .map_err(|e| format!("sources.probe_inn: {e}"))?;
+    pub fn new(
+        sources: &[Arc<ConfiguredSource>],
+        settings: &SourcesSettings,
+    ) -> Result<Doctor, String> {
+        let probe_inn =
+            Inn::parse(&settings.probe_inn).map_err(|e| format!("sources.probe_inn: {e}"))?;
         let sources = sources
             .iter()
-            .map(|s| (Arc::clone(s), settings.sources.proxy_of(s.name()).is_some()))
+            .map(|s| (Arc::clone(s), settings.proxy_of(s.name()).is_some()))
             .collect();
         Ok(Doctor { sources, probe_inn })
     }

@@ -3,7 +3,7 @@
 
 use super::session::SessionCookie;
 use super::{Findings, SourceError};
-use crate::config::SourceSettings;
+use crate::sources::settings::SourceSettings;
 use chrono::{DateTime, Utc};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use sha2::{Digest, Sha256};
@@ -72,7 +72,7 @@ impl RegistryHttp {
     /// environment's `HTTP_PROXY` is not read: the config says where requests go).
     pub fn new(
         settings: &SourceSettings,
-        proxy: Option<&crate::config::Secret>,
+        proxy: Option<&crate::domain::Secret>,
     ) -> Result<RegistryHttp, reqwest::Error> {
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
@@ -506,7 +506,7 @@ mod tests {
             "socks5h://127.0.0.1:1080",
         ] {
             assert!(proxy_url(url).is_ok(), "{url}");
-            let secret = crate::config::Secret::new(url);
+            let secret = crate::domain::Secret::new(url);
             assert!(RegistryHttp::new(&settings, Some(&secret)).is_ok(), "{url}");
         }
         for url in ["ftp://127.0.0.1:21", "127.0.0.1:3128", "http://"] {

@@ -15,6 +15,7 @@ mod http;
 mod kad;
 mod pb;
 mod session;
+pub mod settings;
 mod shared;
 
 pub use bankrot::Bankrot;
@@ -25,10 +26,10 @@ pub use http::{Evidence, Flow, RegistryHttp, proxy_url};
 pub use kad::Kad;
 pub use pb::Pb;
 
-use crate::config::{Settings, SourceSettings};
 use crate::domain::Inn;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use settings::{SourceSettings, SourcesSettings};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -207,12 +208,7 @@ impl SourceReport {
     }
 }
 
-/// Now, to the millisecond: the precision snapshots are stored with, so a stored
-/// answer shows the same `fetched_at` as the live one did.
-pub fn now_ms() -> DateTime<Utc> {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(3)
-}
+pub use crate::clock::now_ms;
 
 /// A registry adapter.
 #[async_trait::async_trait]
@@ -466,16 +462,18 @@ pub fn source_names() -> impl Iterator<Item = &'static str> {
 }
 
 /// Builds every registry's source from the settings, in the list's order.
-pub fn build_sources(settings: &Settings) -> Result<Vec<Arc<ConfiguredSource>>, reqwest::Error> {
+pub fn build_sources(
+    settings: &SourcesSettings,
+) -> Result<Vec<Arc<ConfiguredSource>>, reqwest::Error> {
     let mut out = Vec::new();
     for registry in REGISTRIES {
-        let Some(s) = settings.sources.get(registry.name) else {
+        let Some(s) = settings.get(registry.name) else {
             continue;
         };
         out.push(Arc::new(ConfiguredSource {
             source: (registry.adapter)(),
             settings: s.clone(),
-            http: RegistryHttp::new(s, settings.sources.proxy_of(registry.name))?,
+            http: RegistryHttp::new(s, settings.proxy_of(registry.name))?,
             limiter: rate_limiter(s.rps),
             breaker: breaker::CircuitBreaker::new(
                 s.breaker_failures,

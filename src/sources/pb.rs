@@ -255,7 +255,7 @@ fn latest_arrears(card: &Value) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SourceSettings;
+    use crate::sources::settings::SourceSettings;
 
     fn read(card: &str) -> crate::sources::Findings {
         let settings = SourceSettings::registry("http://127.0.0.1:1");

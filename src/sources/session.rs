@@ -4,7 +4,7 @@
 //! expired. The command runs at most once per `cookie_refresh_s`, under a timeout, and
 //! what it prints is never logged.
 
-use crate::config::SourceSettings;
+use crate::sources::settings::SourceSettings;
 use std::process::Stdio;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -152,7 +152,7 @@ mod tests {
 
     fn session(command: &str, refresh_s: u64) -> Arc<SessionCookie> {
         let mut s = SourceSettings::registry("http://127.0.0.1:1");
-        s.cookie = crate::config::Secret::new("wasm=old");
+        s.cookie = crate::domain::Secret::new("wasm=old");
         s.cookie_command = command.into();
         s.cookie_refresh_s = refresh_s;
         s.cookie_command_timeout_ms = 2_000;

@@ -13,7 +13,7 @@ macro_rules! read_application {
         let stage: String = $row.try_get("stage")?;
         let signals: String = $row.try_get("spam_signals")?;
         let decision: Option<String> = $row.try_get("decision")?;
-        Ok::<_, $crate::storage::StoreError>($crate::applications::Application {
+        Ok::<_, $crate::storage::StoreError>($crate::domain::application::Application {
             id: $row.try_get("id")?,
             inn: $row.try_get("inn")?,
             company_name: $row.try_get("company_name")?,
@@ -23,7 +23,7 @@ macro_rules! read_application {
             message: $row.try_get("message")?,
             stage: stage
                 .parse()
-                .unwrap_or($crate::applications::Stage::Received),
+                .unwrap_or($crate::domain::application::Stage::Received),
             spam_signals: serde_json::from_str(&signals)?,
             client_ip: $row.try_get("client_ip")?,
             check_id: $row.try_get("check_id")?,
@@ -46,7 +46,7 @@ macro_rules! impl_application_store {
         impl $crate::storage::ApplicationStore for $store {
             async fn insert_application(
                 &self,
-                a: &$crate::applications::Application,
+                a: &$crate::domain::application::Application,
             ) -> Result<(), $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
@@ -73,8 +73,8 @@ macro_rules! impl_application_store {
                 .bind($crate::storage::millis(a.updated_at))
                 .execute(&mut *tx)
                 .await?;
-                if a.stage != $crate::applications::Stage::Spam {
-                    insert_event(&mut tx, &$crate::applications::event(a, "application_received", serde_json::json!({}))).await?;
+                if a.stage != $crate::domain::application::Stage::Spam {
+                    insert_event(&mut tx, &$crate::domain::application::event(a, "application_received", serde_json::json!({}))).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -103,7 +103,7 @@ macro_rules! impl_application_store {
             async fn get_application(
                 &self,
                 id: &str,
-            ) -> Result<Option<$crate::applications::Application>, $crate::storage::StoreError> {
+            ) -> Result<Option<$crate::domain::application::Application>, $crate::storage::StoreError> {
                 let row = sqlx::query(concat!(
                     "SELECT ",
                     $crate::storage::application_queries::APPLICATION_COLUMNS!(),
@@ -118,11 +118,11 @@ macro_rules! impl_application_store {
 
             async fn list_applications(
                 &self,
-                stage: Option<$crate::applications::Stage>,
+                stage: Option<$crate::domain::application::Stage>,
                 due_before: Option<chrono::DateTime<chrono::Utc>>,
                 before: Option<&str>,
                 limit: i64,
-            ) -> Result<Vec<$crate::applications::Application>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::application::Application>, $crate::storage::StoreError> {
                 let rows = sqlx::query(concat!(
                     "SELECT ",
                     $crate::storage::application_queries::APPLICATION_COLUMNS!(),
@@ -145,7 +145,7 @@ macro_rules! impl_application_store {
                 id: &str,
                 check_id: &str,
                 decision: Option<$crate::domain::Decision>,
-                stage: $crate::applications::Stage,
+                stage: $crate::domain::application::Stage,
                 due_at: Option<chrono::DateTime<chrono::Utc>>,
                 notify: bool,
             ) -> Result<bool, $crate::storage::StoreError> {
@@ -175,7 +175,7 @@ macro_rules! impl_application_store {
                     .fetch_one(&mut *tx)
                     .await?;
                     let a = $crate::storage::application_queries::read_application!(row)?;
-                    insert_event(&mut tx, &$crate::applications::event(&a, "application_screened", serde_json::json!({"check_id": check_id}))).await?;
+                    insert_event(&mut tx, &$crate::domain::application::event(&a, "application_screened", serde_json::json!({"check_id": check_id}))).await?;
                     if notify {
                         queue_mail(&mut tx, "application_screened", id).await?;
                     }
@@ -186,9 +186,9 @@ macro_rules! impl_application_store {
 
             async fn apply_application_action(
                 &self,
-                a: &$crate::applications::Application,
-                expected: $crate::applications::Stage,
-                entry: &$crate::applications::TimelineEntry,
+                a: &$crate::domain::application::Application,
+                expected: $crate::domain::application::Stage,
+                entry: &$crate::domain::application::TimelineEntry,
             ) -> Result<bool, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let updated = sqlx::query(
@@ -224,7 +224,7 @@ macro_rules! impl_application_store {
                 .await?;
                 if entry.from_stage != entry.to_stage {
                     let payload = serde_json::json!({"from": entry.from_stage, "action": entry.action, "actor": entry.actor});
-                    insert_event(&mut tx, &$crate::applications::event(a, "application_stage_changed", payload)).await?;
+                    insert_event(&mut tx, &$crate::domain::application::event(a, "application_stage_changed", payload)).await?;
                 }
                 tx.commit().await?;
                 Ok(true)
@@ -256,7 +256,7 @@ macro_rules! impl_application_store {
                     for row in &rows {
                         let a = $crate::storage::application_queries::read_application!(row)?;
                         let payload = serde_json::json!({"next_action": a.next_action, "due_at": a.due_at});
-                        insert_event(&mut tx, &$crate::applications::event(&a, kind, payload)).await?;
+                        insert_event(&mut tx, &$crate::domain::application::event(&a, kind, payload)).await?;
                         if notify && kind == "application_sla_breached" {
                             queue_mail(&mut tx, kind, &a.id).await?;
                         }
@@ -273,7 +273,7 @@ macro_rules! impl_application_store {
                 now: chrono::DateTime<chrono::Utc>,
                 lease_until: chrono::DateTime<chrono::Utc>,
                 limit: i64,
-            ) -> Result<Vec<$crate::applications::QueuedMail>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::application::QueuedMail>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query(
                     "UPDATE mail_outbox SET lease_owner = $1, lease_until = $2 WHERE id IN (\
@@ -289,7 +289,7 @@ macro_rules! impl_application_store {
                 .await?;
                 rows.iter()
                     .map(|r| {
-                        Ok($crate::applications::QueuedMail {
+                        Ok($crate::domain::application::QueuedMail {
                             id: r.try_get("id")?,
                             kind: r.try_get("kind")?,
                             application_id: r.try_get("application_id")?,
@@ -327,7 +327,7 @@ macro_rules! impl_application_store {
             async fn application_timeline(
                 &self,
                 id: &str,
-            ) -> Result<Vec<$crate::applications::TimelineEntry>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::application::TimelineEntry>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query(
                     "SELECT action, from_stage, to_stage, detail, actor, at FROM application_timeline \
@@ -341,10 +341,10 @@ macro_rules! impl_application_store {
                         let from: String = r.try_get("from_stage")?;
                         let to: String = r.try_get("to_stage")?;
                         let detail: Option<String> = r.try_get("detail")?;
-                        Ok($crate::applications::TimelineEntry {
+                        Ok($crate::domain::application::TimelineEntry {
                             action: r.try_get("action")?,
-                            from_stage: from.parse().unwrap_or($crate::applications::Stage::Received),
-                            to_stage: to.parse().unwrap_or($crate::applications::Stage::Received),
+                            from_stage: from.parse().unwrap_or($crate::domain::application::Stage::Received),
+                            to_stage: to.parse().unwrap_or($crate::domain::application::Stage::Received),
                             detail: match detail {
                                 Some(d) => serde_json::from_str(&d)?,
                                 None => serde_json::Value::Null,

@@ -6,7 +6,7 @@ macro_rules! impl_auth_store {
         impl $crate::storage::AuthStore for $store {
             async fn insert_key(
                 &self,
-                key: &$crate::auth::ApiKey,
+                key: &$crate::domain::access::ApiKey,
             ) -> Result<bool, $crate::storage::StoreError> {
                 let inserted = sqlx::query(
                     "INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5) \
@@ -15,7 +15,7 @@ macro_rules! impl_auth_store {
                 .bind(&key.id)
                 .bind(&key.name)
                 .bind(&key.hash)
-                .bind($crate::auth::scope_list(&key.scopes))
+                .bind($crate::domain::access::scope_list(&key.scopes))
                 .bind($crate::storage::millis(key.created_at))
                 .execute(&self.pool)
                 .await?
@@ -25,7 +25,7 @@ macro_rules! impl_auth_store {
 
             async fn list_keys(
                 &self,
-            ) -> Result<Vec<$crate::auth::ApiKey>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::access::ApiKey>, $crate::storage::StoreError> {
                 let rows = sqlx::query(concat!(
                     "SELECT ", $crate::storage::auth_queries::KEY_COLUMNS!(),
                     " FROM api_keys ORDER BY created_at, id"
@@ -41,7 +41,7 @@ macro_rules! impl_auth_store {
                 &self,
                 id_or_name: &str,
                 at: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Option<$crate::auth::ApiKey>, $crate::storage::StoreError> {
+            ) -> Result<Option<$crate::domain::access::ApiKey>, $crate::storage::StoreError> {
                 let row = sqlx::query(concat!(
                     "UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL AND (id = $2 OR name = $2) \
                      RETURNING ", $crate::storage::auth_queries::KEY_COLUMNS!()
@@ -56,7 +56,7 @@ macro_rules! impl_auth_store {
             async fn key_by_hash(
                 &self,
                 hash: &str,
-            ) -> Result<Option<$crate::auth::ApiKey>, $crate::storage::StoreError> {
+            ) -> Result<Option<$crate::domain::access::ApiKey>, $crate::storage::StoreError> {
                 let row = sqlx::query(concat!(
                     "SELECT ", $crate::storage::auth_queries::KEY_COLUMNS!(),
                     " FROM api_keys WHERE hash = $1"
@@ -90,7 +90,7 @@ macro_rules! impl_auth_store {
 
             async fn record_audit(
                 &self,
-                e: &$crate::auth::AuditEntry,
+                e: &$crate::domain::access::AuditEntry,
             ) -> Result<(), $crate::storage::StoreError> {
                 sqlx::query(
                     "INSERT INTO audit (id, at, actor, action, inn, detail) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -111,7 +111,7 @@ macro_rules! impl_auth_store {
                 after: Option<&str>,
                 limit: i64,
                 inn: Option<&str>,
-            ) -> Result<Vec<$crate::auth::AuditEntry>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::access::AuditEntry>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query(
                     "SELECT id, at, actor, action, inn, detail FROM audit \
@@ -124,7 +124,7 @@ macro_rules! impl_auth_store {
                 .await?;
                 rows.iter()
                     .map(|r| {
-                        Ok($crate::auth::AuditEntry {
+                        Ok($crate::domain::access::AuditEntry {
                             id: r.try_get("id")?,
                             at: $crate::storage::from_millis(r.try_get("at")?),
                             actor: r.try_get("actor")?,
@@ -150,14 +150,14 @@ macro_rules! read_key {
         use sqlx::Row;
         let scopes: String = $row.try_get("scopes")?;
         let at = |v: Option<i64>| v.map($crate::storage::from_millis);
-        Ok::<_, $crate::storage::StoreError>($crate::auth::ApiKey {
+        Ok::<_, $crate::storage::StoreError>($crate::domain::access::ApiKey {
             id: $row.try_get("id")?,
             name: $row.try_get("name")?,
             hash: $row.try_get("hash")?,
             // A scope this version does not know is dropped, never widened.
             scopes: scopes
                 .split(',')
-                .filter_map($crate::auth::Scope::parse)
+                .filter_map($crate::domain::access::Scope::parse)
                 .collect(),
             created_at: $crate::storage::from_millis($row.try_get("created_at")?),
             last_used_at: at($row.try_get("last_used_at")?),

@@ -9,9 +9,9 @@ macro_rules! impl_catalog_store {
         impl $crate::storage::CatalogStore for $store {
             async fn insert_entry(
                 &self,
-                e: &$crate::catalog::CatalogEntry,
-                transition: &$crate::catalog::StatusTransition,
-                events: &[$crate::catalog::NewEvent],
+                e: &$crate::domain::catalog::CatalogEntry,
+                transition: &$crate::domain::catalog::StatusTransition,
+                events: &[$crate::domain::catalog::NewEvent],
             ) -> Result<bool, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let inserted = sqlx::query(
@@ -49,7 +49,7 @@ macro_rules! impl_catalog_store {
             async fn get_entry(
                 &self,
                 inn: &str,
-            ) -> Result<Option<$crate::catalog::CatalogEntry>, $crate::storage::StoreError> {
+            ) -> Result<Option<$crate::domain::catalog::CatalogEntry>, $crate::storage::StoreError> {
                 let row = sqlx::query(concat!("SELECT ", $crate::storage::catalog_queries::ENTRY_COLUMNS!(), " FROM catalog WHERE inn = $1"))
                     .bind(inn)
                     .fetch_optional(&self.pool)
@@ -59,8 +59,8 @@ macro_rules! impl_catalog_store {
 
             async fn list_entries(
                 &self,
-                f: &$crate::catalog::CatalogFilter,
-            ) -> Result<Vec<$crate::catalog::CatalogEntry>, $crate::storage::StoreError> {
+                f: &$crate::domain::catalog::CatalogFilter,
+            ) -> Result<Vec<$crate::domain::catalog::CatalogEntry>, $crate::storage::StoreError> {
                 let rows = sqlx::query(concat!(
                     "SELECT ",
                     $crate::storage::catalog_queries::ENTRY_COLUMNS!(),
@@ -80,9 +80,9 @@ macro_rules! impl_catalog_store {
             async fn change_status(
                 &self,
                 inn: &str,
-                expected: $crate::catalog::CatalogStatus,
-                transition: &$crate::catalog::StatusTransition,
-                events: &[$crate::catalog::NewEvent],
+                expected: $crate::domain::catalog::CatalogStatus,
+                transition: &$crate::domain::catalog::StatusTransition,
+                events: &[$crate::domain::catalog::NewEvent],
             ) -> Result<bool, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let changed = sqlx::query("UPDATE catalog SET status = $1, updated_at = $2 WHERE inn = $3 AND status = $4")
@@ -108,7 +108,7 @@ macro_rules! impl_catalog_store {
             async fn transitions(
                 &self,
                 inn: &str,
-            ) -> Result<Vec<$crate::catalog::StatusTransition>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::catalog::StatusTransition>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query(
                     "SELECT from_status, to_status, reason, rule_ids, actor, at FROM catalog_transitions \
@@ -122,9 +122,9 @@ macro_rules! impl_catalog_store {
                         let from: Option<String> = r.try_get("from_status")?;
                         let to: String = r.try_get("to_status")?;
                         let rule_ids: String = r.try_get("rule_ids")?;
-                        Ok($crate::catalog::StatusTransition {
-                            from: from.as_deref().and_then($crate::catalog::CatalogStatus::parse),
-                            to: $crate::catalog::CatalogStatus::parse(&to)
+                        Ok($crate::domain::catalog::StatusTransition {
+                            from: from.as_deref().and_then($crate::domain::catalog::CatalogStatus::parse),
+                            to: $crate::domain::catalog::CatalogStatus::parse(&to)
                                 .ok_or_else(|| sqlx::Error::Decode("unknown catalog status".into()))?,
                             reason: r.try_get("reason")?,
                             rule_ids: serde_json::from_str(&rule_ids)?,
@@ -138,8 +138,8 @@ macro_rules! impl_catalog_store {
             async fn add_feedback(
                 &self,
                 inn: &str,
-                fb: &$crate::catalog::Feedback,
-                event: &$crate::catalog::NewEvent,
+                fb: &$crate::domain::catalog::Feedback,
+                event: &$crate::domain::catalog::NewEvent,
             ) -> Result<bool, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let inserted = sqlx::query(
@@ -171,7 +171,7 @@ macro_rules! impl_catalog_store {
                 &self,
                 inn: &str,
                 since: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Vec<$crate::catalog::Feedback>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::catalog::Feedback>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query(
                     "SELECT kind, rating, category, text, order_ref, on_time, external_id, at FROM feedback \
@@ -184,8 +184,8 @@ macro_rules! impl_catalog_store {
                 rows.iter()
                     .map(|r| {
                         let kind: String = r.try_get("kind")?;
-                        Ok($crate::catalog::Feedback {
-                            kind: $crate::catalog::FeedbackKind::parse(&kind)
+                        Ok($crate::domain::catalog::Feedback {
+                            kind: $crate::domain::catalog::FeedbackKind::parse(&kind)
                                 .ok_or_else(|| sqlx::Error::Decode("unknown feedback kind".into()))?,
                             rating: r.try_get("rating")?,
                             category: r.try_get("category")?,
@@ -205,7 +205,7 @@ macro_rules! impl_catalog_store {
                 limit: i64,
                 inn: Option<&str>,
                 kinds: Option<&[&str]>,
-            ) -> Result<Vec<$crate::catalog::Event>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::catalog::Event>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 // `kinds` as ",a,b," so one bound text filters by a list on both databases.
                 let kinds = kinds.map(|k| format!(",{},", k.join(",")));
@@ -224,15 +224,15 @@ macro_rules! impl_catalog_store {
                     .map(|r| {
                         let payload: String = r.try_get("payload")?;
                         let subject: Option<String> = r.try_get("subject")?;
-                        let subject: $crate::catalog::EventSubject = match subject {
+                        let subject: $crate::domain::catalog::EventSubject = match subject {
                             Some(s) => serde_json::from_str(&s)?,
                             None => Default::default(),
                         };
                         let kind: String = r.try_get("kind")?;
-                        Ok($crate::catalog::Event {
+                        Ok($crate::domain::catalog::Event {
                             seq: r.try_get("seq")?,
                             inn: r.try_get("inn")?,
-                            event_type: $crate::webhooks::event_type(&kind),
+                            event_type: $crate::domain::events::event_type(&kind),
                             kind,
                             name: subject.name,
                             external_ids: subject.external_ids,
@@ -293,7 +293,7 @@ macro_rules! impl_catalog_store {
                 &self,
                 inn: &str,
                 owner: &str,
-                pass: &$crate::catalog::MonitoringPass<'_>,
+                pass: &$crate::domain::catalog::MonitoringPass<'_>,
             ) -> Result<Option<bool>, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
@@ -353,20 +353,20 @@ macro_rules! read_entry {
     ($row:expr) => {{
         use sqlx::Row;
         let r = $row;
-        (|| -> Result<$crate::catalog::CatalogEntry, $crate::storage::StoreError> {
+        (|| -> Result<$crate::domain::catalog::CatalogEntry, $crate::storage::StoreError> {
             let status: String = r.try_get("status")?;
             let contacts: String = r.try_get("contacts")?;
             let services: String = r.try_get("services")?;
             let external_ids: String = r.try_get("external_ids")?;
             let unavailable: String = r.try_get("unavailable")?;
-            Ok($crate::catalog::CatalogEntry {
+            Ok($crate::domain::catalog::CatalogEntry {
                 inn: r.try_get("inn")?,
                 name: r.try_get("name")?,
                 region: r.try_get("region")?,
                 contacts: serde_json::from_str(&contacts)?,
                 services: serde_json::from_str(&services)?,
                 external_ids: serde_json::from_str(&external_ids)?,
-                status: $crate::catalog::CatalogStatus::parse(&status)
+                status: $crate::domain::catalog::CatalogStatus::parse(&status)
                     .ok_or_else(|| sqlx::Error::Decode("unknown catalog status".into()))?,
                 listed_at: $crate::storage::from_millis(r.try_get("listed_at")?),
                 updated_at: $crate::storage::from_millis(r.try_get("updated_at")?),
@@ -385,7 +385,7 @@ macro_rules! tx_helpers {
         async fn insert_transition(
             tx: &mut sqlx::Transaction<'_, $db>,
             inn: &str,
-            t: &$crate::catalog::StatusTransition,
+            t: &$crate::domain::catalog::StatusTransition,
         ) -> Result<(), $crate::storage::StoreError> {
             sqlx::query(
                 "INSERT INTO catalog_transitions (id, inn, from_status, to_status, reason, rule_ids, actor, at) \
@@ -426,7 +426,7 @@ macro_rules! tx_helpers {
 
         async fn insert_event(
             tx: &mut sqlx::Transaction<'_, $db>,
-            ev: &$crate::catalog::NewEvent,
+            ev: &$crate::domain::catalog::NewEvent,
         ) -> Result<(), $crate::storage::StoreError> {
             use sqlx::Row;
             // Taking the next number locks the sequence row until this transaction ends.
@@ -443,12 +443,12 @@ macro_rules! tx_helpers {
             {
                 Some(row) => {
                     let external_ids: String = row.try_get("external_ids")?;
-                    $crate::catalog::EventSubject {
+                    $crate::domain::catalog::EventSubject {
                         name: row.try_get("name")?,
                         external_ids: serde_json::from_str(&external_ids)?,
                     }
                 }
-                None => $crate::catalog::EventSubject::default(),
+                None => $crate::domain::catalog::EventSubject::default(),
             };
             sqlx::query(
                 "INSERT INTO events (seq, inn, kind, payload, created_at, subject) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -463,7 +463,7 @@ macro_rules! tx_helpers {
             .await?;
             // The outbox: one delivery per subscription that wants this type, in the same
             // transaction as the event, so no event is lost and none is sent twice.
-            let message = $crate::webhooks::FeedMessage::new(seq, ev, &subject, created_at);
+            let message = $crate::domain::webhook::FeedMessage::new(seq, ev, &subject, created_at);
             sqlx::query($crate::storage::webhook_queries::FAN_OUT)
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(&message.id)

@@ -6,7 +6,7 @@ macro_rules! impl_integration_store {
         impl $crate::storage::IntegrationStore for $store {
             async fn save_portal(
                 &self,
-                p: &$crate::integrations::bitrix24::Portal,
+                p: &$crate::domain::crm::Portal,
             ) -> Result<(), $crate::storage::StoreError> {
                 let now = $crate::storage::millis(chrono::Utc::now());
                 sqlx::query(
@@ -34,7 +34,7 @@ macro_rules! impl_integration_store {
             async fn portal(
                 &self,
                 member_id: &str,
-            ) -> Result<Option<$crate::integrations::bitrix24::Portal>, $crate::storage::StoreError> {
+            ) -> Result<Option<$crate::domain::crm::Portal>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let row = sqlx::query(
                     "SELECT member_id, domain, client_endpoint, access_token, refresh_token, \
@@ -44,7 +44,7 @@ macro_rules! impl_integration_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 let Some(r) = row else { return Ok(None) };
-                Ok(Some($crate::integrations::bitrix24::Portal {
+                Ok(Some($crate::domain::crm::Portal {
                     member_id: r.try_get("member_id")?,
                     domain: r.try_get("domain")?,
                     client_endpoint: r.try_get("client_endpoint")?,

@@ -14,9 +14,9 @@ pub mod seal_queries;
 mod webhook_queries;
 
 use crate::domain::Inn;
+use crate::domain::webhook::{AttemptOutcome, AttemptRecord, Delivery, NewDelivery, Subscription};
 use crate::seal::Sealer;
 use crate::sources::{Evidence, SourceReport};
-use crate::webhooks::{AttemptOutcome, AttemptRecord, Delivery, NewDelivery, Subscription};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -141,51 +141,51 @@ pub trait CatalogStore: Send + Sync {
     /// Lists a contractor with its first transition and events; `false` when already listed.
     async fn insert_entry(
         &self,
-        entry: &crate::catalog::CatalogEntry,
-        transition: &crate::catalog::StatusTransition,
-        events: &[crate::catalog::NewEvent],
+        entry: &crate::domain::catalog::CatalogEntry,
+        transition: &crate::domain::catalog::StatusTransition,
+        events: &[crate::domain::catalog::NewEvent],
     ) -> Result<bool, StoreError>;
 
     async fn get_entry(
         &self,
         inn: &str,
-    ) -> Result<Option<crate::catalog::CatalogEntry>, StoreError>;
+    ) -> Result<Option<crate::domain::catalog::CatalogEntry>, StoreError>;
 
     /// Entries by INN, after the cursor, filtered.
     async fn list_entries(
         &self,
-        filter: &crate::catalog::CatalogFilter,
-    ) -> Result<Vec<crate::catalog::CatalogEntry>, StoreError>;
+        filter: &crate::domain::catalog::CatalogFilter,
+    ) -> Result<Vec<crate::domain::catalog::CatalogEntry>, StoreError>;
 
     /// Moves an entry from `expected` to `transition.to`, recording the transition and the
     /// events atomically; `false` when the entry was not in `expected` (someone else moved it).
     async fn change_status(
         &self,
         inn: &str,
-        expected: crate::catalog::CatalogStatus,
-        transition: &crate::catalog::StatusTransition,
-        events: &[crate::catalog::NewEvent],
+        expected: crate::domain::catalog::CatalogStatus,
+        transition: &crate::domain::catalog::StatusTransition,
+        events: &[crate::domain::catalog::NewEvent],
     ) -> Result<bool, StoreError>;
 
     /// An entry's status changes, oldest first.
     async fn transitions(
         &self,
         inn: &str,
-    ) -> Result<Vec<crate::catalog::StatusTransition>, StoreError>;
+    ) -> Result<Vec<crate::domain::catalog::StatusTransition>, StoreError>;
 
     /// Stores a quality signal and its event; `false` for a duplicate external id.
     async fn add_feedback(
         &self,
         inn: &str,
-        feedback: &crate::catalog::Feedback,
-        event: &crate::catalog::NewEvent,
+        feedback: &crate::domain::catalog::Feedback,
+        event: &crate::domain::catalog::NewEvent,
     ) -> Result<bool, StoreError>;
 
     async fn feedback_since(
         &self,
         inn: &str,
         since: DateTime<Utc>,
-    ) -> Result<Vec<crate::catalog::Feedback>, StoreError>;
+    ) -> Result<Vec<crate::domain::catalog::Feedback>, StoreError>;
 
     /// Events after the cursor, in order (of one INN when given).
     /// Events after the cursor, oldest first: of one INN, of some kinds, when given.
@@ -195,7 +195,7 @@ pub trait CatalogStore: Send + Sync {
         limit: i64,
         inn: Option<&str>,
         kinds: Option<&[&str]>,
-    ) -> Result<Vec<crate::catalog::Event>, StoreError>;
+    ) -> Result<Vec<crate::domain::catalog::Event>, StoreError>;
 
     /// Leases one listed (not removed) entry to `owner` now, due or not; `false` when another
     /// pass holds it or it is not monitored.
@@ -225,7 +225,7 @@ pub trait CatalogStore: Send + Sync {
         &self,
         inn: &str,
         owner: &str,
-        pass: &crate::catalog::MonitoringPass<'_>,
+        pass: &crate::domain::catalog::MonitoringPass<'_>,
     ) -> Result<Option<bool>, StoreError>;
 }
 
@@ -233,26 +233,32 @@ pub trait CatalogStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait AuthStore: Send + Sync {
     /// Stores a new key; `false` when an active key has that name.
-    async fn insert_key(&self, key: &crate::auth::ApiKey) -> Result<bool, StoreError>;
+    async fn insert_key(&self, key: &crate::domain::access::ApiKey) -> Result<bool, StoreError>;
 
     /// Every key, revoked ones too, oldest first.
-    async fn list_keys(&self) -> Result<Vec<crate::auth::ApiKey>, StoreError>;
+    async fn list_keys(&self) -> Result<Vec<crate::domain::access::ApiKey>, StoreError>;
 
     /// Revokes the active key with this id or name.
     async fn revoke_key(
         &self,
         id_or_name: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<crate::auth::ApiKey>, StoreError>;
+    ) -> Result<Option<crate::domain::access::ApiKey>, StoreError>;
 
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<crate::auth::ApiKey>, StoreError>;
+    async fn key_by_hash(
+        &self,
+        hash: &str,
+    ) -> Result<Option<crate::domain::access::ApiKey>, StoreError>;
 
     /// Every key ever created, revoked ones too: revoking the last key must not open the service.
     async fn count_keys(&self) -> Result<i64, StoreError>;
 
     async fn touch_key(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
-    async fn record_audit(&self, entry: &crate::auth::AuditEntry) -> Result<(), StoreError>;
+    async fn record_audit(
+        &self,
+        entry: &crate::domain::access::AuditEntry,
+    ) -> Result<(), StoreError>;
 
     /// Audit entries after the cursor (an entry id), oldest first, of one INN when given.
     async fn audit_after(
@@ -260,7 +266,7 @@ pub trait AuthStore: Send + Sync {
         after: Option<&str>,
         limit: i64,
         inn: Option<&str>,
-    ) -> Result<Vec<crate::auth::AuditEntry>, StoreError>;
+    ) -> Result<Vec<crate::domain::access::AuditEntry>, StoreError>;
 }
 
 /// Webhook subscriptions and the outbox of deliveries.
@@ -337,7 +343,7 @@ pub trait WebhookStore: Send + Sync {
 pub trait ApplicationStore: Send + Sync {
     async fn insert_application(
         &self,
-        a: &crate::applications::Application,
+        a: &crate::domain::application::Application,
     ) -> Result<(), StoreError>;
 
     /// How many applications came from `client_ip`, and with `phone`, since `since`.
@@ -351,17 +357,17 @@ pub trait ApplicationStore: Send + Sync {
     async fn get_application(
         &self,
         id: &str,
-    ) -> Result<Option<crate::applications::Application>, StoreError>;
+    ) -> Result<Option<crate::domain::application::Application>, StoreError>;
 
     /// Newest first: of one stage, with a call due by `due_before`, before the cursor (an
     /// id), when given.
     async fn list_applications(
         &self,
-        stage: Option<crate::applications::Stage>,
+        stage: Option<crate::domain::application::Stage>,
         due_before: Option<DateTime<Utc>>,
         before: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<crate::applications::Application>, StoreError>;
+    ) -> Result<Vec<crate::domain::application::Application>, StoreError>;
 
     /// Records the screening check of a `received` application; `false` when it is no
     /// longer `received`.
@@ -370,7 +376,7 @@ pub trait ApplicationStore: Send + Sync {
         id: &str,
         check_id: &str,
         decision: Option<crate::domain::Decision>,
-        stage: crate::applications::Stage,
+        stage: crate::domain::application::Stage,
         due_at: Option<DateTime<Utc>>,
         notify: bool,
     ) -> Result<bool, StoreError>;
@@ -379,9 +385,9 @@ pub trait ApplicationStore: Send + Sync {
     /// `expected`; `false` otherwise.
     async fn apply_application_action(
         &self,
-        a: &crate::applications::Application,
-        expected: crate::applications::Stage,
-        entry: &crate::applications::TimelineEntry,
+        a: &crate::domain::application::Application,
+        expected: crate::domain::application::Stage,
+        entry: &crate::domain::application::TimelineEntry,
     ) -> Result<bool, StoreError>;
 
     /// Marks the applications whose due call is within `remind` of `now` (`sla_due`) or
@@ -402,7 +408,7 @@ pub trait ApplicationStore: Send + Sync {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<crate::applications::QueuedMail>, StoreError>;
+    ) -> Result<Vec<crate::domain::application::QueuedMail>, StoreError>;
 
     /// Records a sending attempt: `sent`, `pending` (again at `next_attempt_at`) or `failed`.
     async fn finish_mail(
@@ -419,7 +425,7 @@ pub trait ApplicationStore: Send + Sync {
     async fn application_timeline(
         &self,
         id: &str,
-    ) -> Result<Vec<crate::applications::TimelineEntry>, StoreError>;
+    ) -> Result<Vec<crate::domain::application::TimelineEntry>, StoreError>;
 }
 
 /// A stored first response to an `Idempotency-Key`.
@@ -476,14 +482,11 @@ pub trait IdempotencyStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait IntegrationStore: Send + Sync {
     /// Inserts or replaces a portal (a reinstall brings new tokens).
-    async fn save_portal(
-        &self,
-        portal: &crate::integrations::bitrix24::Portal,
-    ) -> Result<(), StoreError>;
+    async fn save_portal(&self, portal: &crate::domain::crm::Portal) -> Result<(), StoreError>;
     async fn portal(
         &self,
         member_id: &str,
-    ) -> Result<Option<crate::integrations::bitrix24::Portal>, StoreError>;
+    ) -> Result<Option<crate::domain::crm::Portal>, StoreError>;
     /// Whether any portal has installed the application.
     async fn any_portal(&self) -> Result<bool, StoreError>;
     async fn update_portal_tokens(
@@ -756,7 +759,7 @@ pub fn contains_pattern(text: &str) -> String {
 }
 
 /// What the catalog's text filter searches: name, INN and services, lower-cased.
-fn search_text(e: &crate::catalog::CatalogEntry) -> String {
+fn search_text(e: &crate::domain::catalog::CatalogEntry) -> String {
     format!("{} {} {}", e.name, e.inn, e.services.join(" ")).to_lowercase()
 }
 

@@ -33,7 +33,7 @@ macro_rules! read_webhook {
         use sqlx::Row;
         let state: String = $row.try_get("state")?;
         let signing: String = $row.try_get("signing")?;
-        Ok::<_, $crate::storage::StoreError>($crate::webhooks::Subscription {
+        Ok::<_, $crate::storage::StoreError>($crate::domain::webhook::Subscription {
             signing: signing.parse().unwrap_or_default(),
             id: $row.try_get("id")?,
             url: $row.try_get("url")?,
@@ -41,7 +41,7 @@ macro_rules! read_webhook {
             events: $events,
             state: state
                 .parse()
-                .unwrap_or($crate::webhooks::SubscriptionState::Disabled),
+                .unwrap_or($crate::domain::webhook::SubscriptionState::Disabled),
             disabled_reason: $row.try_get("disabled_reason")?,
             failure_streak: $row.try_get::<i64, _>("failure_streak")?,
             created_by: $row.try_get("created_by")?,
@@ -61,7 +61,7 @@ macro_rules! read_delivery {
     ($row:expr) => {{
         use sqlx::Row;
         let state: String = $row.try_get("state")?;
-        Ok::<_, $crate::storage::StoreError>($crate::webhooks::Delivery {
+        Ok::<_, $crate::storage::StoreError>($crate::domain::webhook::Delivery {
             id: $row.try_get("id")?,
             webhook_id: $row.try_get("webhook_id")?,
             check_id: $row.try_get("check_id")?,
@@ -69,7 +69,7 @@ macro_rules! read_delivery {
             event_type: $row.try_get("event_type")?,
             state: state
                 .parse()
-                .unwrap_or($crate::webhooks::DeliveryState::Failed),
+                .unwrap_or($crate::domain::webhook::DeliveryState::Failed),
             attempts: $row.try_get::<i64, _>("attempts")?,
             next_attempt_at: $crate::storage::from_millis($row.try_get("next_attempt_at")?),
             last_status: $row.try_get::<Option<i64>, _>("last_status")?,
@@ -106,7 +106,7 @@ macro_rules! impl_webhook_store {
         impl $crate::storage::WebhookStore for $store {
             async fn insert_webhook(
                 &self,
-                w: &$crate::webhooks::Subscription,
+                w: &$crate::domain::webhook::Subscription,
             ) -> Result<(), $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
@@ -142,7 +142,7 @@ macro_rules! impl_webhook_store {
             async fn get_webhook(
                 &self,
                 id: &str,
-            ) -> Result<Option<$crate::webhooks::Subscription>, $crate::storage::StoreError> {
+            ) -> Result<Option<$crate::domain::webhook::Subscription>, $crate::storage::StoreError> {
                 let row = sqlx::query(concat!(
                     "SELECT ", $crate::storage::webhook_queries::WEBHOOK_COLUMNS!(),
                     " FROM webhooks WHERE id = $1"
@@ -161,7 +161,7 @@ macro_rules! impl_webhook_store {
 
             async fn list_webhooks(
                 &self,
-            ) -> Result<Vec<$crate::webhooks::Subscription>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::webhook::Subscription>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query(concat!(
                     "SELECT ", $crate::storage::webhook_queries::WEBHOOK_COLUMNS!(),
@@ -180,7 +180,7 @@ macro_rules! impl_webhook_store {
 
             async fn update_webhook(
                 &self,
-                w: &$crate::webhooks::Subscription,
+                w: &$crate::domain::webhook::Subscription,
             ) -> Result<bool, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let updated = sqlx::query(
@@ -241,8 +241,8 @@ macro_rules! impl_webhook_store {
 
             async fn insert_delivery(
                 &self,
-                d: &$crate::webhooks::NewDelivery,
-            ) -> Result<$crate::webhooks::Delivery, $crate::storage::StoreError> {
+                d: &$crate::domain::webhook::NewDelivery,
+            ) -> Result<$crate::domain::webhook::Delivery, $crate::storage::StoreError> {
                 let now = $crate::storage::millis(chrono::Utc::now());
                 let row = sqlx::query(concat!(
                     "INSERT INTO webhook_deliveries (id, webhook_id, target_url, check_id, message_id, \
@@ -269,7 +269,7 @@ macro_rules! impl_webhook_store {
                 now: chrono::DateTime<chrono::Utc>,
                 lease_until: chrono::DateTime<chrono::Utc>,
                 limit: i64,
-            ) -> Result<Vec<$crate::webhooks::Delivery>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::webhook::Delivery>, $crate::storage::StoreError> {
                 let rows = sqlx::query(concat!(
                     "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
                        SELECT d.id FROM webhook_deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id \
@@ -298,10 +298,10 @@ macro_rules! impl_webhook_store {
                 &self,
                 delivery_id: &str,
                 owner: &str,
-                outcome: &$crate::webhooks::AttemptOutcome,
+                outcome: &$crate::domain::webhook::AttemptOutcome,
             ) -> Result<bool, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
-                let finished = (outcome.state != $crate::webhooks::DeliveryState::Pending)
+                let finished = (outcome.state != $crate::domain::webhook::DeliveryState::Pending)
                     .then(|| $crate::storage::millis(outcome.record.at));
                 let updated = sqlx::query(
                     "UPDATE webhook_deliveries SET state = $3, attempts = $4, next_attempt_at = $5, \
@@ -358,7 +358,7 @@ macro_rules! impl_webhook_store {
             async fn get_delivery(
                 &self,
                 id: &str,
-            ) -> Result<Option<$crate::webhooks::Delivery>, $crate::storage::StoreError> {
+            ) -> Result<Option<$crate::domain::webhook::Delivery>, $crate::storage::StoreError> {
                 let row = sqlx::query(concat!(
                     "SELECT ", $crate::storage::webhook_queries::DELIVERY_COLUMNS!(),
                     " FROM webhook_deliveries WHERE id = $1"
@@ -376,7 +376,7 @@ macro_rules! impl_webhook_store {
                 check_id: Option<&str>,
                 before: Option<&str>,
                 limit: i64,
-            ) -> Result<Vec<$crate::webhooks::Delivery>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::webhook::Delivery>, $crate::storage::StoreError> {
                 let rows = sqlx::query(concat!(
                     "SELECT ", $crate::storage::webhook_queries::DELIVERY_COLUMNS!(),
                     " FROM webhook_deliveries WHERE ($1 IS NULL OR webhook_id = $1) \
@@ -397,7 +397,7 @@ macro_rules! impl_webhook_store {
             async fn attempts_of(
                 &self,
                 delivery_id: &str,
-            ) -> Result<Vec<$crate::webhooks::AttemptRecord>, $crate::storage::StoreError> {
+            ) -> Result<Vec<$crate::domain::webhook::AttemptRecord>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query(
                     "SELECT attempt, at, status, latency_ms, error FROM webhook_attempts \
@@ -408,7 +408,7 @@ macro_rules! impl_webhook_store {
                 .await?;
                 rows.iter()
                     .map(|r| {
-                        Ok($crate::webhooks::AttemptRecord {
+                        Ok($crate::domain::webhook::AttemptRecord {
                             attempt: r.try_get::<i64, _>("attempt")?,
                             at: $crate::storage::from_millis(r.try_get("at")?),
                             status: r.try_get::<Option<i64>, _>("status")?,

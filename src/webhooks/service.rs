@@ -1,11 +1,11 @@
 //! Managing subscriptions, and the worker that sends the outbox's deliveries.
 
-use super::model::{
+use super::signing::SigningKey;
+use crate::config::WebhookSettings;
+use crate::domain::webhook::{
     AttemptOutcome, AttemptRecord, Delivery, DeliveryState, NewDelivery, Signing, Subscription,
     SubscriptionState,
 };
-use super::signing::SigningKey;
-use crate::config::WebhookSettings;
 use crate::outbound::{AllowList, HostsResolver, NameResolver, Outbound};
 use crate::storage::{Store, StoreError};
 use chrono::{SecondsFormat, Utc};
@@ -316,11 +316,13 @@ impl WebhookService {
             .ok_or(WebhookError::NotFound)
     }
 
-    /// Queues `check.completed` for a finished check: to the subscriptions that want it,
-    /// and to the check's `callback_url` (signed with the callback secret) when it has one.
+    /// Queues `check.completed` for a finished check (`data`, the Check as the API shows
+    /// it): to the subscriptions that want it, and to the check's `callback_url` (signed
+    /// with the callback secret) when it has one.
     pub async fn check_completed(
         &self,
-        check: &crate::check::Check,
+        check_id: uuid::Uuid,
+        check: &impl serde::Serialize,
         callback_url: Option<&str>,
     ) -> Result<(), StoreError> {
         let body = json!({
@@ -329,7 +331,7 @@ impl WebhookService {
             "data": check,
         })
         .to_string();
-        let message_id = format!("chk_{}", check.id.simple());
+        let message_id = format!("chk_{}", check_id.simple());
         self.store
             .fan_out(&message_id, "check.completed", &body)
             .await?;
@@ -338,7 +340,7 @@ impl WebhookService {
                 .insert_delivery(&NewDelivery {
                     webhook_id: None,
                     target_url: Some(url.to_owned()),
-                    check_id: Some(check.id.to_string()),
+                    check_id: Some(check_id.to_string()),
                     message_id,
                     event_type: "check.completed".into(),
                     body,
@@ -352,7 +354,8 @@ impl WebhookService {
     /// signed like a check's callback.
     pub async fn batch_completed(
         &self,
-        batch: &crate::check::batch::Batch,
+        batch_id: uuid::Uuid,
+        batch: &impl serde::Serialize,
         callback_url: &str,
     ) -> Result<(), StoreError> {
         let body = json!({
@@ -366,7 +369,7 @@ impl WebhookService {
                 webhook_id: None,
                 target_url: Some(callback_url.to_owned()),
                 check_id: None,
-                message_id: format!("bat_{}", batch.id.simple()),
+                message_id: format!("bat_{}", batch_id.simple()),
                 event_type: "batch.completed".into(),
                 body,
             })

@@ -242,9 +242,13 @@ async fn query_path_and_raw_body_errors_are_problems_too() {
     .await;
     assert_eq!((s, p["code"].as_str().unwrap()), (400, "malformed_body"));
     let (s, p) = problem(
-        post("/v1/rules/validate", "text/plain", vec![b'#'; 70_000])
-            .await
-            .unwrap(),
+        post(
+            "/v1/rules/validate",
+            "text/plain",
+            vec![b'#'; kontragent::api::rules::MAX_RULES_BODY + 1],
+        )
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!((s, p["code"].as_str().unwrap()), (413, "body_too_large"));

@@ -80,7 +80,7 @@ fn run(cases: u32, strategy: impl Strategy<Value = Vec<u8>>) {
         .build()
         .unwrap();
     let server = rt.block_on(MockServer::start());
-    let sources = build_sources(&settings(&server.uri())).unwrap();
+    let sources = build_sources(&settings(&server.uri()).sources).unwrap();
     let inn = Inn::parse("7701000019").unwrap();
     let mut runner = TestRunner::new(Config::with_cases(cases));
     runner
@@ -209,7 +209,7 @@ fn a_spoiled_answer_at_any_step_of_a_real_flow_never_crashes_an_adapter() {
     let sources = rt.block_on(async {
         let sandbox = crate::helpers::spawn_sandbox();
         let proxy = spoiling_proxy(sandbox, spoil.clone());
-        build_sources(&settings(&proxy)).unwrap()
+        build_sources(&settings(&proxy).sources).unwrap()
     });
     // Companies whose flows go deep: bankruptcy everywhere, many court cases, a
     // creditor's intention, a reorganization notice, an entrepreneur.

@@ -18,20 +18,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// A portal that installed the application.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Portal {
-    pub member_id: String,
-    /// `acme.bitrix24.ru`.
-    pub domain: String,
-    /// `https://acme.bitrix24.ru/rest/`: REST methods are appended to it.
-    pub client_endpoint: String,
-    pub access_token: String,
-    pub refresh_token: String,
-    /// The shared secret every call from the portal carries.
-    pub application_token: String,
-    pub expires_at: DateTime<Utc>,
-}
+pub use crate::domain::crm::Portal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Bitrix24Error {

@@ -4,7 +4,7 @@
 
 use crate::domain::Decision;
 use crate::facts::{self, Facts};
-use crate::rules::{Reloadable, Requirement, compile_off_thread};
+use crate::rules::{ExampleReason, Reloadable, Requirement, RuleHits, compile_off_thread};
 use crate::scoring::{RuleError, Ruleset};
 use crate::storage::Store;
 use chrono::{DateTime, Utc};
@@ -61,11 +61,7 @@ impl Policy {
         &self,
         since: std::time::Instant,
     ) -> Result<tokio::sync::SemaphorePermit<'_>, PolicyError> {
-        let deadline = tokio::time::Instant::from_std(since + self.limits.timeout);
-        match tokio::time::timeout_at(deadline, self.work.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => Err(PolicyError::Busy),
-        }
+        take_turn(&self.work, since + self.limits.timeout).await
     }
 
     /// The ruleset in force, its versions and its reload.
@@ -157,6 +153,18 @@ impl Policy {
         tokio::task::spawn_blocking(move || replay.run(checks))
             .await
             .map_err(|e| PolicyError::Replay(e.to_string()))
+    }
+}
+
+/// A permit of `work`, waited for until `deadline` (one free at once is taken even past it).
+async fn take_turn(
+    work: &tokio::sync::Semaphore,
+    deadline: std::time::Instant,
+) -> Result<tokio::sync::SemaphorePermit<'_>, PolicyError> {
+    let deadline = tokio::time::Instant::from_std(deadline);
+    match tokio::time::timeout_at(deadline, work.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(PolicyError::Busy),
     }
 }
 
@@ -426,7 +434,7 @@ pub struct DryRunScope {
     /// Most checks to replay, newest first (default and upper bound `rules.dry_run_max_checks`).
     #[schema(minimum = 1, maximum = 1_000_000)]
     #[param(minimum = 1, maximum = 1_000_000)]
-    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
+    #[serde(default, deserialize_with = "crate::domain::lenient::integer")]
     pub limit: Option<u32>,
     /// Replay the latest check of every contractor in the catalog (not removed) instead of
     /// the checks of a time range.
@@ -434,7 +442,7 @@ pub struct DryRunScope {
     /// Most examples (and INNs newly unchecked) to return (default 20).
     #[schema(minimum = 0, maximum = 1000)]
     #[param(minimum = 0, maximum = 1000)]
-    #[serde(default, deserialize_with = "crate::api::lenient::integer")]
+    #[serde(default, deserialize_with = "crate::domain::lenient::integer")]
     pub examples: Option<u32>,
 }
 
@@ -461,36 +469,6 @@ pub struct Transition {
     pub from: Decision,
     pub to: Decision,
     pub count: u64,
-}
-
-/// How often a rule fired on the replayed checks, as recorded and under the candidate.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"rule_id": "young_company", "before": 4, "after": 11}))]
-pub struct RuleHits {
-    pub rule_id: String,
-    /// Checks whose recorded decision has this reason.
-    pub before: u64,
-    /// Checks the candidate gives this reason.
-    pub after: u64,
-}
-
-impl RuleHits {
-    pub fn new(id: &str) -> RuleHits {
-        RuleHits {
-            rule_id: id.to_owned(),
-            before: 0,
-            after: 0,
-        }
-    }
-}
-
-/// A reason the candidate gives, as the manager would read it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"rule_id": "young_company", "effect": "review", "message": "Компании 7 мес."}))]
-pub struct ExampleReason {
-    pub rule_id: String,
-    pub effect: String,
-    pub message: String,
 }
 
 /// A past check whose decision or reasons the candidate would change.
@@ -566,7 +544,7 @@ pub struct Explanation {
     /// The stored check as it was decided.
     pub before: crate::check::Check,
     /// The same facts under the file.
-    pub after: super::Evaluation,
+    pub after: crate::scoring::Evaluation,
     /// The file's version and the profile applied.
     pub version: String,
     pub profile: String,
@@ -597,4 +575,22 @@ pub fn explain(
         version: ruleset.version.clone(),
         profile: name,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rules_work_past_its_deadline_without_a_turn_is_refused_not_run() {
+        let work = tokio::sync::Semaphore::new(1);
+        let past = std::time::Instant::now() - Duration::from_secs(1);
+        let first = take_turn(&work, past).await.expect("a free turn is taken");
+        assert!(matches!(
+            take_turn(&work, past).await,
+            Err(PolicyError::Busy)
+        ));
+        drop(first);
+        assert!(take_turn(&work, past).await.is_ok());
+    }
 }

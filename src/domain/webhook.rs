@@ -190,3 +190,40 @@ pub struct AttemptOutcome {
     pub state: DeliveryState,
     pub next_attempt_at: DateTime<Utc>,
 }
+
+/// An event of the feed as a webhook message: its stable id, type and body.
+pub struct FeedMessage {
+    /// `evt_<seq>`: the same for every subscriber and every attempt.
+    pub id: String,
+    pub event_type: String,
+    pub body: String,
+}
+
+impl FeedMessage {
+    pub fn new(
+        seq: i64,
+        event: &super::catalog::NewEvent,
+        subject: &super::catalog::EventSubject,
+        created_at: DateTime<Utc>,
+    ) -> FeedMessage {
+        let event_type = super::events::event_type(&event.kind);
+        let at = created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        // `data` is the event as `GET /v1/events` shows it.
+        let data = super::catalog::Event {
+            seq,
+            inn: event.inn.clone(),
+            name: subject.name.clone(),
+            external_ids: subject.external_ids.clone(),
+            kind: event.kind.clone(),
+            event_type: event_type.clone(),
+            payload: event.payload.clone(),
+            created_at,
+        };
+        let body = serde_json::json!({"type": event_type, "timestamp": at, "data": data});
+        FeedMessage {
+            id: format!("evt_{seq}"),
+            event_type,
+            body: body.to_string(),
+        }
+    }
+}

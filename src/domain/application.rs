@@ -107,3 +107,33 @@ pub struct Receipt {
     /// A neutral message in Russian for the form to show.
     pub message: String,
 }
+
+/// A feed event about an application (`application_received`, `application_screened`,
+/// `application_stage_changed`, `application_sla_due`, `application_sla_breached`).
+pub fn event(
+    a: &Application,
+    kind: &str,
+    mut payload: serde_json::Value,
+) -> super::catalog::NewEvent {
+    payload["application_id"] = serde_json::json!(a.id);
+    payload["stage"] = serde_json::json!(a.stage);
+    payload["company_name"] = serde_json::json!(a.company_name);
+    if let Some(decision) = a.decision {
+        payload["decision"] = serde_json::json!(decision);
+    }
+    super::catalog::NewEvent {
+        inn: a.inn.clone(),
+        kind: kind.to_owned(),
+        payload,
+    }
+}
+
+/// A message waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: String,
+    /// `application_screened` or `application_sla_breached`.
+    pub kind: String,
+    pub application_id: String,
+    pub attempts: i64,
+}
