@@ -272,14 +272,25 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
     .await
     .map_err(StartupError::Webhooks)?;
     let idempotency = Arc::new(IdempotencyService::new(Arc::clone(&store)));
+    let links = crate::check::links::ReportLinks::new(
+        &store
+            .service_secret(
+                crate::check::links::REPORT_LINKS_SECRET,
+                &crate::check::links::ReportLinks::generate_key(),
+            )
+            .await?,
+    );
     let checks = Arc::new(CheckService::new(
         sources,
         SourceCache::new(settings),
         Arc::clone(&store),
         Arc::clone(policy.active()),
         settings,
-        Arc::clone(&webhooks),
-        Arc::clone(&metrics),
+        crate::check::CheckOutputs {
+            webhooks: Arc::clone(&webhooks),
+            metrics: Arc::clone(&metrics),
+            links,
+        },
     ));
     let bitrix24 = Arc::new(crate::integrations::bitrix24::Bitrix24::new(
         Arc::clone(&store),

@@ -17,7 +17,7 @@ use actix_web::{HttpMessage, ResponseError, web};
 /// table does not know, which the guard refuses).
 pub fn scope_for(method: &str, pattern: &str) -> Option<Scope> {
     match routes::find(method, pattern)?.access {
-        Access::Key(scope) => Some(scope),
+        Access::Key(scope) | Access::KeyOrLink(scope) => Some(scope),
         Access::Open | Access::Integration => None,
     }
 }
@@ -123,14 +123,18 @@ pub async fn guard(
         return Ok(req.into_response(response));
     };
     req.extensions_mut().insert(MatchedRoute(route));
-    let Access::Key(scope) = route.access else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return refuse(req, ApiError::Internal("no application state".into()));
+    };
+    let scope = match route.access {
+        Access::Key(scope) => scope,
+        Access::KeyOrLink(scope) if !opens_by_link(&req, &state) => scope,
+        Access::KeyOrLink(_) | Access::Open | Access::Integration => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body);
+        }
     };
     let refused = match state.keys.authorize(presented_key(&req), scope).await {
         Err(e) => ApiError::internal(e),
@@ -150,6 +154,18 @@ pub async fn guard(
         },
     };
     refuse(req, refused)
+}
+
+/// Whether the request is a report's signed link: `sig` in the query signs the check id in
+/// the path (`/v1/checks/{id}/report`).
+fn opens_by_link(req: &ServiceRequest, state: &AppState) -> bool {
+    let sig = form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(name, _)| name == "sig")
+        .map(|(_, value)| value.into_owned());
+    match (sig, req.path().split('/').nth(3)) {
+        (Some(sig), Some(id)) => state.checks.links().verify(id, &sig),
+        _ => false,
+    }
 }
 
 /// Documents the guard in the spec: each protected operation names its scope, takes a
@@ -263,7 +279,13 @@ pub fn document(spec: &mut utoipa::openapi::OpenApi) {
                 SecurityRequirement::new("bearer", Vec::<String>::new()),
                 SecurityRequirement::new("api_key", Vec::<String>::new()),
             ]);
-            let note = format!("\n\nScope: `{}` (or `admin`).", scope.as_str());
+            let mut note = format!("\n\nScope: `{}` (or `admin`).", scope.as_str());
+            if route.is_some_and(|r| matches!(r.access, Access::KeyOrLink(_))) {
+                note.push_str(
+                    " Or no key with `sig`: the signed link in a check's `report_url` opens \
+                     its report in a browser.",
+                );
+            }
             op.description = Some(op.description.take().unwrap_or_default() + &note);
         }
     }

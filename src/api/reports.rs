@@ -58,7 +58,8 @@ async fn report_page(
 /// page is laid out for A4. In Russian unless `lang=en` or `Accept-Language` asks otherwise.
 #[utoipa::path(
     tag = "checks",
-    params(("id" = String, Path, description = "Check id (UUID)", format = Uuid), ReportQuery),
+    params(("id" = String, Path, description = "Check id (UUID)", format = Uuid), ReportQuery,
+        ("sig" = Option<String>, Query, description = "The signature of the link in the check's `report_url`: with it the report opens without a key (in a browser, from an e-mail, a CRM or a spreadsheet)")),
     responses(
         (status = 200, description = "The report", content_type = "text/html", body = String),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),

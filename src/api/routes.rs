@@ -17,6 +17,9 @@ pub enum Access {
     /// An API key with this scope (or `admin`). `Scope::Public` routes are also limited per
     /// client IP.
     Key(Scope),
+    /// A key with this scope, or the signed link of the one report it names (`?sig=`, see
+    /// `check::links`): what a browser opens from an e-mail, a CRM or a spreadsheet.
+    KeyOrLink(Scope),
 }
 
 /// One route: its method, the router's pattern, and what the middleware does with it.
@@ -96,7 +99,10 @@ pub const ROUTES: &[Route] = &[
     read("GET", "/v1/batches/{id}", Checks),
     read("GET", "/v1/counterparties/{inn}", Checks),
     read("GET", "/v1/checks/{id}/callbacks", Checks),
-    read("GET", "/v1/checks/{id}/report", Checks),
+    Route {
+        access: Access::KeyOrLink(Checks),
+        ..read("GET", "/v1/checks/{id}/report", Checks)
+    },
     read("GET", "/v1/checks/{id}/evidence", Checks),
     read("GET", "/v1/counterparties/{inn}/report", Checks),
     read("GET", "/v1/rules", RulesAdmin),

@@ -60,6 +60,9 @@ pub fn compose(kind: &str, a: &Application, check: Option<&Check>, link_base: &s
     if let Some(m) = &a.message {
         lines.push(format!("Сообщение: {m}"));
     }
+    if let Some(check) = check {
+        lines.push(format!("Справка: {link_base}{}", check.report_link()));
+    }
     lines.push(format!("Заявка: {link}"));
     let text = lines.join("\n") + "\n";
     let escape = |s: &str| html_escape::encode_text(s).into_owned();

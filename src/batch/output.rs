@@ -102,7 +102,7 @@ fn lines(
             }
             cells.push(
                 check
-                    .map(|c| format!("{link_base}{}", c.report_path()))
+                    .map(|c| format!("{link_base}{}", c.report_link()))
                     .unwrap_or_default(),
             );
             cells.push(

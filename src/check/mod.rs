@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod budget;
 pub mod latest;
+pub mod links;
 mod model;
 mod writer;
 
@@ -88,6 +89,14 @@ struct InFlight {
     callback_url: Option<String>,
 }
 
+/// Where a finished check goes: its callback and the subscriptions (webhooks), the metrics,
+/// and the signer of its report link.
+pub struct CheckOutputs {
+    pub webhooks: Arc<crate::webhooks::WebhookService>,
+    pub metrics: Arc<Metrics>,
+    pub links: links::ReportLinks,
+}
+
 pub struct CheckService {
     sources: Vec<Arc<ConfiguredSource>>,
     cache: SourceCache,
@@ -112,6 +121,8 @@ pub struct CheckService {
     running: Arc<tokio::sync::Semaphore>,
     /// Checks each caller may start per minute, however it asks (`limits.checks_per_minute`).
     budget: budget::Budget,
+    /// Signs the report links, so they open in a browser.
+    links: links::ReportLinks,
     /// The checks this process is running, so a shutdown can record the unfinished ones.
     in_flight: std::sync::Mutex<std::collections::HashMap<Uuid, InFlight>>,
 }
@@ -123,9 +134,13 @@ impl CheckService {
         store: Arc<dyn Store>,
         rules: Arc<Reloadable<Ruleset>>,
         settings: &Settings,
-        webhooks: Arc<crate::webhooks::WebhookService>,
-        metrics: Arc<Metrics>,
+        outputs: CheckOutputs,
     ) -> CheckService {
+        let CheckOutputs {
+            webhooks,
+            metrics,
+            links,
+        } = outputs;
         let documents = Arc::new(DocumentCache::new(settings));
         let on_postgres = settings.database.url.starts_with("postgres");
         // On SQLite this process is the only writer; on PostgreSQL the index is trusted only
@@ -156,11 +171,17 @@ impl CheckService {
             webhooks,
             metrics,
             budget: budget::Budget::new(settings.limits.checks_per_minute),
+            links,
             running: Arc::new(tokio::sync::Semaphore::new(
                 settings.limits.max_running_checks as usize,
             )),
             in_flight: std::sync::Mutex::default(),
         }
+    }
+
+    /// The signer of report links.
+    pub fn links(&self) -> &links::ReportLinks {
+        &self.links
     }
 
     /// The per-caller budget every way of starting a check takes from.
@@ -336,7 +357,7 @@ impl CheckService {
             checked_at: None,
             error: None,
         };
-        pending.report_url = Some(pending.report_path());
+        pending.report_url = Some(self.links.path(pending.id));
         // Every answer in memory: the check finishes in the request with one write, and
         // nothing is ever pending.
         if let Some(reports) = self

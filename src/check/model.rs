@@ -157,9 +157,17 @@ impl Company {
 }
 
 impl Check {
-    /// Where its printable report is, relative to the service.
+    /// Where its printable report is, relative to the service (a key is needed there).
     pub fn report_path(&self) -> String {
         format!("/v1/checks/{}/report", self.id)
+    }
+
+    /// The link to its report that opens in a browser: the signed `report_url` it was made
+    /// with (a check from before signed links has the bare path, which needs a key).
+    pub fn report_link(&self) -> String {
+        self.report_url
+            .clone()
+            .unwrap_or_else(|| self.report_path())
     }
 
     /// The check with its reasons in `to`.

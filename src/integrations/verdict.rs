@@ -36,6 +36,6 @@ pub fn comment(check: &Check, public_url: &str) -> String {
         verdict(check),
         crate::human::score_line(check, Language::Ru),
         reasons_text(check),
-        check.report_path()
+        check.report_link()
     )
 }

@@ -420,7 +420,7 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
             declared.is_some(),
             "{method} {path} has no line in api::routes"
         );
-        if declared.is_some_and(|r| matches!(r.access, Access::Key(_))) {
+        if declared.is_some_and(|r| matches!(r.access, Access::Key(_) | Access::KeyOrLink(_))) {
             let template = ResourceTemplate(&path);
             assert!(
                 ops.iter()
@@ -634,7 +634,7 @@ fn protected_scope(method: &str, path: &str) -> kontragent::auth::Scope {
         .iter()
         .filter(|r| r.method == method && ResourceTemplate(r.pattern).matches(path))
         .find_map(|r| match r.access {
-            Access::Key(scope) => Some(scope),
+            Access::Key(scope) | Access::KeyOrLink(scope) => Some(scope),
             _ => None,
         })
         .unwrap_or_else(|| panic!("{method} {path}: no protected route"))

@@ -357,3 +357,68 @@ async fn raw_execute(url: &str, sql: &'static str) {
         sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report() {
+    let settings = test_settings(Registries::Sandbox).await;
+    let store = kontragent::storage::connect(&settings.database.url, 1)
+        .await
+        .unwrap();
+    let (_, key) = KeyService::new(store, &settings.auth)
+        .create("crm", "checks")
+        .await
+        .unwrap();
+    let app = spawn_app_from(settings).await;
+    let check = |inn: &'static str| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            request(
+                app,
+                reqwest::Method::POST,
+                "/v1/checks",
+                &[("x-api-key", &key)],
+                Some(json!({"inn": inn})),
+            )
+            .await
+            .2
+        }
+    };
+    let (first, second) = (check("7701000040").await, check("7701000019").await);
+    let link = first["report_url"].as_str().unwrap().to_owned();
+    let other = second["report_url"].as_str().unwrap().to_owned();
+    // What a browser does: no key, the link as it is.
+    let open = |path: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(format!("{}{path}", app.address))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let (status, html) = open(link.clone()).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Справка о проверке контрагента"));
+    assert!(html.contains("ОТКЛОНЕНО"));
+    let (status, _) = open(format!("{link}&lang=en")).await;
+    assert_eq!(status, 200, "other parameters stay");
+    // The bare path, a changed signature, or one report's signature on another: no.
+    let id = first["id"].as_str().unwrap();
+    let other_id = second["id"].as_str().unwrap();
+    let sig = link.split("sig=").nth(1).unwrap();
+    let other_sig = other.split("sig=").nth(1).unwrap();
+    for path in [
+        format!("/v1/checks/{id}/report"),
+        format!("/v1/checks/{id}/report?sig={}", &sig[1..]),
+        format!("/v1/checks/{id}/report?sig={other_sig}"),
+        format!("/v1/checks/{other_id}/report?sig={sig}"),
+        format!("/v1/checks/{id}/evidence?sig={sig}"),
+        format!("/v1/checks/{id}?sig={sig}"),
+    ] {
+        assert_eq!(open(path.clone()).await.0, 401, "{path}");
+    }
+}

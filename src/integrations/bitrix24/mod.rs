@@ -515,7 +515,7 @@ fn return_values(check: &Check, public_url: &str) -> Value {
         "decision": check.decision.map(Decision::as_str),
         "score": check.score,
         "reasons": reasons_text(check),
-        "reportUrl": format!("{public_url}{}", check.report_path()),
+        "reportUrl": format!("{public_url}{}", check.report_link()),
         "checkedAt": check.checked_at.map(|t| t.to_rfc3339()),
     })
 }
