@@ -117,6 +117,9 @@ pub struct ApplicationsQuery {
     pub stage: Option<Stage>,
     /// Only applications with a call due at or before this time (the manager's worklist).
     pub due_before: Option<DateTime<Utc>>,
+    /// `true`: only applications whose due call is late (due before now); `false` or absent:
+    /// no filter.
+    pub overdue: Option<bool>,
     /// Applications older than this cursor (`next_cursor` of the previous page).
     pub cursor: Option<String>,
     /// Page size, 1–200 (default 50).
@@ -145,9 +148,14 @@ pub async fn list_applications(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::query("limit", "from 1 to 200"));
     }
+    let due_before = match (q.overdue, q.due_before) {
+        (Some(true), Some(t)) => Some(t.min(Utc::now())),
+        (Some(true), None) => Some(Utc::now()),
+        (_, t) => t,
+    };
     let items = state
         .applications
-        .list(q.stage, q.due_before, q.cursor.as_deref(), limit)
+        .list(q.stage, due_before, q.cursor.as_deref(), limit)
         .await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| items.last().map(|a| a.id.clone()))

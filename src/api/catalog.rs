@@ -509,8 +509,9 @@ pub async fn contractor_events(
     event_page(&state, query.into_inner(), Some(inn.as_str())).await
 }
 
-/// Re-checks one listed contractor now, due or not: the monitoring pass (check, change
-/// events, the monitoring policy's status change) in this request.
+/// Re-checks one listed contractor now, due or not, fresh from the registries (no answer
+/// reused): the monitoring pass (check, change events, the monitoring policy's status
+/// change) in this request.
 #[utoipa::path(
     tag = "catalog",
     params(("inn" = String, Path, description = "INN, 10 or 12 digits", pattern = "^[0-9]{10}([0-9]{2})?$")),

@@ -191,7 +191,7 @@ impl Monitor {
             }
             use futures::StreamExt;
             let mut passes = futures::stream::iter(claimed)
-                .map(|inn| async move { (self.process(&inn).await, inn) })
+                .map(|inn| async move { (self.process(&inn, self.settings.max_age_s).await, inn) })
                 .buffer_unordered(self.settings.concurrency.max(1) as usize);
             while let Some((result, inn)) = passes.next().await {
                 match result {
@@ -219,7 +219,9 @@ impl Monitor {
         self.catalog
             .claim_entry(inn.as_str(), &self.owner, now, now + lease)
             .await?;
-        let pass = self.process(inn.as_str()).await;
+        // "Recheck now" asks the registries again (concurrent callers share one fetch): a
+        // bankruptcy published a minute ago is seen.
+        let pass = self.process(inn.as_str(), 0).await;
         self.metrics
             .monitoring_pass(if pass.is_ok() { "ok" } else { "failed" });
         pass
@@ -461,8 +463,9 @@ impl Monitor {
         }
     }
 
-    /// One contractor's pass: check, compare, decide, record.
-    async fn process(&self, inn_text: &str) -> Result<Pass, MonitorError> {
+    /// One contractor's pass: check (reusing registry answers up to `max_age_s` old),
+    /// compare, decide, record.
+    async fn process(&self, inn_text: &str, max_age_s: u64) -> Result<Pass, MonitorError> {
         let entry = self.catalog.get(inn_text).await?;
         let previous = match entry
             .last_check_id
@@ -486,7 +489,7 @@ impl Monitor {
             .checks
             .run(CheckRequest {
                 inn,
-                max_age_s: Some(self.settings.max_age_s),
+                max_age_s: Some(max_age_s),
                 profile: None,
                 requested_by: "monitoring".into(),
             })

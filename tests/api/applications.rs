@@ -569,3 +569,48 @@ async fn with_auto_reject_a_reject_decision_closes_the_application() {
         "no call is due for a closed application"
     );
 }
+
+#[tokio::test]
+async fn overdue_lists_only_the_applications_whose_call_is_late() {
+    // A first call due at once: late as soon as it is screened.
+    let app = spawn_app_with(Registries::Sandbox, |s| {
+        round_the_clock(s);
+        s.applications.sla.first_contact_s = 0;
+    })
+    .await;
+    let view = screened(&app, &form()).await;
+    let id = view["application"]["id"].as_str().unwrap();
+    let list = |query: &'static str| {
+        let app = &app;
+        async move {
+            let page: Value = app
+                .get(&format!("/v1/applications{query}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list("?overdue=true").await, [id]);
+    assert_eq!(list("?overdue=false").await, [id], "false is no filter");
+    assert!(
+        list("?overdue=true&due_before=2000-01-01T00:00:00Z")
+            .await
+            .is_empty()
+    );
+    // Called and reached: nothing is due, so nothing is late.
+    let (status, _) = act(
+        &app,
+        id,
+        json!({"action": "call_attempt", "outcome": "reached_interested"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(list("?overdue=true").await.is_empty());
+}

@@ -634,9 +634,11 @@ async fn events_name_their_contractor_and_filter_by_type_and_inn() {
 
 #[tokio::test]
 async fn a_recheck_runs_the_monitoring_pass_of_one_contractor_now() {
-    // Not due for a day: only the recheck runs its pass.
-    let app = spawn_app().await;
-    assert_eq!(app.check("7702000332").await["decision"], "approve");
+    // Not due for a day: only the recheck runs its pass. Scheduled passes would reuse
+    // answers up to an hour old; a recheck reuses none.
+    let app = spawn_app_with(Registries::Sandbox, |s| s.monitoring.max_age_s = 3600).await;
+    let first = app.check("7702000332").await;
+    assert_eq!(first["decision"], "approve");
     assert_eq!(
         post(&app, "/v1/catalog", json!({"inn": "7702000332"}))
             .await
@@ -646,6 +648,13 @@ async fn a_recheck_runs_the_monitoring_pass_of_one_contractor_now() {
     let r = post(&app, "/v1/catalog/7702000332/recheck", json!({})).await;
     assert_eq!(r.status(), 200);
     let pass: Value = r.json().await.unwrap();
+    // Fresh: every registry asked again, none of the first check's answers reused.
+    for (name, source) in first["sources"].as_object().unwrap() {
+        assert_ne!(
+            pass["check"]["sources"][name]["fetched_at"], source["fetched_at"],
+            "{name} was reused"
+        );
+    }
     assert_eq!(pass["check"]["decision"], "reject");
     assert_eq!(
         (pass["events"].as_u64(), pass["transitions"].as_u64()),
