@@ -180,7 +180,7 @@ pub fn load_key(configured: &str, key_file: &Path) -> Result<([u8; 32], KeySourc
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let text = generate_key();
-            match write_key_file(key_file, &text, false) {
+            match create_key_file(key_file, &text) {
                 Ok(()) => {}
                 // Another process made it first: use theirs.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -223,6 +223,18 @@ pub fn write_key_file(path: &Path, key: &str, overwrite: bool) -> std::io::Resul
     let mut file = options.open(path)?;
     file.write_all(format!("{key}\n").as_bytes())?;
     file.sync_all()
+}
+
+/// Creates the key file whole or not at all: written to a temporary file first, then linked
+/// into place, which fails when another process made it first (`AlreadyExists`).
+fn create_key_file(path: &Path, key: &str) -> std::io::Result<()> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".tmp-{}", std::process::id()));
+    let temporary = PathBuf::from(name);
+    write_key_file(&temporary, key, true)?;
+    let linked = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    linked
 }
 
 /// Where a rotation keeps the new key until the database is resealed with it.

@@ -231,10 +231,16 @@ pub async fn rotate_secrets_key(settings: &Settings) -> Result<String, StartupEr
             ))
         }
         KeySource::Config => {
+            // Kept on disk before anything is resealed with it, so it cannot be lost.
+            let kept = next_file(&secrets_key_file(settings));
+            let shown = kept.display().to_string();
+            write_key_file(&kept, &text, true)
+                .map_err(|e| crate::seal::KeyError::File(shown.clone(), e))?;
             let count = store.reseal(&old, &new, false).await?;
             Ok(format!(
                 "resealed {count} secrets with key {}. Set secrets.key (KONTRAGENT__SECRETS__KEY) \
-                 to the new key before the next start; it is shown only now:\n{text}",
+                 to the new key before the next start, then delete {shown}, which holds it \
+                 (mode 0600):\n{text}",
                 new.key_id().unwrap_or_default()
             ))
         }

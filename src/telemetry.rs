@@ -19,6 +19,27 @@ pub fn init(settings: &LogSettings) {
     let _ = result;
 }
 
+/// A target with what opens things masked: a report link's `sig` and the token in an amoCRM
+/// webhook's path, each of which is a permission by itself.
+fn mask_capabilities(target: &str) -> String {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = match path.split_once("/amocrm/webhook/") {
+        Some((head, _)) => format!("{head}/amocrm/webhook/***"),
+        None => path.to_owned(),
+    };
+    if query.is_empty() {
+        return path;
+    }
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("sig", _)) => "sig=***".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
 /// The request logger's span: method, masked path and status. A person's 12-digit INN in
 /// the path is masked (personal data), and error texts are left out (the API logs its
 /// own 5xx chains; a 4xx is the client's business and may quote the INN).
@@ -26,9 +47,9 @@ pub struct MaskedRootSpan;
 
 impl tracing_actix_web::RootSpanBuilder for MaskedRootSpan {
     fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
-        let target =
-            crate::domain::mask_inns(request.uri().path_and_query().map_or("", |p| p.as_str()))
-                .into_owned();
+        let target = mask_capabilities(&crate::domain::mask_inns(
+            request.uri().path_and_query().map_or("", |p| p.as_str()),
+        ));
         tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
@@ -46,5 +67,23 @@ impl tracing_actix_web::RootSpanBuilder for MaskedRootSpan {
             Err(error) => error.as_response_error().status_code(),
         };
         span.record("http.status_code", status.as_u16());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_are_masked_in_the_log() {
+        assert_eq!(
+            mask_capabilities("/v1/checks/abc/report?lang=en&sig=0123abcd"),
+            "/v1/checks/abc/report?lang=en&sig=***"
+        );
+        assert_eq!(
+            mask_capabilities("/v1/integrations/amocrm/webhook/s3cret?x=1"),
+            "/v1/integrations/amocrm/webhook/***?x=1"
+        );
+        assert_eq!(mask_capabilities("/v1/checks"), "/v1/checks");
     }
 }

@@ -100,7 +100,10 @@ pub async fn idempotency(
                 }
             };
             let status = response.status();
-            if status.is_server_error() {
+            // A failure on our side, or a refusal to come back later, is no answer to keep:
+            // the retry runs.
+            if status.is_server_error() || status == actix_web::http::StatusCode::TOO_MANY_REQUESTS
+            {
                 release(&service, &principal, &key).await;
                 return Ok(response.map_into_boxed_body());
             }

@@ -725,6 +725,12 @@ async fn an_install_not_proved_to_be_ours_is_refused_and_keeps_the_tokens_alread
         refused(post_form(&app, "install", &form).await).await,
         unproven
     );
+    // An answer that does not say which portal the tokens are for proves nothing either.
+    form[4].1 = "silent".into();
+    assert_eq!(
+        refused(post_form(&app, "install", &form).await).await,
+        unproven
+    );
     // Nothing was stored: robot calls stay refused.
     let robot = robot_form("t-1", &[("properties[inn]", "7701000019")]);
     assert_eq!(post_form(&app, "robot", &robot).await.status(), 401);
@@ -750,7 +756,7 @@ async fn an_install_not_proved_to_be_ours_is_refused_and_keeps_the_tokens_alread
 }
 
 #[tokio::test]
-async fn without_a_client_id_no_install_is_taken_and_robot_calls_share_one_budget() {
+async fn without_a_client_id_or_secret_no_install_is_taken_and_robot_calls_share_one_budget() {
     let portal = portal().await;
     let mut settings = settings_for(&portal).await;
     settings.integrations.bitrix24.client_id = String::new();
@@ -761,6 +767,12 @@ async fn without_a_client_id_no_install_is_taken_and_robot_calls_share_one_budge
         r.json::<Value>().await.unwrap()["code"],
         "bitrix24_not_configured"
     );
+    // Nor without the secret: app.info alone is the caller's own word.
+    let mut settings = settings_for(&portal).await;
+    settings.integrations.bitrix24.client_secret = kontragent::config::Secret::default();
+    let app = spawn_app_from(settings).await;
+    let r = post_form(&app, "install", &install_form(&portal)).await;
+    assert_eq!(r.status(), 403);
 
     let mut settings = settings_for(&portal).await;
     settings.limits.checks_per_minute = 2;

@@ -93,8 +93,8 @@ async fn one_budget_per_key_counts_each_inn_of_a_batch_and_refuses_a_batch_whole
     let store = kontragent::storage::connect(&settings.database.url, 1)
         .await
         .unwrap();
-    let keys = KeyService::new(store, &settings.auth);
-    let (_, a) = keys.create("a", "checks").await.unwrap();
+    let keys = KeyService::new(std::sync::Arc::clone(&store), &settings.auth);
+    let (key_a, a) = keys.create("a", "checks").await.unwrap();
     let (_, b) = keys.create("b", "checks").await.unwrap();
     let app = spawn_app_from(settings).await;
     let post = reqwest::Method::POST;
@@ -153,6 +153,31 @@ async fn one_budget_per_key_counts_each_inn_of_a_batch_and_refuses_a_batch_whole
     };
     assert_eq!(check(a.clone()).await, 200);
     assert_eq!(check(a.clone()).await, 429);
+    // A 429 is no answer to keep: the same Idempotency-Key runs again once there is budget.
+    let body = json!({"inn": "7701000019"});
+    let (status, _, _) = request(
+        &app,
+        reqwest::Method::POST,
+        "/v1/checks",
+        &[("x-api-key", &a), ("idempotency-key", "over-1")],
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 429);
+    let claim = kontragent::idempotency::IdempotencyService::new(store)
+        .claim(
+            &key_a.id,
+            "over-1",
+            "POST",
+            "/v1/checks",
+            body.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(claim, kontragent::storage::IdempotencyClaim::Started),
+        "the key was released"
+    );
     assert_eq!(
         check(b.clone()).await,
         200,

@@ -33,8 +33,9 @@ pub enum Bitrix24Error {
     /// The portal's `member_id` was installed from another domain.
     #[error("this portal was installed from another domain")]
     DomainChanged,
-    /// `integrations.bitrix24.client_id` is not set: no install can be proved.
-    #[error("Bitrix24 is not configured: set integrations.bitrix24.client_id")]
+    /// `integrations.bitrix24.client_id` or `client_secret` is not set: no install can be
+    /// proved.
+    #[error("Bitrix24 is not configured: set integrations.bitrix24.client_id and client_secret")]
     NotConfigured,
     /// `app.info` names another application, or the OAuth server does not vouch for the
     /// tokens: the install is not ours.
@@ -107,7 +108,11 @@ impl Bitrix24 {
     /// (`app.info`) before they are stored; then the robot, the activity and the company
     /// fields are registered.
     pub async fn install(&self, form: &NestedForm) -> Result<Portal, Bitrix24Error> {
-        if self.settings.client_id.trim().is_empty() {
+        // Without both, the OAuth server cannot vouch for an install: app.info alone is the
+        // caller's own word.
+        if self.settings.client_id.trim().is_empty()
+            || self.settings.client_secret.expose().is_empty()
+        {
             return Err(Bitrix24Error::NotConfigured);
         }
         let field = |name: &'static str| {
@@ -164,21 +169,11 @@ impl Bitrix24 {
                 info["CODE"], self.settings.client_id
             )));
         }
-        let portal = if self.settings.client_secret.expose().is_empty() {
-            // Without the secret the OAuth server cannot vouch: a first install is taken on
-            // app.info's word, a reinstall never replaces the tokens already proved.
-            if known.is_some() {
-                return Err(Bitrix24Error::Unproven(
-                    "a reinstall needs integrations.bitrix24.client_secret to be proved".into(),
-                ));
-            }
-            portal
-        } else {
-            self.rest
-                .exchange_refresh_token(&portal)
-                .await
-                .map_err(|e| Bitrix24Error::Unproven(e.to_string()))?
-        };
+        let portal = self
+            .rest
+            .exchange_refresh_token(&portal)
+            .await
+            .map_err(|e| Bitrix24Error::Unproven(e.to_string()))?;
         self.store.save_portal(&portal).await?;
         self.register(&portal).await?;
         tracing::info!(portal = %portal.domain, "Bitrix24 application installed");

@@ -194,7 +194,7 @@ impl Rest {
     }
 
     /// `grant_type=refresh_token` at `integrations.bitrix24.oauth_url`: `portal` with the new
-    /// tokens, once the server has said they are this portal's (`member_id`, when it says),
+    /// tokens, once the server has said they are this portal's (its `member_id`),
     /// not yet stored. It also proves an install: the OAuth server exchanges only a refresh
     /// token issued to our application (`client_id`, `client_secret`) for that portal.
     pub async fn exchange_refresh_token(&self, portal: &Portal) -> Result<Portal, RestError> {
@@ -222,9 +222,7 @@ impl Rest {
         ) else {
             return Err(api_error(&reply));
         };
-        if let Some(member) = reply.body["member_id"].as_str()
-            && member != portal.member_id
-        {
+        if reply.body["member_id"].as_str() != Some(portal.member_id.as_str()) {
             return Err(RestError::Api {
                 status: reply.status,
                 code: "member_id_mismatch".into(),
