@@ -31,6 +31,22 @@ async fn request(
     )
 }
 
+/// `POST /v1/checks` of `inn` with an API key.
+async fn post_check(
+    app: &TestApp,
+    key: &str,
+    inn: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    request(
+        app,
+        reqwest::Method::POST,
+        "/v1/checks",
+        &[("x-api-key", key)],
+        Some(json!({"inn": inn})),
+    )
+    .await
+}
+
 async fn allowed_settings() -> Settings {
     let mut s = test_settings(Registries::Sandbox).await;
     s.webhooks.allow_targets = vec!["127.0.0.1".into()];
@@ -137,22 +153,8 @@ async fn one_budget_per_key_counts_each_inn_of_a_batch_and_refuses_a_batch_whole
         "a refused batch checks nothing"
     );
     // The last one goes to a single check, then the key is spent.
-    let check = |key: String| {
-        let app = &app;
-        async move {
-            request(
-                app,
-                reqwest::Method::POST,
-                "/v1/checks",
-                &[("x-api-key", &key)],
-                Some(json!({"inn": "7701000019"})),
-            )
-            .await
-            .0
-        }
-    };
-    assert_eq!(check(a.clone()).await, 200);
-    assert_eq!(check(a.clone()).await, 429);
+    assert_eq!(post_check(&app, &a, "7701000019").await.0, 200);
+    assert_eq!(post_check(&app, &a, "7701000019").await.0, 429);
     // A 429 is no answer to keep: the same Idempotency-Key runs again once there is budget.
     let body = json!({"inn": "7701000019"});
     let (status, _, _) = request(
@@ -179,7 +181,7 @@ async fn one_budget_per_key_counts_each_inn_of_a_batch_and_refuses_a_batch_whole
         "the key was released"
     );
     assert_eq!(
-        check(b.clone()).await,
+        post_check(&app, &b, "7701000019").await.0,
         200,
         "another key has its own budget"
     );
@@ -394,21 +396,8 @@ async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report(
         .await
         .unwrap();
     let app = spawn_app_from(settings).await;
-    let check = |inn: &'static str| {
-        let (app, key) = (&app, key.clone());
-        async move {
-            request(
-                app,
-                reqwest::Method::POST,
-                "/v1/checks",
-                &[("x-api-key", &key)],
-                Some(json!({"inn": inn})),
-            )
-            .await
-            .2
-        }
-    };
-    let (first, second) = (check("7701000040").await, check("7701000019").await);
+    let first = post_check(&app, &key, "7701000040").await.2;
+    let second = post_check(&app, &key, "7701000019").await.2;
     let link = first["report_url"].as_str().unwrap().to_owned();
     let other = second["report_url"].as_str().unwrap().to_owned();
     // What a browser does: no key, the link as it is.
