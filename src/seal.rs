@@ -229,7 +229,8 @@ pub fn write_key_file(path: &Path, key: &str, overwrite: bool) -> std::io::Resul
 /// into place, which fails when another process made it first (`AlreadyExists`).
 fn create_key_file(path: &Path, key: &str) -> std::io::Result<()> {
     let mut name = path.as_os_str().to_owned();
-    name.push(format!(".tmp-{}", std::process::id()));
+    // Unique per call: two threads of one process must not write into one file.
+    name.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
     let temporary = PathBuf::from(name);
     write_key_file(&temporary, key, true)?;
     let linked = std::fs::hard_link(&temporary, path);
