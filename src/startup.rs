@@ -282,7 +282,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         &store
             .service_secret(
                 crate::check::links::REPORT_LINKS_SECRET,
-                &crate::check::links::ReportLinks::generate_key(),
+                &crate::seal::generate_key(),
             )
             .await?,
     );

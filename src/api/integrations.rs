@@ -78,7 +78,7 @@ pub struct Accepted {
         description = "`event=ONAPPINSTALL&auth[member_id]=…&auth[access_token]=…&auth[refresh_token]=…&auth[application_token]=…&auth[domain]=…&auth[client_endpoint]=…&auth[expires_in]=3600`"),
     responses(
         (status = 200, description = "Installed", body = Accepted),
-        (status = 403, description = "`bitrix24_not_configured`: no `integrations.bitrix24.client_id`; `bitrix24_install_unproven`: `app.info` names another application, or the OAuth server does not exchange the refresh token for ours (or names another `member_id`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`bitrix24_not_configured`: `integrations.bitrix24.client_id` or `client_secret` is not set; `bitrix24_install_unproven`: `app.info` names another application, or the OAuth server does not exchange the refresh token for ours (or names another `member_id`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`bitrix24_domain_changed`: this `member_id` was installed from another domain", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field`: a required `auth[...]` key is missing, or `client_endpoint` is refused or not on the portal's domain", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`bitrix24_unreachable`: the portal refused the tokens or could not be reached", body = Problem, content_type = "application/problem+json"),

@@ -23,13 +23,6 @@ impl ReportLinks {
         }
     }
 
-    /// A fresh random key, as stored.
-    pub fn generate_key() -> String {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the operating system's random generator works");
-        hex::encode(bytes)
-    }
-
     /// The report's path with its signature, relative to the service.
     pub fn path(&self, check_id: Uuid) -> String {
         format!(
