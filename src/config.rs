@@ -43,6 +43,24 @@ pub struct Settings {
     pub integrations: IntegrationsSettings,
     pub display: DisplaySettings,
     pub secrets: SecretsSettings,
+    pub links: LinksSettings,
+}
+
+/// The links the service hands out (report links in API answers, e-mails, CRM write-backs,
+/// batch files): signed, so they open in a browser without a key, and expiring.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinksSettings {
+    /// How long a link opens, in seconds from the check it points to (30 days).
+    pub ttl_s: u64,
+}
+
+impl Default for LinksSettings {
+    fn default() -> Self {
+        LinksSettings {
+            ttl_s: 30 * 24 * 3600,
+        }
+    }
 }
 
 /// The key that seals the secrets the service stores (webhook and callback secrets, CRM
@@ -456,6 +474,7 @@ impl Default for Settings {
                 timezone: "Europe/Moscow".into(),
             },
             secrets: SecretsSettings::default(),
+            links: LinksSettings::default(),
             cache: CacheSettings {
                 max_bytes: 256 * 1024 * 1024,
                 max_entries: 100_000,
@@ -677,6 +696,9 @@ impl Settings {
                 "not an IANA time zone (e.g. Europe/Moscow, Asia/Yekaterinburg)",
             );
         }
+        if self.links.ttl_s < 60 {
+            return invalid("links.ttl_s", "at least 60 seconds");
+        }
         if self.rules.dry_run_timeout_ms == 0 {
             return invalid("rules.dry_run_timeout_ms", "must be positive");
         }
@@ -782,6 +804,7 @@ impl Settings {
                 self.rules.dry_run_timeout_ms,
             ),
             ("check.deadline_ms".to_owned(), self.check.deadline_ms),
+            ("links.ttl_s".to_owned(), self.links.ttl_s),
             (
                 "check.default_wait_ms".to_owned(),
                 self.check.default_wait_ms,

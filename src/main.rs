@@ -122,6 +122,18 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// The report links the service hands out (signed, expiring after `links.ttl_s`).
+    Links {
+        #[command(subcommand)]
+        command: LinksCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LinksCommand {
+    /// Make a new link key: every report link handed out so far stops opening (within a
+    /// minute on running instances). The API with a key keeps working.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -422,6 +434,16 @@ async fn main() -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!(e))?;
             println!("{}", webhooks.callback_secret());
+        }
+        Command::Links {
+            command: LinksCommand::Rotate,
+        } => {
+            let store = kontragent::startup::open_store(&settings).await?;
+            kontragent::check::links::rotate(store.as_ref()).await?;
+            println!(
+                "new link key stored: the report links handed out so far no longer open \
+                 (running instances read the key again within a minute)"
+            );
         }
         Command::Secrets {
             command: SecretsCommand::Rotate,

@@ -278,14 +278,11 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
     .await
     .map_err(StartupError::Webhooks)?;
     let idempotency = Arc::new(IdempotencyService::new(Arc::clone(&store)));
-    let links = crate::check::links::ReportLinks::new(
-        &store
-            .service_secret(
-                crate::check::links::REPORT_LINKS_SECRET,
-                &crate::seal::generate_key(),
-            )
-            .await?,
-    );
+    let links = crate::check::links::ReportLinks::load(
+        Arc::clone(&store) as Arc<dyn crate::storage::WebhookStore>,
+        settings.links.ttl_s,
+    )
+    .await?;
     let checks = Arc::new(CheckService::new(
         sources,
         SourceCache::new(settings),

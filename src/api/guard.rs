@@ -7,7 +7,9 @@ use super::errors::ApiError;
 use super::routes::{self, Access, Route};
 use crate::auth::{Denied, Scope};
 use crate::check::budget::{Budget, OverBudget};
+use crate::check::links::Opened;
 use crate::config::LimitsSettings;
+use crate::domain::Language;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -128,8 +130,26 @@ pub async fn guard(
     };
     let scope = match route.access {
         Access::Key(scope) => scope,
-        Access::KeyOrLink(scope) if !opens_by_link(&req, &state) => scope,
-        Access::KeyOrLink(_) | Access::Open | Access::Integration => {
+        Access::KeyOrLink(scope) => match link_of(&req, &state).await {
+            None => scope,
+            Some(Opened::Valid) => {
+                return next
+                    .call(req)
+                    .await
+                    .map(ServiceResponse::map_into_boxed_body);
+            }
+            // A person who clicked an old or damaged link reads why, not a 401.
+            Some(closed) if presented_key(&req).is_none() => {
+                let page =
+                    crate::report::closed_link(closed, link_language(&req), state.display_zone);
+                let response = actix_web::HttpResponse::Forbidden()
+                    .content_type("text/html; charset=utf-8")
+                    .body(page);
+                return Ok(req.into_response(response));
+            }
+            Some(_) => scope,
+        },
+        Access::Open | Access::Integration => {
             return next
                 .call(req)
                 .await
@@ -156,16 +176,42 @@ pub async fn guard(
     refuse(req, refused)
 }
 
-/// Whether the request is a report's signed link: `sig` in the query signs the check id in
-/// the path (`/v1/checks/{id}/report`).
-fn opens_by_link(req: &ServiceRequest, state: &AppState) -> bool {
-    let sig = form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(name, _)| name == "sig")
-        .map(|(_, value)| value.into_owned());
-    match (sig, req.path().split('/').nth(3)) {
-        (Some(sig), Some(id)) => state.checks.links().verify(id, &sig),
-        _ => false,
+/// What the request's signed link says (`exp` and `sig` in the query sign the check id in
+/// the path, `/v1/checks/{id}/report`), or `None` when it carries no signature.
+async fn link_of(req: &ServiceRequest, state: &AppState) -> Option<Opened> {
+    let mut exp = None;
+    let mut sig = None;
+    for (name, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        match &*name {
+            "exp" => exp = Some(value.into_owned()),
+            "sig" => sig = Some(value.into_owned()),
+            _ => {}
+        }
     }
+    let sig = sig?;
+    let id = req.path().split('/').nth(3).unwrap_or_default();
+    let exp = exp.unwrap_or_default();
+    Some(
+        state
+            .checks
+            .links()
+            .open(id, &exp, &sig, chrono::Utc::now())
+            .await,
+    )
+}
+
+/// The language of a link's refusal page: `?lang=`, else `Accept-Language`, else Russian.
+fn link_language(req: &ServiceRequest) -> Language {
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(name, _)| name == "lang")
+        .and_then(|(_, code)| Language::parse(&code))
+        .or_else(|| {
+            req.headers()
+                .get(actix_web::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Language::from_accept)
+        })
+        .unwrap_or(Language::Ru)
 }
 
 /// Documents the guard in the spec: each protected operation names its scope, takes a
@@ -197,10 +243,16 @@ pub fn document(spec: &mut utoipa::openapi::OpenApi) {
         ] {
             let Some(op) = operation else { continue };
             let responses = &mut op.responses.responses;
+            // An answer the operation declares in another form (a page) gets the problem too.
             let mut add = |code: &str, description: &str| {
-                responses
+                let declared = responses
                     .entry(code.to_owned())
                     .or_insert_with(|| problem(description));
+                if let (RefOr::T(declared), RefOr::T(ours)) = (declared, problem(description)) {
+                    for (kind, content) in ours.content {
+                        declared.content.entry(kind).or_insert(content);
+                    }
+                }
             };
             let has_query =
                 op.parameters.iter().flatten().any(

@@ -59,9 +59,11 @@ async fn report_page(
 #[utoipa::path(
     tag = "checks",
     params(("id" = String, Path, description = "Check id (UUID)", format = Uuid), ReportQuery,
-        ("sig" = Option<String>, Query, description = "The signature of the link in the check's `report_url`: with it the report opens without a key (in a browser, from an e-mail, a CRM or a spreadsheet)")),
+        ("exp" = Option<i64>, Query, description = "The expiry of the link in the check's `report_url` (unix seconds, `links.ttl_s` after the check)"),
+        ("sig" = Option<String>, Query, description = "The signature of the link in the check's `report_url` (over the id and `exp`): with it the report opens without a key (in a browser, from an e-mail, a CRM or a spreadsheet) until `exp`")),
     responses(
         (status = 200, description = "The report", content_type = "text/html", body = String),
+        (status = 403, description = "A link without a key that is tampered, expired or revoked (`kontragent links rotate`): a page that says which, in Russian unless `lang=en` or `Accept-Language` asks otherwise", content_type = "text/html", body = String),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field` (`lang`)", body = Problem, content_type = "application/problem+json"),
     )

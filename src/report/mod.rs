@@ -5,6 +5,7 @@
 //! value: company names come from registries.
 
 use crate::check::Check;
+use crate::check::links::Opened;
 use crate::domain::Language;
 use crate::human;
 use crate::sources::{Evidence, SourceStatus};
@@ -14,14 +15,63 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 const TEMPLATE: &str = include_str!("report.html");
+const CLOSED_LINK: &str = include_str!("closed_link.html");
 
 static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
     // The `.html` name turns on HTML escaping of every value.
     env.add_template("report.html", TEMPLATE)
         .expect("the report template parses (a unit test renders it)");
+    env.add_template("closed_link.html", CLOSED_LINK)
+        .expect("the closed link page parses (a unit test renders it)");
     env
 });
+
+/// The page a report link that no longer opens shows the person who clicked it: expired
+/// (and when), or not a link the service made (damaged, or from before a rotation).
+pub fn closed_link(opened: Opened, language: Language, zone: chrono_tz::Tz) -> String {
+    let (title, why) = match (opened, language) {
+        (Opened::Expired(at), Language::Ru) => (
+            "Срок действия ссылки истёк",
+            format!(
+                "Ссылка на справку действовала до {}.",
+                human::time(at, zone)
+            ),
+        ),
+        (Opened::Expired(at), Language::En) => (
+            "This link has expired",
+            format!(
+                "The link to the report was valid until {}.",
+                human::time(at, zone)
+            ),
+        ),
+        (_, Language::Ru) => (
+            "Ссылка недействительна",
+            "Ссылка на справку повреждена или отозвана: откройте её заново из письма или CRM \
+             либо скопируйте целиком."
+                .to_owned(),
+        ),
+        (_, Language::En) => (
+            "This link is not valid",
+            "The link to the report is damaged or was revoked: open it again from the e-mail \
+             or the CRM, or copy it whole."
+                .to_owned(),
+        ),
+    };
+    let next = match language {
+        Language::Ru => {
+            "Новую ссылку даёт повторный запрос проверки или менеджер, который её прислал."
+        }
+        Language::En => {
+            "A new link comes with a new request for the check, or from the manager who sent it."
+        }
+    };
+    let lang = language.as_str();
+    TEMPLATES
+        .get_template("closed_link.html")
+        .and_then(|t| t.render(minijinja::context! { lang, title, why, next }))
+        .unwrap_or_else(|_| title.to_owned())
+}
 
 /// Renders the report of `check` (already in `language`) with the raw answers behind each
 /// registry's status.
@@ -272,6 +322,20 @@ mod tests {
         let mut check: Check = serde_json::from_value(Check::example()).unwrap();
         check.company.as_mut().unwrap().name = Some(name.into());
         check
+    }
+
+    #[test]
+    fn a_closed_link_says_why_in_the_readers_language() {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let moscow = chrono_tz::Europe::Moscow;
+        let page = closed_link(Opened::Expired(at), Language::Ru, moscow);
+        assert!(page.contains("Срок действия ссылки истёк"), "{page}");
+        assert!(page.contains(&human::time(at, moscow)), "{page}");
+        let page = closed_link(Opened::Invalid, Language::En, moscow);
+        assert!(
+            page.contains("not valid") && page.contains("lang=\"en\""),
+            "{page}"
+        );
     }
 
     #[test]

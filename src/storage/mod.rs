@@ -336,6 +336,9 @@ pub trait WebhookStore: Send + Sync {
     /// The value of a secret the service keeps for itself, storing `generated` first when
     /// there is none (one value wins across instances).
     async fn service_secret(&self, name: &str, generated: &str) -> Result<String, StoreError>;
+
+    /// Sets a secret the service keeps for itself to `value`, whatever it was.
+    async fn replace_service_secret(&self, name: &str, value: &str) -> Result<(), StoreError>;
 }
 
 /// Applications from the website's form.

@@ -455,6 +455,22 @@ macro_rules! impl_webhook_store {
                     .await?;
                 Ok(self.sealer.open("service_secrets.value", row.try_get("value")?)?)
             }
+
+            async fn replace_service_secret(
+                &self,
+                name: &str,
+                value: &str,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "INSERT INTO service_secrets (name, value) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )
+                .bind(name)
+                .bind(self.sealer.seal("service_secrets.value", value)?)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
         }
     };
 }

@@ -22,7 +22,7 @@ async fn a_report_shows_the_company_decision_reasons_and_each_answers_hash() {
     let id = check["id"].as_str().unwrap();
     let link = check["report_url"].as_str().unwrap();
     assert!(
-        link.starts_with(&format!("/v1/checks/{id}/report?sig=")),
+        link.starts_with(&format!("/v1/checks/{id}/report?exp=")),
         "{link}"
     );
     assert_eq!(check["requested_by"], "anonymous");
@@ -130,6 +130,34 @@ fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// Each page as headless Chromium shows it (`scripts/report-in-chromium.py`): its sections'
+/// text, its layouts, a PNG and a PDF (in the directory returned). The browser sends no key.
+pub async fn in_chromium(urls: &[String]) -> (Vec<Value>, std::path::PathBuf) {
+    let out_dir = std::env::temp_dir().join(format!("kontragent-report-{}", uuid::Uuid::new_v4()));
+    let output = tokio::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/report-in-chromium.py"
+        ))
+        .arg("--out")
+        .arg(&out_dir)
+        .args(urls)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let pages = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (pages, out_dir)
+}
+
 /// The report as a browser shows it and prints it: an approve, a review with registries
 /// that could not be checked, a reject, and a name with quotes and `<`. Each section's text
 /// is read from the DOM; nothing sticks out of A4's width, its print width or a phone's.
@@ -178,29 +206,8 @@ async fn headless_chromium_renders_each_report_to_png_and_pdf_within_a4() {
             check["id"].as_str().unwrap()
         ));
     }
-    let out_dir = std::env::temp_dir().join(format!("kontragent-report-{}", uuid::Uuid::new_v4()));
-    let output = tokio::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/report-in-chromium.py"
-        ))
-        .arg("--out")
-        .arg(&out_dir)
-        .args(&urls)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let pages: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(pages.len(), cases.len(), "{stdout}");
+    let (pages, out_dir) = in_chromium(&urls).await;
+    assert_eq!(pages.len(), cases.len(), "{pages:?}");
     for ((page, (inn, verdict, reason, registry)), version) in
         pages.iter().zip(cases).zip(&versions)
     {

@@ -395,7 +395,7 @@ async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report(
         .create("crm", "checks")
         .await
         .unwrap();
-    let app = spawn_app_from(settings).await;
+    let app = spawn_app_from(settings.clone()).await;
     let first = post_check(&app, &key, "7701000040").await.2;
     let second = post_check(&app, &key, "7701000019").await.2;
     let link = first["report_url"].as_str().unwrap().to_owned();
@@ -420,19 +420,107 @@ async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report(
     assert!(html.contains("ОТКЛОНЕНО"));
     let (status, _) = open(format!("{link}&lang=en")).await;
     assert_eq!(status, 200, "other parameters stay");
-    // The bare path, a changed signature, or one report's signature on another: no.
+    // The bare path asks for a key; a changed signature, one report's signature on another,
+    // a moved expiry: a page that says the link is not valid, in Russian.
     let id = first["id"].as_str().unwrap();
     let other_id = second["id"].as_str().unwrap();
+    let query = |link: &str| link.split_once('?').unwrap().1.to_owned();
+    let (q, other_q) = (query(&link), query(&other));
+    let exp: i64 = q["exp=".len()..q.find('&').unwrap()].parse().unwrap();
     let sig = link.split("sig=").nth(1).unwrap();
-    let other_sig = other.split("sig=").nth(1).unwrap();
+    assert_eq!(open(format!("/v1/checks/{id}/report")).await.0, 401);
     for path in [
-        format!("/v1/checks/{id}/report"),
-        format!("/v1/checks/{id}/report?sig={}", &sig[1..]),
-        format!("/v1/checks/{id}/report?sig={other_sig}"),
-        format!("/v1/checks/{other_id}/report?sig={sig}"),
-        format!("/v1/checks/{id}/evidence?sig={sig}"),
-        format!("/v1/checks/{id}?sig={sig}"),
+        format!("/v1/checks/{id}/report?exp={exp}&sig={}", &sig[1..]),
+        format!("/v1/checks/{id}/report?sig={sig}"),
+        format!("/v1/checks/{id}/report?{other_q}"),
+        format!("/v1/checks/{other_id}/report?{q}"),
+        format!("/v1/checks/{id}/report?exp={}&sig={sig}", exp + 86_400),
+    ] {
+        let (status, html) = open(path.clone()).await;
+        assert_eq!(status, 403, "{path}");
+        assert!(html.contains("Ссылка недействительна"), "{path}: {html}");
+    }
+    // A signature opens nothing but its report.
+    for path in [
+        format!("/v1/checks/{id}/evidence?{q}"),
+        format!("/v1/checks/{id}?{q}"),
     ] {
         assert_eq!(open(path.clone()).await.0, 401, "{path}");
     }
+    // A link lives links.ttl_s (30 days) from its check; an expired one says until when.
+    let expires = chrono::DateTime::from_timestamp(exp, 0).unwrap();
+    let made = chrono::DateTime::parse_from_rfc3339(first["created_at"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (expires - made.to_utc()).num_days(),
+        29,
+        "30 days less the sub-second"
+    );
+    let links = app.app.links();
+    let month_ago = chrono::Utc::now() - chrono::Duration::days(31);
+    let expired = links.path(id.parse().unwrap(), month_ago).await;
+    let (status, html) = open(expired).await;
+    assert_eq!(status, 403);
+    assert!(html.contains("Срок действия ссылки истёк"), "{html}");
+    // With a key the report opens however the link reads.
+    let r = app
+        .client
+        .get(format!("{}/v1/checks/{id}/report?{other_q}", app.address))
+        .header("X-Api-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // `kontragent links rotate` closes every link handed out.
+    let store = kontragent::startup::open_store(&settings).await.unwrap();
+    kontragent::check::links::rotate(store.as_ref())
+        .await
+        .unwrap();
+    links.reload().await.unwrap();
+    let (status, html) = open(link.clone()).await;
+    assert_eq!(status, 403, "revoked");
+    assert!(html.contains("Ссылка недействительна"));
+    let fresh = post_check(&app, &key, "7701000040").await.2;
+    let (status, _) = open(fresh["report_url"].as_str().unwrap().to_owned()).await;
+    assert_eq!(status, 200, "new links open with the new key");
+}
+
+/// What a person sees clicking a link: the report, or a page that says why it does not open.
+#[tokio::test]
+async fn a_signed_link_opens_in_headless_chromium_and_a_damaged_one_says_why() {
+    use crate::helpers::installed;
+    if !installed("chromium") || !installed("python3") {
+        eprintln!(
+            "SKIPPED signed link in chromium: no chromium or python3 (.ci/run installs them)"
+        );
+        return;
+    }
+    let settings = test_settings(Registries::Sandbox).await;
+    let store = kontragent::storage::connect(&settings.database.url, 1)
+        .await
+        .unwrap();
+    let (_, key) = KeyService::new(store, &settings.auth)
+        .create("crm", "checks")
+        .await
+        .unwrap();
+    let app = spawn_app_from(settings).await;
+    let check = post_check(&app, &key, "7701000019").await.2;
+    let link = format!("{}{}", app.address, check["report_url"].as_str().unwrap());
+    let damaged = link.replace("sig=", "sig=0");
+    let (pages, out_dir) = crate::report::in_chromium(&[link, damaged]).await;
+    let report = pages[0]["sections"]["header"].as_str().unwrap_or_default();
+    assert!(
+        report.contains("Справка о проверке контрагента"),
+        "{}",
+        pages[0]
+    );
+    assert!(
+        pages[0]["sections"]["decision"]
+            .as_str()
+            .unwrap()
+            .contains("ОДОБРЕНО")
+    );
+    let closed = pages[1]["sections"]["closed"].as_str().unwrap_or_default();
+    assert!(closed.contains("Ссылка недействительна"), "{}", pages[1]);
+    assert_eq!(pages[1]["title"], "Ссылка недействительна");
+    let _ = std::fs::remove_dir_all(out_dir);
 }
