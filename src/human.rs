@@ -283,26 +283,16 @@ pub fn explanation_text(
     } else {
         "Reasons:\n"
     });
-    let line = |mark: char, r: &crate::scoring::Reason| {
+    for (change, r) in e.changes() {
         let delta = r.delta.map(|d| format!(" {d:+}")).unwrap_or_default();
-        format!(
-            "  {mark} [{}{delta}] {} — {}\n",
-            r.effect, r.rule_id, r.message
-        )
-    };
-    let had = |id: &str| before.reasons.iter().find(|r| r.rule_id == id);
-    let has = |id: &str| e.after.reasons.iter().any(|r| r.rule_id == id);
-    for r in &e.after.reasons {
-        let mark = match had(&r.rule_id) {
-            None => '+',
-            Some(old) if old.effect == r.effect && old.delta == r.delta => '=',
-            // The same rule with another effect or delta.
-            Some(_) => '~',
-        };
-        out.push_str(&line(mark, r));
-    }
-    for r in before.reasons.iter().filter(|r| !has(&r.rule_id)) {
-        out.push_str(&line('-', r));
+        let _ = writeln!(
+            out,
+            "  {} [{}{delta}] {} — {}",
+            change.mark(),
+            r.effect,
+            r.rule_id,
+            r.message
+        );
     }
     out
 }
@@ -380,7 +370,8 @@ pub fn dry_run_text(r: &crate::policy::DryRunReport, language: Language) -> Stri
     let _ = if ru {
         writeln!(
             out,
-            "Пробный прогон {version}: проверок {}, меняется решение у {}, причины у {} (пропущено {}){}",
+            "Пробный прогон {version}: компаний {}, проверок {} (последняя у каждой), меняется решение у {}, причины у {} (пропущено {}){}",
+            r.inns,
             r.evaluated,
             r.changed,
             r.reasons_changed,
@@ -394,7 +385,8 @@ pub fn dry_run_text(r: &crate::policy::DryRunReport, language: Language) -> Stri
     } else {
         writeln!(
             out,
-            "Dry-run of {version}: {} checks, {} decisions change, {} change reasons ({} skipped){}",
+            "Dry-run of {version}: {} companies, {} checks (the latest of each), {} decisions change, {} change reasons ({} skipped){}",
+            r.inns,
             r.evaluated,
             r.changed,
             r.reasons_changed,

@@ -505,25 +505,24 @@ async fn main() -> anyhow::Result<()> {
             } => {
                 let inn = Inn::parse(&inn).map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
                 let path = rules.unwrap_or_else(|| PathBuf::from(&settings.rules.path));
-                let ruleset = kontragent::rules::load_file::<Ruleset>(&path).map_err(|errors| {
-                    let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                    anyhow::anyhow!("{}: {}", path.display(), list.join("; "))
-                })?;
-                let checks = startup::build_services(&settings).await?.checks;
-                let latest = checks.latest(&inn).await?.ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "INN {inn} has never been checked here: `kontragent check {inn}` first"
-                    )
-                })?;
-                let id = serde_json::from_slice::<kontragent::check::Check>(&latest)?.id;
-                let stored = checks
-                    .stored(id)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("check {id} is gone"))?;
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let policy = startup::build_services(&settings).await?.policy;
                 let language = settings.check.default_language;
-                let explained =
-                    kontragent::policy::explain(stored, &ruleset, profile.as_deref(), language)
-                        .map_err(anyhow::Error::msg)?;
+                let explained = match policy
+                    .explain_latest(&inn, Some(text), profile.as_deref(), language)
+                    .await
+                {
+                    Ok(Some(explained)) => explained,
+                    Ok(None) => anyhow::bail!(
+                        "INN {inn} has never been checked here: `kontragent check {inn}` first"
+                    ),
+                    Err(kontragent::policy::PolicyError::Invalid(errors)) => {
+                        let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                        anyhow::bail!("{}: {}", path.display(), list.join("; "))
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 print!(
                     "{}",
                     kontragent::human::explanation_text(
@@ -648,7 +647,7 @@ async fn main() -> anyhow::Result<()> {
                 });
                 let outcomes = kontragent::monitoring::rules::golden::run_dir(&policy, &cases)
                     .map_err(|e| anyhow::anyhow!(e))?;
-                report_cases(&outcomes);
+                report_cases(&outcomes, policy.rules.iter().map(|r| r.id.as_str()));
             }
             RulesCommand::Test {
                 rules,
@@ -680,7 +679,7 @@ async fn main() -> anyhow::Result<()> {
                     golden::run_file(&ruleset, &cases, profile)
                 }
                 .map_err(|e| anyhow::anyhow!(e))?;
-                report_cases(&outcomes);
+                report_cases(&outcomes, ruleset.rules.iter().map(|r| r.id.as_str()));
             }
             RulesCommand::Facts { json, markdown } => {
                 let definitions = facts::definitions();
@@ -708,7 +707,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Prints golden-case outcomes and exits 1 when any failed.
-fn report_cases(outcomes: &[golden::CaseOutcome]) {
+/// Prints each case, the rules no case fires, and the count; exits 1 when one failed.
+fn report_cases<'a>(outcomes: &[golden::CaseOutcome], rule_ids: impl IntoIterator<Item = &'a str>) {
     let failed = outcomes.iter().filter(|o| !o.passed()).count();
     for o in outcomes {
         if o.passed() {
@@ -719,6 +719,14 @@ fn report_cases(outcomes: &[golden::CaseOutcome]) {
                 println!("        {p}");
             }
         }
+    }
+    let uncovered = golden::uncovered(rule_ids, outcomes);
+    if !uncovered.is_empty() {
+        println!(
+            "no case fires {} rule(s) — add a golden case for each: {}",
+            uncovered.len(),
+            uncovered.join(", ")
+        );
     }
     println!(
         "{} cases: {} passed, {failed} failed",

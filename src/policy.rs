@@ -141,7 +141,7 @@ impl Policy {
         let checks = if request.catalog.unwrap_or(false) {
             self.catalog_checks(limit).await?
         } else {
-            self.store().done_checks(from, to, limit).await?
+            self.store().latest_done_checks(from, to, limit).await?
         };
         let replay = Replay {
             ruleset,
@@ -213,6 +213,11 @@ impl Replay {
         let ruleset = &self.ruleset;
         let mut report = DryRunReport {
             candidate_version: ruleset.version.clone(),
+            inns: checks
+                .iter()
+                .map(|c| c.inn.as_str())
+                .collect::<BTreeSet<_>>()
+                .len() as u64,
             evaluated: 0,
             changed: 0,
             reasons_changed: 0,
@@ -506,7 +511,7 @@ pub struct NewlyUnchecked {
 
 /// What the candidate would have decided on past checks.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"candidate_version": "3a59f4cd…", "evaluated": 120, "changed": 7, "reasons_changed": 9, "skipped": 0,
+#[schema(example = json!({"candidate_version": "3a59f4cd…", "inns": 120, "evaluated": 120, "changed": 7, "reasons_changed": 9, "skipped": 0,
     "partial": false,
     "transitions": [{"from": "approve", "to": "approve", "count": 80}, {"from": "approve", "to": "review", "count": 7}],
     "rules": [{"rule_id": "mass_address", "before": 5, "after": 5}, {"rule_id": "young_company", "before": 0, "after": 9}],
@@ -517,7 +522,11 @@ pub struct NewlyUnchecked {
                   "reasons": [{"rule_id": "young_company", "effect": "review", "message": "Компании 7 мес."}]}]}))]
 pub struct DryRunReport {
     pub candidate_version: String,
-    /// Past checks judged again.
+    /// Companies (INNs) replayed: the latest finished check of each, so a company checked
+    /// a hundred times counts once.
+    pub inns: u64,
+    /// Past checks judged again (one per INN; less than `inns` by `skipped`, or when the
+    /// replay was `partial`).
     pub evaluated: u64,
     /// How many would get another decision.
     pub changed: u64,
@@ -539,6 +548,32 @@ pub struct DryRunReport {
     pub examples: Vec<DryRunExample>,
 }
 
+/// How a reason of a re-decided check compares with the stored decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonChange {
+    /// The same rule with the same effect and delta.
+    Kept,
+    /// The same rule with another effect or delta.
+    Changed,
+    /// A rule the stored decision did not give.
+    Added,
+    /// A rule the stored decision gave and the file no longer does.
+    Removed,
+}
+
+impl ReasonChange {
+    /// The mark the CLI shows: `=`, `~`, `+`, `-`.
+    pub fn mark(self) -> char {
+        match self {
+            ReasonChange::Kept => '=',
+            ReasonChange::Changed => '~',
+            ReasonChange::Added => '+',
+            ReasonChange::Removed => '-',
+        }
+    }
+}
+
 /// A stored check re-decided under another ruleset, beside what was decided.
 pub struct Explanation {
     /// The stored check as it was decided.
@@ -548,6 +583,76 @@ pub struct Explanation {
     /// The file's version and the profile applied.
     pub version: String,
     pub profile: String,
+}
+
+impl Explanation {
+    /// Every reason of the file's decision against the stored one, then the stored reasons
+    /// the file no longer gives.
+    pub fn changes(&self) -> Vec<(ReasonChange, &crate::scoring::Reason)> {
+        let before = &self.before.reasons;
+        let had = |id: &str| before.iter().find(|r| r.rule_id == id);
+        let has = |id: &str| self.after.reasons.iter().any(|r| r.rule_id == id);
+        let mut out: Vec<_> = self
+            .after
+            .reasons
+            .iter()
+            .map(|r| {
+                let change = match had(&r.rule_id) {
+                    None => ReasonChange::Added,
+                    Some(old) if old.effect == r.effect && old.delta == r.delta => {
+                        ReasonChange::Kept
+                    }
+                    Some(_) => ReasonChange::Changed,
+                };
+                (change, r)
+            })
+            .collect();
+        out.extend(
+            before
+                .iter()
+                .filter(|r| !has(&r.rule_id))
+                .map(|r| (ReasonChange::Removed, r)),
+        );
+        out
+    }
+}
+
+impl Policy {
+    /// The latest stored check of `inn` re-decided under `candidate` (a ruleset's TOML; the
+    /// one in force when `None`) with `profile` (else the check's own): `None` when the INN
+    /// was never checked. Nothing is fetched; the candidate is compiled in a turn.
+    pub async fn explain_latest(
+        &self,
+        inn: &crate::domain::Inn,
+        candidate: Option<String>,
+        profile: Option<&str>,
+        language: crate::domain::Language,
+    ) -> Result<Option<Explanation>, PolicyError> {
+        let started = std::time::Instant::now();
+        let _turn = self.turn(started).await?;
+        let ruleset = match candidate {
+            Some(text) => Arc::new(
+                compile_off_thread(move || Ruleset::parse(&text))
+                    .await
+                    .map_err(PolicyError::Invalid)?,
+            ),
+            None => self.active.current(),
+        };
+        let Some(stored) = self.store().latest_check(inn).await? else {
+            return Ok(None);
+        };
+        let check = serde_json::from_str(&stored.document)
+            .map_err(|e| PolicyError::Replay(format!("check {}: {e}", stored.id)))?;
+        let facts = match &stored.facts {
+            Some(f) => serde_json::from_str(f)
+                .map_err(|e| PolicyError::Replay(format!("check {}: {e}", stored.id)))?,
+            None => Facts::default(),
+        };
+        let stored = crate::check::Checked { check, facts };
+        explain(stored, &ruleset, profile, language)
+            .map(Some)
+            .map_err(|e| PolicyError::Invalid(vec![RuleError::general(e)]))
+    }
 }
 
 /// Re-evaluates `stored`'s facts under `ruleset` (with `profile`, else the check's own);

@@ -153,6 +153,7 @@ where
                 .service(rules::monitoring_dry_run)
                 .service(rules::rules_diff)
                 .service(rules::rollback_rules)
+                .service(rules::explain::explain)
                 .service(catalog::list_contractor)
                 .service(catalog::browse_catalog)
                 .service(catalog::catalog_entry)

@@ -114,6 +114,7 @@ pub const ROUTES: &[Route] = &[
     read("POST", "/v1/rules/dry-run/monitoring", RulesAdmin),
     read("GET", "/v1/rules/diff", RulesAdmin),
     write("POST", "/v1/rules/rollback", RulesAdmin),
+    read("POST", "/v1/rules/explain", RulesAdmin),
     write("POST", "/v1/catalog", CatalogWrite),
     read("GET", "/v1/catalog", CatalogRead),
     read("GET", "/v1/catalog/{inn}", CatalogRead),

@@ -61,6 +61,23 @@ impl CaseOutcome {
     }
 }
 
+/// The rules (of `rule_ids`, in their order) that no case fired: a rule without a golden
+/// case, whose every edit would pass the tests unseen.
+pub fn uncovered<'a>(
+    rule_ids: impl IntoIterator<Item = &'a str>,
+    outcomes: &[CaseOutcome],
+) -> Vec<String> {
+    let fired: std::collections::BTreeSet<&str> = outcomes
+        .iter()
+        .flat_map(|o| o.fired.iter().map(String::as_str))
+        .collect();
+    rule_ids
+        .into_iter()
+        .filter(|id| !fired.contains(id))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The facts of an ordinary, clean company whose every registry answered.
 pub fn baseline() -> Facts {
     let mut values: BTreeMap<&str, Value> = BTreeMap::from([

@@ -628,8 +628,9 @@ pub trait Store:
     /// Every activation of the `kind` policy file, newest first.
     async fn activations(&self, kind: &str) -> Result<Vec<PolicyActivation>, StoreError>;
 
-    /// Finished checks with their facts, checked within `[from, to)`, newest first.
-    async fn done_checks(
+    /// The latest finished check of each INN checked within `[from, to)`, with its facts,
+    /// newest first.
+    async fn latest_done_checks(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,

@@ -301,7 +301,7 @@ macro_rules! impl_store {
                     .collect()
             }
 
-            async fn done_checks(
+            async fn latest_done_checks(
                 &self,
                 from: chrono::DateTime<chrono::Utc>,
                 to: chrono::DateTime<chrono::Utc>,
@@ -310,8 +310,9 @@ macro_rules! impl_store {
                 let rows = sqlx::query(concat!(
                     "SELECT ",
                     $crate::storage::queries::CHECK_COLUMNS!(),
-                    " FROM checks WHERE state = 'done' AND checked_at >= $1 AND checked_at < $2 \
-                      ORDER BY checked_at DESC LIMIT $3"
+                    " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY inn ORDER BY checked_at DESC, id DESC) AS nth \
+                       FROM checks WHERE state = 'done' AND checked_at >= $1 AND checked_at < $2) AS latest \
+                      WHERE nth = 1 ORDER BY checked_at DESC LIMIT $3"
                 ))
                 .bind($crate::storage::millis(from))
                 .bind($crate::storage::millis(to))

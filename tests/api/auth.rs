@@ -156,6 +156,12 @@ fn operations(
         ),
         (
             "POST",
+            "/v1/rules/explain?inn=7701000019".into(),
+            Value::String(String::new()),
+            200,
+        ),
+        (
+            "POST",
             "/v1/rules/dry-run".into(),
             json!({"ruleset": DEFAULT_RULES}),
             200,

@@ -410,6 +410,13 @@ async fn rules_test_takes_the_cases_from_anywhere() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("ok    "), "{text}");
+    // One case covers one rule: the others are named as having no golden case.
+    let uncovered = text
+        .lines()
+        .find(|l| l.starts_with("no case fires"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(uncovered.contains("bankruptcy_stage"), "{uncovered}");
+    assert!(!uncovered.contains("mass_address"), "{uncovered}");
     std::fs::write(
         dir.join("cases/mass.toml"),
         "[[case]]\nname = \"mass address\"\nfacts = { \"company.mass_address\" = true }\nexpect = { decision = \"approve\" }\n",
@@ -539,7 +546,9 @@ async fn rules_dry_run_replays_a_file_on_the_terminal() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        shown.contains("проверок 2, меняется решение у 0, причины у 2"),
+        shown.contains(
+            "компаний 2, проверок 2 (последняя у каждой), меняется решение у 0, причины у 2"
+        ),
         "{shown}"
     );
     assert!(

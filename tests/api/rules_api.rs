@@ -133,7 +133,13 @@ async fn reload_activates_a_changed_file_and_refuses_a_bad_one() {
             .unwrap()
             .contains("delta = -30\nmessage.ru")
     );
-    assert_eq!(app.get("/v1/rules/versions/nope").await.status(), 404);
+    assert_eq!(app.get("/v1/rules/versions/nope").await.status(), 422);
+    assert_eq!(app.get("/v1/rules/versions/0000000").await.status(), 404);
+    let short = &after["ruleset_version"].as_str().unwrap()[..12];
+    assert_eq!(
+        get_json(&app, &format!("/v1/rules/versions/{short}")).await["version"],
+        after["ruleset_version"]
+    );
     assert_ne!(after["ruleset_version"], before["ruleset_version"]);
     let versions = get_json(&app, "/v1/rules/versions").await;
     let listed: Vec<&Value> = versions["versions"]
@@ -326,7 +332,15 @@ async fn validate_names_the_rule_and_line_of_every_kind_of_mistake() {
 async fn dry_run_replays_a_candidate_on_past_checks() {
     let file = rules_copy();
     let app = app_with_rules(&file, 0).await;
-    for inn in ["7701000019", "7701000072", "7702000269", "7702000300"] {
+    // A company checked three times counts once: its latest check is judged.
+    for inn in [
+        "7701000019",
+        "7701000072",
+        "7702000269",
+        "7702000300",
+        "7701000019",
+        "7701000019",
+    ] {
         app.check(inn).await;
     }
     // The candidate forgives court cases: the company with 14 in a year would be approved.
@@ -344,7 +358,11 @@ async fn dry_run_replays_a_candidate_on_past_checks() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let report: Value = r.json().await.unwrap();
-    assert_eq!(report["evaluated"], 4);
+    assert_eq!(
+        (&report["inns"], &report["evaluated"]),
+        (&json!(4), &json!(4)),
+        "{report:#}"
+    );
     assert_eq!(report["changed"], 1);
     assert_eq!(report["examples"][0]["inn"], "7702000269");
     assert_eq!(
@@ -729,15 +747,31 @@ async fn a_rollback_brings_back_an_earlier_version_and_is_listed_with_its_author
         unified.contains("\n-delta = -20\n+delta = -30\n"),
         "{unified}"
     );
-    let r = app.get("/v1/rules/diff?from=0000").await;
+    // A version as the CLI and the README show it: the first 12 digits (7 at least).
+    let short = get_json(
+        &app,
+        &format!("/v1/rules/diff?from={}&to={}", &first[..12], &second[..7]),
+    )
+    .await;
+    assert_eq!(
+        (&short["from"], &short["to"]),
+        (&json!(first), &json!(second))
+    );
+    let r = app.get("/v1/rules/diff?from=0000000").await;
     assert_eq!(r.status(), 404);
+    let r = app
+        .get(&format!("/v1/rules/diff?from={}", &first[..6]))
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "from");
     let r = app.get("/v1/rules/diff").await;
     assert_eq!(r.status(), 400);
 
     let r = post(
         &app,
         "/v1/rules/rollback",
-        serde_json::to_string(&json!({"version": first, "comment": "too many reviews"})).unwrap(),
+        serde_json::to_string(&json!({"version": &first[..12], "comment": "too many reviews"}))
+            .unwrap(),
         "application/json",
     )
     .await;
@@ -777,11 +811,111 @@ async fn a_rollback_brings_back_an_earlier_version_and_is_listed_with_its_author
     let r = post(
         &app,
         "/v1/rules/rollback",
-        r#"{"version": "0000"}"#,
+        r#"{"version": "0000000"}"#,
         "application/json",
     )
     .await;
     assert_eq!(r.status(), 404);
+}
+
+/// `POST /v1/rules/explain`: the CLI's explain over the API — the latest check of an INN
+/// under a candidate (or the ruleset in force), each reason marked.
+#[tokio::test]
+async fn explain_shows_the_latest_check_of_an_inn_under_a_candidate() {
+    let file = rules_copy();
+    let app = app_with_rules(&file, 0).await;
+    let check = app.check("7701000058").await;
+    assert_eq!(check["decision"], "review");
+    let at = DEFAULT_RULES.find("id = \"reorganizing\"").unwrap();
+    let effect = at + DEFAULT_RULES[at..].find("effect = \"review\"").unwrap();
+    let candidate = format!(
+        "{}effect = \"reject\"{}\n[[rules]]\nid = \"active_note\"\ntitle = \"Note\"\nwhen = \"company.status != 'ACTIVE'\"\neffect = \"score\"\ndelta = 0\n",
+        &DEFAULT_RULES[..effect],
+        &DEFAULT_RULES[effect + "effect = \"review\"".len()..]
+    );
+    let r = post(
+        &app,
+        "/v1/rules/explain?inn=7701000058",
+        candidate.clone(),
+        "text/plain",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["check_id"], check["id"]);
+    assert_eq!(
+        (&report["before"]["decision"], &report["after"]["decision"]),
+        (&json!("review"), &json!("reject")),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["before"]["ruleset_version"],
+        check["ruleset_version"]
+    );
+    assert_eq!(
+        report["after"]["ruleset_version"],
+        json!(kontragent::rules::version_of(&candidate))
+    );
+    let change = |id: &str| {
+        report["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["reason"]["rule_id"] == id)
+            .map(|r| r["change"].clone())
+    };
+    assert_eq!(change("reorganizing"), Some(json!("changed")), "{report:#}");
+    assert_eq!(change("active_note"), Some(json!("added")), "{report:#}");
+    // An empty body: the ruleset in force, which decides as the check was decided.
+    let same: Value = post(&app, "/v1/rules/explain?inn=7701000058", "", "text/plain")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(same["after"]["decision"], "review");
+    assert!(
+        same["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["change"] == "kept"),
+        "{same:#}"
+    );
+    // Never checked, a bad INN, an unknown profile, a broken candidate.
+    assert_eq!(
+        post(&app, "/v1/rules/explain?inn=7701000019", "", "text/plain")
+            .await
+            .status(),
+        404
+    );
+    let r = post(&app, "/v1/rules/explain?inn=7701000059", "", "text/plain").await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "inn_checksum");
+    let r = post(
+        &app,
+        "/v1/rules/explain?inn=7701000058&profile=nope",
+        "",
+        "text/plain",
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        post(
+            &app,
+            "/v1/rules/explain?inn=7701000058",
+            "[oops",
+            "text/plain"
+        )
+        .await
+        .status(),
+        422
+    );
+    assert_eq!(
+        post(&app, "/v1/rules/explain", "", "text/plain")
+            .await
+            .status(),
+        400
+    );
 }
 
 /// A rules file the service may read but not replace: the rollback is pinned in the

@@ -1,6 +1,8 @@
 //! The ruleset as an analyst works with it: see the active version and its history,
 //! validate a candidate, replay it on past checks, and reload the file without a restart.
 
+pub mod explain;
+
 use super::AppState;
 use super::errors::{ApiError, Problem};
 use super::language::Reader;
@@ -301,9 +303,11 @@ pub struct RulesetVersionText {
 /// loaded (what a check's `ruleset_version` was decided under).
 #[utoipa::path(
     tag = "rules",
-    params(("version" = String, Path, description = "SHA-256 of the file (`ruleset_version` of a check)")),
+    params(("version" = String, Path, description = "SHA-256 of the file (`ruleset_version` of a check), or a unique prefix of at least 7 digits")),
     responses(
         (status = 200, body = RulesetVersionText),
+        (status = 409, description = "`ambiguous_version`: the prefix begins several versions (listed)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`: not hex, or a prefix shorter than 7", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -312,11 +316,8 @@ pub async fn rule_version(
     state: web::Data<AppState>,
     version: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let found = all_versions(&state)
-        .await?
-        .into_iter()
-        .find(|v| v.version == *version)
-        .ok_or_else(|| ApiError::NotFound(format!("no rules version {version}")))?;
+    let versions = all_versions(&state).await?;
+    let found = resolve_version(&versions, &version, "version")?.clone();
     Ok(HttpResponse::Ok().json(RulesetVersionText {
         kind: found.kind,
         version: found.version,
@@ -326,6 +327,52 @@ pub async fn rule_version(
         comment: found.comment,
         content: found.content,
     }))
+}
+
+/// Versions are shown shortened (the CLI, the README, `git`-style): at least this many
+/// leading hex digits name one.
+pub const VERSION_PREFIX_MIN: usize = 7;
+
+/// The stored version `given` names: its whole SHA-256, or a prefix of at least
+/// [`VERSION_PREFIX_MIN`] characters that only one version (of either file) starts with.
+fn resolve_version<'a>(
+    versions: &'a [StoredRuleset],
+    given: &str,
+    field: &'static str,
+) -> Result<&'a StoredRuleset, ApiError> {
+    let given = given.trim().to_ascii_lowercase();
+    if let Some(exact) = versions.iter().find(|v| v.version == given) {
+        return Ok(exact);
+    }
+    if given.len() < VERSION_PREFIX_MIN || !given.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::InvalidField {
+            field,
+            message: format!(
+                "a version is its SHA-256 in hex, or the first {VERSION_PREFIX_MIN} or more of its digits"
+            ),
+        });
+    }
+    let mut candidates: Vec<&StoredRuleset> = versions
+        .iter()
+        .filter(|v| v.version.starts_with(&given))
+        .collect();
+    candidates.dedup_by(|a, b| a.version == b.version);
+    match candidates.as_slice() {
+        [] => Err(ApiError::NotFound(format!("no rules version {given}"))),
+        [one] => Ok(one),
+        many => Err(ApiError::Refused {
+            status: 409,
+            code: "ambiguous_version",
+            message: format!(
+                "{given} begins {} versions: {}; give more digits",
+                many.len(),
+                many.iter()
+                    .map(|v| format!("{} ({})", v.version, v.kind))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
 }
 
 /// Every stored version of both policy files, newest first.
@@ -561,9 +608,10 @@ fn dry_run_json(body: &[u8]) -> Result<DryRunRequest, ApiError> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DiffQuery {
-    /// The older version (SHA-256, as `GET /v1/rules/versions` lists it).
+    /// The older version (SHA-256, as `GET /v1/rules/versions` lists it, or a unique
+    /// prefix of at least 7 digits).
     pub from: String,
-    /// The newer version; default: the version of the same file now in force.
+    /// The newer version (or its prefix); default: the version of the same file now in force.
     pub to: Option<String>,
 }
 
@@ -592,7 +640,8 @@ pub struct RulesDiff {
         (status = 200, body = RulesDiff),
         (status = 400, description = "`invalid_query` (`from` missing)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such version", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`versions_of_different_files`: one is the ruleset, the other the monitoring policy", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`ambiguous_version`: a prefix begins several versions (listed)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`versions_of_different_files`: one is the ruleset, the other the monitoring policy; `invalid_field` (`from`, `to`): not hex, or a prefix shorter than 7", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/rules/diff")]
@@ -602,19 +651,17 @@ pub async fn rules_diff(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let versions = all_versions(&state).await?;
-    let find = |version: &str| {
-        versions
-            .iter()
-            .find(|v| v.version == version)
-            .ok_or_else(|| ApiError::NotFound(format!("no rules version {version}")))
-    };
-    let from = find(&query.from)?;
+    let from = resolve_version(&versions, &query.from, "from")?;
     let active = if from.kind == "monitoring" {
         state.monitor.policy().info()
     } else {
         state.policy.active().info()
     };
-    let to = find(query.to.as_deref().unwrap_or(&active.version))?;
+    let to = resolve_version(
+        &versions,
+        query.to.as_deref().unwrap_or(&active.version),
+        "to",
+    )?;
     if to.kind != from.kind {
         return Err(ApiError::Refused {
             status: 422,
@@ -644,7 +691,8 @@ pub async fn rules_diff(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"version": "9b1c07…", "comment": "the new mass-address penalty rejected too many"}))]
 pub struct RollbackRequest {
-    /// A stored version of the ruleset or of the monitoring policy.
+    /// A stored version of the ruleset or of the monitoring policy (its SHA-256, or a
+    /// unique prefix of at least 7 digits).
     pub version: String,
     pub comment: Option<String>,
 }
@@ -659,6 +707,7 @@ pub struct RollbackRequest {
     responses(
         (status = 200, body = crate::rules::RollbackOutcome),
         (status = 404, description = "`not_found`: no such version", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`ambiguous_version`: the prefix begins several versions (listed)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field`, or `invalid_ruleset` when the version no longer compiles (a fact it reads is gone)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -668,8 +717,12 @@ pub async fn rollback_rules(
     principal: web::ReqData<Principal>,
     body: web::Json<RollbackRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = body.into_inner();
+    let mut request = body.into_inner();
     bounded_comment(request.comment.as_deref())?;
+    let versions = all_versions(&state).await?;
+    request.version = resolve_version(&versions, &request.version, "version")?
+        .version
+        .clone();
     let author = principal.actor(None);
     let scoring = state.policy.active();
     let monitoring = state.monitor.policy();
@@ -752,4 +805,52 @@ pub async fn monitoring_dry_run(
         .await
         .map_err(invalid)?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(kind: &str, version: &str) -> StoredRuleset {
+        StoredRuleset {
+            kind: kind.into(),
+            version: version.into(),
+            content: String::new(),
+            path: String::new(),
+            loaded_at: chrono::Utc::now(),
+            author: "startup".into(),
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn a_version_is_named_by_its_hash_or_a_unique_prefix_of_seven() {
+        let versions = [
+            stored("scoring", "3a59f4cdaf8aee00"),
+            stored("monitoring", "3a59f4c0000aee00"),
+            stored("scoring", "9b1c07aa11bb22cc"),
+        ];
+        let found = |given| resolve_version(&versions, given, "version").map(|v| &v.version);
+        assert_eq!(found("9b1c07aa11bb22cc").unwrap(), "9b1c07aa11bb22cc");
+        assert_eq!(found("9B1C07A").unwrap(), "9b1c07aa11bb22cc");
+        assert_eq!(found("3a59f4cd").unwrap(), "3a59f4cdaf8aee00");
+        let ambiguous = found("3a59f4c").unwrap_err();
+        assert!(
+            matches!(&ambiguous, ApiError::Refused { status: 409, code: "ambiguous_version", message }
+                if message.contains("3a59f4cdaf8aee00 (scoring)") && message.contains("3a59f4c0000aee00 (monitoring)")),
+            "{ambiguous:?}"
+        );
+        assert!(matches!(
+            found("9b1c07"),
+            Err(ApiError::InvalidField {
+                field: "version",
+                ..
+            })
+        ));
+        assert!(matches!(
+            found("9b1c07z"),
+            Err(ApiError::InvalidField { .. })
+        ));
+        assert!(matches!(found("0000000"), Err(ApiError::NotFound(_))));
+    }
 }
