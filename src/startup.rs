@@ -326,6 +326,8 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
         settings.monitoring.clone(),
         Arc::clone(&metrics),
     ));
+    checks
+        .follow_with(Arc::downgrade(&monitor) as std::sync::Weak<dyn crate::check::CheckFollower>);
     let batches = Arc::new(crate::check::batch::BatchService::new(
         Arc::clone(&checks),
         settings.check.batch_concurrency as usize,

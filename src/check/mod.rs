@@ -59,6 +59,14 @@ pub struct Checked {
     pub facts: Facts,
 }
 
+/// Hears of every check that finished with a decision, however it was asked (the catalog's
+/// monitoring: a check of a listed INN moves its entry at once). Called before the check's
+/// answer goes out, so what a caller reads next already shows it.
+#[async_trait::async_trait]
+pub trait CheckFollower: Send + Sync {
+    async fn finished(&self, checked: &Checked);
+}
+
 /// How a check started: finished at once (every answer was in memory), or running.
 pub enum Started {
     Done(Checked),
@@ -125,6 +133,8 @@ pub struct CheckService {
     links: links::ReportLinks,
     /// The checks this process is running, so a shutdown can record the unfinished ones.
     in_flight: std::sync::Mutex<std::collections::HashMap<Uuid, InFlight>>,
+    /// Told of each finished check; weak, since the follower holds this service.
+    follower: std::sync::OnceLock<std::sync::Weak<dyn CheckFollower>>,
 }
 
 impl CheckService {
@@ -176,6 +186,20 @@ impl CheckService {
                 settings.limits.max_running_checks as usize,
             )),
             in_flight: std::sync::Mutex::default(),
+            follower: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Tells `follower` of every check that finishes from now on (set once, at start-up).
+    pub fn follow_with(&self, follower: std::sync::Weak<dyn CheckFollower>) {
+        if self.follower.set(follower).is_err() {
+            tracing::warn!("a second check follower was refused");
+        }
+    }
+
+    async fn tell_follower(&self, done: &Checked) {
+        if let Some(follower) = self.follower.get().and_then(std::sync::Weak::upgrade) {
+            follower.finished(done).await;
         }
     }
 
@@ -368,6 +392,7 @@ impl CheckService {
                 .decide(pending, reports, &ruleset, callback_url.clone())
                 .await?;
             self.announce(&done.check, callback_url.as_deref()).await;
+            self.tell_follower(&done).await;
             return Ok(Started::Done(done));
         }
         // A bounded number of checks at once; past it the caller is told to come back,
@@ -412,6 +437,9 @@ impl CheckService {
             };
             service.in_flight().remove(&id);
             service.announce(&finished, callback_url.as_deref()).await;
+            if let Ok(done) = &done {
+                service.tell_follower(done).await;
+            }
             done
         });
         Ok(Started::Running(pending, handle))

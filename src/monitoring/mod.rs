@@ -467,6 +467,28 @@ impl Monitor {
     /// compare, decide, record.
     async fn process(&self, inn_text: &str, max_age_s: u64) -> Result<Pass, MonitorError> {
         let entry = self.catalog.get(inn_text).await?;
+        let inn = Inn::parse(inn_text).map_err(|_| CatalogError::NotListed(inn_text.to_owned()))?;
+        let checked = self
+            .checks
+            .run(CheckRequest {
+                inn,
+                max_age_s: Some(max_age_s),
+                profile: None,
+                requested_by: "monitoring".into(),
+            })
+            .await?;
+        self.absorb(entry, checked).await
+    }
+
+    /// Takes a finished check of a listed contractor (the caller holds its lease): compares
+    /// it with the entry's previous check, decides by the monitoring policy, and records the
+    /// events, the status change and the next pass.
+    async fn absorb(
+        &self,
+        entry: crate::catalog::CatalogEntry,
+        Checked { check, facts }: Checked,
+    ) -> Result<Pass, MonitorError> {
+        let inn_text = entry.inn.as_str();
         let previous = match entry
             .last_check_id
             .as_deref()
@@ -483,17 +505,6 @@ impl Monitor {
             .as_ref()
             .and_then(|p| p.check.decision)
             .map(|d| d.as_str().to_owned());
-
-        let inn = Inn::parse(inn_text).map_err(|_| CatalogError::NotListed(inn_text.to_owned()))?;
-        let Checked { check, facts } = self
-            .checks
-            .run(CheckRequest {
-                inn,
-                max_age_s: Some(max_age_s),
-                profile: None,
-                requested_by: "monitoring".into(),
-            })
-            .await?;
         let decision = check.decision.map(|d| d.as_str()).unwrap_or("review");
 
         let now = Utc::now();
@@ -572,6 +583,37 @@ impl Monitor {
             events: events.len() as u64,
             transitions,
         })
+    }
+
+    /// A check of a listed contractor that someone else asked for (a manager, a CRM, a
+    /// batch): the entry takes it as a pass at once, so a manager's fresh `reject` moves it
+    /// now, not at the next scheduled pass. Skipped while a pass holds the entry (that pass
+    /// decides), for a removed entry, and for an INN not in the catalog.
+    async fn follow(&self, checked: &Checked) -> Result<(), MonitorError> {
+        let entry = match self.catalog.get(&checked.check.inn).await {
+            Ok(entry) => entry,
+            Err(CatalogError::NotListed(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let id = checked.check.id.to_string();
+        if entry.status == CatalogStatus::Removed || entry.last_check_id.as_deref() == Some(&id) {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let lease = Duration::seconds(i64::try_from(self.settings.lease_s.max(1)).unwrap_or(300));
+        match self
+            .catalog
+            .claim_entry(&entry.inn, &self.owner, now, now + lease)
+            .await
+        {
+            Ok(()) => {}
+            Err(CatalogError::Conflict) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let pass = self.absorb(entry, checked.clone()).await;
+        self.metrics
+            .monitoring_pass(if pass.is_ok() { "ok" } else { "failed" });
+        pass.map(|_| ())
     }
 
     /// Starts a run over the due contractors in the background (not in the caller's
@@ -655,5 +697,19 @@ impl Monitor {
                 }
             }
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::check::CheckFollower for Monitor {
+    async fn finished(&self, checked: &Checked) {
+        // Monitoring's own checks are taken by the pass that asked for them.
+        if checked.check.requested_by.as_deref() == Some("monitoring") {
+            return;
+        }
+        if let Err(e) = self.follow(checked).await {
+            tracing::error!(inn = %crate::domain::mask_inns(&checked.check.inn), error = ?e,
+                "a finished check of a listed contractor was not taken by monitoring");
+        }
     }
 }

@@ -680,6 +680,58 @@ async fn a_recheck_runs_the_monitoring_pass_of_one_contractor_now() {
     );
 }
 
+/// A check of a listed contractor however it was asked — here a manager's own fresh check —
+/// moves its entry by the monitoring policy at once, not at the next scheduled pass.
+#[tokio::test]
+async fn a_managers_fresh_check_that_rejects_a_listed_contractor_suspends_it_at_once() {
+    let app = spawn_app_with(Registries::Sandbox, |s| s.monitoring.max_age_s = 3600).await;
+    assert_eq!(app.check("7702000332").await["decision"], "approve");
+    assert_eq!(
+        post(&app, "/v1/catalog", json!({"inn": "7702000332"}))
+            .await
+            .status(),
+        201
+    );
+    let r = post(
+        &app,
+        "/v1/checks",
+        json!({"inn": "7702000332", "max_age_s": 0}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let check: Value = r.json().await.unwrap();
+    assert_eq!(check["decision"], "reject");
+    // By the time the answer is read, the entry has moved.
+    let detail = get(&app, "/v1/catalog/7702000332").await;
+    assert_eq!(detail["entry"]["status"], "suspended", "{detail:#}");
+    assert_eq!(detail["latest_check"]["id"], check["id"]);
+    let last = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["actor"], "monitoring");
+    assert_eq!(
+        events_of(&app, "7702000332").await,
+        [
+            "listed",
+            "decision_changed",
+            "company_status_changed",
+            "bankruptcy_opened",
+            "status_changed"
+        ]
+    );
+    // The same check read again moves nothing more; a company not listed is left alone.
+    assert_eq!(app.check("7702000332").await["decision"], "reject");
+    assert_eq!(events_of(&app, "7702000332").await.len(), 5);
+    assert_eq!(app.check("7701000040").await["decision"], "reject");
+    assert_eq!(
+        code(app.get("/v1/catalog/7701000040").await).await,
+        (404, "not_found".into())
+    );
+}
+
 #[tokio::test]
 async fn the_text_filter_takes_percent_and_underscore_literally() {
     let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
