@@ -32,4 +32,5 @@ pub mod sources;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod texts;
 pub mod webhooks;

@@ -511,6 +511,9 @@ impl Application {
                 .wrap(api::problem_for_bare_errors(json_limit))
                 // First: the guard and the router read one spelling of the path.
                 .wrap(actix_web::middleware::from_fn(api::path::normalize))
+                .wrap(actix_web::middleware::from_fn(
+                    api::language::in_request_language,
+                ))
                 .wrap(tracing_actix_web::TracingLogger::<
                     crate::telemetry::MaskedRootSpan,
                 >::new())

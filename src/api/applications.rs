@@ -84,7 +84,7 @@ pub async fn submit_application(
     state: web::Data<AppState>,
     request: HttpRequest,
     principal: Option<web::ReqData<crate::auth::Principal>>,
-    body: web::Json<ApplicationForm>,
+    body: super::json::Json<ApplicationForm>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     // The screening check takes from the website key's budget.
@@ -238,7 +238,7 @@ pub async fn act(
     state: web::Data<AppState>,
     principal: web::ReqData<crate::auth::Principal>,
     id: web::Path<String>,
-    body: web::Json<ActionBody>,
+    body: super::json::Json<ActionBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let missing = |field: &'static str| ApiError::InvalidField {

@@ -52,7 +52,7 @@ pub struct BatchRequestBody {
 #[post("/checks/batch")]
 pub async fn create_batch(
     state: web::Data<AppState>,
-    body: web::Json<BatchRequestBody>,
+    body: super::json::Json<BatchRequestBody>,
     reader: Reader,
     principal: Option<web::ReqData<crate::auth::Principal>>,
 ) -> Result<HttpResponse, ApiError> {

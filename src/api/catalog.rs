@@ -67,7 +67,7 @@ pub struct ListingBody {
 pub async fn list_contractor(
     state: web::Data<AppState>,
     principal: web::ReqData<Principal>,
-    body: web::Json<ListingBody>,
+    body: super::json::Json<ListingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let inn = Inn::parse(body.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
@@ -320,7 +320,7 @@ pub async fn change_status(
     state: web::Data<AppState>,
     principal: web::ReqData<Principal>,
     inn: web::Path<String>,
-    body: web::Json<StatusBody>,
+    body: super::json::Json<StatusBody>,
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
     let action = StatusAction::parse(&body.action).ok_or_else(|| ApiError::InvalidField {
@@ -390,7 +390,7 @@ pub async fn add_feedback(
     state: web::Data<AppState>,
     principal: web::ReqData<Principal>,
     inn: web::Path<String>,
-    body: web::Json<FeedbackBody>,
+    body: super::json::Json<FeedbackBody>,
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
     let b = body.into_inner();

@@ -91,7 +91,7 @@ pub struct CheckRequestBody {
 #[post("/checks")]
 pub async fn create_check(
     state: web::Data<AppState>,
-    body: web::Json<CheckRequestBody>,
+    body: super::json::Json<CheckRequestBody>,
     reader: Reader,
     principal: Option<web::ReqData<crate::auth::Principal>>,
 ) -> Result<HttpResponse, ApiError> {

@@ -3,7 +3,7 @@
 //! 5xx bodies say nothing internal; the log has the whole chain.
 
 use crate::check::CheckError;
-use crate::domain::InnError;
+use crate::domain::{InnError, Language};
 use crate::storage::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -52,6 +52,14 @@ pub enum ApiError {
     UnknownField(String),
     #[error("the body cannot be read (for a text body: UTF-8)")]
     MalformedBody,
+    /// A body field of the wrong type or range (`malformed_json`), or one the route does
+    /// not know (`unknown_field`), named by its path (`items[2].inn`).
+    #[error("`{field}`: {message}")]
+    BodyField {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
     #[error("the body is larger than {0} bytes")]
     BodyTooLarge(usize),
     #[error("send the body as application/json")]
@@ -110,6 +118,7 @@ impl ApiError {
         match self {
             ApiError::Inn(e) => e.code(),
             ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::BodyField { code, .. } => code,
             ApiError::MalformedBody => "malformed_body",
             ApiError::UnknownField(_) => "unknown_field",
             ApiError::BodyTooLarge(_) => "body_too_large",
@@ -132,30 +141,43 @@ impl ApiError {
         }
     }
 
-    fn title(&self) -> &'static str {
-        match self {
-            ApiError::Inn(_) => "Invalid INN",
-            ApiError::MalformedJson(_) | ApiError::UnknownField(_) | ApiError::MalformedBody => {
-                "Bad request body"
-            }
-            ApiError::BodyTooLarge(_) => "Body too large",
-            ApiError::UnsupportedMediaType => "Unsupported media type",
+    /// The title in `language`, from the texts' catalogue by the kind of problem.
+    fn title(&self, language: Language) -> &'static str {
+        let kind = match self {
+            ApiError::Inn(_) => "inn",
+            ApiError::MalformedJson(_)
+            | ApiError::UnknownField(_)
+            | ApiError::MalformedBody
+            | ApiError::BodyField { .. } => "body",
             ApiError::InvalidField { .. }
             | ApiError::FieldRefused { .. }
-            | ApiError::UnknownProfile(_) => "Invalid request",
-            ApiError::InvalidRuleset(_) => "Invalid ruleset",
-            ApiError::RulesetTooCostly(_) => "Ruleset too costly",
-            ApiError::NotFound(_) => "Not found",
-            ApiError::MethodNotAllowed => "Method not allowed",
-            ApiError::Unauthorized => "Unauthorized",
-            ApiError::Forbidden(_) => "Forbidden",
-            ApiError::RateLimited { .. } => "Too many requests",
-            ApiError::Busy { .. } => "Busy",
-            ApiError::InvalidQuery { .. } => "Invalid query",
-            ApiError::NotReady(_) => "Not ready",
-            ApiError::Refused { status: 409, .. } => "Conflict",
-            ApiError::Refused { .. } => "Refused",
-            ApiError::Internal(_) => "Internal error",
+            | ApiError::UnknownProfile(_) => "invalid_field",
+            ApiError::Refused { status: 409, .. } => "conflict",
+            ApiError::Refused { .. } => "refused",
+            other => other.code(),
+        };
+        crate::texts::problem_title(kind, language).unwrap_or("Error")
+    }
+
+    /// The detail in `language`: a field's message is looked up alone, after its name.
+    fn detail(&self, language: Language) -> String {
+        use crate::texts::in_language;
+        match self {
+            ApiError::InvalidField { field, message }
+            | ApiError::FieldRefused { field, message, .. } => {
+                format!("`{field}`: {}", in_language(message, language))
+            }
+            ApiError::BodyField { field, message, .. } => {
+                format!("`{field}`: {}", in_language(message, language))
+            }
+            ApiError::InvalidQuery {
+                field: Some(field),
+                message,
+            } => match message.strip_prefix(&format!("`{field}`: ")) {
+                Some(rest) => format!("`{field}`: {}", in_language(rest, language)),
+                None => in_language(message, language),
+            },
+            other => in_language(&other.to_string(), language),
         }
     }
 
@@ -181,9 +203,10 @@ impl ResponseError for ApiError {
             | ApiError::UnknownProfile(_)
             | ApiError::InvalidRuleset(_)
             | ApiError::RulesetTooCostly(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::MalformedJson(_) | ApiError::UnknownField(_) | ApiError::MalformedBody => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::MalformedJson(_)
+            | ApiError::UnknownField(_)
+            | ApiError::MalformedBody
+            | ApiError::BodyField { .. } => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -213,17 +236,21 @@ impl ResponseError for ApiError {
             }
             tracing::error!(error = %chain, "internal error");
         }
+        let language = super::language::answering_in();
         let problem = Problem {
             type_: format!("urn:kontragent:problem:{}", self.code()),
-            title: self.title().to_owned(),
+            title: self.title(language).to_owned(),
             status: status.as_u16(),
-            detail: self.to_string(),
+            detail: self.detail(language),
             code: self.code().to_owned(),
             field: match self {
                 ApiError::InvalidField { field, .. } | ApiError::FieldRefused { field, .. } => {
                     Some((*field).to_owned())
                 }
                 ApiError::InvalidQuery { field, .. } => field.clone(),
+                ApiError::BodyField { field, .. } => Some(field.clone()),
+                // The body's, the path's and the query's INN are all named `inn`.
+                ApiError::Inn(_) => Some("inn".to_owned()),
                 _ => None,
             },
             errors: match self {

@@ -13,6 +13,7 @@ pub mod guard;
 mod health;
 pub mod idempotency;
 mod integrations;
+pub mod json;
 pub mod language;
 pub mod path;
 pub mod query;

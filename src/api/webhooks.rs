@@ -210,7 +210,7 @@ fn views(items: Vec<(Delivery, Vec<AttemptRecord>)>) -> Vec<DeliveryView> {
 pub async fn create_webhook(
     state: web::Data<AppState>,
     principal: web::ReqData<Principal>,
-    body: web::Json<CreateWebhook>,
+    body: super::json::Json<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (webhook, secret) = state
@@ -261,7 +261,7 @@ pub async fn get_webhook(
 pub async fn patch_webhook(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<PatchWebhook>,
+    body: super::json::Json<PatchWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let patch = SubscriptionPatch {

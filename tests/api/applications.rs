@@ -70,27 +70,92 @@ async fn a_valid_application_is_received_then_screened_by_a_check() {
     assert_eq!(listed["items"][0]["id"], json!(id));
 }
 
+/// Each bad field has its code and its name in `field`, and reads in the visitor's
+/// language: Russian by default and on `Accept-Language: ru`, English on `en`.
 #[tokio::test]
-async fn each_bad_field_gets_its_code() {
+async fn each_bad_field_gets_its_code_and_a_message_in_the_readers_language() {
     let app = spawn_app_with(Registries::Sandbox, |_| {}).await;
-    for (field, value, code) in [
-        ("inn", json!("7707083894"), "inn_checksum"),
-        ("inn", json!("77070"), "inn_length"),
-        ("phone", json!("12345"), "phone_invalid"),
-        ("email", json!("ivan@example"), "email_invalid"),
-        ("company_name", json!(" "), "invalid_field"),
-        ("message", json!("x".repeat(2001)), "invalid_field"),
+    for (field, value, code, ru, en) in [
+        (
+            "inn",
+            json!("7707083894"),
+            "inn_checksum",
+            "контрольные цифры ИНН не сходятся",
+            "check digits do not match",
+        ),
+        (
+            "inn",
+            json!("77070"),
+            "inn_length",
+            "в ИНН 10 цифр",
+            "10 digits",
+        ),
+        (
+            "phone",
+            json!("12345"),
+            "phone_invalid",
+            "это не номер телефона",
+            "not a phone number",
+        ),
+        (
+            "email",
+            json!("ivan@example"),
+            "email_invalid",
+            "это не адрес электронной почты",
+            "not an e-mail address",
+        ),
+        (
+            "company_name",
+            json!(" "),
+            "invalid_field",
+            "`company_name`: обязательное поле",
+            "`company_name`: required",
+        ),
+        (
+            "message",
+            json!("x".repeat(2001)),
+            "invalid_field",
+            "`message`: не длиннее 2000 символов",
+            "at most 2000 characters",
+        ),
     ] {
         let mut body = form();
         body[field] = value;
-        let (status, problem) = submit(&app, &body).await;
-        assert_eq!(
-            (status, problem["code"].as_str()),
-            (422, Some(code)),
-            "{field}: {problem}"
-        );
-        if code != "inn_checksum" && code != "inn_length" {
-            assert_eq!(problem["field"], field);
+        for (language, expected, title) in [
+            (None, ru, ["Неверный ИНН", "Неверный запрос"]),
+            (
+                Some("ru-RU,ru;q=0.9"),
+                ru,
+                ["Неверный ИНН", "Неверный запрос"],
+            ),
+            (
+                Some("en-US,en;q=0.8"),
+                en,
+                ["Invalid INN", "Invalid request"],
+            ),
+        ] {
+            let mut r = app
+                .client
+                .post(format!("{}/v1/public/applications", app.address))
+                .json(&body);
+            if let Some(language) = language {
+                r = r.header("Accept-Language", language);
+            }
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            let problem: Value = r.json().await.unwrap();
+            assert_eq!(
+                (status, problem["code"].as_str()),
+                (422, Some(code)),
+                "{field}: {problem}"
+            );
+            assert_eq!(problem["field"], field, "{problem}");
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(detail.contains(expected), "{language:?}: {problem}");
+            assert!(
+                title.contains(&problem["title"].as_str().unwrap()),
+                "{language:?}: {problem}"
+            );
         }
     }
 }

@@ -524,3 +524,103 @@ async fn a_signed_link_opens_in_headless_chromium_and_a_damaged_one_says_why() {
     assert_eq!(pages[1]["title"], "Ссылка недействительна");
     let _ = std::fs::remove_dir_all(out_dir);
 }
+
+/// A request and what its problem says: method, path, key (else the test's), body, the
+/// Russian and English detail, the Russian title.
+type Case = (
+    reqwest::Method,
+    &'static str,
+    Option<&'static str>,
+    Option<Value>,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// Problems read in the request's language: Russian by default, English on
+/// `Accept-Language: en` — from the guard, the router, the extractors and the handlers alike.
+#[tokio::test]
+async fn problems_read_in_the_requests_language() {
+    let settings = test_settings(Registries::Sandbox).await;
+    let store = kontragent::storage::connect(&settings.database.url, 1)
+        .await
+        .unwrap();
+    let (_, key) = KeyService::new(store, &settings.auth)
+        .create("crm", "checks")
+        .await
+        .unwrap();
+    let app = spawn_app_from(settings).await;
+    let cases: [Case; 5] = [
+        (
+            reqwest::Method::GET,
+            "/v1/checks/01a2",
+            None,
+            None,
+            "нет проверки с id 01a2",
+            "no check with id 01a2",
+            "Не найдено",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/checks/01a2",
+            Some("wrong"),
+            None,
+            "нужен действующий ключ API",
+            "a valid API key is required",
+            "Нужен ключ API",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/catalog",
+            None,
+            None,
+            "у этого ключа API нет права `catalog:read`",
+            "lacks the scope `catalog:read`",
+            "Доступ запрещён",
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/checks",
+            None,
+            Some(json!({"inn": "7701000019", "max_age_s": -1})),
+            "max_age_s",
+            "max_age_s",
+            "Неверное тело запроса",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/nowhere",
+            None,
+            None,
+            "по адресу /v1/nowhere ничего нет",
+            "no resource at /v1/nowhere",
+            "Не найдено",
+        ),
+    ];
+    for (method, path, presented, body, ru, en, title) in cases {
+        for (language, expected) in [(None, ru), (Some("en"), en)] {
+            let mut r = app
+                .client
+                .request(method.clone(), format!("{}{path}", app.address))
+                .header("X-Api-Key", presented.unwrap_or(&key));
+            if let Some(body) = &body {
+                r = r.json(body);
+            }
+            if let Some(language) = language {
+                r = r.header("Accept-Language", language);
+            }
+            let r = r.send().await.unwrap();
+            let problem: Value = r.json().await.unwrap();
+            assert!(
+                problem["detail"].as_str().unwrap().contains(expected),
+                "{path} {language:?}: {problem}"
+            );
+            if language.is_none() {
+                assert_eq!(problem["title"], title, "{path}: {problem}");
+            }
+            if body.is_some() {
+                assert_eq!(problem["field"], "max_age_s", "{problem}");
+            }
+        }
+    }
+}

@@ -715,7 +715,7 @@ pub struct RollbackRequest {
 pub async fn rollback_rules(
     state: web::Data<AppState>,
     principal: web::ReqData<Principal>,
-    body: web::Json<RollbackRequest>,
+    body: crate::api::json::Json<RollbackRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let mut request = body.into_inner();
     bounded_comment(request.comment.as_deref())?;
