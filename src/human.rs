@@ -42,31 +42,35 @@ pub fn decision_words(decision: Option<Decision>, language: Language) -> &'stati
 /// that it did: «балл 100, решение задало правило отклонения».
 pub fn score_line(check: &Check, language: Language) -> String {
     let score = check.score.unwrap_or_default();
-    let overriding = check
-        .decision
-        .filter(|d| *d != Decision::Approve)
-        .and_then(|d| {
-            let ids: Vec<&str> = check
-                .reasons
-                .iter()
-                .filter(|r| r.effect == d.as_str())
-                .map(|r| r.rule_id.as_str())
-                .collect();
-            (!ids.is_empty()).then(|| (d, ids.join(", ")))
-        });
-    match (language, overriding) {
-        (Language::Ru, None) => format!("балл {score}"),
-        (Language::En, None) => format!("score {score}"),
-        (Language::Ru, Some((Decision::Reject, ids))) => {
-            format!("балл {score}, решение задало правило отклонения ({ids})")
-        }
-        (Language::Ru, Some((_, ids))) => {
-            format!("балл {score}, решение задало правило ручной проверки ({ids})")
-        }
-        (Language::En, Some((d, ids))) => {
-            format!("score {score}, overridden by a {} rule ({ids})", d.as_str())
-        }
+    let number = match language {
+        Language::Ru => format!("балл {score}"),
+        Language::En => format!("score {score}"),
+    };
+    match override_line(check, language) {
+        Some(rule) => format!("{number}, {rule}"),
+        None => number,
     }
+}
+
+/// That a `reject` or `review` rule decided instead of the score band, and which:
+/// «решение задало правило отклонения (bankruptcy_stage)»; `None` when the score did.
+pub fn override_line(check: &Check, language: Language) -> Option<String> {
+    let decision = check.decision.filter(|d| *d != Decision::Approve)?;
+    let ids: Vec<&str> = check
+        .reasons
+        .iter()
+        .filter(|r| r.effect == decision.as_str())
+        .map(|r| r.rule_id.as_str())
+        .collect();
+    if ids.is_empty() {
+        return None;
+    }
+    let ids = ids.join(", ");
+    Some(match (language, decision) {
+        (Language::Ru, Decision::Reject) => format!("решение задало правило отклонения ({ids})"),
+        (Language::Ru, _) => format!("решение задало правило ручной проверки ({ids})"),
+        (Language::En, d) => format!("overridden by a {} rule ({ids})", d.as_str()),
+    })
 }
 
 /// A registry's status with its reason: «недоступен: капча».

@@ -366,21 +366,9 @@ async fn main() -> anyhow::Result<()> {
             let summary = batch::run(&job, runner.as_ref(), progress.as_mut(), stop)
                 .await
                 .map_err(anyhow::Error::msg)?;
-            println!(
-                "{}: {} rows — approve {}, review {}, reject {}, errors {} ({} from an earlier run)",
-                job.output.display(),
-                summary.rows,
-                summary.approve,
-                summary.review,
-                summary.reject,
-                summary.errors,
-                summary.resumed
-            );
+            println!("{}", summary.line(&job.output, job.language));
             if summary.interrupted > 0 {
-                eprintln!(
-                    "stopped: {} rows not checked yet; run the same command again to go on",
-                    summary.interrupted
-                );
+                eprintln!("{}", summary.stopped_line(job.language));
                 std::io::Write::flush(&mut std::io::stdout())?;
                 std::process::exit(130);
             }

@@ -248,6 +248,38 @@ const RU: &[(&str, &str)] = &[
         "the application changed meanwhile; read it again",
         "заявка тем временем изменилась; прочитайте её заново",
     ),
+    // A batch's rows.
+    ("the same INN as row {}", "тот же ИНН, что в строке {}"),
+    ("{} is not an INN", "{} — не ИНН"),
+    (
+        "Excel wrote the INN as {}, losing its digits: format the column as text and save the file again",
+        "Excel записал ИНН как {} и потерял цифры: сделайте столбец текстовым и сохраните файл заново",
+    ),
+    (
+        "{} has {} digits: Excel dropped the INN's leading zero (0{}?); format the column as text and type it again",
+        "в {} всего {} цифр: Excel отбросил ведущий ноль ИНН (0{}?); сделайте столбец текстовым и введите ИНН заново",
+    ),
+    (
+        "stopped before this row was checked; run the same command again to go on",
+        "остановлено до проверки этой строки: запустите ту же команду ещё раз, чтобы продолжить",
+    ),
+    (
+        "stopped before this INN was checked; send it again",
+        "остановлено до проверки этого ИНН: отправьте его снова",
+    ),
+    ("storage failed", "сбой хранилища"),
+    (
+        "the check task panicked",
+        "проверка прервалась из-за внутренней ошибки",
+    ),
+    (
+        "too many checks are running; try again shortly",
+        "идёт слишком много проверок: повторите чуть позже",
+    ),
+    (
+        "interrupted: the service stopped before the check finished",
+        "прервано: сервис остановился до конца проверки",
+    ),
     // Rules.
     (
         "{} begins {} versions: {}; give more digits",

@@ -17,6 +17,15 @@ pub struct InputRow {
     pub raw: String,
     /// The INN, or why this row cannot be checked.
     pub inn: Result<Inn, ItemError>,
+    /// Every cell of the row as text, so the output keeps the input's own columns.
+    pub cells: Vec<String>,
+}
+
+/// The input's first row (its column names, as text) and its data rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub header: Vec<String>,
+    pub rows: Vec<InputRow>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +51,8 @@ enum Cell {
     Number(f64),
 }
 
-/// Reads every data row's INN from `path`.
-pub fn read(path: &Path, column: Option<&str>) -> Result<Vec<InputRow>, InputError> {
+/// Reads every data row's INN (and its other cells) from `path`.
+pub fn read(path: &Path, column: Option<&str>) -> Result<Input, InputError> {
     let shown = path.display().to_string();
     let ext = path
         .extension()
@@ -61,8 +70,10 @@ pub fn read(path: &Path, column: Option<&str>) -> Result<Vec<InputRow>, InputErr
     let (_, header) = rows.next().ok_or(InputError::Empty)?;
     let index = column_of(&header, column)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
-    Ok(rows
+    let header_text = header.iter().map(cell_text).collect();
+    let rows = rows
         .filter_map(|(i, cells)| {
+            let texts: Vec<String> = cells.iter().map(cell_text).collect();
             let cell = cells.into_iter().nth(index)?;
             let raw = match &cell {
                 Cell::Text(t) => t.trim().to_owned(),
@@ -79,9 +90,25 @@ pub fn read(path: &Path, column: Option<&str>) -> Result<Vec<InputRow>, InputErr
                     Ok(inn)
                 }
             });
-            Some(InputRow { line, raw, inn })
+            Some(InputRow {
+                line,
+                raw,
+                inn,
+                cells: texts,
+            })
         })
-        .collect())
+        .collect();
+    Ok(Input {
+        header: header_text,
+        rows,
+    })
+}
+
+fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(t) => t.trim_start_matches('\u{feff}').to_owned(),
+        Cell::Number(n) => number_text(*n),
+    }
 }
 
 fn error(code: &str, detail: impl Into<String>) -> ItemError {
@@ -292,7 +319,10 @@ mod tests {
         let text = "Наименование;ИНН;Контакт\nООО Ромашка;7707083893;Иван\n;;\nАО Лютик;7.70708E+09;\nИП Пётр;027406211180;\nООО Дубль;7707 083 893;\nООО Ноль;274062111;\n";
         let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
         let file = csv_file(&bytes);
-        let rows = read(&file.0, None).unwrap();
+        let input = read(&file.0, None).unwrap();
+        assert_eq!(input.header, ["Наименование", "ИНН", "Контакт"]);
+        assert_eq!(input.rows[0].cells, ["ООО Ромашка", "7707083893", "Иван"]);
+        let rows = input.rows;
         assert_eq!(
             codes(&rows),
             [
@@ -313,10 +343,11 @@ mod tests {
     fn utf8_with_a_bom_and_commas_and_a_column_by_letter() {
         let file = csv_file("\u{feff}name,tax id\nA,7707083893\n".as_bytes());
         assert!(matches!(read(&file.0, None), Err(InputError::NoColumn(_))));
-        let rows = read(&file.0, Some("B")).unwrap();
-        assert_eq!(codes(&rows), [(2, "7707083893".into())]);
-        let rows = read(&file.0, Some("tax id")).unwrap();
-        assert_eq!(rows.len(), 1);
+        let input = read(&file.0, Some("B")).unwrap();
+        assert_eq!(input.header, ["name", "tax id"], "the BOM is not a name's");
+        assert_eq!(codes(&input.rows), [(2, "7707083893".into())]);
+        let input = read(&file.0, Some("tax id")).unwrap();
+        assert_eq!(input.rows.len(), 1);
     }
 
     #[test]

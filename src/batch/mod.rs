@@ -186,6 +186,35 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The closing line: where the results are and what they hold.
+    pub fn line(&self, output: &Path, language: Language) -> String {
+        let path = output.display();
+        match language {
+            Language::Ru => format!(
+                "{path}: строк {} — одобрить {}, на проверку {}, отклонить {}, ошибки {} ({} из прошлого запуска)",
+                self.rows, self.approve, self.review, self.reject, self.errors, self.resumed
+            ),
+            Language::En => format!(
+                "{path}: {} rows — approve {}, review {}, reject {}, errors {} ({} from an earlier run)",
+                self.rows, self.approve, self.review, self.reject, self.errors, self.resumed
+            ),
+        }
+    }
+
+    /// What to say when a stop left rows unchecked.
+    pub fn stopped_line(&self, language: Language) -> String {
+        match language {
+            Language::Ru => format!(
+                "остановлено: не проверено строк: {}; запустите ту же команду ещё раз, чтобы продолжить",
+                self.interrupted
+            ),
+            Language::En => format!(
+                "stopped: {} rows not checked yet; run the same command again to go on",
+                self.interrupted
+            ),
+        }
+    }
+
     fn count(&mut self, row: &ResultRow) {
         match row.check.as_ref().and_then(|c| c.decision) {
             Some(Decision::Approve) => self.approve += 1,
@@ -224,7 +253,10 @@ pub async fn run(
     progress: &mut dyn Progress,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Summary, String> {
-    let rows = input::read(&job.input, job.column.as_deref()).map_err(|e| e.to_string())?;
+    let input::Input {
+        header: input_header,
+        rows,
+    } = input::read(&job.input, job.column.as_deref()).map_err(|e| e.to_string())?;
     let journal = journal_path(&job.output);
     let earlier = output::read_journal(&journal);
     let fresh_since = crate::check::cutoff(chrono::Utc::now(), job.max_age_s);
@@ -242,6 +274,7 @@ pub async fn run(
                     inn: row.raw.clone(),
                     check: None,
                     error: Some(error.clone()),
+                    input: row.cells.clone(),
                 })
             }
             Ok(inn) => match earlier.get(inn.as_str()) {
@@ -256,6 +289,7 @@ pub async fn run(
                     results[i] = Some(ResultRow {
                         line: row.line,
                         inn: row.raw.clone(),
+                        input: row.cells.clone(),
                         ..done.clone()
                     });
                 }
@@ -298,6 +332,7 @@ pub async fn run(
                 let row = ResultRow {
                     line: rows[i].line,
                     inn: rows[i].raw.clone(),
+                    input: rows[i].cells.clone(),
                     check: item.check.clone(),
                     error: item.error.clone().or_else(|| {
                         item.check
@@ -343,6 +378,7 @@ pub async fn run(
                 ResultRow {
                     line: row.line,
                     inn: row.raw.clone(),
+                    input: row.cells.clone(),
                     check: None,
                     error: Some(ItemError {
                         code: INTERRUPTED.into(),
@@ -355,9 +391,12 @@ pub async fn run(
     output::write(
         &job.output,
         &rows_out,
-        job.language,
-        job.zone,
-        runner.link_base(),
+        &output::Layout {
+            language: job.language,
+            zone: job.zone,
+            link_base: runner.link_base(),
+            input_header: &input_header,
+        },
     )?;
     progress.finish(&summary);
     Ok(summary)

@@ -21,6 +21,26 @@ pub struct ResultRow {
     pub check: Option<Check>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ItemError>,
+    /// The input row's own cells, written after ours.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input: Vec<String>,
+}
+
+/// A cell of the output: text, a number Excel can sum and sort, or a link it opens.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Text(String),
+    Number(f64),
+    Link(String),
+}
+
+impl Value {
+    fn text(&self) -> String {
+        match self {
+            Value::Text(t) | Value::Link(t) => t.clone(),
+            Value::Number(n) => n.to_string(),
+        }
+    }
 }
 
 /// The columns, in order, per language.
@@ -37,19 +57,31 @@ const HEADERS_EN: &[&str] = &[
     "Row", "INN", "Name", "Status", "Decision", "Score", "Reasons",
 ];
 
-/// Everything a row shows, as text, in column order; the decision apart for its colour.
+/// Everything a row shows, in column order; the decision apart for its colour.
 struct Line {
-    cells: Vec<String>,
+    cells: Vec<Value>,
     decision: Option<Decision>,
 }
 
-fn lines(
-    rows: &[ResultRow],
-    sources: &[String],
-    language: Language,
-    zone: chrono_tz::Tz,
-    link_base: &str,
-) -> (Vec<String>, Vec<Line>) {
+/// How the results read: the language, the time zone, what the report links are relative
+/// to, and the input's own column names (kept after ours).
+pub struct Layout<'a> {
+    pub language: Language,
+    pub zone: chrono_tz::Tz,
+    pub link_base: &'a str,
+    pub input_header: &'a [String],
+}
+
+/// The name of the sheet the results are on.
+pub const SHEET_RU: &str = "Проверка";
+
+fn lines(rows: &[ResultRow], sources: &[String], layout: &Layout) -> (Vec<String>, Vec<Line>) {
+    let Layout {
+        language,
+        zone,
+        link_base,
+        input_header,
+    } = *layout;
     let ru = language == Language::Ru;
     let mut header: Vec<String> = if ru { HEADERS_RU } else { HEADERS_EN }
         .iter()
@@ -64,59 +96,75 @@ fn lines(
         }
         .map(String::from),
     );
+    header.extend(input_header.iter().cloned());
+    let text = |s: String| Value::Text(s);
     let lines = rows
         .iter()
         .map(|row| {
             let check = row.check.as_ref();
             let company = check.and_then(|c| c.company.as_ref());
+            // The rule that decided instead of the score goes first among the reasons: the
+            // score then never reads as contradicting the decision.
+            let reasons = check
+                .map(|c| {
+                    human::override_line(c, language)
+                        .into_iter()
+                        .chain(
+                            c.reasons
+                                .iter()
+                                .map(|r| format!("{}: {}", r.title, r.message)),
+                        )
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default();
             let mut cells = vec![
-                row.line.to_string(),
-                row.inn.clone(),
-                company.and_then(|c| c.name.clone()).unwrap_or_default(),
-                company
-                    .map(|c| human::company_status(c.status, language).to_owned())
-                    .unwrap_or_default(),
-                human::decision_words(check.and_then(|c| c.decision), language).to_owned(),
-                // "75, decided by a reject rule": a score never reads as contradicting it.
+                Value::Number(row.line as f64),
+                text(row.inn.clone()),
+                text(company.and_then(|c| c.name.clone()).unwrap_or_default()),
+                text(
+                    company
+                        .map(|c| human::company_status(c.status, language).to_owned())
+                        .unwrap_or_default(),
+                ),
+                text(human::decision_words(check.and_then(|c| c.decision), language).to_owned()),
                 check
-                    .filter(|c| c.score.is_some())
-                    .map(|c| human::score_line(c, language))
-                    .unwrap_or_default(),
-                check
-                    .map(|c| {
-                        c.reasons
-                            .iter()
-                            .map(|r| format!("{}: {}", r.title, r.message))
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })
-                    .unwrap_or_default(),
+                    .and_then(|c| c.score)
+                    .map_or_else(|| text(String::new()), |s| Value::Number(s as f64)),
+                text(reasons),
             ];
             for source in sources {
-                cells.push(
+                cells.push(text(
                     check
                         .and_then(|c| c.sources.get(source))
                         .map(|s| human::source_status(s, language))
                         .unwrap_or_default(),
-                );
+                ));
             }
             cells.push(
                 check
-                    .map(|c| format!("{link_base}{}", c.report_link()))
-                    .unwrap_or_default(),
+                    .map(|c| Value::Link(format!("{link_base}{}", c.report_link())))
+                    .unwrap_or_else(|| text(String::new())),
             );
-            cells.push(
+            cells.push(text(
                 check
                     .and_then(|c| c.checked_at)
                     .map(|t| human::time(t, zone))
                     .unwrap_or_default(),
-            );
-            cells.push(
+            ));
+            cells.push(text(
                 row.error
                     .as_ref()
-                    .map(|e| format!("{}: {}", e.code, e.detail))
+                    .map(|e| {
+                        format!(
+                            "{} ({})",
+                            crate::texts::in_language(&e.detail, language),
+                            e.code
+                        )
+                    })
                     .unwrap_or_default(),
-            );
+            ));
+            cells.extend(row.input.iter().cloned().map(Value::Text));
             Line {
                 cells,
                 decision: check.and_then(|c| c.decision),
@@ -129,13 +177,7 @@ fn lines(
 /// Writes `rows` to `path` in the format its extension names (`.xlsx`, `.csv`, `.json`),
 /// through a temporary file renamed into place, so an interrupted write never leaves half a
 /// file.
-pub fn write(
-    path: &Path,
-    rows: &[ResultRow],
-    language: Language,
-    zone: chrono_tz::Tz,
-    link_base: &str,
-) -> Result<(), String> {
+pub fn write(path: &Path, rows: &[ResultRow], layout: &Layout) -> Result<(), String> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -157,7 +199,7 @@ pub fn write(
             std::fs::write(&tmp, json).map_err(|e| e.to_string())?;
         }
         Some("csv") => {
-            let (header, lines) = lines(rows, &sources, language, zone, link_base);
+            let (header, lines) = lines(rows, &sources, layout);
             let mut out = b"\xEF\xBB\xBF".to_vec();
             {
                 let mut w = csv::WriterBuilder::new()
@@ -165,15 +207,17 @@ pub fn write(
                     .from_writer(&mut out);
                 w.write_record(&header).map_err(|e| e.to_string())?;
                 for line in &lines {
-                    w.write_record(&line.cells).map_err(|e| e.to_string())?;
+                    let cells: Vec<String> = line.cells.iter().map(Value::text).collect();
+                    w.write_record(&cells).map_err(|e| e.to_string())?;
                 }
                 w.flush().map_err(|e| e.to_string())?;
             }
             std::fs::write(&tmp, out).map_err(|e| e.to_string())?;
         }
         Some("xlsx") => {
-            let (header, lines) = lines(rows, &sources, language, zone, link_base);
-            xlsx(&tmp, &header, &lines).map_err(|e| e.to_string())?;
+            let (header, lines) = lines(rows, &sources, layout);
+            let ours = header.len() - layout.input_header.len();
+            xlsx(&tmp, &header, &lines, ours, layout.language).map_err(|e| e.to_string())?;
         }
         _ => {
             return Err(format!(
@@ -185,10 +229,21 @@ pub fn write(
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
-fn xlsx(path: &Path, header: &[String], lines: &[Line]) -> Result<(), rust_xlsxwriter::XlsxError> {
+/// The sheet: our columns (`ours` of them, the error last), then the input's own.
+fn xlsx(
+    path: &Path,
+    header: &[String],
+    lines: &[Line],
+    ours: usize,
+    language: Language,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
     use rust_xlsxwriter::{Color, Format, Workbook};
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet();
+    sheet.set_name(match language {
+        Language::Ru => SHEET_RU,
+        Language::En => "Check",
+    })?;
     let bold = Format::new()
         .set_bold()
         .set_background_color(Color::RGB(0xE8E8E8));
@@ -200,21 +255,27 @@ fn xlsx(path: &Path, header: &[String], lines: &[Line]) -> Result<(), rust_xlsxw
     };
     let (approve, review, reject) = (colour(0xC6EFCE), colour(0xFFEB9C), colour(0xFFC7CE));
     const DECISION: u16 = 4;
-    const SCORE: u16 = 5;
     const REASONS: u16 = 6;
+    let error = ours.saturating_sub(1) as u16;
     let last = header.len().saturating_sub(1) as u16;
-    // Row, INN, name, status, decision, score, reasons; then registries, report, time, error.
+    let link_text = match language {
+        Language::Ru => "Справка",
+        Language::En => "Report",
+    };
+    // Row, INN, name, status, decision, score, reasons; registries, report, time, error;
+    // then the input's columns.
     let widths: Vec<f64> = (0..=last)
         .map(|col| match col {
             0 => 7.0,
             1 => 12.0,
             2 => 30.0,
             3 | 4 => 17.0,
-            5 => 22.0,
+            5 => 8.0,
             6 => 60.0,
-            c if c == last => 40.0,
-            c if c == last - 1 => 17.0,
-            c if c == last - 2 => 30.0,
+            c if c == error => 40.0,
+            c if c + 1 == error => 17.0,
+            c if c + 2 == error => 12.0,
+            c if c > error => 18.0,
             _ => 22.0,
         })
         .collect();
@@ -225,9 +286,13 @@ fn xlsx(path: &Path, header: &[String], lines: &[Line]) -> Result<(), rust_xlsxw
         let row = i as u32 + 1;
         // Spreadsheets do not grow a row for wrapped text on their own: size it to the
         // tallest wrapped cell (about one character per width unit).
-        let tallest = [SCORE, REASONS, last]
+        let tallest = [REASONS, error]
             .iter()
-            .filter_map(|&c| line.cells.get(c as usize).map(|v| (v, widths[c as usize])))
+            .filter_map(|&c| {
+                line.cells
+                    .get(c as usize)
+                    .map(|v| (v.text(), widths[c as usize]))
+            })
             .map(|(v, w)| {
                 v.split('\n')
                     .map(|l| (l.chars().count() as f64 / w).ceil().max(1.0))
@@ -239,19 +304,31 @@ fn xlsx(path: &Path, header: &[String], lines: &[Line]) -> Result<(), rust_xlsxw
         }
         for (col, value) in line.cells.iter().enumerate() {
             let col = col as u16;
+            let text = match value {
+                Value::Number(n) => {
+                    sheet.write_number(row, col, *n)?;
+                    continue;
+                }
+                // A link the spreadsheet opens; a bare path (no public URL) stays text.
+                Value::Link(url) if url.starts_with("http") => {
+                    sheet.write_url_with_text(row, col, url.as_str(), link_text)?;
+                    continue;
+                }
+                Value::Text(t) | Value::Link(t) => t,
+            };
             match (col, line.decision) {
                 (DECISION, Some(Decision::Approve)) => {
-                    sheet.write_string_with_format(row, col, value, &approve)?
+                    sheet.write_string_with_format(row, col, text, &approve)?
                 }
                 (DECISION, Some(Decision::Review)) => {
-                    sheet.write_string_with_format(row, col, value, &review)?
+                    sheet.write_string_with_format(row, col, text, &review)?
                 }
                 (DECISION, Some(Decision::Reject)) => {
-                    sheet.write_string_with_format(row, col, value, &reject)?
+                    sheet.write_string_with_format(row, col, text, &reject)?
                 }
-                (SCORE | REASONS, _) => sheet.write_string_with_format(row, col, value, &wrap)?,
-                (c, _) if c == last => sheet.write_string_with_format(row, col, value, &wrap)?,
-                _ => sheet.write_string(row, col, value)?,
+                (REASONS, _) => sheet.write_string_with_format(row, col, text, &wrap)?,
+                (c, _) if c == error => sheet.write_string_with_format(row, col, text, &wrap)?,
+                _ => sheet.write_string(row, col, text)?,
             };
         }
     }

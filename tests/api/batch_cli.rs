@@ -43,8 +43,66 @@ fn write_input(path: &Path) -> Vec<String> {
     inns
 }
 
+/// Our columns: row, INN, name, status, decision, score, reasons, five registries, report,
+/// checked at, error; then the input's own.
+const SCORE: usize = 5;
+const REPORT: usize = 12;
+const ERROR: usize = 14;
+
+/// The sheet's cells as text, the report column as the URL its hyperlink opens (read from
+/// the sheet's XML with python's zipfile: calamine does not read links).
 fn read_output(path: &Path) -> Vec<Vec<String>> {
+    let mut rows = read_cells(path);
+    let links = hyperlinks(path);
+    for (i, row) in rows.iter_mut().enumerate().skip(1) {
+        if let Some(url) = links.get(&(i, REPORT)) {
+            assert_eq!(row[REPORT], "Справка", "a link reads «Справка»");
+            row[REPORT] = url.clone();
+        }
+    }
+    rows
+}
+
+/// Every hyperlink of the first sheet: (row, column) → URL.
+fn hyperlinks(path: &Path) -> std::collections::HashMap<(usize, usize), String> {
+    const SCRIPT: &str = r#"
+import re, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+sheet = z.read("xl/worksheets/sheet1.xml").decode()
+rels = z.read("xl/worksheets/_rels/sheet1.xml.rels").decode()
+targets = dict(re.findall(r'Id="(rId\d+)"[^>]*Target="([^"]+)"', rels))
+targets.update({i: t for t, i in re.findall(r'Target="([^"]+)"[^>]*Id="(rId\d+)"', rels)})
+for ref, rid in re.findall(r'<hyperlink ref="([A-Z]+\d+)" r:id="(rId\d+)"', sheet):
+    print(ref, targets[rid].replace("&amp;", "&"))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(cell, url)| {
+            let letters: String = cell.chars().take_while(char::is_ascii_alphabetic).collect();
+            let column = letters
+                .bytes()
+                .fold(0usize, |n, b| n * 26 + (b - b'A' + 1) as usize)
+                - 1;
+            let row: usize = cell[letters.len()..].parse::<usize>().unwrap() - 1;
+            ((row, column), url.to_owned())
+        })
+        .collect()
+}
+
+fn read_cells(path: &Path) -> Vec<Vec<String>> {
     let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(path).unwrap();
+    assert_eq!(workbook.sheet_names(), ["Проверка"]);
     let range = workbook.worksheet_range_at(0).unwrap().unwrap();
     range
         .rows()
@@ -122,7 +180,7 @@ async fn a_thousand_rows_survive_an_interrupt_and_resume() {
     );
     let interrupted = stopped
         .iter()
-        .filter(|r| r.last().is_some_and(|e| e.starts_with("interrupted")))
+        .filter(|r| r[ERROR].ends_with("(interrupted)"))
         .count();
     assert!(
         interrupted > 0 && interrupted < 990,
@@ -131,14 +189,14 @@ async fn a_thousand_rows_survive_an_interrupt_and_resume() {
     let report_of = |rows: &[Vec<String>], inn: &str| {
         rows.iter()
             .find(|r| r[1] == inn)
-            .map(|r| r[12].clone())
+            .map(|r| r[REPORT].clone())
             .unwrap_or_default()
     };
     let checked_first: Vec<(String, String)> = stopped
         .iter()
         .skip(1)
         .filter(|r| r[4] == "одобрить")
-        .map(|r| (r[1].clone(), r[12].clone()))
+        .map(|r| (r[1].clone(), r[REPORT].clone()))
         .collect();
     assert!(checked_first.len() >= 50, "{}", checked_first.len());
 
@@ -151,12 +209,14 @@ async fn a_thousand_rows_survive_an_interrupt_and_resume() {
         "{summary}\n{}",
         String::from_utf8_lossy(&second.stderr)
     );
+    // «…: строк 1000 — одобрить 996, … (N из прошлого запуска)».
     let resumed: usize = summary
         .split('(')
         .nth(1)
         .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_default();
+    assert!(summary.contains("строк 1000 — одобрить 996"), "{summary}");
     assert!(resumed >= checked_first.len(), "{summary}");
     let rows = read_output(&output);
     assert_eq!(rows.len(), 1001);
@@ -184,19 +244,36 @@ async fn a_thousand_rows_survive_an_interrupt_and_resume() {
     for (inn, report) in &checked_first {
         assert_eq!(&report_of(&rows, inn), report, "{inn}");
     }
-    let error = |i: usize| {
-        rows[i + 1]
-            .last()
-            .unwrap()
-            .split(':')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
-    assert_eq!(error(10), "inn_checksum");
-    assert_eq!(error(20), "duplicate");
-    assert_eq!(error(30), "inn_leading_zero_lost");
-    assert_eq!(error(40), "inn_excel_number");
+    // The error in Russian, its code in brackets.
+    let error = |i: usize| rows[i + 1][ERROR].clone();
+    assert!(
+        error(10).ends_with("(inn_checksum)") && error(10).starts_with("контрольные цифры ИНН"),
+        "{}",
+        error(10)
+    );
+    assert_eq!(error(20), "тот же ИНН, что в строке 7 (duplicate)");
+    assert!(
+        error(30).contains("Excel отбросил ведущий ноль")
+            && error(30).ends_with("(inn_leading_zero_lost)"),
+        "{}",
+        error(30)
+    );
+    assert!(
+        error(40).starts_with("Excel записал ИНН как 7.70708E+09")
+            && error(40).ends_with("(inn_excel_number)"),
+        "{}",
+        error(40)
+    );
+    // The input's own columns are kept after ours, as they were.
+    assert_eq!(
+        rows[0][ERROR + 1..],
+        ["Наименование", "ИНН"].map(String::from)
+    );
+    assert_eq!(
+        rows[1][ERROR + 1..],
+        [String::from("Поставщик 0"), inns[0].clone()]
+    );
+    assert_eq!(rows[41][ERROR + 2], "7.70708E+09");
     let approved = rows.iter().skip(1).filter(|r| r[4] == "одобрить").count();
     assert_eq!(approved, 996, "every good row approved");
     assert_eq!(rows[1][1], inns[0]);
@@ -205,7 +282,22 @@ async fn a_thousand_rows_survive_an_interrupt_and_resume() {
         "the company's name: {:?}",
         rows[1]
     );
-    assert!(rows[1][12].contains("/report"));
+    assert!(
+        rows[1][REPORT].starts_with("http://127.0.0.1:")
+            && rows[1][REPORT].contains("/report?exp="),
+        "a hyperlink that opens the report: {}",
+        rows[1][REPORT]
+    );
+    // The score is a number a spreadsheet sums and sorts.
+    let sheet = {
+        let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(&output).unwrap();
+        workbook.worksheet_range_at(0).unwrap().unwrap()
+    };
+    assert!(
+        matches!(sheet.get((1, SCORE)), Some(Data::Float(_) | Data::Int(_))),
+        "{:?}",
+        sheet.get((1, SCORE))
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -242,6 +334,24 @@ async fn csv_and_json_outputs_from_a_windows_1251_csv() {
         lines[1].contains("одобрить") && lines[2].contains("отклонить"),
         "{csv}"
     );
+    // The input's columns after ours; the score a bare number; the error in Russian.
+    let records: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .has_headers(false)
+        .from_reader(csv.trim_start_matches('\u{feff}').as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    assert_eq!(
+        records[0][ERROR..],
+        ["Ошибка", "Название", "ИНН"].map(String::from)
+    );
+    assert_eq!(
+        records[1][ERROR + 1..],
+        ["А", "7701000019"].map(String::from)
+    );
+    assert_eq!(records[1][SCORE], "100");
+    assert_eq!(records[4][ERROR], "ИНН состоит только из цифр (inn_digits)");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("out.json")).unwrap()).unwrap();
     let decisions: Vec<String> = json
