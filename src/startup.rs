@@ -316,6 +316,7 @@ pub async fn build_services(settings: &Settings) -> Result<Services, StartupErro
             Arc::clone(&catalog),
             settings.applications.clone(),
             &settings.smtp,
+            settings.display.tz(),
         )
         .map_err(StartupError::Applications)?,
     );

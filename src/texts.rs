@@ -280,6 +280,16 @@ const RU: &[(&str, &str)] = &[
         "interrupted: the service stopped before the check finished",
         "прервано: сервис остановился до конца проверки",
     ),
+    // CRM portals.
+    (
+        "the portal could not be reached: {}",
+        "портал недоступен: {}",
+    ),
+    (
+        "the portal answered HTTP {}: {} {}",
+        "портал ответил HTTP {}: {} {}",
+    ),
+    ("the portal {} is not installed", "портал {} не установлен"),
     // Rules.
     (
         "{} begins {} versions: {}; give more digits",

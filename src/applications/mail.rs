@@ -25,14 +25,21 @@ fn decision_ru(check: Option<&Check>) -> &'static str {
 }
 
 /// Writes the message about `a` (`kind`), with its screening check when there is one.
-pub fn compose(kind: &str, a: &Application, check: Option<&Check>, link_base: &str) -> Letter {
+/// Times read in `zone`, as everywhere a person reads them.
+pub fn compose(
+    kind: &str,
+    a: &Application,
+    check: Option<&Check>,
+    link_base: &str,
+    zone: chrono_tz::Tz,
+) -> Letter {
     let link = format!("{link_base}/v1/applications/{}", a.id);
     let mut lines: Vec<String> = Vec::new();
     let subject = if kind == "application_sla_breached" {
         lines.push(format!(
             "Пропущен звонок по заявке: {}",
             a.due_at
-                .map(|d| d.format("%d.%m.%Y %H:%M UTC").to_string())
+                .map(|d| crate::human::time(d, zone))
                 .unwrap_or_default()
         ));
         format!("Просрочен звонок: {} (ИНН {})", a.company_name, a.inn)
@@ -139,5 +146,51 @@ pub fn after_failure(attempts: i64) -> (&'static str, chrono::DateTime<Utc>) {
     match RETRY_S.get((attempts - 1).max(0) as usize) {
         Some(wait) => ("pending", Utc::now() + Duration::seconds(*wait)),
         None => ("failed", Utc::now()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::application::Stage;
+
+    #[test]
+    fn the_breach_letter_tells_the_missed_time_in_the_display_zone() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T07:10:00Z")
+            .unwrap()
+            .to_utc();
+        let a = Application {
+            id: "01a".into(),
+            inn: "7701000019".into(),
+            company_name: "ООО Северный ветер".into(),
+            contact_name: "Иван Петров".into(),
+            phone: "+74951234567".into(),
+            email: "ivan@example.ru".into(),
+            message: None,
+            stage: Stage::Screened,
+            spam_signals: Vec::new(),
+            check_id: None,
+            decision: None,
+            next_action: Some("first_contact".into()),
+            due_at: Some(at),
+            unanswered: 0,
+            created_at: at,
+            updated_at: at,
+            client_ip: String::new(),
+        };
+        let letter = compose(
+            "application_sla_breached",
+            &a,
+            None,
+            "https://k.example.ru",
+            chrono_tz::Europe::Moscow,
+        );
+        assert!(
+            letter
+                .text
+                .starts_with("Пропущен звонок по заявке: 01.12.2026 10:10 MSK\n"),
+            "{}",
+            letter.text
+        );
     }
 }

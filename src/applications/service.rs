@@ -44,6 +44,8 @@ pub struct ApplicationService {
     next_day_at: NaiveTime,
     /// `None` while e-mail is off.
     mailer: Option<Mailer>,
+    /// The zone e-mails show times in (`display.timezone`).
+    zone: chrono_tz::Tz,
     /// Who holds a message's lease: `<pid>-<random>`.
     owner: String,
 }
@@ -102,6 +104,7 @@ impl ApplicationService {
         catalog: Arc<CatalogService>,
         settings: ApplicationSettings,
         smtp: &crate::config::SmtpSettings,
+        zone: chrono_tz::Tz,
     ) -> Result<ApplicationService, String> {
         let mailer = Mailer::new(smtp, &settings.notify_to)?;
         let calendar = settings.calendar()?;
@@ -115,6 +118,7 @@ impl ApplicationService {
             calendar,
             next_day_at,
             mailer,
+            zone,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         })
     }
@@ -284,6 +288,7 @@ impl ApplicationService {
                 &application,
                 check.as_ref(),
                 &self.settings.link_base,
+                self.zone,
             );
             let attempts = queued.attempts + 1;
             let (state, next, error) = match mailer.send(&letter).await {

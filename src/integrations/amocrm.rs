@@ -197,7 +197,8 @@ impl AmoCrm {
             Some(inn) => inn.clone(),
             None => self.inn_of(subdomain, account, item).await?,
         };
-        let inn = Inn::parse(&inn).map_err(|e| format!("ИНН {inn}: {e}"))?;
+        let inn = Inn::parse(&inn)
+            .map_err(|e| format!("ИНН {inn}: {}", super::verdict::failure_text(&e)))?;
         let since =
             Utc::now() - chrono::TimeDelta::seconds(self.settings.quiet_s.min(86_400 * 365) as i64);
         if self
@@ -218,7 +219,7 @@ impl AmoCrm {
                 requested_by: "amocrm".into(),
             })
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| super::verdict::failure_text(&e))?
             .check;
         let review = check.decision == Some(Decision::Review);
         self.write_back(subdomain, account, item, &check, None, review)

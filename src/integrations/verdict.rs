@@ -16,6 +16,11 @@ pub fn reasons_text(check: &Check) -> String {
         .join("\n")
 }
 
+/// Why a check could not be made, as a CRM shows it: in Russian (the texts' catalogue).
+pub fn failure_text(e: &dyn std::fmt::Display) -> String {
+    crate::texts::in_language(&e.to_string(), Language::Ru)
+}
+
 pub fn verdict(check: &Check) -> &'static str {
     crate::human::verdict(check.decision, Language::Ru)
 }

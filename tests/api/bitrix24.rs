@@ -398,7 +398,11 @@ async fn a_call_that_cannot_be_checked_still_answers_the_workflow_with_review() 
     let sent = nth_call(&portal, "bizproc.event.send", 1).await;
     assert_eq!(sent["return_values"]["decision"], "review");
     let reasons = sent["return_values"]["reasons"].as_str().unwrap();
-    assert!(reasons.starts_with("Проверка не выполнена"), "{reasons}");
+    assert_eq!(
+        reasons,
+        "Проверка не выполнена: ИНН 123: в ИНН 10 цифр (организация) или 12 цифр (ИП, физическое лицо)",
+        "in Russian to its end"
+    );
 }
 
 #[tokio::test]

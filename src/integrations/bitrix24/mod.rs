@@ -364,7 +364,12 @@ impl Bitrix24 {
             (None, Some(company)) => self.requisite_inn(&call.member_id, company).await?,
             (None, None) => return Err("нет ни ИНН, ни ID компании".into()),
         };
-        let inn = Inn::parse(&inn).map_err(|e| format!("ИНН {inn}: {e}"))?;
+        let inn = Inn::parse(&inn).map_err(|e| {
+            format!(
+                "ИНН {inn}: {}",
+                crate::integrations::verdict::failure_text(&e)
+            )
+        })?;
         let progress = json!({"event_token": call.event_token,
             "log_message": format!("kontragent: проверяется ИНН {inn}")});
         if let Err(e) = self
@@ -383,7 +388,7 @@ impl Bitrix24 {
                 requested_by: "bitrix24".into(),
             })
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::integrations::verdict::failure_text(&e))?;
         Ok(checked.check)
     }
 
@@ -394,7 +399,12 @@ impl Bitrix24 {
             .rest
             .call(member_id, "crm.requisite.list", params)
             .await
-            .map_err(|e| format!("реквизиты компании {company}: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "реквизиты компании {company}: {}",
+                    crate::integrations::verdict::failure_text(&e)
+                )
+            })?;
         found
             .as_array()
             .into_iter()
