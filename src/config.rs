@@ -207,6 +207,10 @@ pub struct ApplicationSettings {
     /// every missed call (needs `smtp.url`).
     #[serde(deserialize_with = "list")]
     pub notify_to: Vec<String>,
+    /// The supervisors: they get the missed-call message too, and the one about an
+    /// application whose calls went unanswered `sla.max_unanswered` times.
+    #[serde(default, deserialize_with = "list")]
+    pub escalate_to: Vec<String>,
     /// The service's address as managers reach it (`https://kontragent.example.ru`), for the
     /// links in the messages; empty: links are paths.
     pub link_base: String,
@@ -228,6 +232,10 @@ pub struct SlaSettings {
     pub remind_before_s: u64,
     /// How often the service looks for due and missed calls.
     pub tick_ms: u64,
+    /// After this many unanswered calls (0: no cap) the application is escalated to
+    /// `applications.escalate_to`, or closed as unreachable when nobody is set.
+    #[serde(default)]
+    pub max_unanswered: u32,
 }
 
 /// When the department works.
@@ -525,6 +533,7 @@ impl Default for Settings {
                 auto_reject: false,
                 timezone: "Europe/Moscow".into(),
                 notify_to: Vec::new(),
+                escalate_to: Vec::new(),
                 link_base: String::new(),
                 sla: SlaSettings {
                     first_contact_s: 600,
@@ -532,6 +541,7 @@ impl Default for Settings {
                     next_day_at: "10:00".into(),
                     remind_before_s: 120,
                     tick_ms: 5_000,
+                    max_unanswered: 5,
                 },
                 calendar: CalendarSettings {
                     working_days: ["mon", "tue", "wed", "thu", "fri"]

@@ -109,8 +109,8 @@ const RU: &[(&str, &str)] = &[
         "suspend, review, reinstate или remove",
     ),
     (
-        "call_attempt, schedule_call, take_into_work, agreement_signed, reject or reopen",
-        "call_attempt, schedule_call, take_into_work, agreement_signed, reject или reopen",
+        "call_attempt, schedule_call, take_into_work, assign, agreement_signed, reject or reopen",
+        "call_attempt, schedule_call, take_into_work, assign, agreement_signed, reject или reopen",
     ),
     ("`{}` needs `{}`", "для `{}` нужно `{}`"),
     ("needs both `by` and `reason`", "нужны и `by`, и `reason`"),

@@ -120,6 +120,8 @@ pub struct ApplicationsQuery {
     /// `true`: only applications whose due call is late (due before now); `false` or absent:
     /// no filter.
     pub overdue: Option<bool>,
+    /// Only the applications assigned to this manager (`assign`).
+    pub assignee: Option<String>,
     /// Applications older than this cursor (`next_cursor` of the previous page).
     pub cursor: Option<String>,
     /// Page size, 1–200 (default 50).
@@ -136,7 +138,8 @@ pub struct ApplicationPage {
     pub next_cursor: Option<String>,
 }
 
-/// Applications, newest first, by stage.
+/// Applications, newest first: by stage, late calls (`overdue=true`), calls due by a time,
+/// and the manager they are assigned to, in any combination.
 #[utoipa::path(tag = "applications", params(ApplicationsQuery), responses((status = 200, body = ApplicationPage)))]
 #[get("/applications")]
 pub async fn list_applications(
@@ -153,10 +156,14 @@ pub async fn list_applications(
         (Some(true), None) => Some(Utc::now()),
         (_, t) => t,
     };
-    let items = state
-        .applications
-        .list(q.stage, due_before, q.cursor.as_deref(), limit)
-        .await?;
+    let filter = crate::domain::application::ApplicationFilter {
+        stage: q.stage,
+        due_before,
+        assignee: q.assignee.filter(|a| !a.trim().is_empty()),
+        before: q.cursor,
+        limit,
+    };
+    let items = state.applications.list(&filter).await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| items.last().map(|a| a.id.clone()))
         .flatten();
@@ -209,8 +216,9 @@ pub async fn get_application(
 #[schema(example = json!({"action": "call_attempt", "outcome": "no_answer", "comment": "не берут трубку"}))]
 pub struct ActionBody {
     /// `call_attempt` (with `outcome`), `schedule_call` (with `at`), `take_into_work`,
-    /// `agreement_signed` (lists the contractor: needs a fresh approve, or `override`),
-    /// `reject` (with `reason`), `reopen`.
+    /// `assign` (with `assignee`), `agreement_signed` (with `agreement_number` and
+    /// `agreement_date`; lists the contractor: needs a fresh approve, or `override`),
+    /// `reject` (with `reason`), `reopen` (screens it again: a new check and the e-mail).
     pub action: String,
     pub outcome: Option<CallOutcome>,
     #[schema(max_length = 2000)]
@@ -223,10 +231,18 @@ pub struct ActionBody {
     /// Who did it, recorded beside the API key's name.
     #[schema(max_length = 100)]
     pub actor: Option<String>,
+    /// The manager `assign` gives the application to.
+    #[schema(max_length = 100)]
+    pub assignee: Option<String>,
+    /// The agreement's number (`agreement_signed`).
+    #[schema(max_length = 100)]
+    pub agreement_number: Option<String>,
+    /// The day the agreement was signed (`agreement_signed`).
+    pub agreement_date: Option<chrono::NaiveDate>,
 }
 
-/// Calls, scheduling, taking into work, the agreement (which lists the contractor in the
-/// catalog), rejection and reopening; the SLA's next due call follows.
+/// Calls, scheduling, taking into work, assigning, the agreement (which lists the contractor
+/// in the catalog), rejection and reopening; the SLA's next due call follows.
 #[utoipa::path(tag = "applications", params(("id" = String, Path)), request_body = ActionBody, responses(
     (status = 200, body = Application),
     (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -254,6 +270,17 @@ pub async fn act(
     };
     long("comment", &b.comment)?;
     long("reason", &b.reason)?;
+    for (field, value) in [
+        ("assignee", &b.assignee),
+        ("agreement_number", &b.agreement_number),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
+            return Err(ApiError::InvalidField {
+                field,
+                message: "at most 100 characters".into(),
+            });
+        }
+    }
     let action = match b.action.as_str() {
         "call_attempt" => Action::CallAttempt {
             outcome: b.outcome.ok_or_else(|| missing("outcome"))?,
@@ -268,6 +295,18 @@ pub async fn act(
                 by: o.by.clone(),
                 reason: o.reason.clone(),
             }),
+            agreement: crate::domain::application::Agreement {
+                number: b.agreement_number.clone().filter(|n| !n.trim().is_empty()),
+                signed_on: b.agreement_date,
+            },
+        },
+        "assign" => Action::Assign {
+            to: b
+                .assignee
+                .clone()
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| missing("assignee"))?,
         },
         "reject" => Action::Reject {
             reason: b
@@ -280,7 +319,7 @@ pub async fn act(
         _ => {
             return Err(ApiError::InvalidField {
                 field: "action",
-                message: "call_attempt, schedule_call, take_into_work, agreement_signed, reject or reopen".into(),
+                message: "call_attempt, schedule_call, take_into_work, assign, agreement_signed, reject or reopen".into(),
             });
         }
     };

@@ -43,6 +43,20 @@ pub fn compose(
                 .unwrap_or_default()
         ));
         format!("Просрочен звонок: {} (ИНН {})", a.company_name, a.inn)
+    } else if kind == "application_escalated" {
+        lines.push(format!(
+            "Звонков без ответа: {}. Решите, звонить ли дальше, или закройте заявку.",
+            a.unanswered
+        ));
+        format!("Не дозвонились: {} (ИНН {})", a.company_name, a.inn)
+    } else if kind == "application_held" {
+        lines.push(
+            "Заявка задержана, а не отброшена: с этого IP-адреса за час пришло больше заявок, \
+             чем допускает applications.max_per_ip_per_hour (так бывает в офисе за одним адресом). \
+             Проверьте её: действие reopen отправит её на проверку, reject закроет."
+                .into(),
+        );
+        format!("Заявка задержана: {} (ИНН {})", a.company_name, a.inn)
     } else {
         format!(
             "Новая заявка: {} (ИНН {}) — {}",
@@ -66,6 +80,9 @@ pub fn compose(
     ));
     if let Some(m) = &a.message {
         lines.push(format!("Сообщение: {m}"));
+    }
+    if let Some(assignee) = &a.assignee {
+        lines.push(format!("Ответственный: {assignee}"));
     }
     if let Some(check) = check {
         lines.push(format!("Справка: {link_base}{}", check.report_link()));
@@ -93,11 +110,38 @@ pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     to: Vec<Mailbox>,
+    /// The supervisors (`applications.escalate_to`).
+    supervisors: Vec<Mailbox>,
+}
+
+/// Who a message of `kind` goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipients {
+    /// The department.
+    Department,
+    /// The department and the supervisors: a missed call.
+    WithSupervisors,
+    /// The supervisors alone (the department when there are none): an escalation.
+    Supervisors,
+}
+
+impl Recipients {
+    pub fn of(kind: &str) -> Recipients {
+        match kind {
+            "application_sla_breached" => Recipients::WithSupervisors,
+            "application_escalated" => Recipients::Supervisors,
+            _ => Recipients::Department,
+        }
+    }
 }
 
 impl Mailer {
     /// `None` when e-mail is off (no `smtp.url` or no `applications.notify_to`).
-    pub fn new(smtp: &SmtpSettings, notify_to: &[String]) -> Result<Option<Mailer>, String> {
+    pub fn new(
+        smtp: &SmtpSettings,
+        notify_to: &[String],
+        escalate_to: &[String],
+    ) -> Result<Option<Mailer>, String> {
         if smtp.url.is_empty() || notify_to.is_empty() {
             return Ok(None);
         }
@@ -106,25 +150,35 @@ impl Mailer {
             .timeout(Some(std::time::Duration::from_millis(smtp.timeout_ms)))
             .build();
         let from = smtp.from.parse().map_err(|e| format!("smtp.from: {e}"))?;
-        let to = notify_to
-            .iter()
-            .map(|t| {
-                t.parse()
-                    .map_err(|e| format!("applications.notify_to `{t}`: {e}"))
-            })
-            .collect::<Result<Vec<Mailbox>, String>>()?;
+        let parse = |list: &[String], key: &str| {
+            list.iter()
+                .map(|t| {
+                    t.parse()
+                        .map_err(|e| format!("applications.{key} `{t}`: {e}"))
+                })
+                .collect::<Result<Vec<Mailbox>, String>>()
+        };
         Ok(Some(Mailer {
             transport,
             from,
-            to,
+            to: parse(notify_to, "notify_to")?,
+            supervisors: parse(escalate_to, "escalate_to")?,
         }))
     }
 
-    pub async fn send(&self, letter: &Letter) -> Result<(), String> {
+    pub async fn send(&self, letter: &Letter, recipients: Recipients) -> Result<(), String> {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(letter.subject.clone());
-        for to in &self.to {
+        let to: Vec<&Mailbox> = match recipients {
+            Recipients::Department => self.to.iter().collect(),
+            Recipients::WithSupervisors => self.to.iter().chain(&self.supervisors).collect(),
+            Recipients::Supervisors if !self.supervisors.is_empty() => {
+                self.supervisors.iter().collect()
+            }
+            Recipients::Supervisors => self.to.iter().collect(),
+        };
+        for to in to {
             builder = builder.to(to.clone());
         }
         let message = builder
@@ -174,6 +228,8 @@ mod tests {
             next_action: Some("first_contact".into()),
             due_at: Some(at),
             unanswered: 0,
+            assignee: None,
+            agreement: None,
             created_at: at,
             updated_at: at,
             client_ip: String::new(),

@@ -63,6 +63,11 @@ pub enum Action {
     TakeIntoWork,
     AgreementSigned {
         override_by: Option<crate::catalog::Override>,
+        agreement: crate::domain::application::Agreement,
+    },
+    /// Gives the application to a manager (any stage but spam).
+    Assign {
+        to: String,
     },
     Reject {
         reason: String,
@@ -92,6 +97,7 @@ impl Action {
             Action::AgreementSigned { .. } => "agreement_signed",
             Action::Reject { .. } => "reject",
             Action::Reopen => "reopen",
+            Action::Assign { .. } => "assign",
         }
     }
 }
@@ -106,7 +112,7 @@ impl ApplicationService {
         smtp: &crate::config::SmtpSettings,
         zone: chrono_tz::Tz,
     ) -> Result<ApplicationService, String> {
-        let mailer = Mailer::new(smtp, &settings.notify_to)?;
+        let mailer = Mailer::new(smtp, &settings.notify_to, &settings.escalate_to)?;
         let calendar = settings.calendar()?;
         let next_day_at = NaiveTime::parse_from_str(&settings.sla.next_day_at, "%H:%M")
             .map_err(|_| "applications.sla.next_day_at: a time like 10:00".to_owned())?;
@@ -149,10 +155,11 @@ impl ApplicationService {
         if by_phone >= i64::from(self.settings.max_per_phone_per_hour) {
             signals.push("phone_rate".into());
         }
-        let stage = if signals.is_empty() {
-            Stage::Received
-        } else {
-            Stage::Spam
+        // Only too many from one address looks like an office, not a bot: a person decides.
+        let stage = match signals.as_slice() {
+            [] => Stage::Received,
+            [only] if only == "ip_rate" => Stage::Held,
+            _ => Stage::Spam,
         };
         let application = Application {
             id: uuid::Uuid::now_v7().to_string(),
@@ -169,11 +176,15 @@ impl ApplicationService {
             next_action: None,
             due_at: None,
             unanswered: 0,
+            assignee: None,
+            agreement: None,
             created_at: now,
             updated_at: now,
             client_ip: client_ip.to_owned(),
         };
-        self.store.insert_application(&application).await?;
+        self.store
+            .insert_application(&application, self.mailer.is_some())
+            .await?;
         if stage == Stage::Received {
             let service = Arc::clone(self);
             let (id, inn) = (application.id.clone(), valid.inn);
@@ -291,7 +302,10 @@ impl ApplicationService {
                 self.zone,
             );
             let attempts = queued.attempts + 1;
-            let (state, next, error) = match mailer.send(&letter).await {
+            let (state, next, error) = match mailer
+                .send(&letter, mail::Recipients::of(&queued.kind))
+                .await
+            {
                 Ok(()) => ("sent", Utc::now(), None),
                 Err(e) => {
                     tracing::warn!(mail = %queued.id, error = %e, "e-mail not sent");
@@ -322,7 +336,7 @@ impl ApplicationService {
     /// action does not apply to it), keeps the call SLA, and on `agreement_signed` lists
     /// the contractor in the catalog.
     pub async fn act(
-        &self,
+        self: &Arc<Self>,
         id: &str,
         action: Action,
         actor: &str,
@@ -336,6 +350,8 @@ impl ApplicationService {
         };
         let calling = matches!(from, Stage::Screened | Stage::Contacting);
         let mut detail = serde_json::json!({});
+        let mut mails: Vec<&str> = Vec::new();
+        let cap = self.settings.sla.max_unanswered;
         let (to, next_action, due_at) = match &action {
             Action::CallAttempt { outcome, comment } if calling => {
                 detail = serde_json::json!({"outcome": <&str>::from(*outcome), "comment": comment});
@@ -349,7 +365,19 @@ impl ApplicationService {
                             self.settings.sla.retry_after_s,
                             self.next_day_at,
                         );
-                        (Stage::Contacting, Some("call_again"), Some(due))
+                        let capped = cap > 0 && a.unanswered >= i64::from(cap);
+                        if capped && self.settings.escalate_to.is_empty() {
+                            // Nobody to escalate to: closed as unreachable.
+                            detail["closed"] = serde_json::json!("unreachable");
+                            (Stage::Rejected, None, None)
+                        } else {
+                            if capped {
+                                detail["escalated_to"] =
+                                    serde_json::json!(self.settings.escalate_to);
+                                mails.push("application_escalated");
+                            }
+                            (Stage::Contacting, Some("call_again"), Some(due))
+                        }
                     }
                     CallOutcome::ReachedInterested => (Stage::InWork, None, None),
                     CallOutcome::ReachedNotInterested | CallOutcome::WrongNumber => {
@@ -362,8 +390,15 @@ impl ApplicationService {
                 (Stage::Contacting, Some("call"), Some(at.trunc_subsecs(3)))
             }
             Action::TakeIntoWork if calling => (Stage::InWork, None, None),
-            Action::AgreementSigned { override_by } if from == Stage::InWork => {
+            Action::AgreementSigned {
+                override_by,
+                agreement,
+            } if from == Stage::InWork => {
                 let inn = crate::domain::Inn::parse(&a.inn).map_err(|_| invalid())?;
+                detail = serde_json::json!({"agreement": agreement, "override": override_by.as_ref()
+                    .map(|o| serde_json::json!({"by": o.by, "reason": o.reason}))});
+                a.agreement = Some(agreement.clone());
+                // The registry's name, region and address; the typed name as `display_name`.
                 let listing = crate::catalog::Listing {
                     name: Some(a.company_name.clone()),
                     region: None,
@@ -387,10 +422,17 @@ impl ApplicationService {
                 detail = serde_json::json!({"reason": reason});
                 (Stage::Rejected, None, None)
             }
-            Action::Reopen if matches!(from, Stage::Rejected | Stage::Spam) => {
-                let due =
-                    sla::first_contact_due(&self.calendar, now, self.settings.sla.first_contact_s);
-                (Stage::Screened, Some("first_contact"), Some(due))
+            // Screened again from the start: a new check, its decision and the e-mail.
+            Action::Reopen if matches!(from, Stage::Rejected | Stage::Spam | Stage::Held) => {
+                a.check_id = None;
+                a.decision = None;
+                a.unanswered = 0;
+                (Stage::Received, None, None)
+            }
+            Action::Assign { to } if from != Stage::Spam => {
+                detail = serde_json::json!({"assignee": to, "previous": a.assignee});
+                a.assignee = Some(to.clone());
+                (from, a.next_action.as_deref(), a.due_at)
             }
             _ => return Err(invalid()),
         };
@@ -401,6 +443,7 @@ impl ApplicationService {
         a.next_action = next_action.map(str::to_owned);
         a.due_at = due_at;
         a.updated_at = now;
+        let rescreen = to == Stage::Received;
         let entry = TimelineEntry {
             action: action.name().to_owned(),
             from_stage: from,
@@ -411,10 +454,15 @@ impl ApplicationService {
         };
         if !self
             .store
-            .apply_application_action(&a, from, &entry)
+            .apply_application_action(&a, from, &entry, &mails)
             .await?
         {
             return Err(ApplicationError::Conflict);
+        }
+        if rescreen && let Ok(inn) = crate::domain::Inn::parse(&a.inn) {
+            let service = Arc::clone(self);
+            let id = a.id.clone();
+            tokio::spawn(async move { service.screen(&id, inn, now).await });
         }
         Ok(a)
     }
@@ -426,18 +474,11 @@ impl ApplicationService {
             .ok_or(ApplicationError::NotFound)
     }
 
-    /// Applications newest first: of one stage, with a call due by `due_before`, before
-    /// the cursor (an id), when given.
+    /// Applications newest first, as the filter narrows them.
     pub async fn list(
         &self,
-        stage: Option<Stage>,
-        due_before: Option<DateTime<Utc>>,
-        cursor: Option<&str>,
-        limit: i64,
+        filter: &crate::domain::application::ApplicationFilter,
     ) -> Result<Vec<Application>, ApplicationError> {
-        Ok(self
-            .store
-            .list_applications(stage, due_before, cursor, limit)
-            .await?)
+        Ok(self.store.list_applications(filter).await?)
     }
 }

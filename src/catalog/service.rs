@@ -317,20 +317,28 @@ impl CatalogService {
             check_items(field, map.iter().flat_map(|(k, v)| [k, v]), 40)?;
         }
         check_items("services", listing.services.iter(), 50)?;
-        let name = listing
-            .name
-            .clone()
-            .or_else(|| {
-                let check: serde_json::Value =
-                    serde_json::from_str(&latest.as_ref()?.document).ok()?;
-                check["company"]["name"].as_str().map(str::to_owned)
-            })
-            .ok_or_else(|| invalid("name", "required when the registries gave none"))?;
+        // The registry's name, region and address; the name given at listing is kept as
+        // `display_name` where the registries have one of their own.
+        let company: serde_json::Value = latest
+            .as_ref()
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(&c.document).ok())
+            .map(|check| check["company"].clone())
+            .unwrap_or_default();
+        let registry = |field: &str| company[field].as_str().map(str::to_owned);
+        let given = listing.name.clone().filter(|n| !n.trim().is_empty());
+        let (name, display_name) = match (registry("name"), given) {
+            (Some(registry), Some(given)) if registry != given => (registry, Some(given)),
+            (Some(registry), _) => (registry, None),
+            (None, Some(given)) => (given, None),
+            (None, None) => return Err(invalid("name", "required when the registries gave none")),
+        };
         let spread = fastrand::i64(0..=self.interval.num_seconds().max(1));
         let entry = CatalogEntry {
             inn: inn.to_string(),
             name,
-            region: listing.region,
+            display_name,
+            region: listing.region.or_else(|| registry("region")),
+            address: registry("address"),
             contacts: listing.contacts,
             services: listing.services,
             external_ids: listing.external_ids,

@@ -30,6 +30,9 @@ pub enum Stage {
     Rejected,
     /// A spam signal fired; kept, never worked on.
     Spam,
+    /// More genuine-looking applications from one address than `applications.max_per_ip_per_hour`
+    /// (an office behind one IP): waits for a person, who reopens (screens) or rejects it.
+    Held,
 }
 
 impl Stage {
@@ -45,6 +48,7 @@ impl Stage {
     "email": "ivan@example.ru", "message": "Хотим сотрудничать", "stage": "screened",
     "spam_signals": [], "check_id": "0193a3c4-9000-7c1a-9b1e-5d2f3a4b5c6d", "decision": "approve",
     "next_action": "first_contact", "due_at": "2026-12-01T10:10:00Z", "unanswered": 0,
+    "assignee": "a.ivanova", "agreement": {"number": "Д-2026/118", "signed_on": "2026-12-03"},
     "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:00:04Z"}))]
 pub struct Application {
     pub id: String,
@@ -74,11 +78,39 @@ pub struct Application {
     pub due_at: Option<DateTime<Utc>>,
     /// Calls without an answer so far.
     pub unanswered: i64,
+    /// The manager it is assigned to (`assign`), when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// The agreement signed (`agreement_signed`), when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Agreement>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Kept for the per-IP spam limit; not shown.
     #[serde(skip)]
     pub client_ip: String,
+}
+
+/// Which applications a list shows, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationFilter {
+    pub stage: Option<Stage>,
+    /// With a call due by then (`overdue`: now).
+    pub due_before: Option<DateTime<Utc>>,
+    pub assignee: Option<String>,
+    /// Older than this id (the cursor).
+    pub before: Option<String>,
+    pub limit: i64,
+}
+
+/// The agreement an application ended in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"number": "Д-2026/118", "signed_on": "2026-12-03"}))]
+pub struct Agreement {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_on: Option<chrono::NaiveDate>,
 }
 
 /// One step of an application's history.

@@ -48,8 +48,15 @@ impl CatalogStatus {
     "monitoring_passes": 3, "sources_unavailable": {"kad": {"since": "2026-11-20T03:00:00Z", "reported": true}}}))]
 pub struct CatalogEntry {
     pub inn: String,
+    /// The registry's name (else the one given at listing).
     pub name: String,
+    /// The name as the contractor or the manager typed it, when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     pub region: Option<String>,
+    /// The registered address (from the registries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     #[schema(value_type = Object)]
     pub contacts: BTreeMap<String, String>,
     pub services: Vec<String>,

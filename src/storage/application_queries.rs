@@ -3,7 +3,8 @@
 macro_rules! APPLICATION_COLUMNS {
     () => {
         "id, inn, company_name, contact_name, phone, email, message, stage, spam_signals, \
-         client_ip, check_id, decision, next_action, due_at, unanswered, created_at, updated_at"
+         client_ip, check_id, decision, next_action, due_at, unanswered, created_at, updated_at, \
+         assignee, agreement"
     };
 }
 
@@ -13,7 +14,10 @@ macro_rules! read_application {
         let stage: String = $row.try_get("stage")?;
         let signals: String = $row.try_get("spam_signals")?;
         let decision: Option<String> = $row.try_get("decision")?;
+        let agreement: Option<String> = $row.try_get("agreement")?;
         Ok::<_, $crate::storage::StoreError>($crate::domain::application::Application {
+            assignee: $row.try_get("assignee")?,
+            agreement: agreement.map(|a| serde_json::from_str(&a)).transpose()?,
             id: $row.try_get("id")?,
             inn: $row.try_get("inn")?,
             company_name: $row.try_get("company_name")?,
@@ -39,6 +43,26 @@ macro_rules! read_application {
     }};
 }
 
+/// Adds a step to an application's timeline inside `$tx`.
+macro_rules! insert_timeline {
+    ($tx:expr, $id:expr, $action:expr, $from:expr, $to:expr, $detail:expr, $actor:expr, $at:expr) => {
+        sqlx::query(
+            "INSERT INTO application_timeline (id, application_id, action, from_stage, to_stage, \
+             detail, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind($id)
+        .bind($action)
+        .bind($from)
+        .bind($to)
+        .bind(serde_json::to_string(&$detail)?)
+        .bind($actor)
+        .bind($crate::storage::millis($at))
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
 macro_rules! impl_application_store {
     ($store:ty) => {
 
@@ -47,12 +71,13 @@ macro_rules! impl_application_store {
             async fn insert_application(
                 &self,
                 a: &$crate::domain::application::Application,
+                notify: bool,
             ) -> Result<(), $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(concat!(
                     "INSERT INTO applications (",
                     $crate::storage::application_queries::APPLICATION_COLUMNS!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
                 ))
                 .bind(&a.id)
                 .bind(&a.inn)
@@ -71,10 +96,19 @@ macro_rules! impl_application_store {
                 .bind(a.unanswered)
                 .bind($crate::storage::millis(a.created_at))
                 .bind($crate::storage::millis(a.updated_at))
+                .bind(&a.assignee)
+                .bind(a.agreement.as_ref().map(serde_json::to_string).transpose()?)
                 .execute(&mut *tx)
                 .await?;
-                if a.stage != $crate::domain::application::Stage::Spam {
+                use $crate::domain::application::Stage;
+                let detail = serde_json::json!({"spam_signals": a.spam_signals});
+                $crate::storage::application_queries::insert_timeline!(
+                    tx, &a.id, "received", Stage::Received.as_str(), a.stage.as_str(), detail, "website", a.created_at);
+                if a.stage != Stage::Spam {
                     insert_event(&mut tx, &$crate::domain::application::event(a, "application_received", serde_json::json!({}))).await?;
+                }
+                if notify && a.stage == Stage::Held {
+                    queue_mail(&mut tx, "application_held", &a.id).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -118,21 +152,19 @@ macro_rules! impl_application_store {
 
             async fn list_applications(
                 &self,
-                stage: Option<$crate::domain::application::Stage>,
-                due_before: Option<chrono::DateTime<chrono::Utc>>,
-                before: Option<&str>,
-                limit: i64,
+                filter: &$crate::domain::application::ApplicationFilter,
             ) -> Result<Vec<$crate::domain::application::Application>, $crate::storage::StoreError> {
                 let rows = sqlx::query(concat!(
                     "SELECT ",
                     $crate::storage::application_queries::APPLICATION_COLUMNS!(),
                     " FROM applications WHERE ($1 IS NULL OR stage = $1) AND ($2 IS NULL OR id < $2) \
-                     AND ($4 IS NULL OR due_at <= $4) ORDER BY id DESC LIMIT $3"
+                     AND ($4 IS NULL OR due_at <= $4) AND ($5 IS NULL OR assignee = $5) ORDER BY id DESC LIMIT $3"
                 ))
-                .bind(stage.map(|s| s.as_str()))
-                .bind(before)
-                .bind(limit)
-                .bind(due_before.map($crate::storage::millis))
+                .bind(filter.stage.map(|s| s.as_str()))
+                .bind(filter.before.as_deref())
+                .bind(filter.limit)
+                .bind(filter.due_before.map($crate::storage::millis))
+                .bind(filter.assignee.as_deref())
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter()
@@ -175,6 +207,9 @@ macro_rules! impl_application_store {
                     .fetch_one(&mut *tx)
                     .await?;
                     let a = $crate::storage::application_queries::read_application!(row)?;
+                    let detail = serde_json::json!({"check_id": check_id, "decision": decision, "due_at": due_at});
+                    $crate::storage::application_queries::insert_timeline!(
+                        tx, id, "screened", "received", stage.as_str(), detail, "screening", a.updated_at);
                     insert_event(&mut tx, &$crate::domain::application::event(&a, "application_screened", serde_json::json!({"check_id": check_id}))).await?;
                     if notify {
                         queue_mail(&mut tx, "application_screened", id).await?;
@@ -189,11 +224,13 @@ macro_rules! impl_application_store {
                 a: &$crate::domain::application::Application,
                 expected: $crate::domain::application::Stage,
                 entry: &$crate::domain::application::TimelineEntry,
+                mails: &[&str],
             ) -> Result<bool, $crate::storage::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let updated = sqlx::query(
                     "UPDATE applications SET stage = $2, next_action = $3, due_at = $4, unanswered = $5, \
-                     updated_at = $6, due_told = NULL, breach_told = NULL WHERE id = $1 AND stage = $7",
+                     updated_at = $6, due_told = NULL, breach_told = NULL, assignee = $8, agreement = $9, \
+                     check_id = $10, decision = $11 WHERE id = $1 AND stage = $7",
                 )
                 .bind(&a.id)
                 .bind(a.stage.as_str())
@@ -202,26 +239,22 @@ macro_rules! impl_application_store {
                 .bind(a.unanswered)
                 .bind($crate::storage::millis(a.updated_at))
                 .bind(expected.as_str())
+                .bind(&a.assignee)
+                .bind(a.agreement.as_ref().map(serde_json::to_string).transpose()?)
+                .bind(&a.check_id)
+                .bind(a.decision.map(|d| d.as_str()))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if updated == 0 {
                     return Ok(false);
                 }
-                sqlx::query(
-                    "INSERT INTO application_timeline (id, application_id, action, from_stage, to_stage, \
-                     detail, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(&a.id)
-                .bind(&entry.action)
-                .bind(entry.from_stage.as_str())
-                .bind(entry.to_stage.as_str())
-                .bind(serde_json::to_string(&entry.detail)?)
-                .bind(&entry.actor)
-                .bind($crate::storage::millis(entry.at))
-                .execute(&mut *tx)
-                .await?;
+                $crate::storage::application_queries::insert_timeline!(
+                    tx, &a.id, &entry.action, entry.from_stage.as_str(), entry.to_stage.as_str(),
+                    entry.detail, &entry.actor, entry.at);
+                for kind in mails {
+                    queue_mail(&mut tx, kind, &a.id).await?;
+                }
                 if entry.from_stage != entry.to_stage {
                     let payload = serde_json::json!({"from": entry.from_stage, "action": entry.action, "actor": entry.actor});
                     insert_event(&mut tx, &$crate::domain::application::event(a, "application_stage_changed", payload)).await?;
@@ -256,6 +289,9 @@ macro_rules! impl_application_store {
                     for row in &rows {
                         let a = $crate::storage::application_queries::read_application!(row)?;
                         let payload = serde_json::json!({"next_action": a.next_action, "due_at": a.due_at});
+                        let step = kind.trim_start_matches("application_");
+                        $crate::storage::application_queries::insert_timeline!(
+                            tx, &a.id, step, a.stage.as_str(), a.stage.as_str(), payload, "sla", now);
                         insert_event(&mut tx, &$crate::domain::application::event(&a, kind, payload)).await?;
                         if notify && kind == "application_sla_breached" {
                             queue_mail(&mut tx, kind, &a.id).await?;
@@ -308,10 +344,12 @@ macro_rules! impl_application_store {
                 next_attempt_at: chrono::DateTime<chrono::Utc>,
                 error: Option<&str>,
             ) -> Result<(), $crate::storage::StoreError> {
-                sqlx::query(
+                use sqlx::Row;
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(
                     "UPDATE mail_outbox SET state = $3, attempts = $4, next_attempt_at = $5, last_error = $6, \
                      sent_at = CASE WHEN $3 = 'sent' THEN $5 ELSE NULL END, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = $1 AND lease_owner = $2",
+                     WHERE id = $1 AND lease_owner = $2 RETURNING application_id, kind",
                 )
                 .bind(id)
                 .bind(owner)
@@ -319,8 +357,25 @@ macro_rules! impl_application_store {
                 .bind(attempts)
                 .bind($crate::storage::millis(next_attempt_at))
                 .bind(error)
-                .execute(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
+                // Each attempt is a step of its application: sent, or failed (to be retried
+                // while `pending`).
+                if let Some(row) = row {
+                    let application: String = row.try_get("application_id")?;
+                    let kind: String = row.try_get("kind")?;
+                    let stage: String = sqlx::query("SELECT stage FROM applications WHERE id = $1")
+                        .bind(&application)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("stage")?;
+                    let detail = serde_json::json!({"message": kind, "attempts": attempts, "error": error,
+                                                    "will_retry": state == "pending"});
+                    let action = if state == "sent" { "email_sent" } else { "email_failed" };
+                    $crate::storage::application_queries::insert_timeline!(
+                        tx, &application, action, &stage, &stage, detail, "mail", chrono::Utc::now());
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -361,4 +416,5 @@ macro_rules! impl_application_store {
 
 pub(crate) use APPLICATION_COLUMNS;
 pub(crate) use impl_application_store;
+pub(crate) use insert_timeline;
 pub(crate) use read_application;

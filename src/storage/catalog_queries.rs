@@ -16,8 +16,8 @@ macro_rules! impl_catalog_store {
                 let mut tx = self.pool.begin().await?;
                 let inserted = sqlx::query(
                     "INSERT INTO catalog (inn, name, search, region, contacts, services, external_ids, status, \
-                                          listed_at, updated_at, last_check_id, next_check_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (inn) DO NOTHING",
+                                          listed_at, updated_at, last_check_id, next_check_at, display_name, address) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (inn) DO NOTHING",
                 )
                 .bind(&e.inn)
                 .bind(&e.name)
@@ -31,6 +31,8 @@ macro_rules! impl_catalog_store {
                 .bind($crate::storage::millis(e.updated_at))
                 .bind(&e.last_check_id)
                 .bind($crate::storage::millis(e.next_check_at))
+                .bind(&e.display_name)
+                .bind(&e.address)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
@@ -344,7 +346,7 @@ macro_rules! impl_catalog_store {
 
 macro_rules! ENTRY_COLUMNS {
     () => {
-        "inn, name, region, contacts, services, external_ids, status, listed_at, updated_at, last_check_id, next_check_at, passes, unavailable"
+        "inn, name, display_name, region, address, contacts, services, external_ids, status, listed_at, updated_at, last_check_id, next_check_at, passes, unavailable"
     };
 }
 
@@ -362,7 +364,9 @@ macro_rules! read_entry {
             Ok($crate::domain::catalog::CatalogEntry {
                 inn: r.try_get("inn")?,
                 name: r.try_get("name")?,
+                display_name: r.try_get("display_name")?,
                 region: r.try_get("region")?,
+                address: r.try_get("address")?,
                 contacts: serde_json::from_str(&contacts)?,
                 services: serde_json::from_str(&services)?,
                 external_ids: serde_json::from_str(&external_ids)?,

@@ -344,9 +344,12 @@ pub trait WebhookStore: Send + Sync {
 /// Applications from the website's form.
 #[async_trait::async_trait]
 pub trait ApplicationStore: Send + Sync {
+    /// Stores a new application with its first timeline step; with `notify`, a held one
+    /// queues the department's message.
     async fn insert_application(
         &self,
         a: &crate::domain::application::Application,
+        notify: bool,
     ) -> Result<(), StoreError>;
 
     /// How many applications came from `client_ip`, and with `phone`, since `since`.
@@ -362,14 +365,10 @@ pub trait ApplicationStore: Send + Sync {
         id: &str,
     ) -> Result<Option<crate::domain::application::Application>, StoreError>;
 
-    /// Newest first: of one stage, with a call due by `due_before`, before the cursor (an
-    /// id), when given.
+    /// Newest first, as the filter narrows them.
     async fn list_applications(
         &self,
-        stage: Option<crate::domain::application::Stage>,
-        due_before: Option<DateTime<Utc>>,
-        before: Option<&str>,
-        limit: i64,
+        filter: &crate::domain::application::ApplicationFilter,
     ) -> Result<Vec<crate::domain::application::Application>, StoreError>;
 
     /// Records the screening check of a `received` application; `false` when it is no
@@ -391,6 +390,7 @@ pub trait ApplicationStore: Send + Sync {
         a: &crate::domain::application::Application,
         expected: crate::domain::application::Stage,
         entry: &crate::domain::application::TimelineEntry,
+        mails: &[&str],
     ) -> Result<bool, StoreError>;
 
     /// Marks the applications whose due call is within `remind` of `now` (`sla_due`) or
@@ -764,7 +764,14 @@ pub fn contains_pattern(text: &str) -> String {
 
 /// What the catalog's text filter searches: name, INN and services, lower-cased.
 fn search_text(e: &crate::domain::catalog::CatalogEntry) -> String {
-    format!("{} {} {}", e.name, e.inn, e.services.join(" ")).to_lowercase()
+    format!(
+        "{} {} {} {}",
+        e.name,
+        e.display_name.as_deref().unwrap_or_default(),
+        e.inn,
+        e.services.join(" ")
+    )
+    .to_lowercase()
 }
 
 /// Connects to the database the URL names, creating (SQLite) and migrating it, with no
