@@ -503,6 +503,8 @@ impl Application {
                 )
                 .app_data(web::PathConfig::default().error_handler(api::errors::path_error))
                 .app_data(web::PayloadConfig::default().limit(json_limit))
+                // Innermost: a replayed answer is not audited again.
+                .wrap(actix_web::middleware::from_fn(api::audit::trail))
                 // Inside the guard: it needs the caller's key.
                 .wrap(actix_web::middleware::from_fn(
                     api::idempotency::idempotency,

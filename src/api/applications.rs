@@ -2,6 +2,7 @@
 //! applications (`/v1/applications`).
 
 use super::AppState;
+use super::audit::AuditNote;
 use super::errors::{ApiError, Problem};
 use super::guard::ClientIp;
 use super::query::Query;
@@ -167,7 +168,8 @@ pub async fn list_applications(
     let next_cursor = (items.len() as i64 == limit)
         .then(|| items.last().map(|a| a.id.clone()))
         .flatten();
-    Ok(HttpResponse::Ok().json(ApplicationPage { items, next_cursor }))
+    let note = AuditNote::action("applications.list").detail(format!("{} shown", items.len()));
+    Ok(note.on(HttpResponse::Ok().json(ApplicationPage { items, next_cursor })))
 }
 
 /// An application with its screening check, its history and its call SLA.
@@ -202,12 +204,14 @@ pub async fn get_application(
     };
     let timeline = state.applications.timeline(&id).await?;
     let overdue = application.due_at.is_some_and(|due| due < Utc::now());
-    Ok(HttpResponse::Ok().json(ApplicationView {
+    // Personal data: who read it is on the audit trail.
+    let note = AuditNote::action("applications.read").inn(&application.inn);
+    Ok(note.on(HttpResponse::Ok().json(ApplicationView {
         application,
         check,
         timeline,
         overdue,
-    }))
+    })))
 }
 
 /// A manager's action on an application.
@@ -291,8 +295,9 @@ pub async fn act(
         },
         "take_into_work" => Action::TakeIntoWork,
         "agreement_signed" => Action::AgreementSigned {
+            // Who approved the override is a person beside the key, never in its place.
             override_by: b.override_by.as_ref().map(|o| crate::catalog::Override {
-                by: o.by.clone(),
+                by: principal.actor(Some(&o.by)),
                 reason: o.reason.clone(),
             }),
             agreement: crate::domain::application::Agreement {
@@ -324,5 +329,21 @@ pub async fn act(
         }
     };
     let actor = principal.actor(b.actor.as_deref());
-    Ok(HttpResponse::Ok().json(state.applications.act(&id, action, &actor).await?))
+    let name = b.action.clone();
+    let application = state.applications.act(&id, action, &actor).await?;
+    let detail = match (&b.override_by, application.stage) {
+        (Some(o), Stage::Listed) => format!(
+            "{name} → {}; listed by override of {}: {}",
+            application.stage.as_str(),
+            o.by,
+            o.reason
+        ),
+        (_, Stage::Listed) => format!("{name} → listed in the catalog"),
+        (_, stage) => format!("{name} → {}", stage.as_str()),
+    };
+    Ok(AuditNote::action(format!("applications.{name}"))
+        .inn(&application.inn)
+        .on_behalf_of(b.actor.as_deref())
+        .detail(detail)
+        .on(HttpResponse::Ok().json(application)))
 }

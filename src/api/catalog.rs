@@ -2,9 +2,10 @@
 //! and the event feed. Thin handlers over [`crate::catalog::CatalogService`].
 
 use super::AppState;
+use super::audit::AuditNote;
 use super::errors::{ApiError, Problem};
 use super::query::Query;
-use crate::auth::{AuditEntry, Principal};
+use crate::auth::Principal;
 use crate::catalog::{
     CatalogEntry, CatalogFilter, CatalogStatus, Event, FeedbackInput, Listing, Override,
     StatusAction, StatusTransition,
@@ -71,13 +72,17 @@ pub async fn list_contractor(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let inn = Inn::parse(body.inn.as_deref().unwrap_or_default()).map_err(ApiError::Inn)?;
-    let detail = body
-        .override_by
-        .as_ref()
-        .map(|o| format!("override: {}", o.reason));
+    let note = AuditNote::action("catalog.list")
+        .inn(inn.as_str())
+        .on_behalf_of(body.actor.as_deref());
+    let note = match &body.override_by {
+        Some(o) => note.detail(format!("override by {}: {}", o.by, o.reason)),
+        None => note,
+    };
     let actor = principal.actor(body.actor.as_deref());
     let listing = Listing {
         name: body.name,
+        display_name: None,
         region: body.region,
         contacts: body.contacts,
         services: body.services,
@@ -89,18 +94,9 @@ pub async fn list_contractor(
         actor: Some(actor.clone()),
     };
     let entry = state.catalog.list(&inn, listing).await?;
-    state
-        .keys
-        .audit(AuditEntry::new(
-            &actor,
-            "catalog.list",
-            Some(inn.as_str()),
-            detail,
-        ))
-        .await;
-    Ok(HttpResponse::Created()
+    Ok(note.on(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/catalog/{}", entry.inn)))
-        .json(entry))
+        .json(entry)))
 }
 
 /// Unknown query parameters (cache-busters, UTM tags) are ignored.
@@ -332,16 +328,11 @@ pub async fn change_status(
         .catalog
         .set_status(inn.as_str(), action, &actor, &body.comment)
         .await?;
-    state
-        .keys
-        .audit(AuditEntry::new(
-            &actor,
-            &format!("catalog.{}", body.action),
-            Some(inn.as_str()),
-            Some(body.comment.clone()),
-        ))
-        .await;
-    Ok(HttpResponse::Ok().json(entry))
+    Ok(AuditNote::action(format!("catalog.{}", body.action))
+        .inn(inn.as_str())
+        .on_behalf_of(body.actor.as_deref())
+        .detail(body.comment.clone())
+        .on(HttpResponse::Ok().json(entry)))
 }
 
 /// A quality signal about a listed contractor.
@@ -388,18 +379,14 @@ pub struct FeedbackAccepted {
 #[post("/catalog/{inn}/feedback")]
 pub async fn add_feedback(
     state: web::Data<AppState>,
-    principal: web::ReqData<Principal>,
     inn: web::Path<String>,
     body: super::json::Json<FeedbackBody>,
 ) -> Result<HttpResponse, ApiError> {
     let inn = Inn::parse(&inn).map_err(ApiError::Inn)?;
     let b = body.into_inner();
-    let audit = AuditEntry::new(
-        &principal.actor(None),
-        "catalog.feedback",
-        Some(inn.as_str()),
-        Some(b.kind.clone()),
-    );
+    let note = AuditNote::action("catalog.feedback")
+        .inn(inn.as_str())
+        .detail(b.kind.clone());
     let input = FeedbackInput {
         kind: b.kind,
         rating: b.rating,
@@ -410,11 +397,10 @@ pub async fn add_feedback(
         external_id: b.external_id,
     };
     if state.monitor.record_feedback(inn.as_str(), input).await? {
-        state.keys.audit(audit).await;
-        Ok(HttpResponse::Created().json(FeedbackAccepted {
+        Ok(note.on(HttpResponse::Created().json(FeedbackAccepted {
             accepted: true,
             duplicate: false,
-        }))
+        })))
     } else {
         Ok(HttpResponse::Ok().json(FeedbackAccepted {
             accepted: false,
@@ -533,16 +519,10 @@ pub async fn recheck(
         .budget()
         .admit(&super::checks::budget_key(Some(&principal)), 1)?;
     let pass = state.monitor.recheck(&inn).await?;
-    state
-        .keys
-        .audit(AuditEntry::new(
-            &principal.actor(None),
-            "catalog.recheck",
-            Some(inn.as_str()),
-            Some(format!("check {}", pass.check.id)),
-        ))
-        .await;
-    Ok(HttpResponse::Ok().json(pass))
+    Ok(AuditNote::action("catalog.recheck")
+        .inn(inn.as_str())
+        .detail(format!("check {}", pass.check.id))
+        .on(HttpResponse::Ok().json(pass)))
 }
 
 /// How long `POST /v1/monitoring/run` waits for its run.
@@ -569,7 +549,6 @@ pub struct RunQuery {
 #[post("/monitoring/run")]
 pub async fn run_monitoring(
     state: web::Data<AppState>,
-    principal: web::ReqData<Principal>,
     query: Query<RunQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let wait_ms = query.into_inner().wait_ms.unwrap_or(60_000);
@@ -577,21 +556,13 @@ pub async fn run_monitoring(
         return Err(ApiError::query("wait_ms", "at most 600000"));
     }
     let (started, handle) = state.monitor.start_run();
-    state
-        .keys
-        .audit(AuditEntry::new(
-            &principal.actor(None),
-            "monitoring.run",
-            None,
-            Some(started.id.to_string()),
-        ))
-        .await;
+    let note = AuditNote::action("monitoring.run").detail(started.id.to_string());
     match tokio::time::timeout(std::time::Duration::from_millis(wait_ms), handle).await {
-        Ok(Ok(run)) => Ok(HttpResponse::Ok().json(run)),
+        Ok(Ok(run)) => Ok(note.on(HttpResponse::Ok().json(run))),
         Ok(Err(join)) => Err(ApiError::internal(join)),
-        Err(_) => Ok(HttpResponse::Accepted()
+        Err(_) => Ok(note.on(HttpResponse::Accepted()
             .insert_header(("Location", format!("/v1/monitoring/runs/{}", started.id)))
-            .json(started)),
+            .json(started))),
     }
 }
 

@@ -89,10 +89,18 @@ pub async fn bitrix24_install(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.bitrix24.install(&NestedForm::parse(&body)).await?;
-    Ok(HttpResponse::Ok().json(Accepted {
+    let form = NestedForm::parse(&body);
+    state.bitrix24.install(&form).await?;
+    let mut note = super::audit::AuditNote::action("bitrix24.install");
+    note.actor = Some("bitrix24".into());
+    let portal = [form.get("auth[member_id]"), form.get("auth[domain]")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(note.detail(portal).on(HttpResponse::Ok().json(Accepted {
         status: "installed",
-    }))
+    })))
 }
 
 /// The robot's and the activity's handler: answers at once, checks the INN

@@ -2,7 +2,7 @@
 //! collected from the handlers themselves.
 
 mod applications;
-mod audit;
+pub mod audit;
 mod batches;
 mod catalog;
 mod checks;

@@ -22,6 +22,19 @@ pub enum Access {
     KeyOrLink(Scope),
 }
 
+/// What the audit trail keeps of a route's successful calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// Nothing: a read of no personal data.
+    No,
+    /// An entry per successful call (`api::audit::trail`): a write, or a read of personal
+    /// data (applications).
+    Entry,
+    /// The write is its own record of who asked: a check (`requested_by`), an application
+    /// (its timeline's `received`).
+    OwnRecord,
+}
+
 /// One route: its method, the router's pattern, and what the middleware does with it.
 #[derive(Debug)]
 pub struct Route {
@@ -32,6 +45,7 @@ pub struct Route {
     pub idempotent: bool,
     /// It starts checks, taken from the caller's budget (`check::budget`): 429 past it.
     pub starts_checks: bool,
+    pub audit: Audit,
 }
 
 const fn read(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
@@ -41,10 +55,19 @@ const fn read(method: &'static str, pattern: &'static str, scope: Scope) -> Rout
         access: Access::Key(scope),
         idempotent: false,
         starts_checks: false,
+        audit: Audit::No,
     }
 }
 
-/// A write that honours `Idempotency-Key`.
+/// A read of personal data: audited.
+const fn personal(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
+    Route {
+        audit: Audit::Entry,
+        ..read(method, pattern, scope)
+    }
+}
+
+/// A write that honours `Idempotency-Key`; audited.
 const fn write(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
     Route {
         method,
@@ -52,14 +75,31 @@ const fn write(method: &'static str, pattern: &'static str, scope: Scope) -> Rou
         access: Access::Key(scope),
         idempotent: true,
         starts_checks: false,
+        audit: Audit::Entry,
     }
 }
 
-/// A write that starts checks.
+/// A write that is idempotent by its nature (`PATCH`, `DELETE`); audited.
+const fn change(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
+    Route {
+        idempotent: false,
+        ..write(method, pattern, scope)
+    }
+}
+
+/// A write that starts checks; audited.
 const fn checks(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
     Route {
         starts_checks: true,
         ..write(method, pattern, scope)
+    }
+}
+
+/// A check (or an application screened by one): the check's row records who asked.
+const fn checked(method: &'static str, pattern: &'static str, scope: Scope) -> Route {
+    Route {
+        audit: Audit::OwnRecord,
+        ..checks(method, pattern, scope)
     }
 }
 
@@ -70,13 +110,15 @@ const fn open(method: &'static str, pattern: &'static str, access: Access) -> Ro
         access,
         idempotent: false,
         starts_checks: false,
+        audit: Audit::No,
     }
 }
 
-/// A CRM's call that starts checks.
+/// A CRM's call that starts checks (recorded as theirs: `requested_by`).
 const fn crm(pattern: &'static str) -> Route {
     Route {
         starts_checks: true,
+        audit: Audit::OwnRecord,
         ..open("POST", pattern, Access::Integration)
     }
 }
@@ -92,10 +134,10 @@ pub const ROUTES: &[Route] = &[
     open("GET", "/docs", Access::Open),
     open("GET", "/docs/{_:.*}", Access::Open),
     read("GET", "/metrics", Metrics),
-    checks("POST", "/v1/checks", Checks),
+    checked("POST", "/v1/checks", Checks),
     read("GET", "/v1/checks", Checks),
     read("GET", "/v1/checks/{id}", Checks),
-    checks("POST", "/v1/checks/batch", Checks),
+    checked("POST", "/v1/checks/batch", Checks),
     read("GET", "/v1/batches/{id}", Checks),
     read("GET", "/v1/counterparties/{inn}", Checks),
     read("GET", "/v1/checks/{id}/callbacks", Checks),
@@ -130,8 +172,8 @@ pub const ROUTES: &[Route] = &[
     write("POST", "/v1/webhooks", WebhooksAdmin),
     read("GET", "/v1/webhooks", WebhooksAdmin),
     read("GET", "/v1/webhooks/{id}", WebhooksAdmin),
-    read("PATCH", "/v1/webhooks/{id}", WebhooksAdmin),
-    read("DELETE", "/v1/webhooks/{id}", WebhooksAdmin),
+    change("PATCH", "/v1/webhooks/{id}", WebhooksAdmin),
+    change("DELETE", "/v1/webhooks/{id}", WebhooksAdmin),
     write("POST", "/v1/webhooks/{id}/rotate-secret", WebhooksAdmin),
     write("POST", "/v1/webhooks/{id}/test", WebhooksAdmin),
     read("GET", "/v1/webhooks/{id}/deliveries", WebhooksAdmin),
@@ -141,17 +183,20 @@ pub const ROUTES: &[Route] = &[
         WebhooksAdmin,
     ),
     read("GET", "/v1/public/catalog", Public),
-    checks("POST", "/v1/public/applications", Public),
-    read("GET", "/v1/applications", Applications),
-    read("GET", "/v1/applications/{id}", Applications),
+    checked("POST", "/v1/public/applications", Public),
+    personal("GET", "/v1/applications", Applications),
+    personal("GET", "/v1/applications/{id}", Applications),
     write("POST", "/v1/applications/{id}/actions", Applications),
     // A CRM sends no Idempotency-Key: the robot dedupes by `event_token`, the install by
     // `member_id`.
-    open(
-        "POST",
-        "/v1/integrations/bitrix24/install",
-        Access::Integration,
-    ),
+    Route {
+        audit: Audit::Entry,
+        ..open(
+            "POST",
+            "/v1/integrations/bitrix24/install",
+            Access::Integration,
+        )
+    },
     crm("/v1/integrations/bitrix24/robot"),
     crm("/v1/integrations/amocrm/webhook/{token}"),
 ];

@@ -400,7 +400,8 @@ impl ApplicationService {
                 a.agreement = Some(agreement.clone());
                 // The registry's name, region and address; the typed name as `display_name`.
                 let listing = crate::catalog::Listing {
-                    name: Some(a.company_name.clone()),
+                    name: None,
+                    display_name: Some(a.company_name.clone()),
                     region: None,
                     contacts: [
                         ("contact".to_owned(), a.contact_name.clone()),

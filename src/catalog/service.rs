@@ -58,7 +58,10 @@ pub struct Override {
 /// What a caller lists.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
+    /// The name to list under; without it, the registry's.
     pub name: Option<String>,
+    /// The name as the contractor typed it (an application's), kept beside the registry's.
+    pub display_name: Option<String>,
     pub region: Option<String>,
     pub contacts: BTreeMap<String, String>,
     pub services: Vec<String>,
@@ -325,13 +328,12 @@ impl CatalogService {
             .map(|check| check["company"].clone())
             .unwrap_or_default();
         let registry = |field: &str| company[field].as_str().map(str::to_owned);
-        let given = listing.name.clone().filter(|n| !n.trim().is_empty());
-        let (name, display_name) = match (registry("name"), given) {
-            (Some(registry), Some(given)) if registry != given => (registry, Some(given)),
-            (Some(registry), _) => (registry, None),
-            (None, Some(given)) => (given, None),
-            (None, None) => return Err(invalid("name", "required when the registries gave none")),
-        };
+        let given = |n: &Option<String>| n.clone().filter(|n| !n.trim().is_empty());
+        let name = given(&listing.name)
+            .or_else(|| registry("name"))
+            .or_else(|| given(&listing.display_name))
+            .ok_or_else(|| invalid("name", "required when the registries gave none"))?;
+        let display_name = given(&listing.display_name).filter(|typed| *typed != name);
         let spread = fastrand::i64(0..=self.interval.num_seconds().max(1));
         let entry = CatalogEntry {
             inn: inn.to_string(),

@@ -115,16 +115,21 @@ impl ApiKey {
 
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": "0193…", "at": "2026-12-01T10:00:00Z", "actor": "crm (m.petrova)",
+#[schema(example = json!({"id": "0193…", "at": "2026-12-01T10:00:00Z", "actor": "crm", "on_behalf_of": "m.petrova",
     "action": "catalog.suspend", "inn": "7707083893", "detail": "Претензия по качеству"}))]
 pub struct AuditEntry {
     /// Time-ordered id; the cursor of `GET /v1/audit`.
     pub id: String,
     pub at: DateTime<Utc>,
-    /// The key's name, with a human name the request gave in brackets.
+    /// The API key's name (or the CRM, or `cli`) that acted.
     pub actor: String,
-    /// `catalog.list`, `catalog.<action>`, `catalog.feedback`, `rules.reload`,
-    /// `monitoring.run`, `keys.create`, `keys.revoke`.
+    /// The person the request said it acted for (a body's `actor`), when it named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    /// What was done: `catalog.list`, `catalog.<action>`, `catalog.feedback`,
+    /// `catalog.recheck`, `rules.reload`, `rules.rollback`, `monitoring.run`,
+    /// `applications.<action>`, `applications.read`, `applications.list`, `keys.create`,
+    /// `keys.revoke`, or the route (`POST /v1/webhooks`).
     pub action: String,
     pub inn: Option<String>,
     pub detail: Option<String>,
@@ -139,6 +144,7 @@ impl AuditEntry {
             action: action.to_owned(),
             inn: inn.map(str::to_owned),
             detail,
+            on_behalf_of: None,
         }
     }
 }

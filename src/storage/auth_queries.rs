@@ -93,7 +93,8 @@ macro_rules! impl_auth_store {
                 e: &$crate::domain::access::AuditEntry,
             ) -> Result<(), $crate::storage::StoreError> {
                 sqlx::query(
-                    "INSERT INTO audit (id, at, actor, action, inn, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO audit (id, at, actor, action, inn, detail, on_behalf_of) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&e.id)
                 .bind($crate::storage::millis(e.at))
@@ -101,6 +102,7 @@ macro_rules! impl_auth_store {
                 .bind(&e.action)
                 .bind(&e.inn)
                 .bind(&e.detail)
+                .bind(&e.on_behalf_of)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -114,7 +116,7 @@ macro_rules! impl_auth_store {
             ) -> Result<Vec<$crate::domain::access::AuditEntry>, $crate::storage::StoreError> {
                 use sqlx::Row;
                 let rows = sqlx::query(
-                    "SELECT id, at, actor, action, inn, detail FROM audit \
+                    "SELECT id, at, actor, action, inn, detail, on_behalf_of FROM audit \
                      WHERE id > $1 AND ($2 IS NULL OR inn = $2) ORDER BY id LIMIT $3",
                 )
                 .bind(after.unwrap_or(""))
@@ -131,6 +133,7 @@ macro_rules! impl_auth_store {
                             action: r.try_get("action")?,
                             inn: r.try_get("inn")?,
                             detail: r.try_get("detail")?,
+                            on_behalf_of: r.try_get("on_behalf_of")?,
                         })
                     })
                     .collect()

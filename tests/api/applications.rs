@@ -376,6 +376,30 @@ async fn a_manager_calls_retries_on_the_sla_and_an_agreement_lists_the_contracto
     );
     assert!(entry["entry"]["address"].is_string(), "{entry}");
     assert_eq!(entry["entry"]["external_ids"]["application"], json!(id));
+    // The listing is on the audit trail like any other, and so is reading the application.
+    let audit: Value = app
+        .get("/v1/audit?inn=7701000019")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"applications.read"), "{audit}");
+    let listing = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "applications.agreement_signed")
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert_eq!(
+        listing["detail"],
+        format!("{id}: agreement_signed → listed in the catalog")
+    );
     let view = application(&app, id).await;
     let steps: Vec<(&str, &str)> = view["timeline"]
         .as_array()

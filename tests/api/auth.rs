@@ -3,7 +3,7 @@
 //! audit trail, rate limits and CORS.
 
 use crate::helpers::{Registries, TestApp, spawn_app_from, test_settings};
-use kontragent::api::routes::Access;
+use kontragent::api::routes::{Access, Audit};
 use kontragent::auth::KeyService;
 use kontragent::config::Settings;
 use serde_json::{Value, json};
@@ -448,8 +448,34 @@ async fn every_route_answers_401_401_403_and_success_by_key_and_scope() {
             (Some(k.keys[wrong].as_str()), 403),
             (Some(k.keys[needed.as_str()].as_str()), *success),
         ];
+        let route = kontragent::api::routes::ROUTES
+            .iter()
+            .find(|r| r.method == *method && ResourceTemplate(r.pattern).matches(path))
+            .unwrap_or_else(|| panic!("{method} {path}: no route"));
         for (key, expected) in cases {
+            let before = audit_len(&k).await;
             let got = call(&k.app, method, path, key, body).await;
+            // A write (or a read of personal data) that succeeded leaves one entry with the
+            // key's name; a refused call, a read, or a check (its own record) leaves none.
+            let wrote = audit_len(&k).await - before;
+            let audited = (200..300).contains(&got) && route.audit == Audit::Entry;
+            assert_eq!(
+                wrote,
+                usize::from(audited),
+                "{method} {path} answered {got}: audit entries added"
+            );
+            if audited {
+                let last = last_audit(&k).await;
+                assert_eq!(
+                    last["actor"],
+                    if route.access == Access::Integration {
+                        "bitrix24"
+                    } else {
+                        needed.as_str()
+                    },
+                    "{method} {path}: {last}"
+                );
+            }
             assert_eq!(
                 got,
                 expected,
@@ -647,6 +673,42 @@ fn protected_scope(method: &str, path: &str) -> kontragent::auth::Scope {
 }
 
 /// `/v1/catalog/{inn}` matched against `/v1/catalog/7701000019`.
+/// How many entries the audit trail holds.
+async fn audit_len(k: &Keyed) -> usize {
+    let page: Value = k
+        .app
+        .client
+        .get(format!("{}/v1/audit?limit=1000", k.app.address))
+        .header("x-api-key", &k.keys["admin"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().unwrap().len()
+}
+
+async fn last_audit(k: &Keyed) -> Value {
+    let page: Value = k
+        .app
+        .client
+        .get(format!("{}/v1/audit?limit=1000", k.app.address))
+        .header("x-api-key", &k.keys["admin"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap_or_default()
+}
+
 struct ResourceTemplate<'a>(&'a str);
 
 impl ResourceTemplate<'_> {
@@ -778,17 +840,24 @@ async fn the_actor_of_a_write_is_the_key_and_the_audit_says_so() {
         .json()
         .await
         .unwrap();
-    let entries: Vec<(&str, &str)> = audit["items"]
+    // The audit trail names the key as the actor, and apart whom it acted for.
+    let entries: Vec<(&str, &str, &str)> = audit["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"].as_str().unwrap(),
+                e["on_behalf_of"].as_str().unwrap_or_default(),
+            )
+        })
         .collect();
     assert_eq!(
         entries,
         [
-            ("catalog.list", "crm (monitoring)"),
-            ("catalog.suspend", "crm (m.petrova)")
+            ("catalog.list", "crm", "monitoring"),
+            ("catalog.suspend", "crm", "m.petrova")
         ]
     );
 }

@@ -6,7 +6,8 @@ pub mod explain;
 use super::AppState;
 use super::errors::{ApiError, Problem};
 use super::language::Reader;
-use crate::auth::{AuditEntry, Principal};
+use crate::api::audit::AuditNote;
+use crate::auth::Principal;
 use crate::policy::{self, DryRunReport, DryRunRequest, DryRunScope, PolicyError, Validation};
 use crate::storage::StoredRuleset;
 use actix_web::{HttpResponse, get, post, web};
@@ -447,21 +448,14 @@ pub async fn reload_rules(
         .reload(&author, request.comment)
         .await
         .map_err(invalid)?;
-    state
-        .keys
-        .audit(AuditEntry::new(
-            &author,
-            "rules.reload",
-            None,
-            Some(format!("{} / {}", rules.version, monitoring.version)),
-        ))
-        .await;
-    Ok(HttpResponse::Ok().json(ReloadReport {
-        version: rules.version,
-        changed: rules.changed,
-        monitoring_version: monitoring.version,
-        monitoring_changed: monitoring.changed,
-    }))
+    Ok(AuditNote::action("rules.reload")
+        .detail(format!("{} / {}", rules.version, monitoring.version))
+        .on(HttpResponse::Ok().json(ReloadReport {
+            version: rules.version,
+            changed: rules.changed,
+            monitoring_version: monitoring.version,
+            monitoring_changed: monitoring.changed,
+        })))
 }
 
 /// `?kind=` of `POST /v1/rules/validate`.
@@ -741,16 +735,9 @@ pub async fn rollback_rules(
         )));
     }
     .map_err(invalid)?;
-    state
-        .keys
-        .audit(AuditEntry::new(
-            &author,
-            "rules.rollback",
-            None,
-            Some(format!("{} → {}", outcome.previous, outcome.version)),
-        ))
-        .await;
-    Ok(HttpResponse::Ok().json(outcome))
+    Ok(AuditNote::action("rules.rollback")
+        .detail(format!("{} → {}", outcome.previous, outcome.version))
+        .on(HttpResponse::Ok().json(outcome)))
 }
 
 /// `?examples=` of `POST /v1/rules/dry-run/monitoring`.
