@@ -326,15 +326,18 @@ pub fn in_language(english: &str, language: Language) -> String {
 }
 
 /// The Russian of `english`, when a template of the catalogue matches it (the one with the
-/// most fixed text, when several do).
+/// longest fixed beginning, then the most fixed text, when several do).
 pub fn russian(english: &str) -> Option<String> {
     RU.iter()
         .filter_map(|(en, ru)| {
             let captures = matches(en, english)?;
+            // The longest fixed beginning first: a value that ends like another template
+            // (`x is already in the catalog`) never takes the message over.
+            let prefix = en.split("{}").next().unwrap_or_default().len();
             let fixed = en.len() - 2 * captures.len();
-            Some((fixed, fill(ru, &captures)))
+            Some(((prefix, fixed), fill(ru, &captures)))
         })
-        .max_by_key(|(fixed, _)| *fixed)
+        .max_by_key(|(rank, _)| *rank)
         .map(|(_, text)| text)
 }
 
@@ -403,6 +406,11 @@ mod tests {
         );
         assert_eq!(russian("at most 1000").unwrap(), "не больше 1000");
         assert!(russian("required!").is_none(), "a fixed text matches whole");
+        assert_eq!(
+            russian("no rules version x is already in the catalog").unwrap(),
+            "нет версии правил x is already in the catalog",
+            "a value never takes the message over"
+        );
         assert!(russian("something the catalogue lacks").is_none());
         assert_eq!(
             in_language("something the catalogue lacks", Language::Ru),

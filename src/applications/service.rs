@@ -371,10 +371,13 @@ impl ApplicationService {
                             detail["closed"] = serde_json::json!("unreachable");
                             (Stage::Rejected, None, None)
                         } else {
-                            if capped {
+                            // Told once, at the cap; the calls may go on.
+                            if cap > 0 && a.unanswered == i64::from(cap) {
                                 detail["escalated_to"] =
                                     serde_json::json!(self.settings.escalate_to);
-                                mails.push("application_escalated");
+                                if self.mailer.is_some() {
+                                    mails.push("application_escalated");
+                                }
                             }
                             (Stage::Contacting, Some("call_again"), Some(due))
                         }

@@ -41,7 +41,20 @@ impl Value {
             Value::Number(n) => n.to_string(),
         }
     }
+
+    /// As a CSV cell: a text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a
+    /// tab or a return first — a registry's name or an input cell may start so) is
+    /// quoted with `'`, which Excel shows as text.
+    fn csv_text(&self) -> String {
+        match self {
+            Value::Text(t) if t.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{t}"),
+            other => other.text(),
+        }
+    }
 }
+
+/// Excel's limit of hyperlinks on a sheet; the links past it are written as text.
+const MAX_LINKS: usize = 65_530;
 
 /// The columns, in order, per language.
 const HEADERS_RU: &[&str] = &[
@@ -207,7 +220,7 @@ pub fn write(path: &Path, rows: &[ResultRow], layout: &Layout) -> Result<(), Str
                     .from_writer(&mut out);
                 w.write_record(&header).map_err(|e| e.to_string())?;
                 for line in &lines {
-                    let cells: Vec<String> = line.cells.iter().map(Value::text).collect();
+                    let cells: Vec<String> = line.cells.iter().map(Value::csv_text).collect();
                     w.write_record(&cells).map_err(|e| e.to_string())?;
                 }
                 w.flush().map_err(|e| e.to_string())?;
@@ -282,6 +295,7 @@ fn xlsx(
     for (col, title) in header.iter().enumerate() {
         sheet.write_string_with_format(0, col as u16, title, &bold)?;
     }
+    let mut links = 0;
     for (i, line) in lines.iter().enumerate() {
         let row = i as u32 + 1;
         // Spreadsheets do not grow a row for wrapped text on their own: size it to the
@@ -310,8 +324,9 @@ fn xlsx(
                     continue;
                 }
                 // A link the spreadsheet opens; a bare path (no public URL) stays text.
-                Value::Link(url) if url.starts_with("http") => {
+                Value::Link(url) if url.starts_with("http") && links < MAX_LINKS => {
                     sheet.write_url_with_text(row, col, url.as_str(), link_text)?;
+                    links += 1;
                     continue;
                 }
                 Value::Text(t) | Value::Link(t) => t,
@@ -368,4 +383,21 @@ pub fn append_journal(path: &Path, row: &ResultRow) -> Result<(), String> {
     let mut line = serde_json::to_vec(row).map_err(|e| e.to_string())?;
     line.push(b'\n');
     file.write_all(&line).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csv_cell_that_reads_as_a_formula_is_written_as_text() {
+        let cell = |t: &str| Value::Text(t.into()).csv_text();
+        assert_eq!(
+            cell("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("ООО Ромашка"), "ООО Ромашка");
+        assert_eq!(Value::Number(-5.0).csv_text(), "-5", "a number is a number");
+    }
 }

@@ -218,6 +218,11 @@ impl CatalogService {
         }
     }
 
+    /// Gives back a lease taken with [`CatalogService::claim_entry`], recording nothing.
+    pub async fn release(&self, inn: &str, owner: &str) -> Result<(), CatalogError> {
+        Ok(self.store.release_entry(inn, owner).await?)
+    }
+
     pub async fn claim_due(
         &self,
         owner: &str,

@@ -88,6 +88,8 @@ pub struct ReportLinks {
     store: Arc<dyn WebhookStore>,
     ttl: chrono::Duration,
     key: RwLock<(Arc<LinkSigner>, Instant)>,
+    /// One reading of the key at a time; the others sign with the key they have.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl ReportLinks {
@@ -96,8 +98,12 @@ impl ReportLinks {
         let key = read_key(store.as_ref()).await?;
         Ok(ReportLinks {
             store,
-            ttl: chrono::Duration::seconds(i64::try_from(ttl_s).unwrap_or(i64::MAX / 1000)),
+            ttl: i64::try_from(ttl_s)
+                .ok()
+                .and_then(chrono::Duration::try_seconds)
+                .unwrap_or(chrono::Duration::days(3650)),
             key: RwLock::new((Arc::new(key), Instant::now())),
+            reading: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -114,6 +120,11 @@ impl ReportLinks {
 
     /// Reads the key again now (after a rotation in this process).
     pub async fn reload(&self) -> Result<(), StoreError> {
+        let _one = self.reading.lock().await;
+        self.read_again().await
+    }
+
+    async fn read_again(&self) -> Result<(), StoreError> {
         let key = read_key(self.store.as_ref()).await?;
         *self.key.write().unwrap_or_else(|e| e.into_inner()) = (Arc::new(key), Instant::now());
         Ok(())
@@ -124,7 +135,11 @@ impl ReportLinks {
         if read_at.elapsed() < KEY_REFRESH {
             return signer;
         }
-        match self.reload().await {
+        // Another request is reading it: this one goes on with the key it has.
+        let Ok(_one) = self.reading.try_lock() else {
+            return signer;
+        };
+        match self.read_again().await {
             Ok(()) => self.key.read().unwrap_or_else(|e| e.into_inner()).0.clone(),
             Err(error) => {
                 // The key already read still signs and checks; the next call tries again.

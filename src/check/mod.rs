@@ -218,6 +218,11 @@ impl CheckService {
         &self.webhooks
     }
 
+    /// The profile a check without one is decided under (`rules.default_profile`).
+    pub fn default_profile(&self) -> &str {
+        &self.default_profile
+    }
+
     /// The language checks are decided in (`check.default_language`).
     pub fn language(&self) -> crate::domain::Language {
         self.settings.default_language

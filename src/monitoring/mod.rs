@@ -590,25 +590,35 @@ impl Monitor {
     /// now, not at the next scheduled pass. Skipped while a pass holds the entry (that pass
     /// decides), for a removed entry, and for an INN not in the catalog.
     async fn follow(&self, checked: &Checked) -> Result<(), MonitorError> {
-        let entry = match self.catalog.get(&checked.check.inn).await {
-            Ok(entry) => entry,
+        let inn = checked.check.inn.as_str();
+        let id = checked.check.id.to_string();
+        match self.catalog.get(inn).await {
+            Ok(entry) if entry.status == CatalogStatus::Removed => return Ok(()),
+            Ok(_) => {}
             Err(CatalogError::NotListed(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
-        };
-        let id = checked.check.id.to_string();
-        if entry.status == CatalogStatus::Removed || entry.last_check_id.as_deref() == Some(&id) {
-            return Ok(());
         }
         let now = Utc::now();
         let lease = Duration::seconds(i64::try_from(self.settings.lease_s.max(1)).unwrap_or(300));
         match self
             .catalog
-            .claim_entry(&entry.inn, &self.owner, now, now + lease)
+            .claim_entry(inn, &self.owner, now, now + lease)
             .await
         {
             Ok(()) => {}
             Err(CatalogError::Conflict) => return Ok(()),
             Err(e) => return Err(e.into()),
+        }
+        // Read under the lease: a pass that ended meanwhile may have taken a newer check
+        // (check ids are time-ordered), and then this one is history.
+        let entry = self.catalog.get(inn).await?;
+        if entry
+            .last_check_id
+            .as_deref()
+            .is_some_and(|last| last >= id.as_str())
+        {
+            self.catalog.release(inn, &self.owner).await?;
+            return Ok(());
         }
         let pass = self.absorb(entry, checked.clone()).await;
         self.metrics
@@ -703,8 +713,11 @@ impl Monitor {
 #[async_trait::async_trait]
 impl crate::check::CheckFollower for Monitor {
     async fn finished(&self, checked: &Checked) {
-        // Monitoring's own checks are taken by the pass that asked for them.
-        if checked.check.requested_by.as_deref() == Some("monitoring") {
+        // Monitoring's own checks are taken by the pass that asked for them; a check under
+        // another profile (a large deal's) is not the catalog's judgement.
+        if checked.check.requested_by.as_deref() == Some("monitoring")
+            || checked.check.profile != self.checks.default_profile()
+        {
             return;
         }
         if let Err(e) = self.follow(checked).await {

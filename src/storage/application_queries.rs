@@ -229,8 +229,10 @@ macro_rules! impl_application_store {
                 let mut tx = self.pool.begin().await?;
                 let updated = sqlx::query(
                     "UPDATE applications SET stage = $2, next_action = $3, due_at = $4, unanswered = $5, \
-                     updated_at = $6, due_told = NULL, breach_told = NULL, assignee = $8, agreement = $9, \
-                     check_id = $10, decision = $11 WHERE id = $1 AND stage = $7",
+                     updated_at = $6, assignee = $8, agreement = $9, check_id = $10, decision = $11, \
+                     due_told = CASE WHEN due_at = $4 THEN due_told ELSE NULL END, \
+                     breach_told = CASE WHEN due_at = $4 THEN breach_told ELSE NULL END \
+                     WHERE id = $1 AND stage = $7",
                 )
                 .bind(&a.id)
                 .bind(a.stage.as_str())
@@ -364,11 +366,14 @@ macro_rules! impl_application_store {
                 if let Some(row) = row {
                     let application: String = row.try_get("application_id")?;
                     let kind: String = row.try_get("kind")?;
-                    let stage: String = sqlx::query("SELECT stage FROM applications WHERE id = $1")
+                    let stage: String = match sqlx::query("SELECT stage FROM applications WHERE id = $1")
                         .bind(&application)
-                        .fetch_one(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?
-                        .try_get("stage")?;
+                    {
+                        Some(row) => row.try_get("stage")?,
+                        None => String::new(),
+                    };
                     let detail = serde_json::json!({"message": kind, "attempts": attempts, "error": error,
                                                     "will_retry": state == "pending"});
                     let action = if state == "sent" { "email_sent" } else { "email_failed" };

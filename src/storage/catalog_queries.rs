@@ -266,6 +266,22 @@ macro_rules! impl_catalog_store {
                     == 1)
             }
 
+            async fn release_entry(
+                &self,
+                inn: &str,
+                owner: &str,
+            ) -> Result<(), $crate::storage::StoreError> {
+                sqlx::query(
+                    "UPDATE catalog SET lease_owner = NULL, lease_until = NULL \
+                     WHERE inn = $1 AND lease_owner = $2",
+                )
+                .bind(inn)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn claim_due(
                 &self,
                 owner: &str,

@@ -207,6 +207,9 @@ pub trait CatalogStore: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Gives back a lease `owner` holds, with nothing recorded.
+    async fn release_entry(&self, inn: &str, owner: &str) -> Result<(), StoreError>;
+
     /// Leases up to `limit` entries due for monitoring to `owner` until `lease_until`.
     async fn claim_due(
         &self,

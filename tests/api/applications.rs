@@ -593,7 +593,14 @@ async fn the_sla_sends_due_and_breached_events_and_a_no_answer_call_moves_the_du
         ]
     );
     assert_eq!(time(&json!(events[6].1)), time(&json!(retry_due)));
-    // Each due time is told once.
+    // Each due time is told once: giving the application to a manager keeps its due call.
+    let (status, _) = act(
+        &app,
+        &id,
+        json!({"action": "assign", "assignee": "a.ivanova"}),
+    )
+    .await;
+    assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(application_events(&app).await.len(), 7);
 }
