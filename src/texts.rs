@@ -202,6 +202,63 @@ const RU: &[(&str, &str)] = &[
         "the first request with this Idempotency-Key is still running",
         "первый запрос с этим Idempotency-Key ещё выполняется",
     ),
+    // What serde and the parsers say of a value (a JSON body, a query parameter).
+    (
+        "invalid type: {}, expected {}",
+        "неверный тип: {}, ожидается {}",
+    ),
+    (
+        "invalid value: {}, expected {}",
+        "неверное значение: {}, ожидается {}",
+    ),
+    ("missing field `{}`", "нет обязательного поля `{}`"),
+    (
+        "unknown variant `{}`, expected {}",
+        "неизвестное значение `{}`, ожидается {}",
+    ),
+    (
+        "unknown field `{}`, expected one of {}",
+        "неизвестное поле `{}`, ожидается одно из: {}",
+    ),
+    (
+        "expected value at line {} column {}",
+        "ожидалось значение (строка {}, столбец {})",
+    ),
+    (
+        "EOF while parsing a value at line {} column {}",
+        "JSON оборван (строка {}, столбец {})",
+    ),
+    (
+        "EOF while parsing an object at line {} column {}",
+        "JSON оборван внутри объекта (строка {}, столбец {})",
+    ),
+    (
+        "trailing characters at line {} column {}",
+        "лишние символы после JSON (строка {}, столбец {})",
+    ),
+    ("invalid digit found in string", "в числе не только цифры"),
+    (
+        "number too large to fit in target type",
+        "слишком большое число",
+    ),
+    (
+        "cannot parse integer from empty string",
+        "пустое значение вместо числа",
+    ),
+    (
+        "provided string was not `true` or `false`",
+        "ожидается `true` или `false`",
+    ),
+    (
+        "input contains invalid characters",
+        "неверный формат даты и времени (RFC 3339)",
+    ),
+    ("premature end of input", "дата и время оборваны (RFC 3339)"),
+    (
+        "input is out of range",
+        "дата или время вне допустимого диапазона",
+    ),
+    ("trailing input", "лишние символы после даты и времени"),
     // Not found.
     ("no resource at {}", "по адресу {} ничего нет"),
     ("no check with id {}", "нет проверки с id {}"),
