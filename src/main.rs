@@ -428,6 +428,14 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let store = kontragent::startup::open_store(&settings).await?;
             kontragent::check::links::rotate(store.as_ref()).await?;
+            store
+                .record_audit(&kontragent::domain::access::AuditEntry::new(
+                    "cli",
+                    "links.rotate",
+                    None,
+                    Some("every report link handed out so far is revoked".into()),
+                ))
+                .await?;
             println!(
                 "new link key stored: the report links handed out so far no longer open \
                  (running instances read the key again within a minute)"

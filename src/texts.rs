@@ -385,9 +385,29 @@ pub fn in_language(english: &str, language: Language) -> String {
 /// The Russian of `english`, when a template of the catalogue matches it (the one with the
 /// longest fixed beginning, then the most fixed text, when several do).
 pub fn russian(english: &str) -> Option<String> {
+    translate(english, 2)
+}
+
+/// [`russian`], with a value after `: ` that is itself a text of the catalogue (a parser's
+/// message inside ours) translated too, `depth` levels down.
+fn translate(english: &str, depth: u8) -> Option<String> {
     RU.iter()
         .filter_map(|(en, ru)| {
-            let captures = matches(en, english)?;
+            let parts: Vec<&str> = en.split("{}").collect();
+            // Only a value after `: ` is a message of its own (`…JSON: <the parser's>`);
+            // any other value (an id, a name) is carried over as it is.
+            let captures: Vec<String> = matches(en, english)?
+                .into_iter()
+                .enumerate()
+                .map(|(i, value)| {
+                    depth
+                        .checked_sub(1)
+                        .filter(|_| parts[i].ends_with(": "))
+                        .and_then(|d| translate(value, d))
+                        .unwrap_or_else(|| value.to_owned())
+                })
+                .collect();
+            let captures: Vec<&str> = captures.iter().map(String::as_str).collect();
             // The longest fixed beginning first: a value that ends like another template
             // (`x is already in the catalog`) never takes the message over.
             let prefix = en.split("{}").next().unwrap_or_default().len();
@@ -462,6 +482,12 @@ mod tests {
             "нельзя выполнить suspend для контрагента в статусе removed"
         );
         assert_eq!(russian("at most 1000").unwrap(), "не больше 1000");
+        assert_eq!(
+            russian("the body is not valid JSON: EOF while parsing a value at line 1 column 7")
+                .unwrap(),
+            "тело запроса — не JSON: JSON оборван (строка 1, столбец 7)",
+            "a parser's message inside ours"
+        );
         assert!(russian("required!").is_none(), "a fixed text matches whole");
         assert_eq!(
             russian("no rules version x is already in the catalog").unwrap(),
