@@ -107,10 +107,21 @@ impl ReportLinks {
         })
     }
 
-    /// The signed link to a check's report, valid `links.ttl_s` from `now`.
-    pub async fn path(&self, check_id: Uuid, now: DateTime<Utc>) -> String {
+    /// The signed link to a check's report, valid `links.ttl_s` from `now`, read in
+    /// `language` whatever the browser that opens it prefers (a manager's Chromium asks for
+    /// English first as often as not); `lang` is not signed, so a reader may change it.
+    pub async fn path(
+        &self,
+        check_id: Uuid,
+        now: DateTime<Utc>,
+        language: crate::domain::Language,
+    ) -> String {
         let expires = now.checked_add_signed(self.ttl).unwrap_or(now);
-        self.signer().await.path(check_id, expires)
+        format!(
+            "{}&lang={}",
+            self.signer().await.path(check_id, expires),
+            language.as_str()
+        )
     }
 
     /// What the link's `exp` and `sig` say about the report of `check_id` at `now`.

@@ -386,7 +386,15 @@ impl CheckService {
             checked_at: None,
             error: None,
         };
-        pending.report_url = Some(self.links.path(pending.id, pending.created_at).await);
+        pending.report_url = Some(
+            self.links
+                .path(
+                    pending.id,
+                    pending.created_at,
+                    self.settings.default_language,
+                )
+                .await,
+        );
         // Every answer in memory: the check finishes in the request with one write, and
         // nothing is ever pending.
         if let Some(reports) = self

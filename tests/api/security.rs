@@ -418,8 +418,12 @@ async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report(
     assert_eq!(status, 200);
     assert!(html.contains("Справка о проверке контрагента"));
     assert!(html.contains("ОТКЛОНЕНО"));
-    let (status, _) = open(format!("{link}&lang=en")).await;
+    // The link reads in the service's language, whatever the browser asks; `lang` is the
+    // reader's to change.
+    assert!(link.ends_with("&lang=ru"), "{link}");
+    let (status, html) = open(link.replace("lang=ru", "lang=en")).await;
     assert_eq!(status, 200, "other parameters stay");
+    assert!(html.contains("Counterparty check report"));
     // The bare path asks for a key; a changed signature, one report's signature on another,
     // a moved expiry: a page that says the link is not valid, in Russian.
     let id = first["id"].as_str().unwrap();
@@ -427,7 +431,13 @@ async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report(
     let query = |link: &str| link.split_once('?').unwrap().1.to_owned();
     let (q, other_q) = (query(&link), query(&other));
     let exp: i64 = q["exp=".len()..q.find('&').unwrap()].parse().unwrap();
-    let sig = link.split("sig=").nth(1).unwrap();
+    let sig = link
+        .split("sig=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
     assert_eq!(open(format!("/v1/checks/{id}/report")).await.0, 401);
     for path in [
         format!("/v1/checks/{id}/report?exp={exp}&sig={}", &sig[1..]),
@@ -457,7 +467,13 @@ async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report(
     );
     let links = app.app.links();
     let month_ago = chrono::Utc::now() - chrono::Duration::days(31);
-    let expired = links.path(id.parse().unwrap(), month_ago).await;
+    let expired = links
+        .path(
+            id.parse().unwrap(),
+            month_ago,
+            kontragent::domain::Language::Ru,
+        )
+        .await;
     let (status, html) = open(expired).await;
     assert_eq!(status, 403);
     assert!(html.contains("Срок действия ссылки истёк"), "{html}");
