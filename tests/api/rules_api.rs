@@ -787,7 +787,14 @@ async fn a_rollback_brings_back_an_earlier_version_and_is_listed_with_its_author
         "{outcome}"
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), DEFAULT_RULES);
-    assert_eq!(get_json(&app, "/v1/rules").await["version"], json!(first));
+    let active = get_json(&app, "/v1/rules").await;
+    assert_eq!(active["version"], json!(first));
+    // Who brought it back, and why, beside who first loaded it.
+    assert_eq!(
+        active["activated"]["comment"], "too many reviews",
+        "{active}"
+    );
+    assert_eq!(active["author"], "startup");
     // The file holds the version again: a reload changes nothing.
     let r = post(&app, "/v1/rules/reload", "", "application/json").await;
     assert_eq!(r.json::<Value>().await.unwrap()["changed"], false);

@@ -59,9 +59,14 @@ pub struct ActiveRulesetView {
     pub monitoring_version: String,
     pub monitoring_path: String,
     pub path: String,
+    /// When this content was first loaded, by whom and why.
     pub loaded_at: DateTime<Utc>,
     pub author: String,
     pub comment: Option<String>,
+    /// The last time this version came into force (a reload, the watch, a rollback), by
+    /// whom and why; `GET /v1/rules/versions` lists every time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activated: Option<versions::Activation>,
     pub profiles: Vec<ProfileView>,
     pub rules: Vec<RuleView>,
     /// The last edit of the file that was refused (its problems), while this version stays
@@ -142,11 +147,21 @@ fn invalid(e: PolicyError) -> ApiError {
 pub async fn active_rules(
     state: web::Data<AppState>,
     reader: super::language::Reader,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let info = StoredRuleset::clone(&state.policy.active().info());
+    let activated = state
+        .policy
+        .active()
+        .store()
+        .activations("scoring")
+        .await?
+        .iter()
+        .find(|a| a.version == info.version)
+        .map(versions::Activation::from);
     let ruleset = state.policy.active().current();
     let monitoring = state.monitor.policy();
-    HttpResponse::Ok().json(ActiveRulesetView {
+    Ok(HttpResponse::Ok().json(ActiveRulesetView {
+        activated,
         version: info.version,
         monitoring_version: monitoring.current().version.clone(),
         monitoring_path: monitoring.path().display().to_string(),
@@ -182,7 +197,7 @@ pub async fn active_rules(
                 line: r.line,
             })
             .collect(),
-    })
+    }))
 }
 
 /// What a reload did to both policy files.

@@ -49,6 +49,18 @@ pub struct Activation {
     pub pinned: bool,
 }
 
+impl From<&crate::storage::PolicyActivation> for Activation {
+    fn from(a: &crate::storage::PolicyActivation) -> Self {
+        Activation {
+            at: a.activated_at,
+            path: a.path.clone(),
+            author: a.author.clone(),
+            comment: a.comment.clone(),
+            pinned: a.pinned_over.is_some(),
+        }
+    }
+}
+
 impl RulesetVersion {
     /// The stored version with its activations (of every version of its kind).
     fn new(stored: StoredRuleset, activations: &[crate::storage::PolicyActivation]) -> Self {
@@ -56,13 +68,7 @@ impl RulesetVersion {
             activations: activations
                 .iter()
                 .filter(|a| a.kind == stored.kind && a.version == stored.version)
-                .map(|a| Activation {
-                    at: a.activated_at,
-                    path: a.path.clone(),
-                    author: a.author.clone(),
-                    comment: a.comment.clone(),
-                    pinned: a.pinned_over.is_some(),
-                })
+                .map(Activation::from)
                 .collect(),
             kind: stored.kind,
             version: stored.version,
