@@ -497,7 +497,11 @@ impl Progress for Lines {
     fn start(&mut self, total: usize, already: usize) {
         self.total = total;
         self.already = already;
-        say(format_args!("batch: {total} rows, {already} already done"));
+        // «Готово» counts the rows the input already settles (a wrong INN, a repeat) and
+        // those an earlier run checked.
+        say(format_args!(
+            "batch: строк {total}, уже готово {already} (ошибки во входном файле и проверки прошлого запуска)"
+        ));
     }
 
     fn advance(&mut self, summary: &Summary) {
