@@ -59,7 +59,7 @@ async fn report_page(
 #[utoipa::path(
     tag = "checks",
     params(("id" = String, Path, description = "Check id (UUID)", format = Uuid), ReportQuery,
-        ("exp" = Option<i64>, Query, description = "The expiry of the link in the check's `report_url` (unix seconds, `links.ttl_s` after the check)"),
+        ("exp" = Option<String>, Query, description = "The expiry of the link in the check's `report_url` (unix seconds, `links.ttl_s` after the check; opaque to a caller with a key, who needs no link)"),
         ("sig" = Option<String>, Query, description = "The signature of the link in the check's `report_url` (over the id and `exp`): with it the report opens without a key (in a browser, from an e-mail, a CRM or a spreadsheet) until `exp`")),
     responses(
         (status = 200, description = "The report", content_type = "text/html", body = String),
