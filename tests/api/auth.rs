@@ -672,9 +672,8 @@ fn protected_scope(method: &str, path: &str) -> kontragent::auth::Scope {
         .unwrap_or_else(|| panic!("{method} {path}: no protected route"))
 }
 
-/// `/v1/catalog/{inn}` matched against `/v1/catalog/7701000019`.
-/// How many entries the audit trail holds.
-async fn audit_len(k: &Keyed) -> usize {
+/// The audit trail's entries, oldest first (the tests write fewer than a page).
+async fn audit_items(k: &Keyed) -> Vec<Value> {
     let page: Value = k
         .app
         .client
@@ -686,29 +685,18 @@ async fn audit_len(k: &Keyed) -> usize {
         .json()
         .await
         .unwrap();
-    page["items"].as_array().unwrap().len()
+    page["items"].as_array().unwrap().clone()
+}
+
+async fn audit_len(k: &Keyed) -> usize {
+    audit_items(k).await.len()
 }
 
 async fn last_audit(k: &Keyed) -> Value {
-    let page: Value = k
-        .app
-        .client
-        .get(format!("{}/v1/audit?limit=1000", k.app.address))
-        .header("x-api-key", &k.keys["admin"])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page["items"]
-        .as_array()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap_or_default()
+    audit_items(k).await.last().cloned().unwrap_or_default()
 }
 
+/// `/v1/catalog/{inn}` matched against `/v1/catalog/7701000019`.
 struct ResourceTemplate<'a>(&'a str);
 
 impl ResourceTemplate<'_> {

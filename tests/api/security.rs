@@ -385,8 +385,8 @@ async fn raw_execute(url: &str, sql: &'static str) {
     }
 }
 
-#[tokio::test]
-async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report() {
+/// The sandbox app with one API key, `crm` (scope `checks`): its settings, the app, the key.
+async fn app_with_a_checks_key() -> (Settings, TestApp, String) {
     let settings = test_settings(Registries::Sandbox).await;
     let store = kontragent::storage::connect(&settings.database.url, 1)
         .await
@@ -396,6 +396,12 @@ async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report(
         .await
         .unwrap();
     let app = spawn_app_from(settings.clone()).await;
+    (settings, app, key)
+}
+
+#[tokio::test]
+async fn a_report_link_opens_in_a_browser_without_a_key_and_only_its_own_report() {
+    let (settings, app, key) = app_with_a_checks_key().await;
     let first = post_check(&app, &key, "7701000040").await.2;
     let second = post_check(&app, &key, "7701000019").await.2;
     let link = first["report_url"].as_str().unwrap().to_owned();
@@ -510,15 +516,7 @@ async fn a_signed_link_opens_in_headless_chromium_and_a_damaged_one_says_why() {
         );
         return;
     }
-    let settings = test_settings(Registries::Sandbox).await;
-    let store = kontragent::storage::connect(&settings.database.url, 1)
-        .await
-        .unwrap();
-    let (_, key) = KeyService::new(store, &settings.auth)
-        .create("crm", "checks")
-        .await
-        .unwrap();
-    let app = spawn_app_from(settings).await;
+    let (_, app, key) = app_with_a_checks_key().await;
     let check = post_check(&app, &key, "7701000019").await.2;
     let link = format!("{}{}", app.address, check["report_url"].as_str().unwrap());
     let damaged = link.replace("sig=", "sig=0");
@@ -557,15 +555,7 @@ type Case = (
 /// `Accept-Language: en` — from the guard, the router, the extractors and the handlers alike.
 #[tokio::test]
 async fn problems_read_in_the_requests_language() {
-    let settings = test_settings(Registries::Sandbox).await;
-    let store = kontragent::storage::connect(&settings.database.url, 1)
-        .await
-        .unwrap();
-    let (_, key) = KeyService::new(store, &settings.auth)
-        .create("crm", "checks")
-        .await
-        .unwrap();
-    let app = spawn_app_from(settings).await;
+    let (_, app, key) = app_with_a_checks_key().await;
     let cases: [Case; 5] = [
         (
             reqwest::Method::GET,
